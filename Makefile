@@ -1,0 +1,129 @@
+# Corral — one non-recursive Makefile.
+#   make             build bin/corrald, bin/corral, bin/corral-img
+#   make run         install missing packages (as root), build, start corrald on ./var
+#   make check       install, build, run every test (unit, ASan+UBSan unit, integration, compat)
+#   make bench       benchmarks beside their anchors -> docs/benchmarks.md
+#   make fuzz        build the libFuzzer targets and run each for FUZZ_SECONDS
+#   make SANITIZE=address,undefined check
+#
+# Every folder builds a static library from its *.c files; the program mains
+# are listed below and kept out of the libraries.  Unit tests are one program
+# per file under tests/unit/, mirroring the source tree.
+
+CC       ?= cc
+SANITIZE ?=
+O        ?= build
+ifneq ($(SANITIZE),)
+O        := build/san
+endif
+
+PKGS     := libmicrohttpd libcjson openssl lmdb libcurl zlib libzstd
+CPPFLAGS += -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
+            -Wformat=2 -Wno-format-nonliteral -fno-strict-aliasing -pthread -MMD -MP
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lssl -lcrypto -llmdb -lcurl -lz -lzstd) -lpam -lpthread -lm
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+LIBDIRS  := common storage hv cluster server
+MAINS    := server/main.c storage/corral_img.c
+lib_srcs  = $(filter-out $(MAINS),$(wildcard $(1)/*.c))
+lib_objs  = $(patsubst %.c,$(O)/%.o,$(call lib_srcs,$(1)))
+# What each folder's code may use (lower layers never include upper ones).
+USES_common  := common
+USES_storage := storage common
+USES_hv      := hv storage common
+USES_cluster := cluster common
+USES_server  := server hv storage cluster common
+USES_cli     := common
+libs_for  = $(foreach d,$(USES_$(1)),$(if $(call lib_srcs,$(d)),$(O)/lib$(d).a))
+link_for  = -Wl,--start-group $(call libs_for,$(1)) -Wl,--end-group
+LIBS     := $(call libs_for,server)
+
+BINS     := bin/corrald bin/corral $(if $(wildcard storage/corral_img.c),bin/corral-img)
+ifneq ($(SANITIZE),)
+BINS     := $(patsubst bin/%,$(O)/bin/%,$(BINS))
+endif
+
+UNIT_SRCS := $(shell find tests/unit -mindepth 2 -name '*.c' 2>/dev/null | sort)
+UNIT_BINS := $(patsubst %.c,$(O)/%,$(UNIT_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 20
+
+.SECONDARY:
+.PHONY: all deps run check unit unit-bins test-all bench fuzz fuzz-bins clean soak deb format
+all: $(BINS)
+
+deps:
+	@scripts/install-deps
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+define lib_rule
+$(O)/lib$(1).a: $(call lib_objs,$(1))
+	@mkdir -p $$(@D)
+	$$(AR) rcs $$@ $$^
+endef
+$(foreach d,$(LIBDIRS),$(eval $(call lib_rule,$(d))))
+
+$(O)/bin/corrald bin/corrald: $(O)/server/main.o $(call libs_for,server)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(call link_for,server) $(LDLIBS)
+
+$(O)/bin/corral bin/corral: $(patsubst %.c,$(O)/%.o,$(wildcard cli/*.c)) $(call libs_for,cli)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(call link_for,cli) $(LDLIBS)
+
+$(O)/bin/corral-img bin/corral-img: $(O)/storage/corral_img.o $(call libs_for,storage)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(call link_for,storage) $(LDLIBS)
+
+# tests/unit/<dir>/x.c links the libraries <dir> may use.
+define unit_rule
+$(O)/tests/unit/$(1)/%: tests/unit/$(1)/%.c $(O)/tests/unit/test.o $(call libs_for,$(1))
+	@mkdir -p $$(@D)
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$< $(O)/tests/unit/test.o $(call link_for,$(1)) $$(LDLIBS)
+endef
+$(foreach d,$(LIBDIRS) cli,$(eval $(call unit_rule,$(d))))
+
+unit-bins: $(UNIT_BINS)
+unit: $(UNIT_BINS)
+	@tests/run $(O)/tests/unit
+
+# Everything make check runs; CI calls `make check` (see .ci/run).
+check: deps
+	@$(MAKE) --no-print-directory all unit-bins
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit-bins
+	@tests/run build/tests/unit build/san/tests/unit tests/compat tests/integration
+
+bench: deps all
+	@bench/run
+
+soak: deps all
+	@tests/run --soak tests/soak
+
+fuzz-bins: $(FUZZ_BINS)
+build/fuzz/%: tests/fuzz/%.c $(call lib_srcs,common) $(call lib_srcs,storage) $(call lib_srcs,hv) $(call lib_srcs,cluster) $(call lib_srcs,server)
+	@mkdir -p $(@D)
+	clang $(filter-out -I.,$(CPPFLAGS)) -I. -g -O1 -fsanitize=fuzzer,address,undefined -pthread \
+	  -o $@ $< $(filter-out $(MAINS),$(wildcard common/*.c storage/*.c hv/*.c cluster/*.c server/*.c)) $(LDLIBS)
+fuzz: deps fuzz-bins
+	@scripts/run-fuzz $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+run: deps all
+	@mkdir -p var
+	bin/corrald --data-dir ./var --listen 0.0.0.0:8006
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,55 @@
+/* Tests for common/util.c and common/err.c. */
+#include "common/err.h"
+#include "common/util.h"
+#include "tests/unit/test.h"
+
+#include <errno.h>
+
+static void test_parse_ints(void)
+{
+	int64_t i;
+	uint64_t u;
+
+	CHECK_INT(util_parse_i64("-42", &i), 0);
+	CHECK_INT(i, -42);
+	CHECK_INT(util_parse_u64("18446744073709551615", &u), 0);
+	CHECK(u == UINT64_MAX);
+	CHECK_INT(util_parse_u64("18446744073709551616", &u), -ERANGE);
+	CHECK_INT(util_parse_u64("12a", &u), -EINVAL);
+	CHECK_INT(util_parse_u64("", &u), -EINVAL);
+	CHECK_INT(util_parse_i64("9223372036854775808", &i), -ERANGE);
+}
+
+static void test_parse_size(void)
+{
+	uint64_t v;
+
+	CHECK_INT(util_parse_size("32G", 1, &v), 0);
+	CHECK(v == 32ULL << 30);
+	CHECK_INT(util_parse_size("32", 1ULL << 30, &v), 0);
+	CHECK(v == 32ULL << 30);
+	CHECK_INT(util_parse_size("1.5T", 1, &v), 0);
+	CHECK(v == 3ULL << 39);
+	CHECK_INT(util_parse_size("512K", 1, &v), 0);
+	CHECK(v == 512ULL << 10);
+	CHECK_INT(util_parse_size("12Q", 1, &v), -EINVAL);
+	CHECK_INT(util_parse_size("-1G", 1, &v), -EINVAL);
+}
+
+static void test_err_table(void)
+{
+	CHECK_INT(err_http_status(CR_EINVAL_PARAM), 400);
+	CHECK_INT(err_http_status(CR_ENOROUTE), 501);
+	CHECK_INT(err_http_status(-ENOENT), 500);
+	CHECK_STR(err_name(CR_ENOTFOUND), "CR_ENOTFOUND");
+	CHECK_STR(err_name(-ENOENT), "ENOENT");
+	CHECK_STR(err_str(CR_EINVAL_PARAM), "Parameter verification failed.");
+}
+
+static const struct test_case tests[] = {
+	{ "parse ints", test_parse_ints },
+	{ "parse size", test_parse_size },
+	{ "error table", test_err_table },
+};
+
+TEST_MAIN(tests)
