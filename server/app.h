@@ -1,0 +1,41 @@
+/* The daemon's context: one struct app per corrald process, passed explicitly
+ * to every subsystem and handler (no globals). */
+#ifndef CORRAL_APP_H
+#define CORRAL_APP_H
+
+#include <stdint.h>
+#include <time.h>
+
+#define APP_PATH_MAX 512
+#define APP_NODE_MAX 64
+
+struct store;
+struct auth;
+struct tasks;
+struct http;
+
+struct app_config {
+	char data_dir[APP_PATH_MAX];  /* LMDB, certs, images (package: /var/lib/corral) */
+	char run_dir[APP_PATH_MAX];   /* sockets, pidfiles (default DATA/run) */
+	char log_dir[APP_PATH_MAX];   /* task logs live in LOG/tasks (default DATA) */
+	char config_file[APP_PATH_MAX];
+	char listen_addr[64];         /* "0.0.0.0" */
+	uint16_t listen_port;         /* 8006 */
+	char node[APP_NODE_MAX];      /* short hostname by default */
+	int log_level;                /* enum log_level */
+	unsigned http_threads;
+	unsigned task_workers;
+};
+
+struct app {
+	struct app_config cfg;
+	struct store *store;
+	struct auth *auth;
+	struct tasks *tasks;
+	struct http *http;
+	time_t started;               /* wall clock at start-up */
+	char cert_fingerprint[128];   /* SHA-256, "AA:BB:..." as Proxmox shows it */
+	volatile int stopping;        /* set by the signal handler */
+};
+
+#endif
