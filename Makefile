@@ -55,7 +55,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 20
 
 .SECONDARY:
-.PHONY: all deps run check unit unit-bins test-all bench fuzz fuzz-bins clean soak deb format
+.PHONY: guest all deps run check unit unit-bins test-all bench fuzz fuzz-bins clean soak deb format
 all: $(BINS)
 
 deps:
@@ -119,6 +119,11 @@ fuzz: deps fuzz-bins
 run: deps all
 	@mkdir -p var
 	bin/corrald --data-dir ./var --listen 0.0.0.0:8006
+
+# The test guest: a bootable disk built from Debian packages (cached).
+guest: build/guest/guest.qcow2
+build/guest/guest.qcow2: tests/guest/build-guest
+	tests/guest/build-guest build/guest
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
