@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "server/router.h"
 
 struct app;
@@ -35,6 +37,11 @@ int upid_parse(const char *s, struct upid *out);
  * calling task_fail() (or not: then the code's message is used). */
 typedef int (*task_fn)(struct task *t, void *arg);
 
+/* LOG_DIR is the node's log directory: each task's log is the file
+ * LOG_DIR/tasks/<last hex digit of starttime>/<UPID>, as Proxmox lays out
+ * /var/log/pve/tasks.  The index lives in APP's store (DB_TASKS).  Entries
+ * a previous corrald left "running" are closed with exitstatus
+ * "unexpected status".  WORKERS 0 means 4. */
 int tasks_new(struct app *app, const char *log_dir, unsigned workers, struct tasks **out);
 /* Waits for running tasks to finish (they see task_should_stop()), then frees. */
 void tasks_free(struct tasks *ts);
@@ -47,6 +54,9 @@ int tasks_start(struct tasks *ts, const char *type, const char *id, const struct
 		char upid[UPID_MAX], char *err, size_t errlen);
 
 void task_log(struct task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Logs "WARN: msg"; a task that warned and returns 0 ends with the exit
+ * status "WARNINGS: n" (Proxmox's wording) instead of "OK". */
+void task_warn(struct task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Records the error text for "TASK ERROR: msg" and returns CODE. */
 int task_fail(struct task *t, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Non-zero once the task was asked to stop (DELETE /tasks/{upid}, shutdown). */
@@ -58,5 +68,18 @@ const char *task_upid(const struct task *t);
  * exit status ("OK" or the error text). */
 int tasks_wait(struct tasks *ts, const char *upid, unsigned timeout_ms, char *exitstatus,
 	       size_t n);
+
+/* The index entry of UPID: {upid, node, pid, pstart, starttime, type, id,
+ * user, status:"running"|"stopped", exitstatus?, endtime?}.  *OUT is a new
+ * tree owned by the caller; CR_ENOTFOUND when unknown. */
+int tasks_get(struct tasks *ts, const char *upid, cJSON **out);
+/* Calls FN for every index entry (ENTRY valid only during the call); a
+ * non-zero return stops the walk and is returned. */
+int tasks_foreach(struct tasks *ts, int (*fn)(const cJSON *entry, void *ctx), void *ctx);
+/* Asks a queued or running task to stop (task_should_stop() turns true).
+ * 0 also when it has already finished; CR_ENOTFOUND when unknown. */
+int tasks_stop(struct tasks *ts, const char *upid);
+/* Path of UPID's log file (which may not exist).  -EINVAL for a bad UPID. */
+int tasks_log_path(const struct tasks *ts, const char *upid, char *out, size_t n);
 
 #endif
