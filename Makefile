@@ -28,8 +28,8 @@ CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-LIBDIRS  := common storage hv cluster server
-MAINS    := server/main.c storage/corral_img.c
+LIBDIRS  := common storage hv cluster server cli
+MAINS    := server/main.c storage/corral_img.c cli/main.c
 lib_srcs  = $(filter-out $(MAINS),$(wildcard $(1)/*.c))
 lib_objs  = $(patsubst %.c,$(O)/%.o,$(call lib_srcs,$(1)))
 # What each folder's code may use (lower layers never include upper ones).
@@ -38,7 +38,7 @@ USES_storage := storage common
 USES_hv      := hv storage common
 USES_cluster := cluster common
 USES_server  := server hv storage cluster common
-USES_cli     := common
+USES_cli     := cli common
 libs_for  = $(foreach d,$(USES_$(1)),$(if $(call lib_srcs,$(d)),$(O)/lib$(d).a))
 link_for  = -Wl,--start-group $(call libs_for,$(1)) -Wl,--end-group
 LIBS     := $(call libs_for,server)
@@ -90,7 +90,7 @@ $(O)/tests/unit/$(1)/%: tests/unit/$(1)/%.c $(O)/tests/unit/test.o $(call libs_f
 	@mkdir -p $$(@D)
 	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$< $(O)/tests/unit/test.o $(call link_for,$(1)) $$(LDLIBS)
 endef
-$(foreach d,$(LIBDIRS) cli,$(eval $(call unit_rule,$(d))))
+$(foreach d,$(LIBDIRS),$(eval $(call unit_rule,$(d))))
 
 unit-bins: $(UNIT_BINS)
 unit: $(UNIT_BINS)
