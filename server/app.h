@@ -13,6 +13,7 @@ struct store;
 struct auth;
 struct tasks;
 struct http;
+struct nodeinfo;
 
 struct app_config {
 	char data_dir[APP_PATH_MAX];  /* LMDB, certs, images (package: /var/lib/corral) */
@@ -25,6 +26,7 @@ struct app_config {
 	int log_level;                /* enum log_level */
 	unsigned http_threads;
 	unsigned task_workers;
+	char webui_dir[APP_PATH_MAX]; /* static files of the web UI */
 };
 
 struct app {
@@ -33,6 +35,7 @@ struct app {
 	struct auth *auth;
 	struct tasks *tasks;
 	struct http *http;
+	struct nodeinfo *nodeinfo;    /* CPU sampler (nodeinfo_new); NULL: averages since boot */
 	time_t started;               /* wall clock at start-up */
 	char cert_fingerprint[128];   /* SHA-256, "AA:BB:..." as Proxmox shows it */
 	volatile int stopping;        /* set by the signal handler */

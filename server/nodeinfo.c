@@ -126,8 +126,8 @@ static void cpuinfo_line(struct nodeinfo_cpuinfo *c, struct cpu_sockets *s, char
 
 int nodeinfo_parse_cpuinfo(const char *text, struct nodeinfo_cpuinfo *out)
 {
-	struct cpu_sockets s = { .n = 0 };
-	struct nodeinfo_cpuinfo c = { .cpus = 0 };
+	struct cpu_sockets s = {.n = 0};
+	struct nodeinfo_cpuinfo c = {.cpus = 0};
 	char line[4096], *key, *val;
 
 	util_strlcpy(c.model, "unknown", sizeof(c.model));
@@ -151,8 +151,9 @@ static int stat_cpu_line(const char *line, struct nodeinfo_stat *st)
 {
 	uint64_t v[8];
 
-	if (sscanf(line, "cpu %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-			 " %" SCNu64 " %" SCNu64,
+	if (sscanf(line,
+		   "cpu %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+		   " %" SCNu64 " %" SCNu64,
 		   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
 		return -EINVAL;
 	st->used = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
@@ -163,7 +164,7 @@ static int stat_cpu_line(const char *line, struct nodeinfo_stat *st)
 
 int nodeinfo_parse_stat(const char *text, struct nodeinfo_stat *out)
 {
-	struct nodeinfo_stat st = { .ncpu = 0 };
+	struct nodeinfo_stat st = {.ncpu = 0};
 	char line[1024];
 	int have_total = 0;
 
@@ -196,15 +197,15 @@ static int meminfo_value(const char *val, uint64_t *out)
 enum { MI_TOTAL, MI_FREE, MI_AVAIL, MI_BUFFERS, MI_CACHED, MI_SWAPTOTAL, MI_SWAPFREE, MI_COUNT };
 
 static const char *const meminfo_keys[MI_COUNT] = {
-	[MI_TOTAL] = "MemTotal",     [MI_FREE] = "MemFree",	  [MI_AVAIL] = "MemAvailable",
-	[MI_BUFFERS] = "Buffers",    [MI_CACHED] = "Cached",	  [MI_SWAPTOTAL] = "SwapTotal",
-	[MI_SWAPFREE] = "SwapFree",
+    [MI_TOTAL] = "MemTotal",	[MI_FREE] = "MemFree",	[MI_AVAIL] = "MemAvailable",
+    [MI_BUFFERS] = "Buffers",	[MI_CACHED] = "Cached", [MI_SWAPTOTAL] = "SwapTotal",
+    [MI_SWAPFREE] = "SwapFree",
 };
 
 int nodeinfo_parse_meminfo(const char *text, struct nodeinfo_mem *out)
 {
-	uint64_t v[MI_COUNT] = { 0 };
-	int seen[MI_COUNT] = { 0 };
+	uint64_t v[MI_COUNT] = {0};
+	int seen[MI_COUNT] = {0};
 	char line[512], *key, *val;
 
 	while (next_line(&text, line, sizeof(line))) {
@@ -343,12 +344,30 @@ static int read_parse(const char *path, text_parser parse, void *out)
 	return r;
 }
 
-static int parse_cpuinfo_cb(const char *t, void *o) { return nodeinfo_parse_cpuinfo(t, o); }
-static int parse_stat_cb(const char *t, void *o) { return nodeinfo_parse_stat(t, o); }
-static int parse_meminfo_cb(const char *t, void *o) { return nodeinfo_parse_meminfo(t, o); }
-static int parse_loadavg_cb(const char *t, void *o) { return nodeinfo_parse_loadavg(t, o); }
-static int parse_uptime_cb(const char *t, void *o) { return nodeinfo_parse_uptime(t, o); }
-static int parse_pidstart_cb(const char *t, void *o) { return nodeinfo_parse_pid_starttime(t, o); }
+static int parse_cpuinfo_cb(const char *t, void *o)
+{
+	return nodeinfo_parse_cpuinfo(t, o);
+}
+static int parse_stat_cb(const char *t, void *o)
+{
+	return nodeinfo_parse_stat(t, o);
+}
+static int parse_meminfo_cb(const char *t, void *o)
+{
+	return nodeinfo_parse_meminfo(t, o);
+}
+static int parse_loadavg_cb(const char *t, void *o)
+{
+	return nodeinfo_parse_loadavg(t, o);
+}
+static int parse_uptime_cb(const char *t, void *o)
+{
+	return nodeinfo_parse_uptime(t, o);
+}
+static int parse_pidstart_cb(const char *t, void *o)
+{
+	return nodeinfo_parse_pid_starttime(t, o);
+}
 
 int nodeinfo_read_cpuinfo(struct nodeinfo_cpuinfo *out)
 {
@@ -443,7 +462,7 @@ void nodeinfo_free(struct nodeinfo *ni)
 
 int nodeinfo_cpu(struct nodeinfo *ni, double *cpu, double *wait)
 {
-	static const struct nodeinfo_stat boot = { 0, 0, 0, 1 };
+	static const struct nodeinfo_stat boot = {0, 0, 0, 1};
 	struct nodeinfo_stat cur;
 	uint64_t now = util_now_ms();
 	int r = nodeinfo_read_stat(&cur);

@@ -8,20 +8,20 @@
 #include <stdint.h>
 
 struct nodeinfo_cpuinfo {
-	unsigned cpus;    /* logical CPUs ("processor" lines) */
+	unsigned cpus;	  /* logical CPUs ("processor" lines) */
 	unsigned sockets; /* distinct "physical id"s, at least 1 */
-	unsigned cores;   /* sum of "cpu cores" over the sockets, at least 1 */
+	unsigned cores;	  /* sum of "cpu cores" over the sockets, at least 1 */
 	char model[128];  /* first "model name", "unknown" without one */
-	char mhz[32];     /* first "cpu MHz" as written ("2894.562"), "0" without */
-	int hvm;          /* vmx or svm flag present */
+	char mhz[32];	  /* first "cpu MHz" as written ("2894.562"), "0" without */
+	int hvm;	  /* vmx or svm flag present */
 };
 
 /* Cumulative counters of the "cpu" line of /proc/stat, in clock ticks. */
 struct nodeinfo_stat {
-	uint64_t used;  /* user+nice+system+irq+softirq+steal (guest time is inside user) */
+	uint64_t used;	/* user+nice+system+irq+softirq+steal (guest time is inside user) */
 	uint64_t total; /* used + idle + iowait */
 	uint64_t iowait;
-	unsigned ncpu;  /* "cpuN" lines */
+	unsigned ncpu; /* "cpuN" lines */
 };
 
 struct nodeinfo_mem {

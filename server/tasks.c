@@ -34,16 +34,16 @@
 
 struct task {
 	struct tasks *ts;
-	struct task *next_live;  /* every queued or running task */
+	struct task *next_live;	 /* every queued or running task */
 	struct task *next_queue; /* FIFO of tasks waiting for a worker */
-	char upid[UPID_MAX];     /* "" while tasks_start() is still naming it */
+	char upid[UPID_MAX];	 /* "" while tasks_start() is still naming it */
 	struct upid u;
 	char lock[TASK_LOCK_MAX]; /* "" = none */
 	task_fn fn;
 	void *arg;
 	void (*free_arg)(void *);
 	int log_fd;
-	int stop;                 /* atomic */
+	int stop; /* atomic */
 	unsigned warnings;
 	char error[TASK_ERR_MAX]; /* "" until task_fail() */
 };
@@ -456,7 +456,7 @@ static int foreach_cb(const char *key, const cJSON *val, void *ctx)
 
 int tasks_foreach(struct tasks *ts, int (*fn)(const cJSON *entry, void *ctx), void *ctx)
 {
-	struct foreach_ctx c = { fn, ctx };
+	struct foreach_ctx c = {fn, ctx};
 	struct store_txn *txn;
 	int r = store_begin(ts->app->store, 1, &txn);
 
@@ -511,8 +511,7 @@ static int wait_gone(struct tasks *ts, const char *upid, unsigned timeout_ms)
 	return r == 0 ? 0 : CR_ETIMEOUT;
 }
 
-int tasks_wait(struct tasks *ts, const char *upid, unsigned timeout_ms, char *exitstatus,
-	       size_t n)
+int tasks_wait(struct tasks *ts, const char *upid, unsigned timeout_ms, char *exitstatus, size_t n)
 {
 	cJSON *e = NULL, *st;
 	int r = wait_gone(ts, upid, timeout_ms);

@@ -109,8 +109,8 @@ int upid_parse(const char *s, struct upid *out)
 	size_t len[7];
 	struct upid u;
 
-	if (!s || strncmp(s, UPID_PREFIX, strlen(UPID_PREFIX)) != 0 ||
-	    strlen(s) >= UPID_MAX || split_fields(s + strlen(UPID_PREFIX), f, len))
+	if (!s || strncmp(s, UPID_PREFIX, strlen(UPID_PREFIX)) != 0 || strlen(s) >= UPID_MAX ||
+	    split_fields(s + strlen(UPID_PREFIX), f, len))
 		return -EINVAL;
 	memset(&u, 0, sizeof(u));
 	if (!node_ok(f[0], len[0]) || !word_ok(f[4], len[4], 0) || !word_ok(f[5], len[5], 1) ||

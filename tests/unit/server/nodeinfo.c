@@ -9,15 +9,15 @@
 
 /* Two sockets of two cores, hyper-threading off, VT-x present. */
 static const char cpuinfo_2s[] =
-	"processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU E5-2620 "
-	"v4 @ 2.10GHz\ncpu MHz\t\t: 2100.000\nphysical id\t: 0\ncpu cores\t: 2\n"
-	"flags\t\t: fpu vme de pse vmx ssse3\n\n"
-	"processor\t: 1\nmodel name\t: Intel(R) Xeon(R) CPU E5-2620 v4 @ 2.10GHz\n"
-	"cpu MHz\t\t: 1200.000\nphysical id\t: 0\ncpu cores\t: 2\nflags\t\t: fpu vmx\n\n"
-	"processor\t: 2\nmodel name\t: Intel(R) Xeon(R) CPU E5-2620 v4 @ 2.10GHz\n"
-	"physical id\t: 1\ncpu cores\t: 2\n\n"
-	"processor\t: 3\nmodel name\t: Intel(R) Xeon(R) CPU E5-2620 v4 @ 2.10GHz\n"
-	"physical id\t: 1\ncpu cores\t: 2\n";
+    "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU E5-2620 "
+    "v4 @ 2.10GHz\ncpu MHz\t\t: 2100.000\nphysical id\t: 0\ncpu cores\t: 2\n"
+    "flags\t\t: fpu vme de pse vmx ssse3\n\n"
+    "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) CPU E5-2620 v4 @ 2.10GHz\n"
+    "cpu MHz\t\t: 1200.000\nphysical id\t: 0\ncpu cores\t: 2\nflags\t\t: fpu vmx\n\n"
+    "processor\t: 2\nmodel name\t: Intel(R) Xeon(R) CPU E5-2620 v4 @ 2.10GHz\n"
+    "physical id\t: 1\ncpu cores\t: 2\n\n"
+    "processor\t: 3\nmodel name\t: Intel(R) Xeon(R) CPU E5-2620 v4 @ 2.10GHz\n"
+    "physical id\t: 1\ncpu cores\t: 2\n";
 
 /* A VM guest without physical id lines and without vmx (flag "vmxnet" is no match). */
 static const char cpuinfo_vm[] = "processor : 0\nmodel name : QEMU Virtual CPU version 2.5+\n"
@@ -87,7 +87,9 @@ static void test_meminfo(void)
 	CHECK(m.swap_used == 500000ULL * 1024);
 	/* No MemAvailable: free + buffers + cached. */
 	CHECK_INT(nodeinfo_parse_meminfo("MemTotal: 100 kB\nMemFree: 10 kB\nBuffers: 5 kB\n"
-					 "Cached: 20 kB\n", &m), 0);
+					 "Cached: 20 kB\n",
+					 &m),
+		  0);
 	CHECK(m.available == 35 * 1024 && m.used == 65 * 1024 && m.swap_total == 0);
 	CHECK_INT(nodeinfo_parse_meminfo("SwapTotal: 1 kB\n", &m), -EINVAL);
 }
@@ -108,7 +110,9 @@ static void test_loadavg_uptime_starttime(void)
 	/* The command name may hold spaces and parentheses. */
 	CHECK_INT(nodeinfo_parse_pid_starttime("4242 (corr ald) x) S 1 4242 4242 0 -1 4194560 "
 					       "100 0 0 0 1 2 0 0 20 0 5 0 987654 12345 67 "
-					       "18446744073709551615\n", &v), 0);
+					       "18446744073709551615\n",
+					       &v),
+		  0);
 	CHECK_INT(v, 987654);
 	CHECK_INT(nodeinfo_parse_pid_starttime("4242 (x) S 1 2", &v), -EINVAL);
 	CHECK_INT(nodeinfo_parse_pid_starttime("no paren", &v), -EINVAL);
@@ -144,11 +148,11 @@ static void test_live_readers(void)
 }
 
 static const struct test_case tests[] = {
-	{ "cpuinfo", test_cpuinfo },
-	{ "stat and cpu fraction", test_stat_and_fraction },
-	{ "meminfo", test_meminfo },
-	{ "loadavg uptime starttime", test_loadavg_uptime_starttime },
-	{ "live readers", test_live_readers },
+    {"cpuinfo", test_cpuinfo},
+    {"stat and cpu fraction", test_stat_and_fraction},
+    {"meminfo", test_meminfo},
+    {"loadavg uptime starttime", test_loadavg_uptime_starttime},
+    {"live readers", test_live_readers},
 };
 
 TEST_MAIN(tests)

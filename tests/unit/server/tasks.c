@@ -41,7 +41,7 @@ static void fixture_close(struct fixture *f)
 	store_close(f->app.store);
 }
 
-static const struct identity alice = { .userid = "alice@pve" };
+static const struct identity alice = {.userid = "alice@pve"};
 
 /* A gate tasks block on until the test opens it. */
 struct gate {
@@ -50,7 +50,10 @@ struct gate {
 	int open, entered;
 };
 
-#define GATE_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 }
+#define GATE_INIT                                                                                  \
+	{                                                                                          \
+		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0                          \
+	}
 
 static void gate_open(struct gate *g)
 {
@@ -142,7 +145,8 @@ static void test_run_to_ok(void)
 
 	fixture_open(&f, "ok", 2);
 	CHECK_INT(tasks_start(f.ts, "qmstart", "100", &alice, "vm:100", ok_task, &lines, NULL, upid,
-			      err, sizeof(err)), 0);
+			      err, sizeof(err)),
+		  0);
 	CHECK_INT(upid_parse(upid, &u), 0);
 	CHECK_STR(u.node, "testnode");
 	CHECK_INT(u.pid, getpid());
@@ -169,14 +173,16 @@ static void test_run_to_error(void)
 
 	fixture_open(&f, "error", 1);
 	CHECK_INT(tasks_start(f.ts, "qmstart", "101", &alice, NULL, failing_task, NULL, NULL, upid,
-			      err, sizeof(err)), 0);
+			      err, sizeof(err)),
+		  0);
 	CHECK_INT(tasks_wait(f.ts, upid, WAIT_MS, status, sizeof(status)), 0);
 	CHECK_STR(status, "disk scsi0 is full second line");
 	log = read_log(&f, upid);
 	CHECK_STR(log, "about to fail\nTASK ERROR: disk scsi0 is full second line\n");
 	free(log);
 	CHECK_INT(tasks_start(f.ts, "qmstop", "101", &alice, NULL, bare_code_task, NULL, NULL, upid,
-			      err, sizeof(err)), 0);
+			      err, sizeof(err)),
+		  0);
 	CHECK_INT(tasks_wait(f.ts, upid, WAIT_MS, status, sizeof(status)), 0);
 	CHECK_STR(status, err_str(CR_ENOTRUNNING));
 	fixture_close(&f);
@@ -190,7 +196,8 @@ static void test_warnings(void)
 
 	fixture_open(&f, "warn", 1);
 	CHECK_INT(tasks_start(f.ts, "qmconfig", "102", &alice, NULL, warning_task, NULL, NULL, upid,
-			      err, sizeof(err)), 0);
+			      err, sizeof(err)),
+		  0);
 	CHECK_INT(tasks_wait(f.ts, upid, WAIT_MS, status, sizeof(status)), 0);
 	CHECK_STR(status, "WARNINGS: 2");
 	log = read_log(&f, upid);
@@ -208,19 +215,23 @@ static void test_lock_conflict(void)
 
 	fixture_open(&f, "lock", 2);
 	CHECK_INT(tasks_start(f.ts, "qmstart", "100", &alice, "vm:100", gated_task, &g, NULL, first,
-			      err, sizeof(err)), 0);
+			      err, sizeof(err)),
+		  0);
 	CHECK_INT(tasks_start(f.ts, "qmstop", "100", &alice, "vm:100", ok_task, &lines, NULL, upid,
-			      err, sizeof(err)), CR_ELOCKED);
+			      err, sizeof(err)),
+		  CR_ELOCKED);
 	CHECK(strstr(err, "vm:100") && strstr(err, "qmstart") && strstr(err, first));
 	/* Another VM is not blocked. */
 	CHECK_INT(tasks_start(f.ts, "qmstop", "200", &alice, "vm:200", ok_task, &lines, NULL, upid,
-			      err, sizeof(err)), 0);
+			      err, sizeof(err)),
+		  0);
 	CHECK_INT(tasks_wait(f.ts, upid, WAIT_MS, status, sizeof(status)), 0);
 	gate_open(&g);
 	CHECK_INT(tasks_wait(f.ts, first, WAIT_MS, status, sizeof(status)), 0);
 	/* Released at the end of the holder. */
 	CHECK_INT(tasks_start(f.ts, "qmstop", "100", &alice, "vm:100", ok_task, &lines, NULL, upid,
-			      err, sizeof(err)), 0);
+			      err, sizeof(err)),
+		  0);
 	CHECK_INT(tasks_wait(f.ts, upid, WAIT_MS, status, sizeof(status)), 0);
 	CHECK_STR(status, "OK");
 	fixture_close(&f);
@@ -235,7 +246,8 @@ static void test_status_running_then_stopped(void)
 
 	fixture_open(&f, "running", 1);
 	CHECK_INT(tasks_start(f.ts, "qmstart", "100", &alice, "vm:100", gated_task, &g, NULL, upid,
-			      err, sizeof(err)), 0);
+			      err, sizeof(err)),
+		  0);
 	gate_wait_entered(&g);
 	CHECK_INT(tasks_get(f.ts, upid, &e), 0);
 	CHECK_STR(entry_str(e, "status"), "running");
@@ -270,7 +282,8 @@ static void test_stop_flag(void)
 
 	fixture_open(&f, "stop", 1);
 	CHECK_INT(tasks_start(f.ts, "qmshutdown", "100", &alice, "vm:100", stoppable_task, &g, NULL,
-			      upid, err, sizeof(err)), 0);
+			      upid, err, sizeof(err)),
+		  0);
 	gate_wait_entered(&g);
 	CHECK_INT(tasks_stop(f.ts, upid), 0);
 	CHECK_INT(tasks_wait(f.ts, upid, WAIT_MS, status, sizeof(status)), 0);
@@ -298,10 +311,12 @@ static void test_stop_while_queued(void)
 
 	fixture_open(&f, "queued", 1);
 	CHECK_INT(tasks_start(f.ts, "qmstart", "1", &alice, NULL, gated_task, &g, NULL, first, err,
-			      sizeof(err)), 0);
+			      sizeof(err)),
+		  0);
 	gate_wait_entered(&g);
 	CHECK_INT(tasks_start(f.ts, "qmstart", "2", &alice, NULL, must_not_run, &ran, NULL, upid,
-			      err, sizeof(err)), 0);
+			      err, sizeof(err)),
+		  0);
 	CHECK_INT(tasks_stop(f.ts, upid), 0);
 	gate_open(&g);
 	CHECK_INT(tasks_wait(f.ts, upid, WAIT_MS, status, sizeof(status)), 0);
@@ -322,7 +337,8 @@ static void test_free_stops_running(void)
 
 	fixture_open(&f, "shutdown", 2);
 	CHECK_INT(tasks_start(f.ts, "qmigrate", "100", &alice, "vm:100", stoppable_task, &g, NULL,
-			      upid, err, sizeof(err)), 0);
+			      upid, err, sizeof(err)),
+		  0);
 	gate_wait_entered(&g);
 	tasks_free(f.ts);
 	CHECK_INT(store_get1(f.app.store, DB_TASKS, upid, &e), 0);
@@ -341,7 +357,8 @@ static void test_unique_upids(void)
 	fixture_open(&f, "unique", 2);
 	for (int i = 0; i < 3; i++)
 		CHECK_INT(tasks_start(f.ts, "qmconfig", "100", &alice, NULL, ok_task, &lines, NULL,
-				      upid[i], err, sizeof(err)), 0);
+				      upid[i], err, sizeof(err)),
+			  0);
 	CHECK(strcmp(upid[0], upid[1]) && strcmp(upid[1], upid[2]) && strcmp(upid[0], upid[2]));
 	for (int i = 0; i < 3; i++)
 		CHECK_INT(tasks_wait(f.ts, upid[i], WAIT_MS, status, sizeof(status)), 0);
@@ -350,7 +367,7 @@ static void test_unique_upids(void)
 
 static void test_token_user_and_free_arg(void)
 {
-	static const struct identity tok = { .userid = "ci@pve", .tokenid = "deploy", .privsep = 1 };
+	static const struct identity tok = {.userid = "ci@pve", .tokenid = "deploy", .privsep = 1};
 	struct fixture f;
 	char upid[UPID_MAX], err[256], status[256];
 	int *lines = calloc(1, sizeof(int));
@@ -358,7 +375,8 @@ static void test_token_user_and_free_arg(void)
 
 	fixture_open(&f, "token", 1);
 	CHECK_INT(tasks_start(f.ts, "qmcreate", "300", &tok, NULL, ok_task, lines, free, upid, err,
-			      sizeof(err)), 0);
+			      sizeof(err)),
+		  0);
 	CHECK_INT(upid_parse(upid, &u), 0);
 	CHECK_STR(u.user, "ci@pve!deploy");
 	CHECK_INT(tasks_wait(f.ts, upid, WAIT_MS, status, sizeof(status)), 0);
@@ -415,7 +433,8 @@ static void test_foreach_index(void)
 	fixture_open(&f, "foreach", 1);
 	for (int i = 0; i < 2; i++) {
 		CHECK_INT(tasks_start(f.ts, "qmstart", i ? "1" : "2", &alice, NULL, ok_task, &lines,
-				      NULL, upid, err, sizeof(err)), 0);
+				      NULL, upid, err, sizeof(err)),
+			  0);
 		CHECK_INT(tasks_wait(f.ts, upid, WAIT_MS, status, sizeof(status)), 0);
 	}
 	CHECK_INT(tasks_foreach(f.ts, count_entry, &n), 0);
@@ -424,18 +443,18 @@ static void test_foreach_index(void)
 }
 
 static const struct test_case tests[] = {
-	{ "run to OK", test_run_to_ok },
-	{ "run to ERROR with message", test_run_to_error },
-	{ "warnings", test_warnings },
-	{ "lock conflict while one runs", test_lock_conflict },
-	{ "status running then stopped", test_status_running_then_stopped },
-	{ "stop flag", test_stop_flag },
-	{ "stop while queued", test_stop_while_queued },
-	{ "free stops running tasks", test_free_stops_running },
-	{ "unique upids within a second", test_unique_upids },
-	{ "token user and free_arg", test_token_user_and_free_arg },
-	{ "restart marks running tasks failed", test_restart_marks_running_failed },
-	{ "foreach over the index", test_foreach_index },
+    {"run to OK", test_run_to_ok},
+    {"run to ERROR with message", test_run_to_error},
+    {"warnings", test_warnings},
+    {"lock conflict while one runs", test_lock_conflict},
+    {"status running then stopped", test_status_running_then_stopped},
+    {"stop flag", test_stop_flag},
+    {"stop while queued", test_stop_while_queued},
+    {"free stops running tasks", test_free_stops_running},
+    {"unique upids within a second", test_unique_upids},
+    {"token user and free_arg", test_token_user_and_free_arg},
+    {"restart marks running tasks failed", test_restart_marks_running_failed},
+    {"foreach over the index", test_foreach_index},
 };
 
 TEST_MAIN(tests)

@@ -21,7 +21,7 @@ static void test_parse_proxmox_example(void)
 
 static void test_round_trip(void)
 {
-	struct upid u = { .pid = 0x1f, .pstart = 0x123456789ULL, .starttime = 0xABCDEF01 }, back;
+	struct upid u = {.pid = 0x1f, .pstart = 0x123456789ULL, .starttime = 0xABCDEF01}, back;
 	char s[UPID_MAX];
 
 	strcpy(u.node, "node-1");
@@ -43,33 +43,33 @@ static void test_round_trip(void)
 static void test_rejects(void)
 {
 	static const char *const bad[] = {
-		"",
-		"garbage",
-		"UPID:",
-		"upid:pve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam:",
-		/* 8 fields: no trailing colon */
-		"UPID:pve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam",
-		/* 10 fields */
-		"UPID:pve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam:x:",
-		/* lowercase hex */
-		"UPID:pve:0002a1b3:00F3C2D1:66A1B2C3:qmstart:100:root@pam:",
-		"UPID:pve:0002A1B3:00F3C2D1:66a1b2c3:qmstart:100:root@pam:",
-		/* field widths: pid 8, pstart 8-9, starttime 8 */
-		"UPID:pve:2A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam:",
-		"UPID:pve:0002A1B3:F3C2D1:66A1B2C3:qmstart:100:root@pam:",
-		"UPID:pve:0002A1B3:0000F3C2D1:66A1B2C3:qmstart:100:root@pam:",
-		"UPID:pve:0002A1B3:00F3C2D1:166A1B2C3:qmstart:100:root@pam:",
-		"UPID:pve:0002A1B3:00F3C2DG:66A1B2C3:qmstart:100:root@pam:",
-		/* empty node, type, user */
-		"UPID::0002A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam:",
-		"UPID:pve:0002A1B3:00F3C2D1:66A1B2C3::100:root@pam:",
-		"UPID:pve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:100::",
-		/* node charset, white space, path separators */
-		"UPID:-pve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam:",
-		"UPID:p_ve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam:",
-		"UPID:pve:0002A1B3:00F3C2D1:66A1B2C3:qm start:100:root@pam:",
-		"UPID:pve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:../100:root@pam:",
-		"UPID:pve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam\n:",
+	    "",
+	    "garbage",
+	    "UPID:",
+	    "upid:pve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam:",
+	    /* 8 fields: no trailing colon */
+	    "UPID:pve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam",
+	    /* 10 fields */
+	    "UPID:pve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam:x:",
+	    /* lowercase hex */
+	    "UPID:pve:0002a1b3:00F3C2D1:66A1B2C3:qmstart:100:root@pam:",
+	    "UPID:pve:0002A1B3:00F3C2D1:66a1b2c3:qmstart:100:root@pam:",
+	    /* field widths: pid 8, pstart 8-9, starttime 8 */
+	    "UPID:pve:2A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam:",
+	    "UPID:pve:0002A1B3:F3C2D1:66A1B2C3:qmstart:100:root@pam:",
+	    "UPID:pve:0002A1B3:0000F3C2D1:66A1B2C3:qmstart:100:root@pam:",
+	    "UPID:pve:0002A1B3:00F3C2D1:166A1B2C3:qmstart:100:root@pam:",
+	    "UPID:pve:0002A1B3:00F3C2DG:66A1B2C3:qmstart:100:root@pam:",
+	    /* empty node, type, user */
+	    "UPID::0002A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam:",
+	    "UPID:pve:0002A1B3:00F3C2D1:66A1B2C3::100:root@pam:",
+	    "UPID:pve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:100::",
+	    /* node charset, white space, path separators */
+	    "UPID:-pve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam:",
+	    "UPID:p_ve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam:",
+	    "UPID:pve:0002A1B3:00F3C2D1:66A1B2C3:qm start:100:root@pam:",
+	    "UPID:pve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:../100:root@pam:",
+	    "UPID:pve:0002A1B3:00F3C2D1:66A1B2C3:qmstart:100:root@pam\n:",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -77,7 +77,7 @@ static void test_rejects(void)
 		if (upid_parse(bad[i], &u) != -EINVAL)
 			test_fail(__FILE__, __LINE__, "accepted \"%s\"", bad[i]);
 	}
-	CHECK_INT(upid_parse(NULL, &(struct upid){ .pid = 0 }), -EINVAL);
+	CHECK_INT(upid_parse(NULL, &(struct upid){.pid = 0}), -EINVAL);
 }
 
 static void test_nine_digit_pstart_and_empty_id(void)
@@ -91,7 +91,7 @@ static void test_nine_digit_pstart_and_empty_id(void)
 
 static void test_format_rejects_bad_fields(void)
 {
-	struct upid u = { .pid = 1, .pstart = 1, .starttime = 1 };
+	struct upid u = {.pid = 1, .pstart = 1, .starttime = 1};
 	char s[UPID_MAX];
 
 	strcpy(u.node, "pve");
@@ -111,11 +111,11 @@ static void test_format_rejects_bad_fields(void)
 }
 
 static const struct test_case tests[] = {
-	{ "parse proxmox example", test_parse_proxmox_example },
-	{ "round trip", test_round_trip },
-	{ "rejects", test_rejects },
-	{ "nine digit pstart and empty id", test_nine_digit_pstart_and_empty_id },
-	{ "format rejects bad fields", test_format_rejects_bad_fields },
+    {"parse proxmox example", test_parse_proxmox_example},
+    {"round trip", test_round_trip},
+    {"rejects", test_rejects},
+    {"nine digit pstart and empty id", test_nine_digit_pstart_and_empty_id},
+    {"format rejects bad fields", test_format_rejects_bad_fields},
 };
 
 TEST_MAIN(tests)
