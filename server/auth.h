@@ -53,4 +53,11 @@ int auth_check(struct auth *a, const struct identity *who, const char *path, con
 /* {"vms":{"VM.Audit":1,...},"storage":{},...} for the ticket response. */
 cJSON *auth_caps(struct auth *a, const struct identity *who);
 
+/* Failed-login budget per client address (a token bucket: 10 at once, then
+ * one every 6 s).  auth_login_allowed: 0, or CR_EAUTH when PEER has spent
+ * it (answer 401 without checking the password); auth_login_failed
+ * records one failure. */
+int auth_login_allowed(struct auth *a, const char *peer, time_t now);
+void auth_login_failed(struct auth *a, const char *peer, time_t now);
+
 #endif

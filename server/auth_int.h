@@ -1,0 +1,44 @@
+/* Private interface shared by the auth module's files (auth.c, acl.c,
+ * password.c, pam.c, api_access.c).  Nothing outside server/ includes it. */
+#ifndef CORRAL_AUTH_INT_H
+#define CORRAL_AUTH_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct auth;
+struct acl_snap;
+struct identity;
+
+/* Standard base64 of LEN bytes into OUT; PAD adds the '=' padding.  Returns
+ * the text length, or -ERANGE when OUT is too small. */
+int auth_b64_encode(const unsigned char *in, size_t len, int pad, char *out, size_t n);
+/* Decodes standard base64 with or without padding; returns the byte count or
+ * -EINVAL / -ERANGE. */
+int auth_b64_decode(const char *in, unsigned char *out, size_t n);
+/* 1 when the two strings are equal, compared in time independent of where
+ * they differ (the length still shows). */
+int auth_str_equal(const char *a, const char *b);
+/* N random bytes from OpenSSL's CSPRNG; 0 or CR_EINTERNAL. */
+int auth_random(unsigned char *out, size_t n);
+
+/* A reference to the current compiled access configuration (reloaded when
+ * the store's access generation changes).  NULL when the store fails.
+ * Release with auth_snap_put(). */
+struct acl_snap *auth_snap_get(struct auth *a);
+void auth_snap_put(struct auth *a, struct acl_snap *s);
+struct store *auth_store(struct auth *a);
+
+/* "user@realm" or "user@realm!token" for WHO. */
+void auth_authid(const struct identity *who, char *out, size_t n);
+
+/* PAM realm: 0 when USER/PASSWORD pass libpam's auth and account stacks of
+ * service "corral" (when /etc/pam.d/corral exists) or else "login";
+ * CR_EAUTH otherwise.  Calls are serialized: pam modules are not all
+ * thread-safe. */
+int auth_pam_login(const char *user, const char *password);
+/* The service name auth_pam_login uses on this machine. */
+const char *auth_pam_service(void);
+
+#endif
