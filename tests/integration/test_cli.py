@@ -1,0 +1,316 @@
+"""bin/corral against a live corrald: trust on first use and pinning, login,
+`api` verbs and output formats, error exit statuses, API tokens and
+password logins from the environment."""
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+from corral_test import ADMIN, Corrald, Suite, binary, check_equal
+
+suite = Suite("cli")
+EXIT_API, EXIT_USAGE, EXIT_CONN, EXIT_AUTH = 1, 2, 3, 4
+
+
+class Cli:
+    """Runs bin/corral with a private HOME and no controlling terminal."""
+
+    def __init__(self, d, home):
+        self.d = d
+        self.home = home
+
+    def env(self, extra):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
+        env.pop("XDG_CONFIG_HOME", None)
+        env["HOME"] = self.home
+        env.update(extra or {})
+        return env
+
+    def run(self, *args, stdin=None, env=None, host=True):
+        argv = [binary("corral")] + list(args)
+        if host:
+            argv += ["--host", "127.0.0.1", "--port", str(self.d.port)]
+        p = subprocess.run(argv, input=(stdin or "").encode(), capture_output=True,
+                           env=self.env(env), timeout=60, start_new_session=True)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def path(self, name):
+        return os.path.join(self.home, ".config", "corral", name)
+
+
+def login(cli, fp=None, password=None):
+    args = ["login", "--password-stdin"] + (["--fingerprint", fp] if fp else [])
+    return cli.run(*args, stdin=(password or cli.d.admin_password) + "\n")
+
+
+@suite.test
+def test_unknown_certificate_refused(d, tmp):
+    """without a terminal, an unknown certificate is refused (exit 3) and shown"""
+    cli = Cli(d, os.path.join(tmp, "unknown"))
+    rc, out, err = login(cli)
+    check_equal(rc, EXIT_CONN, f"exit status ({err})")
+    assert d.fingerprint() in err, err
+    assert not os.path.exists(cli.path("session.json"))
+    known = cli.path("known_hosts")
+    assert not os.path.exists(known) or d.fingerprint() not in open(known).read()
+
+
+@suite.test
+def test_login_with_fingerprint(d, tmp):
+    """login --fingerprint: session.json (0600) and known_hosts written"""
+    cli = Cli(d, os.path.join(tmp, "pinned"))
+    rc, out, err = login(cli, d.fingerprint().lower().replace(":", ""))
+    check_equal(rc, 0, f"exit status ({err})")
+    session = cli.path("session.json")
+    check_equal(stat.S_IMODE(os.stat(session).st_mode), 0o600, "session.json mode")
+    with open(session) as f:
+        s = json.load(f)
+    assert s["ticket"].startswith("PVE:admin@pve:"), s
+    assert s["CSRFPreventionToken"], s
+    check_equal(s["port"], d.port)
+    with open(cli.path("known_hosts")) as f:
+        check_equal(f.read(), f"127.0.0.1:{d.port} {d.fingerprint()}\n", "known_hosts")
+    # Later calls need neither the fingerprint nor the host.
+    rc, out, err = cli.run("api", "get", "/nodes", "--output-format", "json", host=False)
+    check_equal(rc, 0, err)
+    nodes = json.loads(out)
+    check_equal([n["node"] for n in nodes], [d.node])
+
+
+def logged_in(d, tmp, name):
+    cli = Cli(d, os.path.join(tmp, name))
+    rc, _, err = login(cli, d.fingerprint())
+    check_equal(rc, 0, err)
+    return cli
+
+
+@suite.test
+def test_output_formats(d, tmp):
+    """text tables, key/value lines, json and json-pretty"""
+    cli = logged_in(d, tmp, "formats")
+    rc, out, err = cli.run("nodes")
+    check_equal(rc, 0, err)
+    lines = out.splitlines()
+    assert re.match(r"^node\s", lines[0]) and "status" in lines[0], out
+    assert set(lines[1]) <= {"-", " "}, out
+    assert lines[2].startswith(d.node) and "online" in lines[2], out
+    rc, out, err = cli.run("version")
+    check_equal(rc, 0, err)
+    assert re.search(r"^version:\s+8\.\d+\.\d+$", out, re.M), out
+    rc, out, err = cli.run("api", "get", "/version", "--output-format", "json-pretty")
+    check_equal(rc, 0, err)
+    assert "\n" in out.strip() and json.loads(out)["version"], out
+    rc, out, err = cli.run("api", "get", "/cluster/nextid", "--output-format", "json")
+    check_equal(rc, 0, err)
+    assert isinstance(json.loads(out), str), out
+    rc, out, err = cli.run("tasks")
+    check_equal(rc, 0, err)
+
+
+@suite.test
+def test_api_verbs(d, tmp):
+    """api create/get/set/delete map to POST/GET/PUT/DELETE with parameters"""
+    cli = logged_in(d, tmp, "verbs")
+    rc, out, err = cli.run("api", "create", "/access/users", "--userid", "cli@pve",
+                           "--comment", "a b&c=d é")
+    check_equal(rc, 0, err)
+    rc, out, err = cli.run("api", "get", "/access/users/cli@pve", "--output-format", "json")
+    check_equal(rc, 0, err)
+    check_equal(json.loads(out)["comment"], "a b&c=d é")
+    rc, out, err = cli.run("api", "set", "/access/users/cli@pve", "--comment=second")
+    check_equal(rc, 0, err)
+    rc, out, err = cli.run("api", "get", "/access/users", "--output-format", "json")
+    users = {u["userid"]: u for u in json.loads(out)}
+    check_equal(users["cli@pve"]["comment"], "second")
+    rc, out, err = cli.run("api", "delete", "/access/users/cli@pve")
+    check_equal(rc, 0, err)
+    rc, out, err = cli.run("api", "get", "/access/users", "--output-format", "json")
+    assert "cli@pve" not in {u["userid"] for u in json.loads(out)}, out
+
+
+@suite.test
+def test_api_errors(d, tmp):
+    """API errors: exit 1 with status, reason and the errors map"""
+    cli = logged_in(d, tmp, "errors")
+    rc, out, err = cli.run("api", "create", "/access/users", "--comment", "x")
+    check_equal(rc, EXIT_API, err)
+    assert err.startswith("corral: 400 Parameter verification failed.\n"), err
+    assert re.search(r"^  userid: property is missing", err, re.M), err
+    rc, out, err = cli.run("api", "get", "/nope")
+    check_equal(rc, EXIT_API, err)
+    check_equal(err, "corral: 501 Method 'GET /nope' not implemented\n")
+
+
+@suite.test
+def test_usage_errors(d, tmp):
+    """usage errors exit 2; --help documents the exit statuses"""
+    cli = Cli(d, os.path.join(tmp, "usage"))
+    for args in (["api", "frob", "/x"], ["api", "get"], ["nodes", "--bogus", "1"],
+                 ["frobnicate"], ["api", "get", "/x", "--output-format", "yaml"],
+                 ["task", "log", "not-a-upid"], []):
+        rc, out, err = cli.run(*args, host=False)
+        check_equal(rc, EXIT_USAGE, f"{args}: {err}")
+    rc, out, err = cli.run("--help", host=False)
+    check_equal(rc, 0)
+    for code in "01234":
+        assert re.search(rf"^  {code}  ", out, re.M), out
+
+
+@suite.test
+def test_auth_failures(d, tmp):
+    """bad password and missing session exit 4"""
+    cli = Cli(d, os.path.join(tmp, "auth"))
+    rc, out, err = login(cli, d.fingerprint(), password="wrong")
+    check_equal(rc, EXIT_AUTH, err)
+    assert "401 authentication failure" in err, err
+    rc, out, err = cli.run("nodes")
+    check_equal(rc, EXIT_AUTH, err)
+    assert "corral login" in err, err
+
+
+@suite.test
+def test_changed_fingerprint(d, tmp):
+    """a changed or wrongly pinned certificate is refused with exit 3"""
+    cli = logged_in(d, tmp, "changed")
+    real = d.fingerprint()
+    fake = ":".join(["AB"] * 32)
+    with open(cli.path("known_hosts"), "w") as f:
+        f.write(f"127.0.0.1:{d.port} {fake}\n")
+    rc, out, err = cli.run("nodes")
+    check_equal(rc, EXIT_CONN, err)
+    assert "CHANGED" in err and real in err, err
+    rc, out, err = cli.run("nodes", "--fingerprint", fake)
+    check_equal(rc, EXIT_CONN, err)
+    # An explicit pin of the real certificate resolves it and is remembered.
+    rc, out, err = cli.run("nodes", "--fingerprint", real)
+    check_equal(rc, 0, err)
+    rc, out, err = cli.run("nodes")
+    check_equal(rc, 0, err)
+    rc, out, err = cli.run("nodes", "--fingerprint", "12:34")
+    check_equal(rc, EXIT_USAGE, err)
+
+
+@suite.test
+def test_token_from_environment(d, tmp):
+    """CORRAL_API_TOKEN authenticates without a session, also for POST"""
+    s = d.session()
+    r = s.post(d.url + f"/access/users/{ADMIN}/token/clitok", data={"privsep": 0})
+    check_equal(r.status_code, 200, r.text)
+    token = f"{ADMIN}!clitok={r.json()['data']['value']}"
+    cli = Cli(d, os.path.join(tmp, "token"))
+    env = {"CORRAL_API_TOKEN": token}
+    rc, out, err = cli.run("api", "get", "/nodes", "--output-format", "json", "--fingerprint",
+                           d.fingerprint(), env=env)
+    check_equal(rc, 0, err)
+    check_equal([n["node"] for n in json.loads(out)], [d.node])
+    rc, out, err = cli.run("api", "create", "/access/users", "--userid", "tokcli@pve", env=env)
+    check_equal(rc, 0, err)
+    rc, out, err = cli.run("nodes", env={"CORRAL_API_TOKEN": token[:-3] + "zzz"})
+    check_equal(rc, EXIT_AUTH, err)
+
+
+@suite.test
+def test_password_from_environment(d, tmp):
+    """CORRAL_HOST=host:port and CORRAL_PASSWORD work without a session"""
+    cli = Cli(d, os.path.join(tmp, "envpw"))
+    env = {"CORRAL_HOST": f"127.0.0.1:{d.port}", "CORRAL_PASSWORD": d.admin_password,
+           "CORRAL_FINGERPRINT": d.fingerprint()}
+    rc, out, err = cli.run("api", "get", "/version", "--output-format", "json", env=env,
+                           host=False)
+    check_equal(rc, 0, err)
+    assert json.loads(out)["version"].startswith("8."), out
+    assert not os.path.exists(cli.path("session.json"))
+
+
+def run_on_tty(argv, env, answers, timeout=60):
+    """Runs ARGV on a new pseudo-terminal; ANSWERS maps a prompt regex to the
+    line typed when it appears.  Returns (exit status, everything shown)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    shown, pending = b"", list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            if pending and re.search(pending[0][0], shown.decode("utf-8", "replace")):
+                os.write(fd, pending[0][1].encode() + b"\n")
+                shown += b"<typed>"
+                pending.pop(0)
+    finally:
+        os.close(fd)
+    for _ in range(100):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status), shown.decode("utf-8", "replace")
+        time.sleep(0.1)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    raise AssertionError(f"corral did not finish:\n{shown!r}")
+
+
+@suite.test
+def test_trust_on_first_use_tty(d, tmp):
+    """on a terminal: fingerprint shown, accepted, stored; password asked without echo"""
+    cli = Cli(d, os.path.join(tmp, "tofu"))
+    argv = [binary("corral"), "login", "--host", "127.0.0.1", "--port", str(d.port)]
+    rc, shown = run_on_tty(argv, cli.env({}), [(r"\[y/N\]", "y"),
+                                               (r"Password for admin@pve: ", d.admin_password)])
+    check_equal(rc, 0, shown)
+    assert d.fingerprint() in shown, shown
+    assert d.admin_password not in shown, "password echoed"
+    with open(cli.path("known_hosts")) as f:
+        assert d.fingerprint() in f.read()
+    rc, out, err = cli.run("nodes")
+    check_equal(rc, 0, err)
+    # Refusing on another node's first use leaves nothing behind.
+    other = Cli(d, os.path.join(tmp, "tofu-no"))
+    rc, shown = run_on_tty(argv, other.env({}), [(r"\[y/N\]", "n")])
+    check_equal(rc, EXIT_CONN, shown)
+    assert not os.path.exists(other.path("session.json"))
+
+
+@suite.test
+def test_replaced_certificate(d, tmp):
+    """a node that comes back with a new certificate is refused (exit 3)"""
+    first = Corrald(node="cert1", data_dir=os.path.join(tmp, "cert1")).start()
+    try:
+        cli = logged_in(first, tmp, "replaced")
+        port = first.port
+        check_equal(first.stop(), 0)
+    finally:
+        first.cleanup()
+    second = Corrald(node="cert2", data_dir=os.path.join(tmp, "cert2"), port=port)
+    with second:
+        cli.d = second
+        rc, out, err = cli.run("nodes")
+        check_equal(rc, EXIT_CONN, err)
+        assert "CHANGED" in err and second.fingerprint() in err, err
+
+
+if __name__ == "__main__":
+    top = tempfile.mkdtemp(prefix="corral-cli-")
+    try:
+        with Corrald(node="clinode") as daemon:
+            _, failed = suite.run(daemon, top, exit=False)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    sys.exit(1 if failed else 0)
