@@ -1,0 +1,80 @@
+/* Compressed clusters: raw deflate (zlib, window 2^12 as QEMU writes it)
+ * and zstd frames read by streaming until the cluster is full (the data
+ * may be followed by the rest of its last 512-byte sector). */
+#include <errno.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "storage/qcow2_int.h"
+
+#define DEFLATE_WINDOW_BITS (-12) /* raw deflate, no zlib header */
+
+long qcow2_deflate(const void *src, size_t len, void *dst, size_t dstlen)
+{
+	z_stream z = { 0 };
+	long out;
+	int r;
+
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, DEFLATE_WINDOW_BITS, 9,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	z.next_in = (Bytef *)(uintptr_t)src;
+	z.avail_in = (uInt)len;
+	z.next_out = dst;
+	z.avail_out = (uInt)dstlen;
+	r = deflate(&z, Z_FINISH);
+	out = r == Z_STREAM_END ? (long)(dstlen - z.avail_out) : 0;
+	deflateEnd(&z);
+	return out;
+}
+
+static int inflate_raw(const void *src, size_t len, void *dst, size_t dstlen)
+{
+	z_stream z = { 0 };
+	int r;
+
+	if (inflateInit2(&z, DEFLATE_WINDOW_BITS) != Z_OK)
+		return -ENOMEM;
+	z.next_in = (Bytef *)(uintptr_t)src;
+	z.avail_in = (uInt)len;
+	z.next_out = dst;
+	z.avail_out = (uInt)dstlen;
+	r = inflate(&z, Z_FINISH);
+	/* QEMU accepts a stream that filled the cluster even without its end. */
+	if (r != Z_STREAM_END && !(r == Z_BUF_ERROR && z.avail_out == 0))
+		r = -EIO;
+	else
+		r = z.avail_out == 0 ? 0 : -EIO;
+	inflateEnd(&z);
+	return r;
+}
+
+static int unzstd(const void *src, size_t len, void *dst, size_t dstlen)
+{
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	ZSTD_inBuffer in = { src, len, 0 };
+	ZSTD_outBuffer out = { dst, dstlen, 0 };
+	int r = 0;
+
+	if (!d)
+		return -ENOMEM;
+	while (out.pos < out.size) {
+		size_t ret = ZSTD_decompressStream(d, &out, &in);
+		if (ZSTD_isError(ret) || (in.pos == in.size && out.pos < out.size && ret != 0) ||
+		    (ret == 0 && out.pos < out.size)) {
+			r = -EIO;
+			break;
+		}
+	}
+	ZSTD_freeDCtx(d);
+	return r;
+}
+
+int qcow2_decompress(int type, const void *src, size_t len, void *dst, size_t dstlen)
+{
+	if (type == 0)
+		return inflate_raw(src, len, dst, dstlen);
+	if (type == 1)
+		return unzstd(src, len, dst, dstlen);
+	return -EINVAL;
+}
