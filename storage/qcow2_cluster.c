@@ -469,8 +469,8 @@ static int zero_cluster(struct qcow2 *q, uint64_t gc, unsigned flags, bool disca
 	e = qcow2_l2_get(q, l2, idx);
 	bm = qcow2_l2_bitmap(q, l2, idx);
 	zero_entry(q, e, flags, discard, &ne, &nbm, &free_old);
-	if (discard && !e && !bm && !q->img->backing)
-		ne = 0, nbm = 0; /* nothing to hide, keep it unallocated */
+	if ((discard && !e && !bm && !q->img->backing) || (flags & QCOW2_ZERO_UNALLOCATE))
+		ne = 0, nbm = 0; /* nothing to hide (or make-empty): unallocated */
 	if (ne != e || nbm != bm) {
 		qcow2_l2_set(q, l2, idx, ne, nbm);
 		qcow2_cache_mark_dirty(q->l2c, l2);
@@ -518,6 +518,22 @@ int qcow2_discard(struct img *img, uint64_t off, uint64_t len)
 	if (off + len == img->size)
 		len = qcow2_align_up(off + len, q->cluster_size) - off;
 	return zero_or_discard(img, off, len, 0, true);
+}
+
+int qcow2_make_empty(struct qcow2 *q)
+{
+	uint64_t n = qcow2_align_up(q->img->size, q->cluster_size) >> q->cluster_bits;
+	int r = begin_write(q);
+
+	for (uint64_t gc = 0; r == 0 && gc < n; gc++) {
+		uint64_t l1i = gc >> q->l2_bits;
+		if (l1i >= q->l1_size || !(q->l1[l1i] & QCOW2_OFFSET_MASK)) {
+			gc = ((l1i + 1) << q->l2_bits) - 1;
+			continue;
+		}
+		r = zero_cluster(q, gc, QCOW2_ZERO_UNALLOCATE, true);
+	}
+	return r == 0 ? qcow2_flush_all(q) : r;
 }
 
 /* ---- block status ------------------------------------------------------------------------------ */

@@ -415,6 +415,9 @@ int qcow2_pwrite(struct img *img, const void *buf, size_t len, uint64_t off);
 int qcow2_zero(struct img *img, uint64_t off, uint64_t len, unsigned flags);
 int qcow2_discard(struct img *img, uint64_t off, uint64_t len);
 int qcow2_block_status(struct img *img, uint64_t off, uint64_t len, struct img_extent *ext);
+#define QCOW2_ZERO_UNALLOCATE 0x100u /* zero_cluster: leave the entry unallocated */
+/* Deallocates every cluster (commit without -d): reads fall to the backing file. */
+int qcow2_make_empty(struct qcow2 *q);
 int qcow2_preallocate(struct qcow2 *q, uint64_t from, uint64_t to, enum img_prealloc p);
 /* Ensures an L2 table exists for guest cluster GC and is writable (COPIED);
  * returns the pinned table and the index of GC's entry in it. */
