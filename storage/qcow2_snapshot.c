@@ -288,6 +288,9 @@ int qcow2_snapshot_create(struct qcow2 *q, const char *name, char *err, size_t e
 		return img_fmterr(err, errlen, CR_EEXISTS, "Snapshot '%s' already exists", name);
 	if (q->nb_snapshots >= QCOW2_MAX_SNAPSHOTS)
 		return img_fmterr(err, errlen, -EFBIG, "Too many snapshots");
+	if (q->refcount_max < 2)
+		return img_fmterr(err, errlen, -ERANGE,
+				  "Snapshots need refcount_bits of 2 or more (clusters are shared)");
 	r = fill_new(q, &s, name);
 	if (r == 0)
 		r = qcow2_flush_all(q);
