@@ -25,6 +25,8 @@ enum param_flags {
 	PF_OPTIONAL = 1 << 0,
 	PF_INDEXED = 1 << 1, /* name "net[n]" stands for net0..net<max_index> */
 	PF_SECRET = 1 << 2,  /* never logged (passwords) */
+	PF_ARRAY = 1 << 3,   /* may repeat (form) or be a JSON array; the value in
+	                      * req->params is then an array of strings */
 };
 
 /* Extra format check ("pve-vmid", "pve-userid", a property string...):
@@ -114,5 +116,45 @@ int req_bool(const struct req *r, const char *name, int dflt);
  * *path_known set when the path exists under another method. */
 const struct route *router_match(enum http_method method, const char *path, cJSON **vars,
 				 int *path_known);
+
+/* --- The HTTP layer's entry point (server/http.c calls it) --- */
+
+/* One request under /api2/json (or /api2/extjs) as the HTTP layer saw it. */
+struct router_request {
+	const char *method;       /* as received: "GET", "POST", "HEAD"... */
+	const char *path;         /* under /api2/json, percent-decoded */
+	const char *query;        /* raw query string without '?', or NULL */
+	const char *content_type; /* Content-Type header, or NULL */
+	const char *body;         /* request body (POST/PUT), may be NULL */
+	size_t body_len;
+	const char *cookie;       /* PVEAuthCookie cookie value as sent, or NULL */
+	const char *authorization;/* Authorization header, or NULL */
+	const char *csrf_token;   /* CSRFPreventionToken header, or NULL */
+	const char *peer;         /* client address text */
+	void *conn;               /* the HTTP layer's connection */
+};
+
+/* The rendered answer.  Everything is owned by the reply (router_reply_clear). */
+struct router_reply {
+	int status;
+	char *body;       /* JSON text, or NULL for an empty body */
+	size_t body_len;
+	char *reason;     /* first line of the error message, or NULL on success */
+	char *set_cookie; /* Set-Cookie value, or NULL */
+	int delay;        /* non-zero: a failed authentication, answer after the delay */
+};
+
+/* Authenticates, checks CSRF and privileges, validates the parameters, runs
+ * the handler and renders the answer as Proxmox does.  Never fails: errors
+ * become error replies. */
+void router_handle(struct app *app, const struct router_request *rq, struct router_reply *out);
+void router_reply_clear(struct router_reply *r);
+
+/* router_match over any table (tests and the fuzzer use their own). */
+const struct route *router_match_in(const struct route *table, size_t n, enum http_method method,
+				    const char *path, cJSON **vars, int *path_known);
+/* "GET" -> HTTP_GET; -1 for methods the API does not serve. */
+int router_method_parse(const char *s);
+const char *router_method_name(enum http_method m);
 
 #endif

@@ -1,0 +1,224 @@
+/* corrald, the node daemon.  Start-up: settings, directories, store, TLS
+ * identity, authentication, tasks, HTTPS; SIGTERM/SIGINT stop it in the
+ * reverse order, letting requests in flight finish. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/version.h"
+#include "server/app.h"
+#include "server/auth.h"
+#include "server/config.h"
+#include "server/http.h"
+#include "server/nodeinfo.h"
+#include "server/store.h"
+#include "server/tasks.h"
+#include "server/tls.h"
+
+#define ADMIN_PASSWORD_ENV "CORRAL_ADMIN_PASSWORD"
+#define ADMIN_PASSWORD_FILE "initial-admin-password"
+
+/* DATA/<name> into OUT. */
+static void data_path(const struct app *app, const char *name, char *out, size_t n)
+{
+	snprintf(out, n, "%.*s/%s", (int)(n / 2), app->cfg.data_dir, name);
+}
+
+static int make_dirs(const struct app *app)
+{
+	const char *dirs[] = { app->cfg.data_dir, app->cfg.run_dir, app->cfg.log_dir };
+	int rc;
+
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		if ((rc = util_mkdir_p(dirs[i], 0700)) < 0) {
+			log_error("cannot create %s: %s", dirs[i], err_str(rc));
+			return rc;
+		}
+	}
+	/* An existing data dir made by hand keeps no group/world access either. */
+	chmod(app->cfg.data_dir, 0700);
+	return 0;
+}
+
+/* "https://host:8006/": the listen address, or the host name for a wildcard. */
+static void node_url(const struct app *app, char *out, size_t n)
+{
+	const char *a = app->cfg.listen_addr;
+	int any = strcmp(a, "0.0.0.0") == 0 || strcmp(a, "::") == 0;
+	int v6 = !any && strchr(a, ':') != NULL;
+
+	snprintf(out, n, "https://%s%s%s:%u/", v6 ? "[" : "", any ? app->cfg.node : a, v6 ? "]" : "",
+		 app->cfg.listen_port);
+}
+
+/* First start without CORRAL_ADMIN_PASSWORD: show the generated password once. */
+static int announce_admin(const struct app *app, const char *password)
+{
+	char path[APP_PATH_MAX + 64], url[256];
+	int rc;
+
+	data_path(app, ADMIN_PASSWORD_FILE, path, sizeof(path));
+	rc = util_write_file_atomic(path, password, strlen(password), 0600);
+	if (rc < 0)
+		log_error("cannot write %s: %s", path, err_str(rc));
+	node_url(app, url, sizeof(url));
+	printf("corrald: first start of node %s\n"
+	       "  URL:                 %s\n"
+	       "  user:                admin@pve\n"
+	       "  password:            %s   (also in %s)\n"
+	       "  certificate SHA-256: %s\n",
+	       app->cfg.node, url, password, path, app->cert_fingerprint);
+	fflush(stdout);
+	return rc;
+}
+
+static int start_auth(struct app *app)
+{
+	char dir[APP_PATH_MAX + 64], err[256] = "", generated[64];
+	int rc;
+
+	data_path(app, "auth", dir, sizeof(dir));
+	if ((rc = auth_new(app, dir, &app->auth, err, sizeof(err))) < 0) {
+		log_error("authentication keys: %s", err);
+		return rc;
+	}
+	rc = auth_bootstrap_admin(app->auth, getenv(ADMIN_PASSWORD_ENV), generated,
+				  sizeof(generated));
+	if (rc < 0) {
+		log_error("cannot create admin@pve: %s", err_str(rc));
+		return rc;
+	}
+	return generated[0] ? announce_admin(app, generated) : 0;
+}
+
+static int start_store_and_tls(struct app *app, char **key, char **cert)
+{
+	char dir[APP_PATH_MAX + 64], err[256] = "";
+	int rc;
+
+	data_path(app, "db", dir, sizeof(dir));
+	if ((rc = store_open(dir, &app->store, err, sizeof(err))) < 0) {
+		log_error("store %s: %s", dir, err);
+		return rc;
+	}
+	data_path(app, "certs", dir, sizeof(dir));
+	rc = tls_load_or_create(dir, app->cfg.node, key, cert, app->cert_fingerprint, err,
+				sizeof(err));
+	if (rc < 0)
+		log_error("TLS: %s", err);
+	return rc;
+}
+
+static int start_http(struct app *app, const char *key, const char *cert)
+{
+	struct http_options opt = {
+		.listen_addr = app->cfg.listen_addr,
+		.port = app->cfg.listen_port,
+		.threads = app->cfg.http_threads,
+		.key_pem = key,
+		.cert_pem = cert,
+		.webui_dir = app->cfg.webui_dir,
+	};
+	char err[256] = "", url[256];
+	int rc = http_start(app, &opt, &app->http, err, sizeof(err));
+
+	if (rc < 0) {
+		log_error("%s", err);
+		return rc;
+	}
+	node_url(app, url, sizeof(url));
+	log_info("corrald %s listening on %s:%u (%s), node %s, certificate %s", CORRAL_VERSION,
+		 app->cfg.listen_addr, app->cfg.listen_port, url, app->cfg.node,
+		 app->cert_fingerprint);
+	return 0;
+}
+
+static int start(struct app *app)
+{
+	char *key = NULL, *cert = NULL;
+	int rc = make_dirs(app);
+
+	if (rc == 0)
+		rc = start_store_and_tls(app, &key, &cert);
+	if (rc == 0)
+		rc = start_auth(app);
+	if (rc == 0 && (rc = nodeinfo_new(&app->nodeinfo)) < 0)
+		log_error("node figures: %s", err_str(rc));
+	if (rc == 0 && (rc = tasks_new(app, app->cfg.log_dir, app->cfg.task_workers, &app->tasks)) < 0)
+		log_error("tasks in %s: %s", app->cfg.log_dir, err_str(rc));
+	if (rc == 0)
+		rc = start_http(app, key, cert);
+	free(key);
+	free(cert);
+	return rc;
+}
+
+/* Reverse order of start(); each part may be absent. */
+static void stop(struct app *app)
+{
+	http_stop(app->http);
+	app->http = NULL;
+	if (app->tasks)
+		tasks_free(app->tasks);
+	nodeinfo_free(app->nodeinfo);
+	auth_free(app->auth);
+	if (app->store)
+		store_close(app->store);
+}
+
+static int wait_for_signal(const sigset_t *set)
+{
+	int sig = 0;
+
+	while (sigwait(set, &sig) != 0)
+		;
+	return sig;
+}
+
+int main(int argc, char **argv)
+{
+	struct app app = { 0 };
+	char err[512] = "";
+	sigset_t set;
+	int rc = config_load(&app.cfg, argc, argv, err, sizeof(err));
+
+	if (rc == CONFIG_HELP) {
+		config_usage(stdout, "corrald");
+		return 0;
+	}
+	if (rc == CONFIG_VERSION) {
+		printf("corrald %s\n", CORRAL_VERSION);
+		return 0;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "corrald: %s\n", err);
+		return 2;
+	}
+	log_set_level((enum log_level)app.cfg.log_level);
+	/* Blocked before any thread starts, so only sigwait() below sees them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	app.started = time(NULL);
+	rc = start(&app);
+	if (rc == 0) {
+		int sig = wait_for_signal(&set);
+
+		app.stopping = 1;
+		log_info("signal %d: stopping", sig);
+	}
+	stop(&app);
+	if (rc == 0)
+		log_info("corrald stopped");
+	return rc < 0 ? 1 : 0;
+}
