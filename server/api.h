@@ -7,6 +7,69 @@
 
 /* --- api_access.c: /access --- */
 
+/* Proxmox formats of the access objects (auth_format.c), as param_check_fn. */
+int param_check_pve_userid(const char *v, char *err, size_t errlen);
+int param_check_pve_userid_list(const char *v, char *err, size_t errlen);
+int param_check_userid_or_token(const char *v, char *err, size_t errlen);
+int param_check_pve_groupid(const char *v, char *err, size_t errlen);
+int param_check_pve_groupid_list(const char *v, char *err, size_t errlen);
+int param_check_pve_roleid(const char *v, char *err, size_t errlen);
+int param_check_pve_roleid_list(const char *v, char *err, size_t errlen);
+int param_check_pve_tokenid(const char *v, char *err, size_t errlen);
+int param_check_pve_tokenid_list(const char *v, char *err, size_t errlen);
+int param_check_token_subid(const char *v, char *err, size_t errlen);
+int param_check_pve_realm(const char *v, char *err, size_t errlen);
+int param_check_pve_priv_list(const char *v, char *err, size_t errlen);
+
+extern const struct param_spec api_access_no_params[];
+extern const struct param_spec api_access_ticket_params[];
+extern const struct param_spec api_access_acl_put_params[];
+extern const struct param_spec api_access_permissions_params[];
+extern const struct param_spec api_access_password_params[];
+int api_access_index(struct req *req, struct resp *resp);
+int api_access_ticket_get(struct req *req, struct resp *resp);
+int api_access_ticket(struct req *req, struct resp *resp);
+int api_access_domains(struct req *req, struct resp *resp);
+int api_access_acl_get(struct req *req, struct resp *resp);
+int api_access_acl_put(struct req *req, struct resp *resp);
+int api_access_permissions(struct req *req, struct resp *resp);
+int api_access_password(struct req *req, struct resp *resp);
+
+/* api_access_users.c: users and their API tokens */
+extern const struct param_spec api_access_users_params[];
+extern const struct param_spec api_access_user_create_params[];
+extern const struct param_spec api_access_user_params[];
+extern const struct param_spec api_access_user_update_params[];
+extern const struct param_spec api_access_token_params[];
+extern const struct param_spec api_access_token_set_params[];
+int api_access_users(struct req *req, struct resp *resp);
+int api_access_user_create(struct req *req, struct resp *resp);
+int api_access_user_get(struct req *req, struct resp *resp);
+int api_access_user_update(struct req *req, struct resp *resp);
+int api_access_user_delete(struct req *req, struct resp *resp);
+int api_access_tokens(struct req *req, struct resp *resp);
+int api_access_token_get(struct req *req, struct resp *resp);
+int api_access_token_create(struct req *req, struct resp *resp);
+int api_access_token_update(struct req *req, struct resp *resp);
+int api_access_token_delete(struct req *req, struct resp *resp);
+
+/* api_access_groups.c: groups and roles */
+extern const struct param_spec api_access_group_params[];
+extern const struct param_spec api_access_group_set_params[];
+extern const struct param_spec api_access_role_params[];
+extern const struct param_spec api_access_role_create_params[];
+extern const struct param_spec api_access_role_update_params[];
+int api_access_groups(struct req *req, struct resp *resp);
+int api_access_group_create(struct req *req, struct resp *resp);
+int api_access_group_get(struct req *req, struct resp *resp);
+int api_access_group_update(struct req *req, struct resp *resp);
+int api_access_group_delete(struct req *req, struct resp *resp);
+int api_access_roles(struct req *req, struct resp *resp);
+int api_access_role_create(struct req *req, struct resp *resp);
+int api_access_role_get(struct req *req, struct resp *resp);
+int api_access_role_update(struct req *req, struct resp *resp);
+int api_access_role_delete(struct req *req, struct resp *resp);
+
 /* --- api_tasks.c: /nodes/{node}/tasks --- */
 
 extern const struct param_spec api_tasks_list_params[];
@@ -17,6 +80,11 @@ int api_task_index(struct req *req, struct resp *resp);
 int api_task_status(struct req *req, struct resp *resp);
 int api_task_log(struct req *req, struct resp *resp);
 int api_task_stop(struct req *req, struct resp *resp);
+/* The answer of a handler that started task UPID: the UPID string; or, when
+ * DELAY_S > 0 (Proxmox's background_delay) and the task ends within it, null
+ * for success or a 500 "<WHAT>: <exit status>" for a failure. */
+int api_task_reply(struct req *req, struct resp *resp, const char *upid, int delay_s,
+		   const char *what);
 
 /* --- api_nodes.c: /version, /nodes, /nodes/{node}/status --- */
 

@@ -451,3 +451,25 @@ int api_task_log(struct req *req, struct resp *resp)
 	resp->total = total;
 	return 0;
 }
+
+/* --- answering a handler that started a task --- */
+
+int api_task_reply(struct req *req, struct resp *resp, const char *upid, int delay_s,
+		   const char *what)
+{
+	char status[1024];
+	int r;
+
+	if (delay_s > 0) {
+		r = tasks_wait(req->app->tasks, upid, (unsigned)delay_s * 1000, status,
+			       sizeof(status));
+		if (r == 0 && strcmp(status, "OK") == 0)
+			return 0; /* data stays null: done within the delay */
+		if (r == 0 && strncmp(status, "WARNINGS: ", 10) == 0)
+			return 0;
+		if (r == 0)
+			return resp_error(resp, CR_EINTERNAL, "%s: %s", what, status);
+	}
+	resp->data = cJSON_CreateString(upid);
+	return resp->data ? 0 : resp_error(resp, -ENOMEM, "out of memory");
+}

@@ -395,6 +395,14 @@ static void unreserve(struct tasks *ts, struct task *t)
 	pthread_mutex_unlock(&ts->mu);
 }
 
+static void unlink_log(struct tasks *ts, struct task *t)
+{
+	char path[APP_PATH_MAX + UPID_MAX];
+
+	if (log_path_of(ts, t->upid, t->u.starttime, path, sizeof(path)) == 0)
+		unlink(path);
+}
+
 int tasks_start(struct tasks *ts, const char *type, const char *id, const struct identity *who,
 		const char *lock, task_fn fn, void *arg, void (*free_arg)(void *),
 		char upid[UPID_MAX], char *err, size_t errlen)
@@ -402,8 +410,14 @@ int tasks_start(struct tasks *ts, const char *type, const char *id, const struct
 	struct task *t = calloc(1, sizeof(*t));
 	int r;
 
-	if (!t)
+	if (!t) {
+		if (free_arg)
+			free_arg(arg);
 		return -ENOMEM;
+	}
+	t->fn = fn;
+	t->arg = arg;
+	t->free_arg = free_arg;
 	r = fill_task(ts, t, type, id, who, lock);
 	if (r < 0) {
 		snprintf(err, errlen, "invalid task type, id, user or lock");
@@ -413,13 +427,13 @@ int tasks_start(struct tasks *ts, const char *type, const char *id, const struct
 	if (r < 0)
 		goto out_free;
 	r = create_log(ts, t, err, errlen);
-	if (r == 0 && (r = index_put(ts, t, NULL)) < 0)
-		snprintf(err, errlen, "cannot record task: %s", err_str(r));
 	if (r < 0)
 		goto out_unreserve;
-	t->fn = fn;
-	t->arg = arg;
-	t->free_arg = free_arg;
+	r = index_put(ts, t, NULL);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot record task: %s", err_str(r));
+		goto out_unlink;
+	}
 	memcpy(upid, t->upid, UPID_MAX);
 	pthread_mutex_lock(&ts->mu);
 	queue_push(ts, t);
@@ -427,6 +441,8 @@ int tasks_start(struct tasks *ts, const char *type, const char *id, const struct
 	pthread_cond_signal(&ts->work);
 	pthread_mutex_unlock(&ts->mu);
 	return 0;
+out_unlink:
+	unlink_log(ts, t);
 out_unreserve:
 	unreserve(ts, t);
 out_free:

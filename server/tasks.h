@@ -48,7 +48,9 @@ void tasks_free(struct tasks *ts);
 
 /* Queues FN.  LOCK ("vm:100", or NULL) is taken now: if another task holds it
  * the call fails with CR_ELOCKED and a message naming the holder in ERR.
- * ARG is freed with FREE_ARG (may be NULL) after FN returns. */
+ * ARG is freed with FREE_ARG (may be NULL) after FN returns, also when the
+ * start fails.  The UPID's user is WHO's "user@realm" or "user@realm!token"
+ * (NULL: "root@pam", for corrald's own tasks). */
 int tasks_start(struct tasks *ts, const char *type, const char *id, const struct identity *who,
 		const char *lock, task_fn fn, void *arg, void (*free_arg)(void *),
 		char upid[UPID_MAX], char *err, size_t errlen);

@@ -2,6 +2,7 @@
  * status (no exitstatus while running), log paging, stop, and who may see
  * what.  Tasks are real; running ones wait on a gate the test opens. */
 #include "common/err.h"
+#include "server/api.h"
 #include "tests/unit/server/api_fixture.h"
 
 #include <errno.h>
@@ -304,12 +305,55 @@ static void test_stop(void)
 	api_fixture_close(&f);
 }
 
+static void test_task_reply(void)
+{
+	struct api_fixture f;
+	struct gate g = GATE_INIT;
+	struct req req = {0};
+	struct resp resp = {.total = -1};
+	char upid[UPID_MAX], err[256];
+	int one = 1;
+
+	api_fixture_open(&f, "reply");
+	req.app = &f.app;
+	/* No delay: the UPID, as a string. */
+	CHECK_INT(tasks_start(f.app.tasks, "qmconfig", "100", &admin, NULL, lines_task, &one, NULL,
+			      upid, err, sizeof(err)),
+		  0);
+	CHECK_INT(api_task_reply(&req, &resp, upid, 0, "update VM 100"), 0);
+	CHECK_STR(cJSON_GetStringValue(resp.data), upid);
+	resp_clear(&resp);
+	/* Done within the delay: null. */
+	CHECK_INT(api_task_reply(&req, &resp, upid, 5, "update VM 100"), 0);
+	CHECK(resp.data == NULL);
+	resp_clear(&resp);
+	/* Failed within the delay: the task's error. */
+	CHECK_INT(tasks_start(f.app.tasks, "qmconfig", "100", &admin, NULL, fail_task, NULL, NULL,
+			      upid, err, sizeof(err)),
+		  0);
+	CHECK_INT(api_task_reply(&req, &resp, upid, 5, "update VM 100"), CR_EINTERNAL);
+	CHECK_STR(resp.message, "update VM 100: no space left");
+	resp_clear(&resp);
+	/* Still running when the delay ends: the UPID. */
+	CHECK_INT(tasks_start(f.app.tasks, "qmconfig", "100", &admin, NULL, gated_task, &g, NULL,
+			      upid, err, sizeof(err)),
+		  0);
+	gate_wait(&g);
+	CHECK_INT(api_task_reply(&req, &resp, upid, 1, "update VM 100"), 0);
+	CHECK_STR(cJSON_GetStringValue(resp.data), upid);
+	resp_clear(&resp);
+	gate_open(&g);
+	CHECK_INT(tasks_wait(f.app.tasks, upid, WAIT_MS, err, sizeof(err)), 0);
+	api_fixture_close(&f);
+}
+
 static const struct test_case tests[] = {
     {"list filters, paging and visibility", test_list_filters},
     {"status running and stopped", test_status_running_and_stopped},
     {"bad upid, other node, index", test_bad_upid_node_and_index},
     {"log paging", test_log_paging},
     {"stop", test_stop},
+    {"task reply with background delay", test_task_reply},
 };
 
 TEST_MAIN(tests)

@@ -237,6 +237,42 @@ static void test_lock_conflict(void)
 	fixture_close(&f);
 }
 
+static int must_not_run(struct task *t, void *arg)
+{
+	(void)t;
+	*(int *)arg = 1;
+	return 0;
+}
+
+static void count_free(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static void test_failed_start_frees_arg(void)
+{
+	struct fixture f;
+	struct gate g = GATE_INIT;
+	char first[UPID_MAX], upid[UPID_MAX], err[512], status[256];
+	int freed = 0;
+
+	fixture_open(&f, "startfail", 1);
+	CHECK_INT(tasks_start(f.ts, "qmstart", "100", &alice, "vm:100", gated_task, &g, NULL, first,
+			      err, sizeof(err)),
+		  0);
+	CHECK_INT(tasks_start(f.ts, "qmstop", "100", &alice, "vm:100", must_not_run, &freed,
+			      count_free, upid, err, sizeof(err)),
+		  CR_ELOCKED);
+	CHECK_INT(freed, 1);
+	CHECK_INT(tasks_start(f.ts, "bad:type", "100", &alice, NULL, must_not_run, &freed,
+			      count_free, upid, err, sizeof(err)),
+		  -EINVAL);
+	CHECK_INT(freed, 2);
+	gate_open(&g);
+	CHECK_INT(tasks_wait(f.ts, first, WAIT_MS, status, sizeof(status)), 0);
+	fixture_close(&f);
+}
+
 static void test_status_running_then_stopped(void)
 {
 	struct fixture f;
@@ -292,13 +328,6 @@ static void test_stop_flag(void)
 	CHECK_INT(tasks_stop(f.ts, "UPID:testnode:00000001:00000001:00000001:x::a@pve:"),
 		  CR_ENOTFOUND);
 	fixture_close(&f);
-}
-
-static int must_not_run(struct task *t, void *arg)
-{
-	(void)t;
-	*(int *)arg = 1;
-	return 0;
 }
 
 static void test_stop_while_queued(void)
@@ -447,6 +476,7 @@ static const struct test_case tests[] = {
     {"run to ERROR with message", test_run_to_error},
     {"warnings", test_warnings},
     {"lock conflict while one runs", test_lock_conflict},
+    {"failed start frees its argument", test_failed_start_frees_arg},
     {"status running then stopped", test_status_running_then_stopped},
     {"stop flag", test_stop_flag},
     {"stop while queued", test_stop_while_queued},
