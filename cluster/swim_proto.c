@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -632,7 +633,7 @@ int swim_name_eq(const struct swim_name *a, const struct swim_name *b)
 	return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
 }
 
-static int parse_port(const char *s, uint16_t *port)
+static int parse_port(const char *s, uint16_t *port, bool allow0)
 {
 	char *end;
 	unsigned long v;
@@ -641,13 +642,13 @@ static int parse_port(const char *s, uint16_t *port)
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || v == 0 || v > 65535)
+	if (errno || *end || (v == 0 && !allow0) || v > 65535)
 		return -EINVAL;
 	*port = (uint16_t)v;
 	return 0;
 }
 
-int swim_addr_parse(const char *s, struct swim_addr *out)
+static int addr_parse(const char *s, struct swim_addr *out, bool allow0)
 {
 	char host[64];
 	const char *colon;
@@ -674,7 +675,17 @@ int swim_addr_parse(const char *s, struct swim_addr *out)
 	}
 	if (inet_pton(out->family == 4 ? AF_INET : AF_INET6, host, out->ip) != 1)
 		return -EINVAL;
-	return parse_port(colon + 1, &out->port);
+	return parse_port(colon + 1, &out->port, allow0);
+}
+
+int swim_addr_parse(const char *s, struct swim_addr *out)
+{
+	return addr_parse(s, out, false);
+}
+
+int swim_addr_parse_bind(const char *s, struct swim_addr *out)
+{
+	return addr_parse(s, out, true);
 }
 
 void swim_addr_format(const struct swim_addr *a, char *out, size_t n)

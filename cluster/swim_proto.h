@@ -189,6 +189,8 @@ int swim_name_set(struct swim_name *n, const char *s);
 int swim_name_eq(const struct swim_name *a, const struct swim_name *b);
 /* "1.2.3.4:7946" or "[::1]:7946".  0 or -EINVAL. */
 int swim_addr_parse(const char *s, struct swim_addr *out);
+/* The same, also accepting port 0 (a listen address: any free port). */
+int swim_addr_parse_bind(const char *s, struct swim_addr *out);
 /* Writes the same form; needs 48 bytes. */
 void swim_addr_format(const struct swim_addr *a, char *out, size_t n);
 int swim_addr_eq(const struct swim_addr *a, const struct swim_addr *b);
