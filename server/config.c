@@ -255,7 +255,8 @@ void config_defaults(struct app_config *cfg)
 			    &cfg->listen_port);
 	if (gethostname(host, sizeof(host) - 1) == 0)
 		host[strcspn(host, ".")] = '\0';
-	snprintf(cfg->node, sizeof(cfg->node), "%s", host[0] ? host : "localhost");
+	snprintf(cfg->node, sizeof(cfg->node), "%.*s", (int)sizeof(cfg->node) - 1,
+		 host[0] ? host : "localhost");
 	cfg->log_level = LOG_INFO;
 	cfg->task_workers = 4;
 	default_webui_dir(cfg->webui_dir, sizeof(cfg->webui_dir));
