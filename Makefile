@@ -50,13 +50,15 @@ endif
 
 UNIT_SRCS := $(shell find tests/unit -mindepth 2 -name '*.c' 2>/dev/null | sort)
 UNIT_BINS := $(patsubst %.c,$(O)/%,$(UNIT_SRCS))
+# Helper programs of the compatibility suites, linked with the storage library.
+COMPAT_HELPERS := $(patsubst tests/compat/helpers/%.c,$(O)/tests/compat/helpers/%,$(wildcard tests/compat/helpers/*.c))
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 20
 
 .SECONDARY:
 .PHONY: guest all deps run check unit unit-bins test-all bench fuzz fuzz-bins clean soak deb format
-all: $(BINS)
+all: $(BINS) $(COMPAT_HELPERS)
 
 deps:
 	@scripts/install-deps
@@ -83,6 +85,10 @@ $(O)/bin/corral bin/corral: $(patsubst %.c,$(O)/%.o,$(wildcard cli/*.c)) $(call 
 $(O)/bin/corral-img bin/corral-img: $(O)/storage/corral_img.o $(call libs_for,storage)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(call link_for,storage) $(LDLIBS)
+
+$(O)/tests/compat/helpers/%: tests/compat/helpers/%.c $(call libs_for,storage)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call link_for,storage) $(LDLIBS)
 
 # tests/unit/<dir>/x.c links the libraries <dir> may use.
 define unit_rule
