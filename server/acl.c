@@ -262,14 +262,25 @@ cJSON *acl_privs_json(acl_privs have, const acl_privs *prop)
 	return o;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 char *acl_privs_text(acl_privs mask)
 {
+	const char *names[ARRAY_SIZE(privs)];
 	struct buf b = BUF_INIT;
+	size_t n = 0;
 
-	for (size_t i = 0; i < ARRAY_SIZE(privs); i++) {
-		if (!(mask & ((acl_privs)1 << i)))
-			continue;
-		if (buf_printf(&b, "%s%s", b.len ? "," : "", privs[i].name) < 0) {
+	for (size_t i = 0; i < ARRAY_SIZE(privs); i++)
+		if (mask & ((acl_privs)1 << i))
+			names[n++] = privs[i].name;
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	if (buf_puts(&b, "") < 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (buf_printf(&b, "%s%s", i ? "," : "", names[i]) < 0) {
 			buf_free(&b);
 			return NULL;
 		}

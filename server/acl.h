@@ -31,7 +31,7 @@ int acl_parse_privs(const char *list, acl_privs *out, char *bad, size_t badlen);
 /* {"Priv":VALUE,...} for every privilege in HAVE, VALUE = 1, or the
  * privilege's bit in PROP (0/1) when PROP is not NULL. */
 cJSON *acl_privs_json(acl_privs have, const acl_privs *prop);
-/* "A,B,C" in privilege-name order; caller frees. */
+/* "A,B,C" sorted by name (as Proxmox lists them); caller frees. */
 char *acl_privs_text(acl_privs privs);
 
 /* Built-in ("special") roles: 0 and their privileges, or CR_ENOTFOUND. */

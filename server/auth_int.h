@@ -41,4 +41,41 @@ int auth_pam_login(const char *user, const char *password);
 /* The service name auth_pam_login uses on this machine. */
 const char *auth_pam_service(void);
 
+/* --- shared by the /access handlers (api_access*.c) --- */
+
+struct req;
+struct resp;
+struct store_txn;
+
+/* The caller's id: "user@realm" or "user@realm!token". */
+void access_authid(const struct req *req, char *out, size_t n);
+/* 0, or a 403 "Permission check failed (PATH, PRIVS)" in RESP. */
+int access_require(const struct req *req, struct resp *resp, const char *path,
+		   const char *privs);
+/* 1 when the caller is USERID itself (a ticket of that user). */
+int access_is_self(const struct req *req, const char *userid);
+
+/* Proxmox's 'userid-group' check: PRIVS on /access/groups, or on a group
+ * USERID belongs to; with GROUPS_PARAM (create/update) also on every group
+ * named in the "groups" parameter.  CHECK_USER: USERID must exist. */
+enum access_groups { AG_NONE, AG_CREATE, AG_UPDATE };
+int access_userid_group(const struct req *req, struct resp *resp, const char *userid,
+			const char *privs, enum access_groups mode);
+/* Realm.AllocateUser on /access/realm/<realm of USERID>. */
+int access_realm_user(const struct req *req, struct resp *resp, const char *userid);
+
+/* A write transaction; access_commit bumps the access generation and
+ * commits.  Both answer store failures in RESP. */
+int access_begin(const struct req *req, struct resp *resp, struct store_txn **t);
+int access_commit(struct resp *resp, struct store_txn *t);
+/* resp_error for a store failure while doing WHAT. */
+int access_store_error(struct resp *resp, int r, const char *what);
+/* Deletes the ACL entries of TYPE/UGID, or (TYPE NULL) those naming ROLE. */
+int access_acl_purge(struct store_txn *t, const char *type, const char *ugid, const char *role);
+/* Stores a new password for USERID (pve realm only). */
+int access_set_password(struct store_txn *t, struct resp *resp, const char *userid,
+			const char *password);
+/* "value must have at least 8 characters" for passwords shorter than 8. */
+int access_password_param(struct resp *resp, const char *name, const char *pw);
+
 #endif

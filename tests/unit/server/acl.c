@@ -109,7 +109,10 @@ static void test_priv_lists(void)
 	CHECK_INT(acl_parse_privs("", &m, bad, sizeof(bad)), 0);
 	CHECK(m == 0);
 	text = acl_privs_text(bit("Sys.Audit") | bit("VM.Audit"));
-	CHECK_STR(text, "VM.Audit,Sys.Audit");
+	CHECK_STR(text, "Sys.Audit,VM.Audit");
+	free(text);
+	text = acl_privs_text(0);
+	CHECK_STR(text, "");
 	free(text);
 	j = acl_privs_json(bit("VM.Audit"), NULL);
 	CHECK(cJSON_IsNumber(cJSON_GetObjectItem(j, "VM.Audit")));
