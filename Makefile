@@ -22,7 +22,9 @@ CPPFLAGS += -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(shell pkg-config --cflags
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
             -Wformat=2 -Wno-format-nonliteral -fno-strict-aliasing -pthread -MMD -MP
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lssl -lcrypto -llmdb -lcurl -lz -lzstd) -lpam -lpthread -lm
+# libcrypt is linked (not only dlopened by pam_unix) so that the sanitizers' crypt
+# interceptors find it at start-up; pam logins crash under ASan otherwise.
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lssl -lcrypto -llmdb -lcurl -lz -lzstd) -lpam -lcrypt -lpthread -lm
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)

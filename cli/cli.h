@@ -24,6 +24,7 @@ enum cli_exit {
 struct cli {
 	struct args args;      /* the words after the verb */
 	enum fmt_kind fmt;
+	const char *const *columns; /* text table columns of a friendly verb, or NULL */
 	char host[256];
 	unsigned port;
 	struct client *client; /* set by cli_connect */

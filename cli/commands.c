@@ -23,6 +23,14 @@ static const struct api_verb api_verbs[] = {
 	{ "delete", "DELETE" },
 };
 
+/* What `corral nodes` and `corral tasks` show as text (api shows every key). */
+static const char *const node_columns[] = {
+	"node", "status", "cpu", "maxcpu", "mem", "maxmem", "disk", "maxdisk", "uptime", NULL,
+};
+static const char *const task_columns[] = {
+	"starttime", "endtime", "type", "id", "user", "status", "upid", NULL,
+};
+
 static int call_and_print(struct cli *c, const char *method, const char *path,
 			  const struct param *p, size_t n)
 {
@@ -73,6 +81,7 @@ int cmd_nodes(struct cli *c)
 {
 	int r = no_words(c, "nodes");
 
+	c->columns = node_columns;
 	return r == EXIT_OK ? call_and_print(c, "GET", "/nodes", NULL, 0) : r;
 }
 
@@ -102,6 +111,7 @@ int cmd_tasks(struct cli *c)
 	cJSON *body;
 	int r = no_words(c, "tasks");
 
+	c->columns = task_columns;
 	if (r == EXIT_OK)
 		r = cli_connect(c, 1);
 	if (r == EXIT_OK)

@@ -48,7 +48,7 @@ static int put_number(double d, struct buf *out)
 	/* Exactly representable integers print without a fraction. */
 	if (d == floor(d) && fabs(d) < 9007199254740992.0)
 		return buf_printf(out, "%lld", (long long)d);
-	return buf_printf(out, "%.15g", d);
+	return buf_printf(out, "%.6g", d);
 }
 
 int fmt_scalar(const cJSON *v, struct buf *out)
@@ -97,11 +97,29 @@ static int table_has(const struct table *t, const char *name)
 	return 0;
 }
 
-/* Columns are the keys of every row, in order of first appearance. */
-static void table_columns(const cJSON *list, struct table *t)
+static int any_row_has(const cJSON *list, const char *key)
+{
+	const cJSON *row;
+
+	cJSON_ArrayForEach(row, list)
+		if (cJSON_GetObjectItemCaseSensitive(row, key))
+			return 1;
+	return 0;
+}
+
+/* Columns are the chosen ones, or the keys of every row in order of first
+ * appearance. */
+static void table_columns(const cJSON *list, const char *const *chosen, struct table *t)
 {
 	const cJSON *row, *kv;
 
+	for (; chosen && *chosen && t->ncols < FMT_MAX_COLS; chosen++)
+		if (any_row_has(list, *chosen)) {
+			t->width[t->ncols] = text_width(*chosen);
+			t->cols[t->ncols++] = *chosen;
+		}
+	if (chosen)
+		return;
 	cJSON_ArrayForEach(row, list)
 		cJSON_ArrayForEach(kv, row)
 			if (t->ncols < FMT_MAX_COLS && !table_has(t, kv->string)) {
@@ -156,13 +174,13 @@ static int table_row(const struct table *t, const cJSON *row, struct buf *out)
 	return r ? r : buf_append(out, "\n", 1);
 }
 
-static int render_table(const cJSON *list, struct buf *out)
+static int render_table(const cJSON *list, const char *const *chosen, struct buf *out)
 {
 	struct table t = { .ncols = 0 };
 	const cJSON *row;
 	int r;
 
-	table_columns(list, &t);
+	table_columns(list, chosen, &t);
 	if (t.ncols == 0)
 		return buf_append(out, "", 0);
 	r = table_widths(list, &t);
@@ -220,12 +238,13 @@ static int render_lines(const cJSON *list, struct buf *out)
 	return r;
 }
 
-static int render_text(const cJSON *data, struct buf *out)
+static int render_text(const cJSON *data, const char *const *chosen, struct buf *out)
 {
 	int r;
 
 	if (cJSON_IsArray(data))
-		return all_objects(data) ? render_table(data, out) : render_lines(data, out);
+		return all_objects(data) ? render_table(data, chosen, out)
+					 : render_lines(data, out);
 	if (cJSON_IsObject(data))
 		return render_object(data, out);
 	if (!data || cJSON_IsNull(data))
@@ -236,11 +255,17 @@ static int render_text(const cJSON *data, struct buf *out)
 
 int fmt_render(const cJSON *data, enum fmt_kind kind, struct buf *out)
 {
+	return fmt_render_cols(data, kind, NULL, out);
+}
+
+int fmt_render_cols(const cJSON *data, enum fmt_kind kind, const char *const *columns,
+		    struct buf *out)
+{
 	cJSON *null_value;
 	int r;
 
 	if (kind == FMT_TEXT)
-		return render_text(data, out);
+		return render_text(data, columns, out);
 	if (data)
 		r = put_json(data, kind == FMT_JSON_PRETTY, out);
 	else {

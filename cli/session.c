@@ -108,10 +108,13 @@ static int open_client(struct cli *c)
 	return EXIT_OK;
 }
 
-/* "corral: 400 Parameter verification failed." plus one line per errors[]. */
+/* "corral: 400 Parameter verification failed." plus one line per errors[].
+ * Proxmox sends the message as the reason phrase and, newer versions, in the
+ * body; the body wins because an HTTP layer may only send standard phrases. */
 static void print_api_error(const struct client_resp *r)
 {
-	const char *reason = r->reason[0] ? r->reason : json_str(r->body, "message");
+	const char *message = json_str(r->body, "message");
+	const char *reason = message && *message ? message : r->reason;
 	const cJSON *errors = cJSON_GetObjectItemCaseSensitive(r->body, "errors"), *e;
 	const cJSON *list = cJSON_IsObject(errors) ? errors : NULL;
 	int len = reason ? (int)strcspn(reason, "\n") : 0;
@@ -146,7 +149,8 @@ int cli_call(struct cli *c, const char *method, const char *path, const struct p
 int cli_print(struct cli *c, const cJSON *body)
 {
 	struct buf out = BUF_INIT;
-	int r = fmt_render(cJSON_GetObjectItemCaseSensitive(body, "data"), c->fmt, &out);
+	int r = fmt_render_cols(cJSON_GetObjectItemCaseSensitive(body, "data"), c->fmt, c->columns,
+				&out);
 
 	if (r == 0 && out.len)
 		fwrite(out.data, 1, out.len, stdout);

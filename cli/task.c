@@ -206,10 +206,13 @@ static const struct task_verb task_verbs[] = {
 
 int cmd_task(struct cli *c)
 {
+	char node[128];
 	int r;
 
 	if (c->args.npos != 2)
 		return cli_fail(EXIT_USAGE, "usage: corral task log|status|wait UPID");
+	if (cli_upid_node(c->args.pos[1], node, sizeof(node)) < 0)
+		return cli_fail(EXIT_USAGE, "'%s' is not a UPID", c->args.pos[1]);
 	for (size_t i = 0; i < ARRAY_SIZE(task_verbs); i++) {
 		if (strcmp(c->args.pos[0], task_verbs[i].name) != 0)
 			continue;

@@ -49,6 +49,25 @@ static void test_table_nested_and_utf8(void)
 	       "é     [\"a\",1]  1\n");
 }
 
+static void test_chosen_columns(void)
+{
+	static const char *const cols[] = { "node", "cpu", "absent", NULL };
+	cJSON *v = cJSON_Parse("[{\"id\":\"node/a\",\"node\":\"a\",\"cpu\":0.123456789},"
+			       "{\"node\":\"bb\"}]");
+	struct buf out = BUF_INIT;
+
+	CHECK_INT(fmt_render_cols(v, FMT_TEXT, cols, &out), 0);
+	CHECK_STR(out.data, "node  cpu\n"
+			    "----  --------\n"
+			    "a     0.123457\n"
+			    "bb    \n");
+	buf_reset(&out);
+	CHECK_INT(fmt_render_cols(v, FMT_JSON, cols, &out), 0);
+	CHECK(strstr(out.data, "node/a") != NULL);
+	buf_free(&out);
+	cJSON_Delete(v);
+}
+
 static void test_object(void)
 {
 	render("{\"version\":\"8.4.1\",\"release\":\"8.4\",\"n\":3}", FMT_TEXT,
@@ -82,6 +101,7 @@ static const struct test_case tests[] = {
 	{ "output format names", test_kinds },
 	{ "list of objects as a table", test_table },
 	{ "table cells: nested values, UTF-8 width, booleans", test_table_nested_and_utf8 },
+	{ "chosen table columns, short fractions", test_chosen_columns },
 	{ "object as key/value lines", test_object },
 	{ "scalars and scalar lists", test_scalars },
 	{ "json and json-pretty", test_json },
