@@ -299,7 +299,7 @@ static int cmp_id(const void *key, const void *el)
 /* Every element type starts with its char *id. */
 static void *find(const struct vec *vec, size_t elsize, const char *id)
 {
-	return bsearch(id, vec->v, vec->n, elsize, cmp_id);
+	return vec->n ? bsearch(id, vec->v, vec->n, elsize, cmp_id) : NULL;
 }
 
 int acl_user_exists(const struct acl_snap *s, const char *userid)
