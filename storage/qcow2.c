@@ -339,6 +339,31 @@ int qcow2_set_dirty(struct qcow2 *q)
 	return r;
 }
 
+/* Multi-step refcount updates (snapshots) have states in between where
+ * refcounts and COPIED flags disagree.  The dirty bit covers them: a crash
+ * inside leaves an image that is rebuilt on its next read-write open. */
+int qcow2_journal_begin(struct qcow2 *q)
+{
+	int r;
+
+	if (q->version < 3 || (q->incompat & QCOW2_INCOMPAT_DIRTY))
+		return 0;
+	r = qcow2_flush_all(q);
+	if (r == 0)
+		r = qcow2_update_incompat(q, q->incompat | QCOW2_INCOMPAT_DIRTY);
+	return r;
+}
+
+int qcow2_journal_end(struct qcow2 *q)
+{
+	int r;
+
+	if (q->version < 3 || q->dirty_set || !(q->incompat & QCOW2_INCOMPAT_DIRTY))
+		return 0;
+	r = qcow2_flush_all(q);
+	return r == 0 ? qcow2_update_incompat(q, q->incompat & ~QCOW2_INCOMPAT_DIRTY) : r;
+}
+
 int qcow2_signal_corrupt(struct qcow2 *q, const char *fmt, ...)
 {
 	va_list ap;

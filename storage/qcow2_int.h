@@ -355,6 +355,9 @@ int qcow2_write_header(struct qcow2 *q);
 int qcow2_update_incompat(struct qcow2 *q, uint64_t incompat);
 int qcow2_write_l1_entry(struct qcow2 *q, uint32_t idx);
 int qcow2_set_dirty(struct qcow2 *q);
+/* Brackets an update whose intermediate states are inconsistent. */
+int qcow2_journal_begin(struct qcow2 *q);
+int qcow2_journal_end(struct qcow2 *q);
 int qcow2_flush_all(struct qcow2 *q);
 /* Corruption found while running: marks the image, returns CR_ECORRUPT. */
 int qcow2_signal_corrupt(struct qcow2 *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -543,6 +543,8 @@ static int walk_l2_entry(struct qcow2 *q, uint8_t *l2, uint64_t i, int delta, bo
 	if (r == 0 && active)
 		r = qcow2_get_refcount(q, off >> q->cluster_bits, &rc);
 	if (r == 0 && active && !!(e & QCOW2_OFLAG_COPIED) != (rc == 1)) {
+		/* The flag follows the refcount on disk, never runs ahead of it. */
+		r = q->lazy ? 0 : qcow2_cache_set_dependency(q->l2c, q->rbc);
 		e = rc == 1 ? e | QCOW2_OFLAG_COPIED : e & ~QCOW2_OFLAG_COPIED;
 		qcow2_l2_set(q, l2, i, e, qcow2_l2_bitmap(q, l2, i));
 		qcow2_cache_mark_dirty(q->l2c, l2);
@@ -588,7 +590,7 @@ int qcow2_update_l1_refcounts(struct qcow2 *q, uint64_t *l1, uint32_t l1_size, i
 		if (ne != l1[i]) {
 			/* The L2 changes behind this entry go first. */
 			l1[i] = ne;
-			r = qcow2_cache_flush(q->l2c);
+			r = qcow2_flush_all(q);
 			if (r == 0)
 				r = qcow2_write_l1_entry(q, i);
 		}

@@ -293,7 +293,7 @@ int qcow2_snapshot_create(struct qcow2 *q, const char *name, char *err, size_t e
 				  "Snapshots need refcount_bits of 2 or more (clusters are shared)");
 	r = fill_new(q, &s, name);
 	if (r == 0)
-		r = qcow2_flush_all(q);
+		r = qcow2_journal_begin(q);
 	if (r == 0)
 		r = copy_l1(q, &s.l1_offset);
 	/* References first: a crash before the table write only leaks. */
@@ -309,7 +309,7 @@ int qcow2_snapshot_create(struct qcow2 *q, const char *name, char *err, size_t e
 	}
 	r = qcow2_write_snapshots(q);
 	if (r == 0)
-		r = qcow2_flush_all(q);
+		r = qcow2_journal_end(q);
 	return r < 0 ? img_fmterr(err, errlen, r, "Could not write snapshot table: %s", q->img->errmsg) : 0;
 }
 
@@ -390,7 +390,11 @@ int qcow2_snapshot_apply(struct qcow2 *q, const char *id_or_name, char *err, siz
 	i = find_snapshot(q, id_or_name);
 	if (i < 0)
 		return img_fmterr(err, errlen, CR_ENOTFOUND, "Can't find snapshot '%s'", id_or_name);
-	r = goto_snapshot(q, &q->snaps[i]);
+	r = qcow2_journal_begin(q);
+	if (r == 0)
+		r = goto_snapshot(q, &q->snaps[i]);
+	if (r == 0)
+		r = qcow2_journal_end(q);
 	return r < 0 ? img_fmterr(err, errlen, r, "Could not apply snapshot: %s", q->img->errmsg) : 0;
 }
 
@@ -409,7 +413,9 @@ int qcow2_snapshot_delete(struct qcow2 *q, const char *id_or_name, char *err, si
 	memmove(&q->snaps[i], &q->snaps[i + 1], (q->nb_snapshots - (uint32_t)i - 1) * sizeof(s));
 	q->nb_snapshots--;
 	/* The table loses the entry first: a crash later only leaks. */
-	r = qcow2_write_snapshots(q);
+	r = qcow2_journal_begin(q);
+	if (r == 0)
+		r = qcow2_write_snapshots(q);
 	if (r == 0)
 		r = qcow2_read_l1(q, s.l1_offset, s.l1_size, &sl1);
 	if (r == 0)
@@ -419,7 +425,7 @@ int qcow2_snapshot_delete(struct qcow2 *q, const char *id_or_name, char *err, si
 	if (r == 0)
 		r = qcow2_update_l1_refcounts(q, q->l1, q->l1_size, 0, true);
 	if (r == 0)
-		r = qcow2_flush_all(q);
+		r = qcow2_journal_end(q);
 	free(sl1);
 	free(s.id), free(s.name), free(s.extra);
 	return r < 0 ? img_fmterr(err, errlen, r, "Could not delete snapshot: %s", q->img->errmsg) : 0;
