@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "server/api.h"
 #include "tests/unit/server/api_fixture.h"
+#include "tests/unit/server/task_gate.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -14,50 +15,6 @@
 
 static const struct identity admin = {.userid = "admin@pve"};
 static const struct identity bob = {.userid = "bob@pve"};
-
-struct gate {
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	int open, entered;
-};
-
-#define GATE_INIT                                                                                  \
-	{                                                                                          \
-		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0                          \
-	}
-
-static int gated_task(struct task *t, void *arg)
-{
-	struct gate *g = arg;
-
-	task_log(t, "waiting");
-	pthread_mutex_lock(&g->mu);
-	g->entered = 1;
-	pthread_cond_broadcast(&g->cond);
-	/* Bounded: a stop request also releases it. */
-	for (int i = 0; i < 20000 && !g->open && !task_should_stop(t); i++) {
-		pthread_mutex_unlock(&g->mu);
-		usleep(1000);
-		pthread_mutex_lock(&g->mu);
-	}
-	pthread_mutex_unlock(&g->mu);
-	return task_should_stop(t) ? task_fail(t, -EINTR, "stopped by request") : 0;
-}
-
-static void gate_wait(struct gate *g)
-{
-	pthread_mutex_lock(&g->mu);
-	while (!g->entered)
-		pthread_cond_wait(&g->cond, &g->mu);
-	pthread_mutex_unlock(&g->mu);
-}
-
-static void gate_open(struct gate *g)
-{
-	pthread_mutex_lock(&g->mu);
-	g->open = 1;
-	pthread_mutex_unlock(&g->mu);
-}
 
 static int lines_task(struct task *t, void *arg)
 {
@@ -108,7 +65,7 @@ static void test_list_filters(void)
 	CHECK_INT(tasks_start(f.app.tasks, "qmigrate", "102", &admin, "vm:102", gated_task, &g,
 			      NULL, running, err, sizeof(err)),
 		  0);
-	gate_wait(&g);
+	gate_wait_entered(&g);
 
 	/* Default source "archive": finished tasks only, with status and endtime. */
 	a = api_call(&f, "GET", "/nodes/" FIX_NODE "/tasks", NULL, "admin@pve");
@@ -187,7 +144,7 @@ static void test_status_running_and_stopped(void)
 	CHECK_INT(tasks_start(f.app.tasks, "qmstart", "100", &admin, "vm:100", gated_task, &g, NULL,
 			      upid, err, sizeof(err)),
 		  0);
-	gate_wait(&g);
+	gate_wait_entered(&g);
 	snprintf(path, sizeof(path), "/nodes/" FIX_NODE "/tasks/%s/status", upid);
 	a = api_call(&f, "GET", path, NULL, "admin@pve");
 	CHECK_INT(a.status, 200);
@@ -290,7 +247,7 @@ static void test_stop(void)
 	CHECK_INT(tasks_start(f.app.tasks, "qmshutdown", "100", &admin, "vm:100", gated_task, &g,
 			      NULL, upid, err, sizeof(err)),
 		  0);
-	gate_wait(&g);
+	gate_wait_entered(&g);
 	snprintf(path, sizeof(path), "/nodes/" FIX_NODE "/tasks/%s", upid);
 	a = api_call(&f, "DELETE", path, NULL, "bob@pve");
 	CHECK_INT(a.status, 403);
@@ -338,7 +295,7 @@ static void test_task_reply(void)
 	CHECK_INT(tasks_start(f.app.tasks, "qmconfig", "100", &admin, NULL, gated_task, &g, NULL,
 			      upid, err, sizeof(err)),
 		  0);
-	gate_wait(&g);
+	gate_wait_entered(&g);
 	CHECK_INT(api_task_reply(&req, &resp, upid, 1, "update VM 100"), 0);
 	CHECK_STR(cJSON_GetStringValue(resp.data), upid);
 	resp_clear(&resp);

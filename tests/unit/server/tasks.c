@@ -6,6 +6,7 @@
 #include "server/app.h"
 #include "server/store.h"
 #include "server/tasks.h"
+#include "tests/unit/server/task_gate.h"
 #include "tests/unit/test.h"
 
 #include <errno.h>
@@ -42,48 +43,6 @@ static void fixture_close(struct fixture *f)
 }
 
 static const struct identity alice = {.userid = "alice@pve"};
-
-/* A gate tasks block on until the test opens it. */
-struct gate {
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	int open, entered;
-};
-
-#define GATE_INIT                                                                                  \
-	{                                                                                          \
-		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0                          \
-	}
-
-static void gate_open(struct gate *g)
-{
-	pthread_mutex_lock(&g->mu);
-	g->open = 1;
-	pthread_cond_broadcast(&g->cond);
-	pthread_mutex_unlock(&g->mu);
-}
-
-static void gate_wait_entered(struct gate *g)
-{
-	pthread_mutex_lock(&g->mu);
-	while (!g->entered)
-		pthread_cond_wait(&g->cond, &g->mu);
-	pthread_mutex_unlock(&g->mu);
-}
-
-static int gated_task(struct task *t, void *arg)
-{
-	struct gate *g = arg;
-
-	task_log(t, "waiting at the gate");
-	pthread_mutex_lock(&g->mu);
-	g->entered = 1;
-	pthread_cond_broadcast(&g->cond);
-	while (!g->open)
-		pthread_cond_wait(&g->cond, &g->mu);
-	pthread_mutex_unlock(&g->mu);
-	return 0;
-}
 
 static int ok_task(struct task *t, void *arg)
 {
@@ -296,12 +255,7 @@ static void test_status_running_then_stopped(void)
 
 static int stoppable_task(struct task *t, void *arg)
 {
-	struct gate *g = arg;
-
-	pthread_mutex_lock(&g->mu);
-	g->entered = 1;
-	pthread_cond_broadcast(&g->cond);
-	pthread_mutex_unlock(&g->mu);
+	gate_enter(arg);
 	/* Bounded: a stop that never arrives fails the test instead of hanging it. */
 	for (int i = 0; i < 20000 && !task_should_stop(t); i++)
 		usleep(1000);
