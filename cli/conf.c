@@ -93,16 +93,18 @@ static int tty_ask(const char *prompt, int echo, char *out, size_t n)
 
 	if (!tty)
 		return -ENOTTY;
-	fputs(prompt, tty);
-	fflush(tty);
+	/* Echo goes off before the prompt shows: TCSAFLUSH drops what was typed
+	 * earlier, never an answer to the prompt. */
 	if (!echo && tcgetattr(fileno(tty), &old) == 0) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		restore = tcsetattr(fileno(tty), TCSAFLUSH, &quiet) == 0;
 	}
+	fputs(prompt, tty);
+	fflush(tty);
 	r = read_line(tty, out, n);
 	if (restore) {
-		tcsetattr(fileno(tty), TCSAFLUSH, &old);
+		tcsetattr(fileno(tty), TCSANOW, &old);
 		fputs("\n", tty);
 	}
 	fclose(tty);
