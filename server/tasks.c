@@ -62,6 +62,8 @@ struct tasks {
 	unsigned starting; /* reserved by tasks_start() but not queued yet */
 	unsigned nworkers;
 	pthread_t *workers;
+	unsigned finished; /* since the last prune */
+	int pruning;	   /* one prune at a time */
 };
 
 /* --- index entries --- */
@@ -237,6 +239,112 @@ static struct task *queue_pop(struct tasks *ts)
 	return t;
 }
 
+/* --- retention: the index keeps the newest TASKS_INDEX_KEEP finished tasks --- */
+
+/* How often finished tasks trigger a prune. */
+#define PRUNE_EVERY 100
+
+struct finished {
+	char *upid;
+	double endtime;
+};
+
+struct finished_list {
+	struct finished *v;
+	size_t n, cap;
+};
+
+static int collect_finished(const char *key, const cJSON *val, void *ctx)
+{
+	struct finished_list *l = ctx;
+	const cJSON *st = cJSON_GetObjectItem(val, "status"),
+		    *end = cJSON_GetObjectItem(val, "endtime");
+
+	if (cJSON_IsString(st) && strcmp(st->valuestring, "running") == 0)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct finished *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n].upid = strdup(key);
+	l->v[l->n].endtime = cJSON_IsNumber(end) ? end->valuedouble : 0;
+	return l->v[l->n++].upid ? 0 : -ENOMEM;
+}
+
+static int oldest_first(const void *a, const void *b)
+{
+	const struct finished *x = a, *y = b;
+
+	if (x->endtime != y->endtime)
+		return x->endtime < y->endtime ? -1 : 1;
+	return strcmp(x->upid, y->upid);
+}
+
+/* Drops the N oldest entries of L and their log files, in one transaction. */
+static int drop_oldest(struct tasks *ts, struct finished_list *l, size_t n)
+{
+	char path[APP_PATH_MAX + UPID_MAX];
+	struct store_txn *txn;
+	int r = store_begin(ts->app->store, 0, &txn);
+
+	if (r < 0)
+		return r;
+	qsort(l->v, l->n, sizeof(*l->v), oldest_first);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = store_del(txn, DB_TASKS, l->v[i].upid);
+	if (r < 0) {
+		store_abort(txn);
+		return r;
+	}
+	r = store_commit(txn);
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (tasks_log_path(ts, l->v[i].upid, path, sizeof(path)) == 0)
+			unlink(path);
+	return r;
+}
+
+static int prune_index(struct tasks *ts)
+{
+	struct finished_list l = {NULL, 0, 0};
+	struct store_txn *txn;
+	int r = store_begin(ts->app->store, 1, &txn);
+
+	if (r < 0)
+		return r;
+	r = store_foreach(txn, DB_TASKS, "", collect_finished, &l);
+	store_abort(txn);
+	if (r == 0 && l.n > TASKS_INDEX_KEEP)
+		r = drop_oldest(ts, &l, l.n - TASKS_INDEX_KEEP);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i].upid);
+	free(l.v);
+	return r;
+}
+
+/* Called by a worker after each task: every PRUNE_EVERY tasks, one of them prunes. */
+static void maybe_prune(struct tasks *ts)
+{
+	int mine = 0;
+
+	pthread_mutex_lock(&ts->mu);
+	if (++ts->finished >= PRUNE_EVERY && !ts->pruning) {
+		ts->finished = 0;
+		ts->pruning = mine = 1;
+	}
+	pthread_mutex_unlock(&ts->mu);
+	if (!mine)
+		return;
+	if (prune_index(ts) < 0)
+		log_warn("tasks: cannot prune the task index");
+	pthread_mutex_lock(&ts->mu);
+	ts->pruning = 0;
+	pthread_mutex_unlock(&ts->mu);
+}
+
 /* --- running a task --- */
 
 static void task_free(struct task *t)
@@ -279,6 +387,7 @@ static void task_finish(struct task *t, int rc)
 	pthread_cond_broadcast(&ts->done);
 	pthread_mutex_unlock(&ts->mu);
 	task_free(t);
+	maybe_prune(ts);
 }
 
 static void task_run(struct task *t)
@@ -669,6 +778,8 @@ int tasks_new(struct app *app, const char *log_dir, unsigned workers, struct tas
 		r = make_dirs(ts, log_dir);
 	if (r == 0)
 		r = recover_orphans(ts);
+	if (r == 0)
+		r = prune_index(ts);
 	if (r == 0)
 		r = start_workers(ts, workers ? workers : TASKS_DEFAULT_WORKERS);
 	if (r < 0) {

@@ -17,6 +17,9 @@ struct tasks;
 struct task;
 
 #define UPID_MAX 256
+/* Finished tasks the index keeps (with their logs); older ones are dropped
+ * at start-up and every 100 tasks.  Every list request reads the index. */
+#define TASKS_INDEX_KEEP 5000
 
 struct upid {
 	char node[64];
@@ -68,8 +71,7 @@ const char *task_upid(const struct task *t);
 
 /* Waits until UPID finishes (or TIMEOUT_MS passes: CR_ETIMEOUT); copies its
  * exit status ("OK" or the error text). */
-int tasks_wait(struct tasks *ts, const char *upid, unsigned timeout_ms, char *exitstatus,
-	       size_t n);
+int tasks_wait(struct tasks *ts, const char *upid, unsigned timeout_ms, char *exitstatus, size_t n);
 
 /* The index entry of UPID: {upid, node, pid, pstart, starttime, type, id,
  * user, status:"running"|"stopped", exitstatus?, endtime?}.  *OUT is a new

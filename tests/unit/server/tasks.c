@@ -407,6 +407,24 @@ static int count_entry(const cJSON *entry, void *ctx)
 	return 0;
 }
 
+static void put_finished(struct store_txn *txn, unsigned i, char upid[UPID_MAX])
+{
+	struct upid u = {.pid = 1, .pstart = 1, .starttime = 1000 + i};
+	cJSON *e = cJSON_CreateObject();
+
+	strcpy(u.node, "testnode");
+	strcpy(u.type, "qmstart");
+	strcpy(u.id, "100");
+	strcpy(u.user, "alice@pve");
+	CHECK_INT(upid_format(&u, upid, UPID_MAX), 0);
+	cJSON_AddStringToObject(e, "upid", upid);
+	cJSON_AddStringToObject(e, "status", "stopped");
+	cJSON_AddStringToObject(e, "exitstatus", "OK");
+	cJSON_AddNumberToObject(e, "endtime", 2000 + i);
+	CHECK_INT(store_put(txn, DB_TASKS, upid, e), 0);
+	cJSON_Delete(e);
+}
+
 static void test_foreach_index(void)
 {
 	struct fixture f;
@@ -425,6 +443,45 @@ static void test_foreach_index(void)
 	fixture_close(&f);
 }
 
+static void test_index_retention(void)
+{
+	char dir[512], err[256], upid[UPID_MAX], oldest[UPID_MAX], kept[UPID_MAX], path[1024];
+	struct fixture f;
+	struct store_txn *txn;
+	struct store *s;
+	cJSON *e = NULL;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/retention/db", test_tmpdir());
+	CHECK_INT(store_open(dir, &s, err, sizeof(err)), 0);
+	CHECK_INT(store_begin(s, 0, &txn), 0);
+	/* Written newest first: age comes from endtime, not from key order. */
+	for (unsigned i = TASKS_INDEX_KEEP + 3; i-- > 0;) {
+		put_finished(txn, i, upid);
+		if (i == 0)
+			memcpy(oldest, upid, UPID_MAX);
+		if (i == 3)
+			memcpy(kept, upid, UPID_MAX);
+	}
+	CHECK_INT(store_commit(txn), 0);
+	store_close(s);
+	snprintf(path, sizeof(path), "%s/retention/log/tasks/%X", test_tmpdir(), 1000 & 0xf);
+	CHECK_INT(util_mkdir_p(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/retention/log/tasks/%X/%s", test_tmpdir(), 1000 & 0xf,
+		 oldest);
+	CHECK_INT(util_write_file_atomic(path, "TASK OK\n", 8, 0640), 0);
+
+	/* Start-up drops the 3 oldest, with their logs. */
+	fixture_open(&f, "retention", 1);
+	CHECK_INT(tasks_foreach(f.ts, count_entry, &n), 0);
+	CHECK_INT(n, TASKS_INDEX_KEEP);
+	CHECK_INT(tasks_get(f.ts, oldest, &e), CR_ENOTFOUND);
+	CHECK(access(path, F_OK) != 0);
+	CHECK_INT(tasks_get(f.ts, kept, &e), 0);
+	cJSON_Delete(e);
+	fixture_close(&f);
+}
+
 static const struct test_case tests[] = {
     {"run to OK", test_run_to_ok},
     {"run to ERROR with message", test_run_to_error},
@@ -439,6 +496,7 @@ static const struct test_case tests[] = {
     {"token user and free_arg", test_token_user_and_free_arg},
     {"restart marks running tasks failed", test_restart_marks_running_failed},
     {"foreach over the index", test_foreach_index},
+    {"index retention", test_index_retention},
 };
 
 TEST_MAIN(tests)
