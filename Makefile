@@ -113,6 +113,11 @@ check: deps
 bench: deps all
 	@bench/run
 
+# The gossip simulator run by bench/swim.sh.
+$(O)/bench/swim_sim: bench/swim_sim.c $(call libs_for,cluster)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call link_for,cluster) $(LDLIBS)
+
 soak: deps all
 	@tests/run --soak tests/soak
 

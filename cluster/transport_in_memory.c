@@ -14,6 +14,7 @@ struct ev {
 	uint64_t order; /* FIFO among equal times */
 	uint8_t kind;
 	bool failed;    /* EV_STREAM_REPLY without a reply */
+	bool slowed;    /* already held back once by a slow receiver */
 	int dst, src;
 	uint64_t token;
 	uint64_t sent_at;
@@ -29,6 +30,8 @@ struct node {
 	int group;
 	bool udp_blocked;
 	uint64_t stall_until;
+	uint64_t slow_until;
+	uint32_t slow_ms;
 	uint64_t wake_at;
 	uint64_t rng;
 };
@@ -408,6 +411,12 @@ void swim_net_stall(struct swim_net *net, int i, uint64_t until_ms)
 	net->nodes[i]->stall_until = until_ms;
 }
 
+void swim_net_slow(struct swim_net *net, int i, uint64_t until_ms, uint32_t delay_ms)
+{
+	net->nodes[i]->slow_until = until_ms;
+	net->nodes[i]->slow_ms = delay_ms;
+}
+
 void swim_net_set_stream_timeout(struct swim_net *net, uint32_t ms)
 {
 	net->stream_timeout = ms;
@@ -429,6 +438,12 @@ uint64_t swim_net_dropped(const struct swim_net *net)
  * behind the timers that went overdue meanwhile. */
 static bool defer_if_stalled(struct swim_net *net, struct node *n, struct ev *e)
 {
+	if (net->now < n->slow_until && !e->slowed) {
+		e->slowed = true;
+		e->at = net->now + n->slow_ms;
+		heap_push(net, e);
+		return true;
+	}
 	if (net->now >= n->stall_until)
 		return false;
 	e->at = n->stall_until + 1;
@@ -450,6 +465,18 @@ static void fail_stream(struct swim_net *net, struct ev *e)
 	heap_push(net, r);
 }
 
+static void requeue_stream_req(struct swim_net *net, const struct ev *e, uint64_t at)
+{
+	struct ev *again = ev_new(EV_STREAM_REQ, at, e->dst, e->src, e->data, e->len);
+
+	if (!again)
+		return;
+	again->token = e->token;
+	again->sent_at = e->sent_at;
+	again->slowed = true;
+	heap_push(net, again);
+}
+
 static void deliver_stream_req(struct swim_net *net, struct ev *e)
 {
 	struct node *n = net->nodes[e->dst];
@@ -462,13 +489,14 @@ static void deliver_stream_req(struct swim_net *net, struct ev *e)
 		return;
 	}
 	if (n->stall_until > net->now) {
-		struct ev *again = ev_new(EV_STREAM_REQ, n->stall_until + 1, e->dst, e->src, e->data, e->len);
-
-		if (again) {
-			again->token = e->token;
-			again->sent_at = e->sent_at;
-			heap_push(net, again);
-		}
+		requeue_stream_req(net, e, n->stall_until + 1);
+		return;
+	}
+	if (n->slow_until > net->now && !e->slowed) {
+		if (net->now + n->slow_ms - e->sent_at >= net->stream_timeout)
+			fail_stream(net, e);
+		else
+			requeue_stream_req(net, e, net->now + n->slow_ms);
 		return;
 	}
 	if (swim_on_stream_request(n->swim, &net->nodes[e->src]->addr, e->data, e->len, &reply) < 0)

@@ -37,6 +37,9 @@ void swim_net_block_udp(struct swim_net *net, int i, bool block);
 /* Node I processes nothing until UNTIL_MS; what arrives meanwhile waits,
  * then its overdue timers run first and the backlog after. */
 void swim_net_stall(struct swim_net *net, int i, uint64_t until_ms);
+/* Until UNTIL_MS, everything node I receives is handled DELAY_MS late
+ * while its timers keep time: a node starved on its receive path. */
+void swim_net_slow(struct swim_net *net, int i, uint64_t until_ms, uint32_t delay_ms);
 /* A stream to an unreachable peer fails after this long (default 2000 ms). */
 void swim_net_set_stream_timeout(struct swim_net *net, uint32_t ms);
 

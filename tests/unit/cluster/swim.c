@@ -536,6 +536,31 @@ static void test_short_stall_survives(void)
 	cl_free(&c);
 }
 
+/* Lifeguard: a node that handles its input late raises its local health
+ * multiplier instead of declaring healthy peers dead. */
+static void test_slow_node_lifeguard(void)
+{
+	struct cl c;
+	struct swim_stats st;
+	int healthy_dead = 0;
+
+	cl_start(&c, 8, 17, NULL);
+	run_for(&c, 5000);
+	swim_net_slow(c.net, 0, swim_net_now(c.net) + 60000, 3000);
+	run_for(&c, 20000);
+	swim_get_stats(c.s[0], &st);
+	CHECK(st.awareness > 0);
+	run_for(&c, 120000);
+	for (int i = 0; i < 8; i++)
+		for (int j = 1; j < 8; j++)
+			healthy_dead += c.dead_seen[i][j];
+	CHECK_INT(healthy_dead, 0);
+	swim_get_stats(c.s[0], &st);
+	CHECK_INT(st.awareness, 0); /* healthy again: the multiplier came back down */
+	CHECK(all_alive(&c, 0, 8));
+	cl_free(&c);
+}
+
 static const struct test_case tests[] = {
 	{ "join_and_converge", test_join_and_converge },
 	{ "refute_false_suspicion", test_refute_false_suspicion },
@@ -553,6 +578,7 @@ static const struct test_case tests[] = {
 	{ "wrong_key_dropped", test_wrong_key_dropped },
 	{ "leave", test_leave },
 	{ "short_stall_survives", test_short_stall_survives },
+	{ "slow_node_lifeguard", test_slow_node_lifeguard },
 };
 
 TEST_MAIN(tests)
