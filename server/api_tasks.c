@@ -186,7 +186,8 @@ struct list_filter {
 	int errors;
 	int64_t since, until;
 	unsigned classes; /* 0 = any */
-	cJSON *rows;
+	struct hit *hits;
+	size_t n, cap;
 };
 
 static int running(const cJSON *e)
@@ -225,61 +226,79 @@ static int entry_matches(const struct list_filter *f, const cJSON *e)
 	return !f->classes || (status_class(running(e) ? NULL : exitstatus) & f->classes);
 }
 
-static int collect_row(const cJSON *e, void *ctx)
+/* A matching task, kept light: rows are built for the requested page only. */
+struct hit {
+	char *upid;
+	int running;
+	double key; /* starttime while running, else endtime */
+};
+
+static int collect_hit(const cJSON *e, void *ctx)
 {
 	struct list_filter *f = ctx;
-	cJSON *row;
+	const char *upid = str_of(e, "upid");
 
-	if (!entry_matches(f, e))
+	if (!upid || !entry_matches(f, e))
 		return 0;
-	row = task_base(e);
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 64;
+		struct hit *v = realloc(f->hits, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		f->hits = v;
+		f->cap = cap;
+	}
+	f->hits[f->n].upid = strdup(upid);
+	f->hits[f->n].running = running(e);
+	f->hits[f->n].key = num_of(e, running(e) ? "starttime" : "endtime");
+	return f->hits[f->n++].upid ? 0 : -ENOMEM;
+}
+
+/* Running tasks first (newest start first), then finished ones, latest end first. */
+static int hit_cmp(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+
+	if (x->running != y->running)
+		return y->running - x->running;
+	if (x->key != y->key)
+		return x->key < y->key ? 1 : -1;
+	return -strcmp(x->upid, y->upid);
+}
+
+static cJSON *list_row(const cJSON *e)
+{
+	cJSON *row = task_base(e);
+
 	if (!running(e)) {
 		cJSON_AddNumberToObject(row, "endtime", num_of(e, "endtime"));
 		cJSON_AddStringToObject(
 		    row, "status", str_of(e, "exitstatus") ? str_of(e, "exitstatus") : "unknown");
 	}
-	cJSON_AddItemToArray(f->rows, row);
-	return 0;
+	return row;
 }
 
-/* Running tasks first (newest start first), then finished ones, latest end first. */
-static int row_cmp(const void *a, const void *b)
+/* Sorts the hits and answers LIMIT rows from START (LIMIT 0: none, as Proxmox). */
+static cJSON *page_rows(struct tasks *ts, struct list_filter *f, int64_t start, int64_t limit)
 {
-	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-	int xr = !cJSON_GetObjectItem(x, "endtime"), yr = !cJSON_GetObjectItem(y, "endtime");
-	double xk, yk;
+	cJSON *out = cJSON_CreateArray(), *e;
 
-	if (xr != yr)
-		return yr - xr;
-	xk = num_of(x, xr ? "starttime" : "endtime");
-	yk = num_of(y, yr ? "starttime" : "endtime");
-	if (xk != yk)
-		return xk < yk ? 1 : -1;
-	return -strcmp(str_of(x, "upid"), str_of(y, "upid"));
-}
-
-/* Sorts ROWS and keeps LIMIT rows from START (LIMIT 0: none, as Proxmox). */
-static cJSON *page_rows(cJSON *rows, int64_t start, int64_t limit)
-{
-	int n = cJSON_GetArraySize(rows), i = 0;
-	cJSON **v = calloc((size_t)n + 1, sizeof(*v)), *out = cJSON_CreateArray(), *it;
-
-	if (!v || !out) {
-		free(v);
-		cJSON_Delete(out);
-		return NULL;
+	qsort(f->hits, f->n, sizeof(*f->hits), hit_cmp);
+	for (int64_t i = start; out && i < (int64_t)f->n && i - start < limit; i++) {
+		/* A task that ended or was pruned since: show it as it is now. */
+		if (tasks_get(ts, f->hits[i].upid, &e) < 0)
+			continue;
+		cJSON_AddItemToArray(out, list_row(e));
+		cJSON_Delete(e);
 	}
-	while ((it = cJSON_DetachItemFromArray(rows, 0)))
-		v[i++] = it;
-	qsort(v, (size_t)n, sizeof(*v), row_cmp);
-	for (i = 0; i < n; i++) {
-		if (i >= start && i - start < limit)
-			cJSON_AddItemToArray(out, v[i]);
-		else
-			cJSON_Delete(v[i]);
-	}
-	free(v);
 	return out;
+}
+
+static void list_filter_free(struct list_filter *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->hits[i].upid);
+	free(f->hits);
 }
 
 static void list_filter_init(struct list_filter *f, const struct req *req)
@@ -306,19 +325,15 @@ int api_tasks_list(struct req *req, struct resp *resp)
 	if (r < 0)
 		return r;
 	list_filter_init(&f, req);
-	f.rows = cJSON_CreateArray();
-	if (!f.rows)
-		return resp_error(resp, -ENOMEM, "out of memory");
-	r = tasks_foreach(req->app->tasks, collect_row, &f);
-	if (r < 0) {
-		cJSON_Delete(f.rows);
-		return resp_error(resp, r, "cannot read the task index: %s", err_str(r));
+	r = tasks_foreach(req->app->tasks, collect_hit, &f);
+	if (r == 0) {
+		resp->total = (int64_t)f.n;
+		resp->data = page_rows(req->app->tasks, &f, req_int(req, "start", 0),
+				       req_int(req, "limit", TASKS_DEFAULT_LIMIT));
+		r = resp->data ? 0 : -ENOMEM;
 	}
-	resp->total = cJSON_GetArraySize(f.rows);
-	resp->data =
-	    page_rows(f.rows, req_int(req, "start", 0), req_int(req, "limit", TASKS_DEFAULT_LIMIT));
-	cJSON_Delete(f.rows);
-	return resp->data ? 0 : resp_error(resp, -ENOMEM, "out of memory");
+	list_filter_free(&f);
+	return r < 0 ? resp_error(resp, r, "cannot read the task index: %s", err_str(r)) : 0;
 }
 
 /* --- one task --- */
