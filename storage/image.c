@@ -525,6 +525,16 @@ static int create_backing_size(const char *path, const struct img_create_opts *o
 	return 0;
 }
 
+static int create_lock_truncate(const char *path, int fd, char *err, size_t errlen)
+{
+	struct img tmp = { .fd = fd, .rw = true };
+
+	tmp.path = (char *)path;
+	if (img_lock(&tmp, err, errlen) < 0)
+		return CR_ELOCKED;
+	return ftruncate(fd, 0) < 0 ? img_fmterr(err, errlen, -errno, "Could not truncate '%s'", path) : 0;
+}
+
 int img_create(const char *path, const struct img_create_opts *opts, char *err, size_t errlen)
 {
 	const struct img_driver *drv = opts->format == IMG_FMT_QCOW2 ? &img_qcow2_driver
@@ -539,10 +549,13 @@ int img_create(const char *path, const struct img_create_opts *opts, char *err, 
 		if (r < 0)
 			return r;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* Lock before truncating: never clobber an image a QEMU holds. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return img_fmterr(err, errlen, -errno, "Could not create '%s': %s", path, strerror(errno));
-	r = drv->create(path, fd, opts, size, err, errlen);
+	r = create_lock_truncate(path, fd, err, errlen);
+	if (r == 0)
+		r = drv->create(path, fd, opts, size, err, errlen);
 	if (close(fd) < 0 && r == 0)
 		r = img_fmterr(err, errlen, -errno, "Could not close '%s'", path);
 	return r;

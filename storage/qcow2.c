@@ -818,7 +818,9 @@ static int write_skeleton(struct img *img, struct qcow2 *q)
 static int create_finish(const char *path, const struct img_create_opts *o, uint64_t size,
 			 char *err, size_t errlen)
 {
-	struct img_open_opts oo = { .flags = IMG_OPEN_RDWR | IMG_OPEN_NO_BACKING, .format = "qcow2",
+	/* img_create's descriptor holds the image lock for us meanwhile. */
+	struct img_open_opts oo = { .flags = IMG_OPEN_RDWR | IMG_OPEN_NO_BACKING | IMG_OPEN_SHARED,
+				    .format = "qcow2",
 				    .io = o->io, .io_ctx = o->io_ctx };
 	struct img *img;
 	int r = img_open(&img, path, &oo, err, errlen);

@@ -128,6 +128,8 @@ void qcow2_cache_depends_on_flush(struct qcow2_cache *c)
 
 static struct qcow2_cache_entry *lookup(struct qcow2_cache *c, uint64_t off)
 {
+	if (!off)
+		return NULL;
 	for (size_t i = 0; i < c->n; i++)
 		if (c->e[i].offset == off)
 			return &c->e[i];
@@ -175,6 +177,9 @@ int qcow2_cache_get(struct qcow2_cache *c, uint64_t off, bool fresh, uint8_t **o
 	struct qcow2_cache_entry *e = lookup(c, off);
 	int r;
 
+	if (off < c->q->cluster_size || (off & (c->q->cluster_size - 1)))
+		return qcow2_signal_corrupt(c->q, "Metadata table at invalid offset %#llx",
+					    (unsigned long long)off);
 	if (!e) {
 		e = victim(c);
 		if (!e)

@@ -116,7 +116,7 @@ static int alloc_refblock(struct qcow2 *q, uint64_t bi)
 
 	if (bi >= q->rt_entries)
 		return grow_refcount_table(q, bi);
-	while (c < first + n && is_reserved(q, c))
+	while (c < first + n && (is_reserved(q, c) || c == 0)) /* cluster 0 is the header */
 		c++;
 	if (c == first + n)
 		return img_seterr(q->img, -ENOSPC, "no room for a refcount block");
