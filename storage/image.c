@@ -346,14 +346,15 @@ static int pick_driver(struct img *img, const char *format, char *err, size_t er
 /* Opens one layer; the allowed list is ALLOWED (already resolved) when
  * inherited from the layer above, else built from O. */
 static int open_layer(struct img **out, const char *path, const struct img_open_opts *o,
-		      char *const *allowed, unsigned depth, char *err, size_t errlen)
+		      char *const *allowed, struct img *parent, char *err, size_t errlen)
 {
 	struct img *img = NULL;
 	int r = img_new(&img, path, o);
 
 	if (r < 0)
 		goto fail;
-	img->depth = depth;
+	img->parent = parent;
+	img->depth = parent ? parent->depth + 1 : 0;
 	r = open_fd(img, err, errlen);
 	if (r < 0)
 		goto fail;
@@ -383,7 +384,7 @@ int img_open(struct img **out, const char *path, const struct img_open_opts *opt
 	struct img_open_opts def = { 0 };
 
 	*out = NULL;
-	return open_layer(out, path, opts ? opts : &def, NULL, 0, err, errlen);
+	return open_layer(out, path, opts ? opts : &def, NULL, NULL, err, errlen);
 }
 
 int img_close(struct img *img)
@@ -431,15 +432,18 @@ static int check_confined(struct img *img, const char *real, const char *name, c
 			  img->path);
 }
 
+/* The backing file must not be any image above it in the chain. */
 static int check_loop(struct img *img, const char *real, char *err, size_t errlen)
 {
 	struct stat st, me;
 
 	if (stat(real, &st) < 0)
 		return img_fmterr(err, errlen, -errno, "Could not open backing file '%s'", real);
-	if (fstat(img->fd, &me) == 0 && me.st_dev == st.st_dev && me.st_ino == st.st_ino)
-		return img_fmterr(err, errlen, CR_EFORMAT, "Backing file loop: '%s' is its own backing file",
-				  real);
+	for (struct img *up = img; up; up = up->parent)
+		if (fstat(up->fd, &me) == 0 && me.st_dev == st.st_dev && me.st_ino == st.st_ino)
+			return img_fmterr(err, errlen, CR_EFORMAT,
+					  "Backing file loop: '%s' is already in the chain above '%s'", real,
+					  img->path);
 	return 0;
 }
 
@@ -473,7 +477,7 @@ int img_open_backing(struct img *img, const char *name, const char *fmt, char *e
 	o.max_depth = img->max_depth;
 	o.io = img->io;
 	o.io_ctx = img->io_ctx;
-	return open_layer(&img->backing, real, &o, img->allowed, img->depth + 1, err, errlen);
+	return open_layer(&img->backing, real, &o, img->allowed, img, err, errlen);
 }
 
 int img_read_backing(struct img *img, void *buf, size_t len, uint64_t off)

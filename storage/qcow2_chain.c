@@ -200,6 +200,8 @@ int qcow2_rebase(struct qcow2 *q, const char *new_backing, const char *new_forma
 	img_close(top->backing);
 	top->backing = nb;
 	if (nb)
-		nb->depth = top->depth + 1;
+		nb->parent = top;
+	for (unsigned d = top->depth + 1; nb; nb = nb->backing)
+		nb->depth = d++;
 	return 0;
 }

@@ -231,6 +231,7 @@ struct img {
 	char *path;          /* as opened (owned) */
 	char *real_dir;      /* realpath of the directory holding it (owned) */
 	struct img *backing; /* owned */
+	struct img *parent;  /* the image this one backs (borrowed), NULL for the top */
 	char **allowed;      /* NULL-terminated copy of allowed dirs (owned) */
 	unsigned depth;      /* 0 for the top */
 	unsigned max_depth;
