@@ -97,6 +97,7 @@ static int count_l2(struct chk *c, uint64_t l2off, bool active)
 
 	if (r < 0)
 		return r;
+	c->next_contig = 0; /* qemu-img counts fragmentation within one L2 table */
 	for (uint64_t i = 0; i < q->l2_entries; i++)
 		count_data(c, qcow2_l2_get(q, l2, i), active, l2off, i);
 	qcow2_cache_put(q->l2c, l2);
