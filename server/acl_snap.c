@@ -103,12 +103,18 @@ void acl_token_hash(const char *secret, char out[ACL_TOKEN_HASH_MAX])
 
 int64_t acl_read_gen(struct store_txn *t)
 {
-	cJSON *v = NULL;
+	char text[32];
+	const char *data;
+	size_t len;
 	int64_t gen = 0;
 
-	if (store_get(t, DB_META, ACL_GEN_KEY, &v) == 0 && cJSON_IsNumber(v))
-		gen = (int64_t)v->valuedouble;
-	cJSON_Delete(v);
+	/* Read on every request: the raw number text, no JSON tree. */
+	if (store_get_raw(t, DB_META, ACL_GEN_KEY, &data, &len) == 0 && len < sizeof(text)) {
+		memcpy(text, data, len);
+		text[len] = '\0';
+		if (util_parse_i64(text, &gen) < 0)
+			gen = 0;
+	}
 	return gen;
 }
 
