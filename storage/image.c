@@ -421,15 +421,14 @@ static bool path_inside(const char *path, const char *dir)
 	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == 0);
 }
 
-static int check_confined(struct img *img, const char *real, const char *name, char *err,
-			  size_t errlen)
+static int check_confined(char *const *allowed, const char *real, const char *name, const char *img,
+			  char *err, size_t errlen)
 {
-	for (size_t i = 0; img->allowed[i]; i++)
-		if (path_inside(real, img->allowed[i]))
+	for (size_t i = 0; allowed[i]; i++)
+		if (path_inside(real, allowed[i]))
 			return 0;
 	return img_fmterr(err, errlen, CR_EPERM_CHECK,
-			  "Backing file '%s' of '%s' is outside the allowed directories", name,
-			  img->path);
+			  "Backing file '%s' of '%s' is outside the allowed directories", name, img);
 }
 
 /* The backing file must not be any image above it in the chain. */
@@ -447,10 +446,25 @@ static int check_loop(struct img *img, const char *real, char *err, size_t errle
 	return 0;
 }
 
+int img_backing_path(struct img *img, const char *name, char *const *allowed, char *real, size_t len,
+		     char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int r = img_resolve_backing(img, name, path, sizeof(path));
+
+	if (r < 0 || len < PATH_MAX)
+		return img_fmterr(err, errlen, -ENAMETOOLONG, "Backing file name too long");
+	if (!realpath(path, real))
+		return img_fmterr(err, errlen, -errno, "Could not open backing file '%s': %s", path,
+				  strerror(errno));
+	r = check_confined(allowed ? allowed : img->allowed, real, name, img->path, err, errlen);
+	return r < 0 ? r : check_loop(img, real, err, errlen);
+}
+
 int img_open_backing(struct img *img, const char *name, const char *fmt, char *err, size_t errlen)
 {
 	struct img_open_opts o = { 0 };
-	char path[PATH_MAX], real[PATH_MAX];
+	char real[PATH_MAX];
 	int r;
 
 	if (img->flags & IMG_OPEN_NO_BACKING)
@@ -459,15 +473,7 @@ int img_open_backing(struct img *img, const char *name, const char *fmt, char *e
 		return img_fmterr(err, errlen, CR_EFORMAT,
 				  "Backing chain of '%s' is too deep (or loops): more than %u images",
 				  img->path, img->max_depth);
-	r = img_resolve_backing(img, name, path, sizeof(path));
-	if (r < 0)
-		return img_fmterr(err, errlen, r, "Backing file name too long");
-	if (!realpath(path, real))
-		return img_fmterr(err, errlen, -errno, "Could not open backing file '%s': %s", path,
-				  strerror(errno));
-	r = check_confined(img, real, name, err, errlen);
-	if (r == 0)
-		r = check_loop(img, real, err, errlen);
+	r = img_backing_path(img, name, NULL, real, sizeof(real), err, errlen);
 	if (r < 0)
 		return r;
 	o.flags = img->flags & (IMG_OPEN_SHARED);

@@ -157,16 +157,13 @@ static int set_backing_header(struct qcow2 *q, const char *name, const char *fmt
 static int open_new_backing(struct img *top, const char *name, const char *fmt,
 			    const char *const *allowed, struct img **out, char *err, size_t errlen)
 {
-	struct img_open_opts o = { .format = fmt, .allowed_dirs = allowed, .io = top->io,
-				   .io_ctx = top->io_ctx, .flags = top->flags & IMG_OPEN_SHARED };
-	char path[4096];
-	int r = img_resolve_backing(top, name, path, sizeof(path));
+	struct img_open_opts o = { .format = fmt, .io = top->io, .io_ctx = top->io_ctx,
+				   .flags = top->flags & IMG_OPEN_SHARED };
+	char real[4096];
+	int r = img_backing_path(top, name, (char *const *)allowed, real, sizeof(real), err, errlen);
 
-	if (r < 0)
-		return img_fmterr(err, errlen, r, "Backing file name too long");
-	if (!allowed)
-		o.allowed_dirs = (const char *const *)top->allowed;
-	return img_open(out, path, &o, err, errlen);
+	o.allowed_dirs = allowed ? allowed : (const char *const *)top->allowed;
+	return r < 0 ? r : img_open(out, real, &o, err, errlen);
 }
 
 int qcow2_rebase(struct qcow2 *q, const char *new_backing, const char *new_format,

@@ -258,6 +258,11 @@ int img_read_backing(struct img *img, void *buf, size_t len, uint64_t off);
 /* Opens the backing file NAME (format FMT or probe) of IMG, checking the
  * allowed directories, depth and loops; stores it in img->backing. */
 int img_open_backing(struct img *img, const char *name, const char *fmt, char *err, size_t errlen);
+/* Resolves the backing file NAME of IMG to a real path (REAL, at least
+ * PATH_MAX bytes) inside ALLOWED (NULL: img->allowed) and not already in the
+ * chain above. */
+int img_backing_path(struct img *img, const char *name, char *const *allowed, char *real, size_t len,
+		     char *err, size_t errlen);
 /* Resolves NAME relative to the directory of IMG into OUT. */
 int img_resolve_backing(const struct img *img, const char *name, char *out, size_t outlen);
 
