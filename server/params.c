@@ -537,6 +537,7 @@ static void check_item(const struct param_spec *s, cJSON *params, cJSON *item, c
 int params_validate(const struct param_spec *spec, int allow_extra, cJSON *params,
 		    cJSON *errors)
 {
+	static const struct param_spec extra_spec = { .name = "", .type = PT_STRING };
 	int before = cJSON_GetArraySize(errors);
 	cJSON *item, *next;
 
@@ -550,6 +551,8 @@ int params_validate(const struct param_spec *spec, int allow_extra, cJSON *param
 			add_error(errors, item->string,
 				  "property is not defined in schema and the schema does not "
 				  "allow additional properties");
+		else if (!cJSON_IsString(item)) /* extras reach handlers as strings only */
+			check_type_ref(&extra_spec, item->string, item, errors);
 	}
 	for (const struct param_spec *s = spec; s && s->name; s++) {
 		if (s->flags & (PF_OPTIONAL | PF_INDEXED))

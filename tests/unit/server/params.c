@@ -146,6 +146,9 @@ static void test_validate_messages(void)
 		  "property is not defined in schema and the schema does not allow additional "
 		  "properties");
 	CHECK_STR(error_for("{\"vmid\":\"100\",\"bogus\":\"1\"}", "bogus", 1), "(none)");
+	/* Extra properties reach handlers as strings only. */
+	CHECK_STR(error_for("{\"vmid\":\"100\",\"bogus\":{\"a\":1}}", "bogus", 1),
+		  "type check ('string') failed - got HASH");
 	CHECK_STR(error_for("{\"vmid\":\"100\",\"full\":\"yes\"}", "full", 0),
 		  "type check ('boolean') failed - got 'yes'");
 	CHECK_STR(error_for("{\"vmid\":\"abc\"}", "vmid", 0),
