@@ -452,7 +452,8 @@ static int reserve(struct tasks *ts, struct task *t, char *err, size_t errlen)
  * the name unique, moving starttime on when a twin started this second. */
 static int create_log(struct tasks *ts, struct task *t, char *err, size_t errlen)
 {
-	char upid[UPID_MAX], path[APP_PATH_MAX + UPID_MAX];
+	char upid[UPID_MAX], path[APP_PATH_MAX + UPID_MAX] = "";
+	int r;
 
 	t->u.starttime = (uint32_t)time(NULL);
 	for (int i = 0; i < UPID_TRIES; i++, t->u.starttime++) {
@@ -472,13 +473,16 @@ static int create_log(struct tasks *ts, struct task *t, char *err, size_t errlen
 		if (errno != EEXIST)
 			break;
 	}
-	snprintf(err, errlen, "cannot create task log %s: %s", path, strerror(errno));
-	return -errno;
+	r = -errno;
+	snprintf(err, errlen, "cannot create task log %s: %s", path, strerror(-r));
+	return r;
 }
 
 static int fill_task(struct tasks *ts, struct task *t, const char *type, const char *id,
 		     const struct identity *who, const char *lock)
 {
+	int len;
+
 	t->ts = ts;
 	t->log_fd = -1;
 	t->u.pid = ts->pid;
@@ -489,10 +493,10 @@ static int fill_task(struct tasks *ts, struct task *t, const char *type, const c
 	    util_strlcpy(t->lock, lock ? lock : "", sizeof(t->lock)))
 		return -EINVAL;
 	if (who && who->tokenid[0])
-		snprintf(t->u.user, sizeof(t->u.user), "%s!%s", who->userid, who->tokenid);
+		len = snprintf(t->u.user, sizeof(t->u.user), "%s!%s", who->userid, who->tokenid);
 	else
-		util_strlcpy(t->u.user, who ? who->userid : "root@pam", sizeof(t->u.user));
-	return 0;
+		len = snprintf(t->u.user, sizeof(t->u.user), "%s", who ? who->userid : "root@pam");
+	return len < 0 || (size_t)len >= sizeof(t->u.user) ? -EINVAL : 0;
 }
 
 static void unreserve(struct tasks *ts, struct task *t)
