@@ -127,20 +127,19 @@ int access_store_error(struct resp *resp, int r, const char *what)
 	return resp_error(resp, r, "%s failed: %s", what, err_str(r));
 }
 
-int access_begin(const struct req *req, struct resp *resp, struct store_txn **t)
+int access_change(struct req *req, struct resp *resp, access_change_fn fn, void *ctx)
 {
-	int r = store_begin(req->app->store, 0, t);
+	struct store_txn *t;
+	int r = store_begin(req->app->store, 0, &t);
 
-	return r < 0 ? access_store_error(resp, r, "opening the configuration") : 0;
-}
-
-int access_commit(struct resp *resp, struct store_txn *t)
-{
-	int r = acl_touch(t);
-
+	if (r < 0)
+		return access_store_error(resp, r, "opening the configuration");
+	r = fn(req, resp, t, ctx);
+	if (r == 0 && (r = acl_touch(t)) < 0)
+		access_store_error(resp, r, "updating the configuration");
 	if (r < 0) {
 		store_abort(t);
-		return access_store_error(resp, r, "updating the configuration");
+		return r;
 	}
 	r = store_commit(t);
 	return r < 0 ? access_store_error(resp, r, "committing the configuration") : 0;
@@ -521,8 +520,9 @@ static int acl_apply_one(struct store_txn *t, const struct acl_change *c, int ki
 	return r;
 }
 
-static int acl_apply(struct store_txn *t, struct resp *resp, const struct acl_change *c)
+static int acl_apply(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
+	const struct acl_change *c = ctx;
 	const cJSON *role, *id;
 	int r = 0;
 
@@ -541,6 +541,7 @@ static int acl_apply(struct store_txn *t, struct resp *resp, const struct acl_ch
 		if (r < 0)
 			break;
 	}
+	(void)req;
 	if (r < 0 && !resp->message)
 		access_store_error(resp, r, "ACL update");
 	return r;
@@ -600,7 +601,6 @@ int api_access_acl_put(struct req *req, struct resp *resp)
 {
 	struct acl_change c = { NULL, 1, 0, NULL, { NULL, NULL, NULL } };
 	char norm[ACL_PATH_MAX];
-	struct store_txn *t = NULL;
 	int r = acl_change_prepare(req, resp, &c, norm, sizeof(norm));
 
 	if (r == 0)
@@ -608,14 +608,7 @@ int api_access_acl_put(struct req *req, struct resp *resp)
 	if (r == 0 && !c.del)
 		r = check_grantable(req, resp, &c);
 	if (r == 0)
-		r = access_begin(req, resp, &t);
-	if (r == 0) {
-		r = acl_apply(t, resp, &c);
-		if (r < 0)
-			store_abort(t);
-		else
-			r = access_commit(resp, t);
-	}
+		r = access_change(req, resp, acl_apply, &c);
 	cJSON_Delete(c.roles);
 	for (int i = 0; i < 3; i++)
 		cJSON_Delete(c.lists[i]);
@@ -712,22 +705,17 @@ static int password_allowed(struct req *req, struct resp *resp, const char *user
 	return 0;
 }
 
+static int set_password(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
+{
+	(void)ctx;
+	return access_set_password(t, resp, req_str(req, "userid"), req_str(req, "password"));
+}
+
 int api_access_password(struct req *req, struct resp *resp)
 {
-	const char *userid = req_str(req, "userid"), *pw = req_str(req, "password");
-	struct store_txn *t;
-	int r = access_password_param(resp, "password", pw);
+	int r = access_password_param(resp, "password", req_str(req, "password"));
 
 	if (r == 0)
-		r = password_allowed(req, resp, userid);
-	if (r == 0)
-		r = access_begin(req, resp, &t);
-	if (r < 0)
-		return r;
-	r = access_set_password(t, resp, userid, pw);
-	if (r < 0) {
-		store_abort(t);
-		return r;
-	}
-	return access_commit(resp, t);
+		r = password_allowed(req, resp, req_str(req, "userid"));
+	return r < 0 ? r : access_change(req, resp, set_password, NULL);
 }

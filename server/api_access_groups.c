@@ -51,24 +51,6 @@ const struct param_spec api_access_role_update_params[] = {
 	P_END,
 };
 
-/* Runs FN on a write transaction and commits, or aborts on failure. */
-typedef int (*change_fn)(struct req *req, struct resp *resp, struct store_txn *t);
-
-static int change(struct req *req, struct resp *resp, change_fn fn)
-{
-	struct store_txn *t;
-	int r = access_begin(req, resp, &t);
-
-	if (r < 0)
-		return r;
-	r = fn(req, resp, t);
-	if (r < 0) {
-		store_abort(t);
-		return r;
-	}
-	return access_commit(resp, t);
-}
-
 /* --- groups --- */
 
 static char *join_members(const cJSON *members)
@@ -143,12 +125,13 @@ static int set_comment(cJSON *doc, const char *comment)
 	return !comment[0] || cJSON_AddStringToObject(doc, "comment", comment) ? 0 : -ENOMEM;
 }
 
-static int group_create(struct req *req, struct resp *resp, struct store_txn *t)
+static int group_create(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
 	const char *id = req_str(req, "groupid");
 	cJSON *doc = cJSON_Parse("{\"members\":[]}");
 	int r = doc ? set_comment(doc, req_str(req, "comment")) : -ENOMEM;
 
+	(void)ctx;
 	if (r == 0)
 		r = store_add(t, DB_GROUPS, id, doc);
 	cJSON_Delete(doc);
@@ -159,7 +142,7 @@ static int group_create(struct req *req, struct resp *resp, struct store_txn *t)
 
 int api_access_group_create(struct req *req, struct resp *resp)
 {
-	return change(req, resp, group_create);
+	return access_change(req, resp, group_create, NULL);
 }
 
 static int group_missing(struct resp *resp, int r, const char *id)
@@ -197,12 +180,13 @@ int api_access_group_get(struct req *req, struct resp *resp)
 	return resp->data ? 0 : -ENOMEM;
 }
 
-static int group_update(struct req *req, struct resp *resp, struct store_txn *t)
+static int group_update(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
 	const char *id = req_str(req, "groupid");
 	cJSON *doc = NULL;
 	int r = store_get(t, DB_GROUPS, id, &doc);
 
+	(void)ctx;
 	if (r < 0)
 		return group_missing(resp, r, id);
 	r = set_comment(doc, req_str(req, "comment"));
@@ -214,14 +198,15 @@ static int group_update(struct req *req, struct resp *resp, struct store_txn *t)
 
 int api_access_group_update(struct req *req, struct resp *resp)
 {
-	return change(req, resp, group_update);
+	return access_change(req, resp, group_update, NULL);
 }
 
-static int group_delete(struct req *req, struct resp *resp, struct store_txn *t)
+static int group_delete(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
 	const char *id = req_str(req, "groupid");
 	int r = store_del(t, DB_GROUPS, id);
 
+	(void)ctx;
 	if (r < 0)
 		return group_missing(resp, r, id);
 	r = access_acl_purge(t, "group", id, NULL);
@@ -230,7 +215,7 @@ static int group_delete(struct req *req, struct resp *resp, struct store_txn *t)
 
 int api_access_group_delete(struct req *req, struct resp *resp)
 {
-	return change(req, resp, group_delete);
+	return access_change(req, resp, group_delete, NULL);
 }
 
 /* --- roles --- */
@@ -327,12 +312,13 @@ static int put_role(struct resp *resp, struct store_txn *t, const char *id, acl_
 	return r < 0 ? access_store_error(resp, r, "store role") : 0;
 }
 
-static int role_create(struct req *req, struct resp *resp, struct store_txn *t)
+static int role_create(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
 	const char *id = req_str(req, "roleid");
 	acl_privs privs = 0;
 	char bad[64];
 
+	(void)ctx;
 	if (strncasecmp(id, "PVE", 3) == 0)
 		return resp_param_error(resp, "roleid",
 					"cannot use role ID starting with the (case-insensitive) "
@@ -347,7 +333,7 @@ static int role_create(struct req *req, struct resp *resp, struct store_txn *t)
 
 int api_access_role_create(struct req *req, struct resp *resp)
 {
-	return change(req, resp, role_create);
+	return access_change(req, resp, role_create, NULL);
 }
 
 int api_access_role_get(struct req *req, struct resp *resp)
@@ -380,7 +366,7 @@ static int builtin_refused(struct resp *resp, const char *id, const char *what)
 	return resp_error(resp, CR_EBADREQ, "auto-generated role '%s' cannot be %s", id, what);
 }
 
-static int role_update(struct req *req, struct resp *resp, struct store_txn *t)
+static int role_update(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
 	const char *id = req_str(req, "roleid");
 	acl_privs privs = 0, more = 0;
@@ -388,6 +374,7 @@ static int role_update(struct req *req, struct resp *resp, struct store_txn *t)
 	char bad[64];
 	int r = builtin_refused(resp, id, "modified");
 
+	(void)ctx;
 	if (r < 0)
 		return r;
 	r = store_get(t, DB_ROLES, id, &doc);
@@ -404,14 +391,15 @@ static int role_update(struct req *req, struct resp *resp, struct store_txn *t)
 
 int api_access_role_update(struct req *req, struct resp *resp)
 {
-	return change(req, resp, role_update);
+	return access_change(req, resp, role_update, NULL);
 }
 
-static int role_delete(struct req *req, struct resp *resp, struct store_txn *t)
+static int role_delete(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
 	const char *id = req_str(req, "roleid");
 	int r = builtin_refused(resp, id, "deleted");
 
+	(void)ctx;
 	if (r < 0)
 		return r;
 	r = store_del(t, DB_ROLES, id);
@@ -425,5 +413,5 @@ static int role_delete(struct req *req, struct resp *resp, struct store_txn *t)
 
 int api_access_role_delete(struct req *req, struct resp *resp)
 {
-	return change(req, resp, role_delete);
+	return access_change(req, resp, role_delete, NULL);
 }

@@ -13,6 +13,7 @@
 #include "server/store.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,21 +425,22 @@ static int join_groups(struct store_txn *t, struct resp *resp, const char *useri
 	return groups ? acl_split_list(groups, join_one, &jc) : 0;
 }
 
+/* DOC[NAME] = the integer (or 0/1 boolean) parameter NAME, when given. */
+static int set_number_param(cJSON *doc, const struct req *req, const char *name)
+{
+	if (!req_str(req, name))
+		return 0;
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, name);
+	return cJSON_AddNumberToObject(doc, name, (double)req_int(req, name, 0)) ? 0 : -ENOMEM;
+}
+
 /* enable, expire and the text properties given in REQ; "" clears text. */
 static int apply_user_props(cJSON *doc, const struct req *req)
 {
 	const char *v;
 
-	if (req_str(req, "enable")) {
-		cJSON_DeleteItemFromObjectCaseSensitive(doc, "enable");
-		if (!cJSON_AddNumberToObject(doc, "enable", req_bool(req, "enable", 1)))
-			return -ENOMEM;
-	}
-	if (req_str(req, "expire")) {
-		cJSON_DeleteItemFromObjectCaseSensitive(doc, "expire");
-		if (!cJSON_AddNumberToObject(doc, "expire", (double)req_int(req, "expire", 0)))
-			return -ENOMEM;
-	}
+	if (set_number_param(doc, req, "enable") < 0 || set_number_param(doc, req, "expire") < 0)
+		return -ENOMEM;
 	for (size_t i = 0; i < ARRAY_SIZE(user_text_props); i++) {
 		if (!(v = req_str(req, user_text_props[i])))
 			continue;
@@ -468,9 +470,10 @@ static int check_new_user(struct req *req, struct resp *resp, const char *userid
 	return r < 0 ? r : access_userid_group(req, resp, userid, "User.Modify", AG_CREATE);
 }
 
-static int create_user(struct req *req, struct resp *resp, struct store_txn *t,
-		       const char *userid, const char *hash)
+/* CTX: the password hash, or NULL. */
+static int create_user(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
+	const char *userid = req_str(req, "userid"), *hash = ctx;
 	cJSON *doc = cJSON_Parse("{\"enable\":1,\"expire\":0}");
 	int r = doc ? apply_user_props(doc, req) : -ENOMEM;
 
@@ -490,22 +493,12 @@ int api_access_user_create(struct req *req, struct resp *resp)
 {
 	const char *userid = req_str(req, "userid"), *pw = req_str(req, "password");
 	char hash[PASSWORD_HASH_MAX];
-	struct store_txn *t;
 	int r = check_new_user(req, resp, userid, pw);
 
 	/* Hash before the write transaction: scrypt takes a while. */
 	if (r == 0 && pw && (r = password_hash(pw, hash, sizeof(hash))) < 0)
 		return access_store_error(resp, r, "hashing the password");
-	if (r == 0)
-		r = access_begin(req, resp, &t);
-	if (r < 0)
-		return r;
-	r = create_user(req, resp, t, userid, pw ? hash : NULL);
-	if (r < 0) {
-		store_abort(t);
-		return r;
-	}
-	return access_commit(resp, t);
+	return r < 0 ? r : access_change(req, resp, create_user, pw ? hash : NULL);
 }
 
 /* --- GET/PUT/DELETE /access/users/{userid} --- */
@@ -548,13 +541,14 @@ int api_access_user_get(struct req *req, struct resp *resp)
 	return resp->data ? 0 : -ENOMEM;
 }
 
-static int update_user(struct req *req, struct resp *resp, struct store_txn *t,
-		       const char *userid)
+static int update_user(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
+	const char *userid = req_str(req, "userid");
 	cJSON *doc = NULL;
 	const char *groups = req_str(req, "groups");
 	int r = user_doc(t, userid, &doc);
 
+	(void)ctx;
 	if (r < 0)
 		return user_missing(resp, r, userid);
 	r = apply_user_props(doc, req);
@@ -570,20 +564,9 @@ static int update_user(struct req *req, struct resp *resp, struct store_txn *t,
 
 int api_access_user_update(struct req *req, struct resp *resp)
 {
-	const char *userid = req_str(req, "userid");
-	struct store_txn *t;
-	int r = access_userid_group(req, resp, userid, "User.Modify", AG_UPDATE);
+	int r = access_userid_group(req, resp, req_str(req, "userid"), "User.Modify", AG_UPDATE);
 
-	if (r == 0)
-		r = access_begin(req, resp, &t);
-	if (r < 0)
-		return r;
-	r = update_user(req, resp, t, userid);
-	if (r < 0) {
-		store_abort(t);
-		return r;
-	}
-	return access_commit(resp, t);
+	return r < 0 ? r : access_change(req, resp, update_user, NULL);
 }
 
 struct token_keys {
@@ -624,10 +607,12 @@ static int drop_tokens(struct store_txn *t, const char *userid)
 	return r;
 }
 
-static int delete_user(struct resp *resp, struct store_txn *t, const char *userid)
+static int delete_user(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
+	const char *userid = req_str(req, "userid");
 	int r = store_del(t, DB_USERS, userid);
 
+	(void)ctx;
 	if (r < 0)
 		return user_missing(resp, r, userid);
 	r = leave_all_groups(t, userid);
@@ -641,23 +626,13 @@ static int delete_user(struct resp *resp, struct store_txn *t, const char *useri
 int api_access_user_delete(struct req *req, struct resp *resp)
 {
 	const char *userid = req_str(req, "userid");
-	struct store_txn *t;
 	int r = access_realm_user(req, resp, userid);
 
 	if (r == 0)
 		r = access_userid_group(req, resp, userid, "User.Modify", AG_NONE);
 	if (r == 0 && strcmp(userid, "root@pam") == 0)
 		r = resp_error(resp, CR_EBADREQ, "user 'root@pam' cannot be deleted");
-	if (r == 0)
-		r = access_begin(req, resp, &t);
-	if (r < 0)
-		return r;
-	r = delete_user(resp, t, userid);
-	if (r < 0) {
-		store_abort(t);
-		return r;
-	}
-	return access_commit(resp, t);
+	return r < 0 ? r : access_change(req, resp, delete_user, NULL);
 }
 
 /* --- /access/users/{userid}/token[/{tokenid}] --- */
@@ -727,16 +702,8 @@ static int apply_token_props(cJSON *doc, const struct req *req)
 {
 	const char *comment = req_str(req, "comment");
 
-	if (req_str(req, "privsep")) {
-		cJSON_DeleteItemFromObjectCaseSensitive(doc, "privsep");
-		if (!cJSON_AddNumberToObject(doc, "privsep", req_bool(req, "privsep", 1)))
-			return -ENOMEM;
-	}
-	if (req_str(req, "expire")) {
-		cJSON_DeleteItemFromObjectCaseSensitive(doc, "expire");
-		if (!cJSON_AddNumberToObject(doc, "expire", (double)req_int(req, "expire", 0)))
-			return -ENOMEM;
-	}
+	if (set_number_param(doc, req, "privsep") < 0 || set_number_param(doc, req, "expire") < 0)
+		return -ENOMEM;
 	if (comment && comment[0]) {
 		cJSON_DeleteItemFromObjectCaseSensitive(doc, "comment");
 		if (!cJSON_AddStringToObject(doc, "comment", comment))
@@ -759,10 +726,15 @@ static int make_uuid(char out[37])
 	return r;
 }
 
-static int store_new_token(struct req *req, struct resp *resp, struct store_txn *t,
-			   const char *full, const char *secret, cJSON **info)
+struct new_token {
+	char secret[37];
+	cJSON *info;
+};
+
+static int store_new_token(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
-	char hash[ACL_TOKEN_HASH_MAX];
+	struct new_token *nt = ctx;
+	char full[AUTHID_MAX], hash[ACL_TOKEN_HASH_MAX];
 	cJSON *doc = cJSON_Parse("{\"privsep\":1}"), *user = NULL;
 	int r = user_doc(t, req_str(req, "userid"), &user);
 
@@ -771,11 +743,12 @@ static int store_new_token(struct req *req, struct resp *resp, struct store_txn 
 		cJSON_Delete(doc);
 		return user_missing(resp, r, req_str(req, "userid"));
 	}
-	acl_token_hash(secret, hash);
+	full_tokenid(req, full, sizeof(full));
+	acl_token_hash(nt->secret, hash);
 	r = doc && cJSON_AddStringToObject(doc, "hash", hash) ? apply_token_props(doc, req) : -ENOMEM;
 	if (r == 0)
 		r = store_add(t, DB_TOKENS, full, doc);
-	if (r == 0 && !(*info = token_info(doc)))
+	if (r == 0 && !(nt->info = token_info(doc)))
 		r = -ENOMEM;
 	cJSON_Delete(doc);
 	if (r == CR_EEXISTS)
@@ -783,10 +756,13 @@ static int store_new_token(struct req *req, struct resp *resp, struct store_txn 
 	return r < 0 ? access_store_error(resp, r, "generating token") : 0;
 }
 
-static cJSON *token_answer(const char *full, cJSON *info, const char *secret)
+/* {full-tokenid, info, value}: the only time the secret is shown. */
+static cJSON *token_answer(const struct req *req, cJSON *info, const char *secret)
 {
 	cJSON *o = cJSON_CreateObject();
+	char full[AUTHID_MAX];
 
+	full_tokenid(req, full, sizeof(full));
 	if (o && cJSON_AddStringToObject(o, "full-tokenid", full) &&
 	    cJSON_AddItemToObject(o, "info", info)) {
 		if (cJSON_AddStringToObject(o, "value", secret))
@@ -800,37 +776,31 @@ static cJSON *token_answer(const char *full, cJSON *info, const char *secret)
 
 int api_access_token_create(struct req *req, struct resp *resp)
 {
-	char full[AUTHID_MAX], secret[37];
-	struct store_txn *t;
-	cJSON *info = NULL;
+	struct new_token nt = { "", NULL };
 	int r = token_allowed(req, resp, req_str(req, "userid"));
 
-	if (r == 0 && make_uuid(secret) < 0)
+	if (r == 0 && make_uuid(nt.secret) < 0)
 		r = access_store_error(resp, CR_EINTERNAL, "generating token");
 	if (r == 0)
-		r = access_begin(req, resp, &t);
-	if (r < 0)
-		return r;
-	full_tokenid(req, full, sizeof(full));
-	r = store_new_token(req, resp, t, full, secret, &info);
+		r = access_change(req, resp, store_new_token, &nt);
 	if (r < 0) {
-		store_abort(t);
+		cJSON_Delete(nt.info);
 		return r;
 	}
-	r = access_commit(resp, t);
-	if (r == 0 && !(resp->data = token_answer(full, info, secret)))
-		r = -ENOMEM;
-	else if (r < 0)
-		cJSON_Delete(info);
-	return r;
+	resp->data = token_answer(req, nt.info, nt.secret);
+	OPENSSL_cleanse(nt.secret, sizeof(nt.secret));
+	return resp->data ? 0 : -ENOMEM;
 }
 
-static int update_token(struct req *req, struct resp *resp, struct store_txn *t,
-			const char *full)
+static int update_token(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
+	char full[AUTHID_MAX];
 	cJSON *doc = NULL;
-	int r = store_get(t, DB_TOKENS, full, &doc);
+	int r;
 
+	(void)ctx;
+	full_tokenid(req, full, sizeof(full));
+	r = store_get(t, DB_TOKENS, full, &doc);
 	if (r < 0)
 		return token_missing(req, resp, r);
 	r = apply_token_props(doc, req);
@@ -844,40 +814,28 @@ static int update_token(struct req *req, struct resp *resp, struct store_txn *t,
 
 int api_access_token_update(struct req *req, struct resp *resp)
 {
-	char full[AUTHID_MAX];
-	struct store_txn *t;
 	int r = token_allowed(req, resp, req_str(req, "userid"));
 
-	if (r == 0)
-		r = access_begin(req, resp, &t);
-	if (r < 0)
-		return r;
+	return r < 0 ? r : access_change(req, resp, update_token, NULL);
+}
+
+static int delete_token(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
+{
+	char full[AUTHID_MAX];
+	int r;
+
+	(void)ctx;
 	full_tokenid(req, full, sizeof(full));
-	r = update_token(req, resp, t, full);
-	if (r < 0) {
-		store_abort(t);
-		return r;
-	}
-	return access_commit(resp, t);
+	r = store_del(t, DB_TOKENS, full);
+	if (r < 0)
+		return token_missing(req, resp, r);
+	r = access_acl_purge(t, "token", full, NULL);
+	return r < 0 ? access_store_error(resp, r, "deleting token") : 0;
 }
 
 int api_access_token_delete(struct req *req, struct resp *resp)
 {
-	char full[AUTHID_MAX];
-	struct store_txn *t;
 	int r = token_allowed(req, resp, req_str(req, "userid"));
 
-	if (r == 0)
-		r = access_begin(req, resp, &t);
-	if (r < 0)
-		return r;
-	full_tokenid(req, full, sizeof(full));
-	r = store_del(t, DB_TOKENS, full);
-	if (r == 0)
-		r = access_acl_purge(t, "token", full, NULL);
-	if (r < 0) {
-		store_abort(t);
-		return token_missing(req, resp, r);
-	}
-	return access_commit(resp, t);
+	return r < 0 ? r : access_change(req, resp, delete_token, NULL);
 }

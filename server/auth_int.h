@@ -64,10 +64,11 @@ int access_userid_group(const struct req *req, struct resp *resp, const char *us
 /* Realm.AllocateUser on /access/realm/<realm of USERID>. */
 int access_realm_user(const struct req *req, struct resp *resp, const char *userid);
 
-/* A write transaction; access_commit bumps the access generation and
- * commits.  Both answer store failures in RESP. */
-int access_begin(const struct req *req, struct resp *resp, struct store_txn **t);
-int access_commit(struct resp *resp, struct store_txn *t);
+/* Runs FN in one write transaction; commits (bumping the access generation)
+ * when it returns 0, aborts otherwise.  Store failures are answered in RESP. */
+typedef int (*access_change_fn)(struct req *req, struct resp *resp, struct store_txn *t,
+				void *ctx);
+int access_change(struct req *req, struct resp *resp, access_change_fn fn, void *ctx);
 /* resp_error for a store failure while doing WHAT. */
 int access_store_error(struct resp *resp, int r, const char *what);
 /* Deletes the ACL entries of TYPE/UGID, or (TYPE NULL) those naming ROLE. */
