@@ -9,11 +9,11 @@
 #define STORE_SCHEMA_VERSION 1
 
 enum store_db {
-	DB_META,    /* schema version, node keys, counters */
+	DB_META,    /* schema version, node keys, counters, "access-gen" (acl.h) */
 	DB_USERS,   /* "user@realm" -> {enable, expire, firstname, ..., hash} */
 	DB_GROUPS,  /* groupid -> {comment, members[]} */
 	DB_ROLES,   /* roleid -> {privs[]}; built-in roles are not stored */
-	DB_ACL,     /* "path\ttype\tugid" -> {roleid, propagate} */
+	DB_ACL,     /* "path\ttype\tugid\troleid" -> {propagate} (see acl.h) */
 	DB_TOKENS,  /* "user@realm!tokenid" -> {hash, privsep, expire, comment} */
 	DB_TASKS,   /* UPID -> {status, exitstatus, endtime} */
 	DB_VMS,     /* vmid -> VM configuration */
