@@ -80,6 +80,9 @@ int api_task_index(struct req *req, struct resp *resp);
 int api_task_status(struct req *req, struct resp *resp);
 int api_task_log(struct req *req, struct resp *resp);
 int api_task_stop(struct req *req, struct resp *resp);
+/* This node's running tasks and its latest finished ones, LIMIT rows in all,
+ * newest first, as the caller may see them (for /cluster/tasks). */
+int api_tasks_recent(struct req *req, struct resp *resp, int64_t limit);
 /* The answer of a handler that started task UPID: the UPID string; or, when
  * DELAY_S > 0 (Proxmox's background_delay) and the task ends within it, null
  * for success or a 500 "<WHAT>: <exit status>" for a failure. */
@@ -120,5 +123,6 @@ int api_cluster_index(struct req *req, struct resp *resp);
 int api_cluster_status(struct req *req, struct resp *resp);
 int api_cluster_nextid(struct req *req, struct resp *resp);
 int api_cluster_resources(struct req *req, struct resp *resp);
+int api_cluster_tasks(struct req *req, struct resp *resp);
 
 #endif

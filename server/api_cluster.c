@@ -164,3 +164,16 @@ int api_cluster_resources(struct req *req, struct resp *resp)
 		return resp_error(resp, r, "cannot list resources: %s", err_str(r));
 	return 0;
 }
+
+/* --- tasks --- */
+
+/* Rows the cluster task list shows per node (the web UI's task bar). */
+#define CLUSTER_TASKS_PER_NODE 50
+
+int api_cluster_tasks(struct req *req, struct resp *resp)
+{
+	int r = api_tasks_recent(req, resp, CLUSTER_TASKS_PER_NODE);
+
+	resp->total = -1; /* Proxmox answers the list alone */
+	return r;
+}

@@ -317,6 +317,21 @@ static void list_filter_init(struct list_filter *f, const struct req *req)
 		parse_statusfilter(req_str(req, "statusfilter"), &f->classes);
 }
 
+/* Answers the tasks F selects, rows START..START+LIMIT, with their total. */
+static int list_answer(struct req *req, struct resp *resp, struct list_filter *f, int64_t start,
+		       int64_t limit)
+{
+	int r = tasks_foreach(req->app->tasks, collect_hit, f);
+
+	if (r == 0) {
+		resp->total = (int64_t)f->n;
+		resp->data = page_rows(req->app->tasks, f, start, limit);
+		r = resp->data ? 0 : -ENOMEM;
+	}
+	list_filter_free(f);
+	return r < 0 ? resp_error(resp, r, "cannot read the task index: %s", err_str(r)) : 0;
+}
+
 int api_tasks_list(struct req *req, struct resp *resp)
 {
 	struct list_filter f;
@@ -325,15 +340,17 @@ int api_tasks_list(struct req *req, struct resp *resp)
 	if (r < 0)
 		return r;
 	list_filter_init(&f, req);
-	r = tasks_foreach(req->app->tasks, collect_hit, &f);
-	if (r == 0) {
-		resp->total = (int64_t)f.n;
-		resp->data = page_rows(req->app->tasks, &f, req_int(req, "start", 0),
-				       req_int(req, "limit", TASKS_DEFAULT_LIMIT));
-		r = resp->data ? 0 : -ENOMEM;
-	}
-	list_filter_free(&f);
-	return r < 0 ? resp_error(resp, r, "cannot read the task index: %s", err_str(r)) : 0;
+	return list_answer(req, resp, &f, req_int(req, "start", 0),
+			   req_int(req, "limit", TASKS_DEFAULT_LIMIT));
+}
+
+int api_tasks_recent(struct req *req, struct resp *resp, int64_t limit)
+{
+	struct list_filter f;
+
+	list_filter_init(&f, req);
+	f.source = "all";
+	return list_answer(req, resp, &f, 0, limit);
 }
 
 /* --- one task --- */

@@ -83,6 +83,7 @@ const struct route routes[] = {
 	{ HTTP_GET, "/cluster/resources", api_resources_params,
 	  NULL, PERM_USER, 0, api_cluster_resources },
 	{ HTTP_GET, "/cluster/status", api_no_params, "/", "Sys.Audit", 0, api_cluster_status },
+	{ HTTP_GET, "/cluster/tasks", api_no_params, NULL, PERM_USER, 0, api_cluster_tasks },
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

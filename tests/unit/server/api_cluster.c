@@ -102,10 +102,51 @@ static void test_resources(void)
 	api_fixture_close(&f);
 }
 
+static int quiet_task(struct task *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	return 0;
+}
+
+static void run_task(struct api_fixture *f, const char *userid, const char *vmid)
+{
+	struct identity who = {.privsep = 0};
+	char upid[UPID_MAX], err[256], status[64];
+
+	snprintf(who.userid, sizeof(who.userid), "%s", userid);
+	CHECK_INT(tasks_start(f->app.tasks, "qmstart", vmid, &who, NULL, quiet_task, NULL, NULL,
+			      upid, err, sizeof(err)),
+		  0);
+	CHECK_INT(tasks_wait(f->app.tasks, upid, 20000, status, sizeof(status)), 0);
+}
+
+static void test_cluster_tasks(void)
+{
+	struct api_fixture f;
+	struct api_answer a;
+
+	api_fixture_open(&f, "tasks");
+	run_task(&f, "admin@pve", "100");
+	run_task(&f, "bob@pve", "101");
+	a = api_call(&f, "GET", "/cluster/tasks", NULL, "admin@pve");
+	CHECK_INT(a.status, 200);
+	CHECK_INT(cJSON_GetArraySize(api_data(&a)), 2);
+	CHECK(!api_has(a.body, "total"));
+	api_answer_free(&a);
+	a = api_call(&f, "GET", "/cluster/tasks", NULL, "bob@pve");
+	CHECK_INT(cJSON_GetArraySize(api_data(&a)), 1);
+	CHECK_STR(api_str(cJSON_GetArrayItem(api_data(&a), 0), "id"), "101");
+	CHECK_STR(api_str(cJSON_GetArrayItem(api_data(&a), 0), "status"), "OK");
+	api_answer_free(&a);
+	api_fixture_close(&f);
+}
+
 static const struct test_case tests[] = {
     {"index and status", test_index_and_status},
     {"nextid", test_nextid},
     {"resources", test_resources},
+    {"cluster tasks", test_cluster_tasks},
 };
 
 TEST_MAIN(tests)
