@@ -102,7 +102,7 @@ def imgio(img, ref, seed, nops, maxlen, align=1):
 def make_ref(path, size, copy_of=None):
     if copy_of:
         shutil.copyfile(copy_of, path)
-    with open(path, "ab") as f:
+    with open(path, "ab" if copy_of else "wb") as f:
         f.truncate(size)
 
 
