@@ -67,18 +67,9 @@ struct result {
 	double fp_hours;
 };
 
-static uint64_t splitmix(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static uint64_t rnd(struct sim *sim, uint64_t bound)
 {
-	return bound ? splitmix(&sim->rng) % bound : 0;
+	return bound ? swim_splitmix64(&sim->rng) % bound : 0;
 }
 
 static int node_of(const char *name)

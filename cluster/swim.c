@@ -46,6 +46,15 @@ int swim_vec_grow(void **v, size_t *cap, size_t elem)
 	return 0;
 }
 
+uint64_t swim_splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
 uint64_t swim_now(const struct swim *s)
 {
 	return s->t.ops->now_ms(s->t.ctx);

@@ -30,4 +30,7 @@ struct swim_transport {
 	void *ctx;
 };
 
+/* SplitMix64: a small seeded generator for transports' random op. */
+uint64_t swim_splitmix64(uint64_t *state);
+
 #endif

@@ -58,18 +58,9 @@ struct swim_net {
 	size_t ncuts;
 };
 
-static uint64_t splitmix(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static double uniform(struct swim_net *net)
 {
-	return (double)(splitmix(&net->rng) >> 11) / 9007199254740992.0;
+	return (double)(swim_splitmix64(&net->rng) >> 11) / 9007199254740992.0;
 }
 
 /* ---- event heap ---- */
@@ -200,7 +191,7 @@ static uint64_t delay(struct swim_net *net)
 {
 	uint32_t span = net->delay_max - net->delay_min;
 
-	return net->delay_min + (span ? splitmix(&net->rng) % (span + 1) : 0);
+	return net->delay_min + (span ? swim_splitmix64(&net->rng) % (span + 1) : 0);
 }
 
 /* ---- transport ops ---- */
@@ -254,7 +245,7 @@ static uint64_t op_random(void *ctx)
 {
 	struct node *n = ctx;
 
-	return splitmix(&n->rng);
+	return swim_splitmix64(&n->rng);
 }
 
 static const struct swim_transport_ops net_ops = {

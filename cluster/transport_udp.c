@@ -293,11 +293,8 @@ static uint64_t op_now(void *ctx)
 static uint64_t op_random(void *ctx)
 {
 	struct swim_udp *u = ctx;
-	uint64_t z = (u->rng += 0x9e3779b97f4a7c15ULL);
 
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return swim_splitmix64(&u->rng);
 }
 
 static const struct swim_transport_ops udp_ops = {

@@ -348,10 +348,6 @@ static void test_loss_no_false_deaths(void)
 	CHECK(suspects < 10);
 	swim_get_stats(c.s[0], &st);
 	CHECK(st.probes > 550);
-	fprintf(stderr, "loss: probes %llu failed %llu indirect %llu stream ok %llu suspects %d dropped %llu sent %llu B\n",
-		(unsigned long long)st.probes, (unsigned long long)st.probes_failed,
-		(unsigned long long)st.indirect_rounds, (unsigned long long)st.stream_pings_ok, suspects,
-		(unsigned long long)swim_net_dropped(c.net), (unsigned long long)st.udp_sent_bytes);
 	cl_free(&c);
 }
 
