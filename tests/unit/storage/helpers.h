@@ -24,6 +24,44 @@ static inline const char *tpath(const char *name)
 	return buf[k];
 }
 
+static char fast_dir_buf[64];
+
+static inline void fast_dir_cleanup(void)
+{
+	char cmd[128];
+
+	if (fast_dir_buf[0] && !getenv("TEST_KEEP_TMP")) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fast_dir_buf);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", fast_dir_buf);
+	}
+}
+
+/* A scratch directory on tmpfs (removed at exit) for tests that open and
+ * flush images thousands of times; the test dir when there is no tmpfs. */
+static inline const char *fast_dir(void)
+{
+	if (fast_dir_buf[0])
+		return fast_dir_buf;
+	snprintf(fast_dir_buf, sizeof(fast_dir_buf), "/dev/shm/corral-unit-XXXXXX");
+	if (!mkdtemp(fast_dir_buf)) {
+		snprintf(fast_dir_buf, sizeof(fast_dir_buf), "%s", test_tmpdir());
+		return fast_dir_buf;
+	}
+	atexit(fast_dir_cleanup);
+	return fast_dir_buf;
+}
+
+static inline const char *fpath(const char *name)
+{
+	static char buf[4][512];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof(buf[k]), "%s/%s", fast_dir(), name);
+	return buf[k];
+}
+
 /* Runs a shell command (output to /dev/null unless it failed); returns its exit status. */
 static inline int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline int sh(const char *fmt, ...)

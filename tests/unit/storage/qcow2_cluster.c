@@ -53,7 +53,7 @@ static int setup(const struct diff_cfg *c, struct model *m, const char *p, uint6
 			if (rnd_next(seed) & 1)
 				fill_pattern(m->backing + i, 4096, (uint32_t)i);
 		memcpy(m->cur, m->backing, DIFF_SIZE);
-		if (write_raw(tpath("diff-base.raw"), m->backing, DIFF_SIZE) < 0)
+		if (write_raw(fpath("diff-base.raw"), m->backing, DIFF_SIZE) < 0)
 			return -1;
 		o.backing_file = "diff-base.raw";
 		o.backing_format = "raw";
@@ -173,7 +173,7 @@ static void free_model(struct model *m)
 
 static void diff_run(const struct diff_cfg *c, uint64_t seed)
 {
-	const char *p = tpath("diff.qcow2");
+	const char *p = fpath("diff.qcow2");
 	struct model m;
 	struct img *img;
 	int r = 0;
@@ -209,8 +209,8 @@ static void diff_run(const struct diff_cfg *c, uint64_t seed)
 		CHECK_INT(img_close(img), 0);
 	}
 	CHECK_INT(qemu_check(p), 0);
-	CHECK_INT(write_raw(tpath("diff-model.raw"), m.cur, DIFF_SIZE), 0);
-	CHECK_INT(sh("qemu-img compare -f qcow2 -F raw '%s' '%s'", p, tpath("diff-model.raw")), 0);
+	CHECK_INT(write_raw(fpath("diff-model.raw"), m.cur, DIFF_SIZE), 0);
+	CHECK_INT(sh("qemu-img compare -f qcow2 -F raw '%s' '%s'", p, fpath("diff-model.raw")), 0);
 	free_model(&m);
 }
 

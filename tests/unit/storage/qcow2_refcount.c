@@ -180,18 +180,9 @@ static long workload(const char *p, struct fault *f)
 	return f->ops;
 }
 
-/* The matrix runs hundreds of open/check cycles: on tmpfs when there is one
- * (the durability under test is simulated by the fault layer anyway). */
 static const char *crash_dir(void)
 {
-	static char dir[64];
-
-	if (!dir[0]) {
-		snprintf(dir, sizeof(dir), "/dev/shm/corral-crash-XXXXXX");
-		if (!mkdtemp(dir))
-			snprintf(dir, sizeof(dir), "%s", test_tmpdir());
-	}
-	return dir;
+	return fast_dir();
 }
 
 static int copy_file(const char *from, const char *to)
@@ -298,19 +289,10 @@ static void test_crash_lazy_refcounts(void)
 	crash_matrix(&(struct wl_cfg){ 4096, 1, 0, 1 }, 1);
 }
 
-static void test_cleanup_crash_dir(void)
-{
-	if (strncmp(crash_dir(), "/dev/shm/", 9) == 0)
-		CHECK_INT(sh("rm -rf '%s'", crash_dir()), 0);
-	else
-		CHECK(1);
-}
-
 static const struct test_case tests[] = {
 	{ "crash_every_write", test_crash_every_write },
 	{ "crash_backing_extl2", test_crash_backing_extl2 },
 	{ "crash_lazy_refcounts", test_crash_lazy_refcounts },
-	{ "cleanup_crash_dir", test_cleanup_crash_dir },
 };
 
 TEST_MAIN(tests)
