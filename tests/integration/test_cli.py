@@ -149,6 +149,28 @@ def test_api_errors(d, tmp):
 
 
 @suite.test
+def test_login_with_realm(d, tmp):
+    """login --user NAME --realm pve sends the realm apart, as Proxmox clients do"""
+    cli = Cli(d, os.path.join(tmp, "realm"))
+    rc, out, err = cli.run("login", "--user", "admin", "--realm", "pve", "--password-stdin",
+                           "--fingerprint", d.fingerprint(), stdin=d.admin_password + "\n")
+    check_equal(rc, 0, err)
+    with open(cli.path("session.json")) as f:
+        check_equal(json.load(f)["username"], ADMIN)
+
+
+@suite.test
+def test_task_of_unknown_upid(d, tmp):
+    """task status/log of a UPID the node does not know is an API error (exit 1)"""
+    cli = logged_in(d, tmp, "tasks")
+    upid = f"UPID:{d.node}:00000001:00000002:5F5E1000:qmstart:100:root@pam:"
+    for verb in ("status", "log", "wait"):
+        rc, out, err = cli.run("task", verb, upid)
+        check_equal(rc, EXIT_API, f"{verb}: {err}")
+        assert re.match(r"corral: [45]\d\d ", err), err
+
+
+@suite.test
 def test_usage_errors(d, tmp):
     """usage errors exit 2; --help documents the exit statuses"""
     cli = Cli(d, os.path.join(tmp, "usage"))
