@@ -705,6 +705,26 @@ static int password_allowed(struct req *req, struct resp *resp, const char *user
 	return 0;
 }
 
+/* Proxmox's reauth_user_for_user_modification: anyone but root@pam
+ * confirms with their own current password, so a stolen ticket cannot
+ * take over an account. */
+static int reauth(struct req *req, struct resp *resp)
+{
+	const char *pw = req_str(req, "confirmation-password");
+	time_t now = time(NULL);
+
+	if (strcmp(req->who->userid, "root@pam") == 0)
+		return 0;
+	if (!pw)
+		return resp_param_error(resp, "confirmation-password",
+					"password is required to modify user");
+	if (auth_login_allowed(req->app->auth, req->peer, now) == 0 &&
+	    auth_password_check(req->app->auth, req->who->userid, pw) == 0)
+		return 0;
+	auth_login_failed(req->app->auth, req->peer, now);
+	return resp_error(resp, CR_EPERM_CHECK, "Permission check failed (invalid credentials)");
+}
+
 static int set_password(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
 	(void)ctx;
@@ -717,5 +737,7 @@ int api_access_password(struct req *req, struct resp *resp)
 
 	if (r == 0)
 		r = password_allowed(req, resp, req_str(req, "userid"));
+	if (r == 0)
+		r = reauth(req, resp);
 	return r < 0 ? r : access_change(req, resp, set_password, NULL);
 }

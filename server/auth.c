@@ -568,6 +568,13 @@ static int realm_login(struct auth *a, const char *userid, const char *password)
 	return CR_EAUTH;
 }
 
+int auth_password_check(struct auth *a, const char *userid, const char *password)
+{
+	if (!userid || !password || acl_valid_userid(userid) < 0)
+		return CR_EAUTH;
+	return realm_login(a, userid, password) < 0 ? CR_EAUTH : 0;
+}
+
 static int user_active(struct auth *a, const char *userid, time_t now)
 {
 	struct acl_snap *s = auth_snap_get(a);

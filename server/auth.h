@@ -38,6 +38,9 @@ int auth_csrf_verify(struct auth *a, const char *userid, const char *token, time
  * also be a still-valid ticket for that user.  Fills WHO on success. */
 int auth_login(struct auth *a, const char *username, const char *realm, const char *password,
 	       struct identity *who);
+/* The realm's own password check for USERID (no tickets): 0 or CR_EAUTH.
+ * For re-authentication before sensitive changes. */
+int auth_password_check(struct auth *a, const char *userid, const char *password);
 /* Parses and verifies "USER@REALM!TOKENID=SECRET" (the value after
  * "PVEAPIToken=").  Fills WHO on success; CR_EAUTH otherwise. */
 int auth_token_verify(struct auth *a, const char *value, struct identity *who);

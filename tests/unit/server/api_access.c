@@ -448,21 +448,35 @@ static void test_permissions(void)
 static void test_password(void)
 {
 	struct api_fixture f;
+	struct api_answer a;
 
 	api_fixture_open(&f, "password");
-	expect(&f, 200, "PUT", "/access/password", "userid=bob@pve&password=bob-new-pw-1",
-	       "bob@pve");
+	/* Everyone but root@pam confirms with their current password. */
+	a = call(&f, "PUT", "/access/password", "userid=bob@pve&password=bob-new-pw-1", "bob@pve",
+		 NULL);
+	CHECK_INT(a.status, 400);
+	CHECK_STR(api_param_error(&a, "confirmation-password"),
+		  "password is required to modify user");
+	api_answer_free(&a);
+	expect(&f, 403, "PUT", "/access/password",
+	       "userid=bob@pve&password=bob-new-pw-1&confirmation-password=wrong-pw-1", "bob@pve");
+	expect(&f, 200, "PUT", "/access/password",
+	       "userid=bob@pve&password=bob-new-pw-1&confirmation-password=bob-pw-12", "bob@pve");
 	expect(&f, 401, "POST", "/access/ticket", "username=bob@pve&password=bob-pw-12", NULL);
 	expect(&f, 200, "POST", "/access/ticket", "username=bob@pve&password=bob-new-pw-1", NULL);
-	expect(&f, 403, "PUT", "/access/password", "userid=admin@pve&password=hijacked-1",
-	       "bob@pve");
+	expect(&f, 403, "PUT", "/access/password",
+	       "userid=admin@pve&password=hijacked-1&confirmation-password=bob-new-pw-1", "bob@pve");
 	expect(&f, 400, "PUT", "/access/password", "userid=bob@pve&password=short", "bob@pve");
-	expect(&f, 200, "PUT", "/access/password", "userid=bob@pve&password=reset-by-admin",
+	expect(&f, 200, "PUT", "/access/password",
+	       "userid=bob@pve&password=reset-by-admin&confirmation-password=admin-pw-1",
 	       "admin@pve");
 	expect(&f, 200, "POST", "/access/ticket", "username=bob@pve&password=reset-by-admin", NULL);
-	/* System passwords are not Corral's to set. */
-	expect(&f, 403, "PUT", "/access/password", "userid=root@pam&password=whatever-1",
-	       "admin@pve");
+	/* root@pam needs no confirmation; system passwords are not Corral's. */
+	expect(&f, 200, "PUT", "/access/password", "userid=bob@pve&password=set-by-root", "root@pam");
+	expect(&f, 403, "PUT", "/access/password",
+	       "userid=root@pam&password=whatever-1&confirmation-password=admin-pw-1", "admin@pve");
+	expect(&f, 500, "PUT", "/access/password", "userid=root@pam&password=whatever-1",
+	       "root@pam");
 	api_fixture_close(&f);
 }
 

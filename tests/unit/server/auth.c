@@ -246,6 +246,9 @@ static void test_login_with_ticket(void)
 	CHECK_INT(auth_ticket_make(f.auth, "alice@pve", time(NULL), t, sizeof(t)), 0);
 	CHECK_INT(auth_login(f.auth, "alice@pve", NULL, t, &who), 0);
 	CHECK_STR(who.userid, "alice@pve");
+	/* Re-authentication wants the real password, never a ticket. */
+	CHECK_INT(auth_password_check(f.auth, "alice@pve", t), CR_EAUTH);
+	CHECK_INT(auth_password_check(f.auth, "alice@pve", "alice-pw-1"), 0);
 	/* alice's ticket does not open bob's account... */
 	CHECK_INT(auth_login(f.auth, "bob@pve", NULL, t, &who), CR_EAUTH);
 	/* ...root@pam's does, as in Proxmox. */
