@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -28,7 +29,8 @@
 
 #define HTTP_IDLE_TIMEOUT 30      /* s without traffic on a connection */
 #define HTTP_REQUEST_TIMEOUT_MS 60000 /* a slow body upload is cut here */
-#define HTTP_MEMORY_LIMIT (64 * 1024) /* per connection: headers + read buffer */
+#define HTTP_MEMORY_LIMIT (16 * 1024) /* per connection: headers + read buffer; MHD
+                                        * clears it for every request, keep it small */
 #define HTTP_CONNECTION_LIMIT 4096
 #define HTTP_STOP_GRACE_MS 10000  /* in-flight requests get this long at shutdown */
 /* TLS 1.2 and 1.3 only (clients like the bpg provider insist on 1.3). */
@@ -504,6 +506,9 @@ static int open_listener(struct http *h, const char *addr, uint16_t port, char *
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Inherited by accepted sockets: without it a response written as
+	 * several TLS records waits for the client's delayed ACK (~40 ms). */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 1024) < 0 ||

@@ -61,32 +61,54 @@ static int split_path(const char *path, struct segs *s)
 	return 0;
 }
 
-/* Matches PATTERN against the segments.  Returns -1, or a score where a
- * literal segment outranks a variable one at the same depth (Proxmox's
- * find_handler prefers fixed subdirectories). */
+/* Next segment of S (empty ones skipped): start in *SEG, length returned,
+ * S advanced past it; 0 at the end. */
+static size_t next_seg(const char **s, const char **seg)
+{
+	size_t len;
+
+	while (**s == '/')
+		(*s)++;
+	len = strcspn(*s, "/");
+	*seg = *s;
+	*s += len;
+	return len;
+}
+
+static void add_var(cJSON *vars, const char *name, size_t nlen, const char *val, size_t vlen)
+{
+	char key[64], *v = strndup(val, vlen);
+
+	snprintf(key, sizeof(key), "%.*s", (int)nlen, name);
+	cJSON_AddStringToObject(vars, key, v ? v : "");
+	free(v);
+}
+
+/* Matches PATTERN against the segments, walking both at once so most routes
+ * fail on their first segment.  Returns -1, or a score where a literal
+ * segment outranks a variable one at the same depth (Proxmox's find_handler
+ * prefers fixed subdirectories). */
 static int64_t match_pattern(const char *pattern, const struct segs *s, cJSON *vars)
 {
-	struct segs ps;
 	int64_t score = 0;
+	const char *ps;
+	int i = 0;
+	size_t len;
 
-	if (split_path(pattern, &ps) < 0 || ps.n != s->n)
-		return -1;
-	for (int i = 0; i < ps.n; i++) {
-		int is_var = ps.p[i][0] == '{' && ps.p[i][ps.len[i] - 1] == '}';
+	for (; (len = next_seg(&pattern, &ps)) != 0; i++) {
+		int is_var = ps[0] == '{' && ps[len - 1] == '}';
 
-		if (!is_var && (ps.len[i] != s->len[i] || memcmp(ps.p[i], s->p[i], s->len[i]) != 0))
+		if (i >= s->n)
 			return -1;
-		if (!is_var)
+		if (!is_var) {
+			if (len != s->len[i] || memcmp(ps, s->p[i], len) != 0)
+				return -1;
 			score |= (int64_t)1 << (ROUTER_MAX_SEGS - 1 - i);
-		if (is_var && vars) {
-			char name[64], *val = strndup(s->p[i], s->len[i]);
-
-			snprintf(name, sizeof(name), "%.*s", (int)ps.len[i] - 2, ps.p[i] + 1);
-			cJSON_AddStringToObject(vars, name, val ? val : "");
-			free(val);
+		} else if (vars) {
+			add_var(vars, ps + 1, len - 2, s->p[i], s->len[i]);
 		}
 	}
-	return score;
+	return i == s->n ? score : -1;
 }
 
 const struct route *router_match_in(const struct route *table, size_t n, enum http_method method,
