@@ -371,15 +371,16 @@ static void test_pam_realm(void)
 {
 	struct fixture f;
 	struct identity who;
-	char user[64], cmd[256], id[96], json[] = "{\"enable\":1,\"expire\":0}";
+	char user[64], cmd[320], id[96], json[] = "{\"enable\":1,\"expire\":0}";
 
 	setup(&f, "pam");
 	CHECK_INT(auth_pam_login("corral-nobody-here", "x-password"), CR_EAUTH);
 	CHECK_INT(auth_pam_login("root", ""), CR_EAUTH);
 	if (geteuid() == 0) {
 		snprintf(user, sizeof(user), "crltest%d", (int)getpid() % 100000);
-		snprintf(cmd, sizeof(cmd), "useradd -M -s /usr/sbin/nologin %s && "
-			 "echo '%s:Pam-Test-Pw-9' | chpasswd", user, user);
+		/* Retried: another useradd may hold the passwd lock for a moment. */
+		snprintf(cmd, sizeof(cmd), "for i in 1 2 3 4 5; do useradd -M -s /usr/sbin/nologin "
+			 "%s && break; sleep 1; done && echo '%s:Pam-Test-Pw-9' | chpasswd", user, user);
 		CHECK_INT(run(cmd), 0);
 		CHECK_INT(auth_pam_login(user, "Pam-Test-Pw-9"), 0);
 		CHECK_INT(auth_pam_login(user, "Pam-Test-Pw-8"), CR_EAUTH);
@@ -389,7 +390,8 @@ static void test_pam_realm(void)
 		put_json(&f, DB_USERS, id, json);
 		CHECK_INT(auth_login(f.auth, user, "pam", "Pam-Test-Pw-9", &who), 0);
 		CHECK_STR(who.userid, id);
-		snprintf(cmd, sizeof(cmd), "userdel %s", user);
+		snprintf(cmd, sizeof(cmd), "for i in 1 2 3 4 5; do userdel %s && break; sleep 1; done",
+			 user);
 		CHECK_INT(run(cmd), 0);
 	}
 	teardown(&f);
