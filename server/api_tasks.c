@@ -283,7 +283,8 @@ static cJSON *page_rows(struct tasks *ts, struct list_filter *f, int64_t start, 
 {
 	cJSON *out = cJSON_CreateArray(), *e;
 
-	qsort(f->hits, f->n, sizeof(*f->hits), hit_cmp);
+	if (f->n)
+		qsort(f->hits, f->n, sizeof(*f->hits), hit_cmp);
 	for (int64_t i = start; out && i < (int64_t)f->n && i - start < limit; i++) {
 		/* A task that ended or was pruned since: show it as it is now. */
 		if (tasks_get(ts, f->hits[i].upid, &e) < 0)
