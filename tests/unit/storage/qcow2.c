@@ -431,7 +431,7 @@ static void test_qemu_lock_respected(void)
 	const char *p = tpath("lock.qcow2");
 	struct img_open_opts o = { .flags = IMG_OPEN_RDWR };
 	char err[256] = "";
-	struct img *img = NULL;
+	struct img *img = NULL, *img2 = NULL;
 
 	CHECK_INT(create_qcow2(p, 1u << 20, 65536, 16), 0);
 	/* our writer keeps QEMU out, -U readers in */
@@ -442,7 +442,8 @@ static void test_qemu_lock_respected(void)
 	CHECK(sh("qemu-img info '%s'", p) != 0);
 	CHECK(strstr(sh_out(), "Failed to get shared \"write\" lock") != NULL);
 	CHECK_INT(sh("qemu-io -U -r -f qcow2 -c 'read 0 512' '%s'", p), 0);
-	CHECK(img_open(&img, p, &o, err, sizeof(err)) == CR_ELOCKED); /* second writer, same process */
+	CHECK(img_open(&img2, p, &o, err, sizeof(err)) == CR_ELOCKED); /* second writer, same process */
+	CHECK(img2 == NULL);
 	img_close(img);
 	/* a running QEMU writer keeps us out unless shared */
 	CHECK_INT(sh("(qemu-io -f qcow2 -c 'sleep 3000' '%s' & echo $! > '%s/qpid') ; sleep 0.5", p, test_tmpdir()), 0);
