@@ -14,6 +14,8 @@
 
 struct keyring {
 	pthread_mutex_t lock;
+	EVP_CIPHER *cipher;  /* fetched once: a fetch per packet costs more than AES */
+	EVP_CIPHER_CTX *ctx; /* reused under the lock */
 	uint8_t keys[KEYRING_MAX_KEYS][KEYRING_KEY_LEN]; /* keys[0] is primary */
 	unsigned nkeys;
 	char label[KEYRING_LABEL_MAX + 1];
@@ -24,8 +26,15 @@ struct keyring *keyring_new(void)
 {
 	struct keyring *kr = calloc(1, sizeof(*kr));
 
-	if (kr)
-		pthread_mutex_init(&kr->lock, NULL);
+	if (!kr)
+		return NULL;
+	pthread_mutex_init(&kr->lock, NULL);
+	kr->cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	kr->ctx = EVP_CIPHER_CTX_new();
+	if (!kr->cipher || !kr->ctx) {
+		keyring_free(kr);
+		return NULL;
+	}
 	return kr;
 }
 
@@ -34,6 +43,8 @@ void keyring_free(struct keyring *kr)
 	if (!kr)
 		return;
 	OPENSSL_cleanse(kr->keys, sizeof(kr->keys));
+	EVP_CIPHER_CTX_free(kr->ctx);
+	EVP_CIPHER_free(kr->cipher);
 	pthread_mutex_destroy(&kr->lock);
 	free(kr);
 }
@@ -119,24 +130,23 @@ unsigned keyring_count(struct keyring *kr)
 	return n;
 }
 
-/* One GCM pass.  ENC selects direction; TAG is written or checked. */
-static int gcm(const uint8_t *key, const char *label, int enc, const uint8_t *nonce,
+/* One GCM pass with KEY (lock held).  ENC selects direction; TAG is
+ * written or checked. */
+static int gcm(struct keyring *kr, const uint8_t *key, int enc, const uint8_t *nonce,
 	       const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
 {
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	EVP_CIPHER_CTX *c = kr->ctx;
 	int n, ok;
 
-	if (!c)
-		return -ENOMEM;
-	ok = EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) &&
+	ok = EVP_CipherInit_ex(c, kr->cipher, NULL, NULL, NULL, enc) &&
 	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) &&
 	     EVP_CipherInit_ex(c, NULL, NULL, key, nonce, enc) &&
-	     (!label[0] || EVP_CipherUpdate(c, NULL, &n, (const uint8_t *)label, (int)strlen(label))) &&
+	     (!kr->label[0] ||
+	      EVP_CipherUpdate(c, NULL, &n, (const uint8_t *)kr->label, (int)strlen(kr->label))) &&
 	     EVP_CipherUpdate(c, out, &n, in, (int)len) &&
 	     (enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag)) &&
 	     EVP_CipherFinal_ex(c, out + n, &n) &&
 	     (!enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag));
-	EVP_CIPHER_CTX_free(c);
 	return ok ? 0 : -EIO;
 }
 
@@ -151,7 +161,7 @@ int keyring_seal(struct keyring *kr, const uint8_t *in, size_t len, uint8_t *out
 		return -EIO;
 	pthread_mutex_lock(&kr->lock);
 	if (kr->nkeys)
-		rc = gcm(kr->keys[0], kr->label, 1, out + 1, in, len, out + 1 + NONCE_LEN,
+		rc = gcm(kr, kr->keys[0], 1, out + 1, in, len, out + 1 + NONCE_LEN,
 			 out + 1 + NONCE_LEN + len);
 	if (rc == 0)
 		kr->stats.sealed++;
@@ -174,7 +184,7 @@ int keyring_open(struct keyring *kr, const uint8_t *in, size_t len, uint8_t *out
 	plen = len - KEYRING_OVERHEAD;
 	for (unsigned i = 0; i < kr->nkeys && rc < 0; i++) {
 		memcpy(tag, in + len - TAG_LEN, TAG_LEN);
-		if (gcm(kr->keys[i], kr->label, 0, in + 1, in + 1 + NONCE_LEN, plen, out, tag) == 0)
+		if (gcm(kr, kr->keys[i], 0, in + 1, in + 1 + NONCE_LEN, plen, out, tag) == 0)
 			rc = (int)plen;
 	}
 	if (rc < 0)
