@@ -6,6 +6,7 @@
 #include "server/http.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -173,23 +174,80 @@ static void delay_stop(struct http *h)
 
 /* --- responses --- */
 
+/* Proxmox sends the error message as the reason phrase, and clients show
+ * it.  libmicrohttpd 0.9.75 has no API for one: it asks
+ * MHD_get_reason_phrase_for() (through its PLT) while writing the status
+ * line, on the thread that queued the response, right after the access
+ * handler returns.  Defining the function here interposes it: a phrase
+ * queued on this thread for this status is used once, anything else gets
+ * libmicrohttpd's own. */
+struct pending_reason {
+	unsigned code;
+	char phrase[256];
+};
+
+static _Thread_local struct pending_reason pending_reason;
+static _Thread_local char reason_used[256];
+
+static void reason_set(unsigned code, const char *phrase)
+{
+	size_t n = 0;
+
+	pending_reason.code = phrase && *phrase ? code : 0;
+	for (const char *p = phrase; p && *p && n + 1 < sizeof(pending_reason.phrase); p++)
+		pending_reason.phrase[n++] = ((unsigned char)*p < 0x20 || *p == 0x7f) ? ' ' : *p;
+	pending_reason.phrase[n] = '\0';
+}
+
+static const char *real_reason(unsigned code)
+{
+	static const char *(*real)(unsigned);
+
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "MHD_get_reason_phrase_for");
+	return real ? real(code) : "Unknown";
+}
+
+const char *MHD_get_reason_phrase_for(unsigned int code)
+{
+	if (pending_reason.code != code || !pending_reason.code)
+		return real_reason(code);
+	memcpy(reason_used, pending_reason.phrase, sizeof(reason_used));
+	pending_reason.code = 0;
+	return reason_used;
+}
+
+size_t MHD_get_reason_phrase_len_for(unsigned int code)
+{
+	if (pending_reason.code == code && code)
+		return strlen(pending_reason.phrase);
+	return strlen(real_reason(code));
+}
+
 static void add_common_headers(struct MHD_Response *resp)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(security_headers); i++)
 		MHD_add_response_header(resp, security_headers[i][0], security_headers[i][1]);
 }
 
-static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status,
-			     struct MHD_Response *resp)
+static enum MHD_Result queue_reason(struct MHD_Connection *conn, unsigned status,
+				    struct MHD_Response *resp, const char *reason)
 {
 	enum MHD_Result ret;
 
 	if (!resp)
 		return MHD_NO;
 	add_common_headers(resp);
+	reason_set(status, reason);
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status,
+			     struct MHD_Response *resp)
+{
+	return queue_reason(conn, status, resp, NULL);
 }
 
 static enum MHD_Result queue_text(struct MHD_Connection *conn, unsigned status,
@@ -224,7 +282,7 @@ static enum MHD_Result queue_reply(struct MHD_Connection *conn, struct router_re
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_PRAGMA, "no-cache");
 	if (rp->set_cookie)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, rp->set_cookie);
-	return queue(conn, (unsigned)rp->status, resp);
+	return queue_reason(conn, (unsigned)rp->status, resp, rp->reason);
 }
 
 /* --- requests --- */

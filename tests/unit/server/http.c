@@ -241,6 +241,46 @@ static void test_prefixes_and_encoded_upid(void)
 	server_stop(&s);
 }
 
+static int status_line_is(const struct hresp *r, const char *line)
+{
+	size_t n = strlen(line);
+
+	return r->headers.data && strncmp(r->headers.data, line, n) == 0 &&
+	       strncmp(r->headers.data + n, "\r\n", 2) == 0;
+}
+
+/* Proxmox's message is the reason phrase; the next answer on the same
+ * thread has its standard one again. */
+static void test_reason_phrases(void)
+{
+	struct server s;
+	struct hresp r;
+	CURL *c;
+
+	server_start(&s, "reason", 1);
+	c = easy(&s, "/api2/json/no/such", &r);
+	curl_easy_setopt(c, CURLOPT_COOKIE, s.cookie);
+	CHECK_INT(perform(c, &r), CURLE_OK);
+	CHECK_INT(r.status, 501);
+	CHECK(status_line_is(&r, "HTTP/1.1 501 Method 'GET /no/such' not implemented"));
+	CHECK(r.body.data && strstr(r.body.data, "\"message\":\"Method 'GET /no/such' not implemented\""));
+	hresp_free(&r);
+	memset(&r, 0, sizeof(r));
+	curl_easy_setopt(c, CURLOPT_URL, s.base);
+	CHECK_INT(perform(c, &r), CURLE_OK);
+	CHECK(status_line_is(&r, "HTTP/1.1 200 OK"));
+	curl_easy_cleanup(c);
+	hresp_free(&r);
+	c = easy(&s, "/api2/json/cluster/nextid?vmid=abc", &r);
+	curl_easy_setopt(c, CURLOPT_COOKIE, s.cookie);
+	CHECK_INT(perform(c, &r), CURLE_OK);
+	CHECK(status_line_is(&r, "HTTP/1.1 400 Parameter verification failed."));
+	CHECK(r.body.data && strstr(r.body.data, "\"errors\":{\"vmid\":"));
+	curl_easy_cleanup(c);
+	hresp_free(&r);
+	server_stop(&s);
+}
+
 static void test_body_limit(void)
 {
 	struct server s;
@@ -344,6 +384,7 @@ static const struct test_case tests[] = {
 	{ "static_refusals", test_static_refusals },
 	{ "api_keepalive_and_headers", test_api_keepalive_and_headers },
 	{ "prefixes_and_encoded_upid", test_prefixes_and_encoded_upid },
+	{ "reason_phrases", test_reason_phrases },
 	{ "body_limit", test_body_limit },
 	{ "tls_versions", test_tls_versions },
 	{ "auth_delay_does_not_block", test_auth_delay_does_not_block },
