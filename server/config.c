@@ -285,8 +285,9 @@ static int split_flag(int argc, char **argv, int *i, const char **name, size_t *
 	eq = strchr(*name, '=');
 	*nlen = eq ? (size_t)(eq - *name) : strlen(*name);
 	*value = eq ? eq + 1 : NULL;
-	if (!eq && !((*nlen == 4 && strncmp(*name, "help", 4) == 0) ||
-		     (*nlen == 7 && strncmp(*name, "version", 7) == 0))) {
+	if (!find_option(*name, *nlen) && !(*nlen == 6 && strncmp(*name, "config", 6) == 0))
+		return 0; /* --help, --version, or unknown: the caller tells */
+	if (!eq) {
 		if (*i + 1 >= argc) {
 			snprintf(err, errlen, "--%.*s needs a value", (int)*nlen, *name);
 			return -EINVAL;
