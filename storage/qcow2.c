@@ -412,6 +412,7 @@ int qcow2_flush_all(struct qcow2 *q)
 		r = img_file_sync(q->img);
 	if (r == 0 && q->freed_pending) {
 		/* The pointers to freed clusters are gone from disk: reuse is safe. */
+		qcow2_process_punches(q);
 		if (q->freed_min < q->free_hint)
 			q->free_hint = q->freed_min;
 		q->freed_pending = false;
@@ -628,6 +629,7 @@ void qcow2_state_free(struct qcow2 *q)
 	free(q->l1);
 	free(q->rt);
 	free(q->cbuf);
+	free(q->punch);
 	free(q);
 }
 

@@ -345,7 +345,12 @@ struct qcow2 {
 	/* allocation */
 	uint64_t free_hint;       /* first cluster index that may be free */
 	uint64_t freed_min;       /* lowest cluster freed since the last flush */
+	uint64_t freed_max;       /* highest one */
 	bool freed_pending;
+	/* Host ranges freed since the last flush: punched only once the L2
+	 * updates that stopped using them are on disk. */
+	struct qcow2_range { uint64_t off, len; } *punch;
+	size_t n_punch, cap_punch;
 	uint64_t free_byte_offset; /* compressed data packing position, 0 = none */
 	const uint32_t *reserved; /* during repair: reference counts, clusters > 0 are taken */
 	uint64_t reserved_n;
@@ -406,6 +411,8 @@ int64_t qcow2_alloc_bytes(struct qcow2 *q, uint64_t len);
 /* Drops one reference; a cluster reaching 0 is punched and reusable after
  * the next flush. */
 int qcow2_free_clusters(struct qcow2 *q, uint64_t off, uint64_t len);
+/* Punches the holes queued by frees (after a flush made them safe). */
+void qcow2_process_punches(struct qcow2 *q);
 /* Frees what an L2 entry references (data or compressed bytes). */
 int qcow2_free_l2_entry(struct qcow2 *q, uint64_t entry);
 /* Fails (and marks corrupt) if [off, off+len) overlaps metadata of a kind in CHECK. */

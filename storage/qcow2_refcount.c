@@ -253,14 +253,44 @@ static int grow_refcount_table(struct qcow2 *q, uint64_t bi)
 
 /* ---- updates ------------------------------------------------------------------------------------ */
 
+static void queue_punch(struct qcow2 *q, uint64_t off)
+{
+	struct qcow2_range *v;
+
+	if (q->n_punch && q->punch[q->n_punch - 1].off + q->punch[q->n_punch - 1].len == off) {
+		q->punch[q->n_punch - 1].len += q->cluster_size;
+		return;
+	}
+	if (q->n_punch == q->cap_punch) {
+		size_t cap = q->cap_punch ? q->cap_punch * 2 : 16;
+		v = realloc(q->punch, cap * sizeof(*v));
+		if (!v)
+			return; /* the hole punch is only an optimisation */
+		q->punch = v;
+		q->cap_punch = cap;
+	}
+	q->punch[q->n_punch++] = (struct qcow2_range){ off, q->cluster_size };
+}
+
+/* A freed cluster is neither reused nor punched before the next flush:
+ * until then an L2 entry on disk may still point at it. */
 static void note_freed(struct qcow2 *q, uint64_t c)
 {
 	if (!q->freed_pending || c < q->freed_min)
 		q->freed_min = c;
+	if (!q->freed_pending || c > q->freed_max)
+		q->freed_max = c;
 	q->freed_pending = true;
 	if (q->free_byte_offset && qcow2_cl(q, q->free_byte_offset) == c)
 		q->free_byte_offset = 0;
-	q->img->io->punch(q->img->io_ctx, q->img->fd, c << q->cluster_bits, q->cluster_size);
+	queue_punch(q, c << q->cluster_bits);
+}
+
+void qcow2_process_punches(struct qcow2 *q)
+{
+	for (size_t i = 0; i < q->n_punch; i++)
+		q->img->io->punch(q->img->io_ctx, q->img->fd, q->punch[i].off, q->punch[i].len);
+	q->n_punch = 0;
 }
 
 static int update_one(struct qcow2 *q, uint64_t c, int64_t delta, bool absolute, uint64_t value)
@@ -371,6 +401,12 @@ static int find_free_run(struct qcow2 *q, uint64_t n, uint64_t *start)
 			run = 0;
 			if (c == q->free_hint)
 				q->free_hint = c + 1;
+		} else if (q->freed_pending && c >= q->freed_min && c <= q->freed_max) {
+			/* Reusing a cluster freed since the last flush: flush first. */
+			r = qcow2_flush_all(q);
+			if (r < 0)
+				return r;
+			continue;
 		} else if (++run == n) {
 			*start = c + 1 - n;
 			return 0;
