@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from corral_test import ADMIN, Corrald, Suite, binary, check_equal
+from corral_test import ADMIN, Corrald, Suite, binary, check_equal, seed_tasks, task_upid
 
 suite = Suite("cli")
 EXIT_API, EXIT_USAGE, EXIT_CONN, EXIT_AUTH = 1, 2, 3, 4
@@ -168,6 +168,42 @@ def test_task_of_unknown_upid(d, tmp):
         rc, out, err = cli.run("task", verb, upid)
         check_equal(rc, EXIT_API, f"{verb}: {err}")
         assert re.match(r"corral: [45]\d\d ", err), err
+
+
+@suite.test
+def test_task_verbs(d, tmp):
+    """tasks, task log (paged past 500 lines), task status and task wait on real tasks"""
+    node = Corrald(node="clitasks", data_dir=os.path.join(tmp, "clitasks"))
+    ok = task_upid("clitasks", 0x100, 0x67000001, "qmstart", "100")
+    bad = task_upid("clitasks", 0x100, 0x67000002, "qmclone", "101")
+    lines = [f"step {i}" for i in range(1, 621)] + ["TASK OK"]
+    try:
+        check_equal(node.start().stop(), 0)
+        seed_tasks(node, [(ok, 0x67000001, "stopped", "OK", "\n".join(lines) + "\n"),
+                          (bad, 0x67000002, "stopped", "disk full",
+                           "cloning\nTASK ERROR: disk full\n")])
+        node.start()
+        cli = logged_in(node, tmp, "taskverbs")
+        rc, out, err = cli.run("task", "log", ok)
+        check_equal(rc, 0, err)
+        check_equal(out.splitlines(), lines, "log lines")
+        rc, out, err = cli.run("task", "wait", ok)
+        check_equal((rc, out), (0, "OK\n"), err)
+        rc, out, err = cli.run("task", "wait", bad)
+        check_equal(rc, EXIT_API, err)
+        check_equal(err, "corral: task failed: disk full\n")
+        rc, out, err = cli.run("task", "status", bad, "--output-format", "json")
+        check_equal(rc, 0, err)
+        st = json.loads(out)
+        check_equal((st["status"], st["exitstatus"], st["upid"]), ("stopped", "disk full", bad))
+        rc, out, err = cli.run("tasks", "--output-format", "json")
+        check_equal(rc, 0, err)
+        check_equal(sorted(t["upid"] for t in json.loads(out)), sorted([ok, bad]))
+        rc, out, err = cli.run("tasks")
+        check_equal(rc, 0, err)
+        assert out.startswith("starttime") and ok in out and bad in out, out
+    finally:
+        node.cleanup()
 
 
 @suite.test

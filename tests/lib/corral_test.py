@@ -210,6 +210,32 @@ class Corrald:
         return tls_fingerprint("127.0.0.1", self.port)
 
 
+def task_upid(node, pid, starttime, typ, vmid, user=ADMIN):
+    """A UPID in Proxmox's format (9 fields, uppercase hex)."""
+    return f"UPID:{node}:{pid:08X}:00ABCDEF:{starttime:08X}:{typ}:{vmid}:{user}:"
+
+
+def seed_tasks(d, tasks):
+    """Leaves TASKS in a stopped corrald's data dir as an earlier run would:
+    index entries in LMDB (written with lmdb-utils' mdb_load) and log files.
+    TASKS is a list of (upid, starttime, status, exitstatus or None, log text)."""
+    import json
+    index, node = "", d.node
+    for upid, start, status, exitstatus, log in tasks:
+        f = upid.split(":")
+        e = {"upid": upid, "node": node, "pid": int(f[2], 16), "pstart": int(f[3], 16),
+             "starttime": start, "type": f[5], "id": f[6], "user": f[7], "status": status}
+        if exitstatus is not None:
+            e.update(exitstatus=exitstatus, endtime=start + 1)
+        index += f"{upid}\n{json.dumps(e, separators=(',', ':'))}\n"
+        sub = os.path.join(d.data_dir, "tasks", "%X" % (start & 0xF))
+        os.makedirs(sub, exist_ok=True)
+        with open(os.path.join(sub, upid), "w") as out:
+            out.write(log)
+    subprocess.run(["mdb_load", "-T", "-s", "tasks", os.path.join(d.data_dir, "db")],
+                   input=index.encode(), check=True, timeout=TIMEOUT)
+
+
 def tls_fingerprint(host, port):
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
