@@ -289,7 +289,87 @@ static void test_crash_lazy_refcounts(void)
 	crash_matrix(&(struct wl_cfg){ 4096, 1, 0, 1 }, 1);
 }
 
+/* ---- no reuse of a freed cluster before the flush ---------------------------------------- */
+
+struct oplog {
+	struct fault f;    /* never crashes; counts */
+	long flush_at;     /* last flush op index */
+	long punch_at, punch_flush, reuse_at, reuse_flush;
+	uint64_t watch;    /* host offset of the discarded cluster */
+	bool armed;
+};
+
+static int l_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
+{
+	struct oplog *l = ctx;
+
+	l->f.ops++;
+	if (l->armed && l->reuse_at < 0 && off <= l->watch && l->watch < off + len && len >= 4096) {
+		l->reuse_at = l->f.ops;
+		l->reuse_flush = l->flush_at;
+	}
+	return img_io_posix()->pwrite(NULL, fd, buf, len, off);
+}
+
+static int l_flush(void *ctx, int fd)
+{
+	struct oplog *l = ctx;
+
+	l->flush_at = ++l->f.ops;
+	return img_io_posix()->flush(NULL, fd);
+}
+
+static int l_punch(void *ctx, int fd, uint64_t off, uint64_t len)
+{
+	struct oplog *l = ctx;
+
+	if (l->armed && l->punch_at < 0 && off <= l->watch && l->watch < off + len) {
+		l->punch_at = ++l->f.ops;
+		l->punch_flush = l->flush_at;
+	}
+	return img_io_posix()->punch(NULL, fd, off, len);
+}
+
+static const struct img_io_ops log_ops = { f_pread, l_pwrite, l_flush, f_truncate, l_punch, f_falloc, f_size };
+
+static void test_freed_cluster_waits_for_flush(void)
+{
+	const char *p = tpath("reuse.qcow2");
+	struct oplog l = { .f = { .crash_at = -1 }, .punch_at = -1, .reuse_at = -1 };
+	struct img_open_opts o = { .flags = IMG_OPEN_RDWR, .io = &log_ops, .io_ctx = &l };
+	uint8_t buf[65536];
+	struct img_extent e;
+	char err[256];
+	struct img *img = NULL;
+	long discard_at;
+
+	CHECK_INT(create_qcow2(p, 8u << 20, 65536, 16), 0);
+	CHECK_INT(img_open(&img, p, &o, err, sizeof(err)), 0);
+	if (!img)
+		return;
+	memset(buf, 0x5a, sizeof(buf));
+	for (int i = 0; i < 4; i++)
+		CHECK_INT(img_pwrite(img, buf, sizeof(buf), (uint64_t)i << 16), 0);
+	CHECK_INT(img_flush(img), 0);
+	CHECK_INT(img_block_status(img, 0, 65536, 0, &e), 0);
+	l.watch = e.offset;
+	l.armed = true;
+	discard_at = l.f.ops;
+	CHECK_INT(img_discard(img, 0, 65536), 0);
+	for (int i = 8; i < 24; i++) /* new allocations: the freed cluster is the lowest free one */
+		CHECK_INT(img_pwrite(img, buf, sizeof(buf), (uint64_t)i << 16), 0);
+	CHECK(l.reuse_at < 0);
+	CHECK_INT(img_flush(img), 0);
+	for (int i = 24; i < 40; i++)
+		CHECK_INT(img_pwrite(img, buf, sizeof(buf), (uint64_t)i << 16), 0);
+	CHECK_INT(img_close(img), 0);
+	CHECK(l.punch_at > 0 && l.punch_flush > discard_at);
+	CHECK(l.reuse_at > 0 && l.reuse_flush > discard_at);
+	CHECK_INT(qemu_check(p), 0);
+}
+
 static const struct test_case tests[] = {
+	{ "freed_cluster_waits_for_flush", test_freed_cluster_waits_for_flush },
 	{ "crash_every_write", test_crash_every_write },
 	{ "crash_backing_extl2", test_crash_backing_extl2 },
 	{ "crash_lazy_refcounts", test_crash_lazy_refcounts },
