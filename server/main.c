@@ -129,15 +129,16 @@ static int start_http(struct app *app, const char *key, const char *cert)
 	};
 	char err[256] = "", url[256];
 	int rc = http_start(app, &opt, &app->http, err, sizeof(err));
+	int v6 = strchr(app->cfg.listen_addr, ':') != NULL;
 
 	if (rc < 0) {
 		log_error("%s", err);
 		return rc;
 	}
 	node_url(app, url, sizeof(url));
-	log_info("corrald %s listening on %s:%u (%s), node %s, certificate %s", CORRAL_VERSION,
-		 app->cfg.listen_addr, app->cfg.listen_port, url, app->cfg.node,
-		 app->cert_fingerprint);
+	log_info("corrald %s listening on %s%s%s:%u (%s), node %s, certificate %s", CORRAL_VERSION,
+		 v6 ? "[" : "", app->cfg.listen_addr, v6 ? "]" : "", app->cfg.listen_port, url,
+		 app->cfg.node, app->cert_fingerprint);
 	return 0;
 }
 
