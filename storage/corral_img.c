@@ -1155,12 +1155,15 @@ static void progress_end(int enabled)
 {
 	if (enabled)
 		printf("    (100.00/100%%)\r\n");
+	fflush(stdout);
 }
 
 static int conv_run(struct conv *cv, const char *src_path)
 {
 	int rc = 0;
 
+	if (cv->progress)
+		progress_show(&cv->last_pct, 0, 1);
 	for (uint64_t w = 0; w < cv->size && rc == 0; w += COPY_CHUNK) {
 		uint64_t len = cv->size - w < COPY_CHUNK ? cv->size - w : COPY_CHUNK;
 

@@ -1,0 +1,98 @@
+#!/bin/bash
+# qcow2 benchmark: corral-img beside qemu-img on the same files in one run
+# (convert 2 GiB raw with half zero regions to qcow2 and back, convert -c,
+# create a 1 TiB image with metadata preallocation, check a fragmented 8 GiB
+# image, 4 KiB random writes, 1 MiB sequential writes) and sequential writes
+# against dd to a raw file.  Times are hyperfine medians.  Writes build/bench/qcow2.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=build/bench/qcow2.md
+CIMG=${CORRAL_BINDIR:-bin}/corral-img
+RUNS=${BENCH_RUNS:-3}
+work=$(mktemp -d "$PWD/build/bench/qcow2.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p build/bench
+rows=()
+
+# median TAG CMD PREPARE RUNS: hyperfine's median in seconds
+median() {
+	hyperfine --style none --runs "$4" --prepare "$3" --export-json "$work/$1.json" "$2" >/dev/null 2>&1
+	python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["median"])' \
+		"$work/$1.json"
+}
+
+# row NAME OTHER-NAME CORRAL-CMD OTHER-CMD PREPARE [RUNS]
+row() {
+	local runs=${6:-$RUNS} a b
+	echo "  $1" >&2
+	a=$(median "c$((${#rows[@]}))" "$3" "$5" "$runs")
+	b=$(median "o$((${#rows[@]}))" "$4" "$5" "$runs")
+	rows+=("| $1 | $a s | $2 $b s | $(python3 -c "print('%.2f' % ($a / $b if $b > 0 else 0))") |")
+}
+
+make_source() { # 2 GiB: 64 MiB stripes of random data, base64 text, written zeros, holes
+	local src=$work/src.raw i=0
+	truncate -s 2G "$src"
+	for ((off = 0; off < 2048; off += 64, i++)); do
+		case $((i % 4)) in
+		0) head -c 64M /dev/urandom ;;
+		1) head -c 48M /dev/urandom | base64 -w 0 | head -c 64M ;;
+		2) head -c 64M /dev/zero ;;
+		3) ;; # a hole
+		esac | dd of="$src" bs=1M seek="$off" conv=notrunc status=none iflag=fullblock
+	done
+}
+
+echo "qcow2: preparing files in $work" >&2
+make_source
+qemu-img convert -f raw -O qcow2 "$work/src.raw" "$work/ref.qcow2"
+qemu-img create -q -f qcow2 "$work/frag.qcow2" 8G
+# 30000 scattered 4 KiB writes: every L2 table of the disk, fragmented data
+qemu-img bench -q -w -c 30000 -s 4k -S 286721 "$work/frag.qcow2" >/dev/null
+sync
+
+c=$work/c.qcow2
+row "convert 2 GiB raw (half zero) -> qcow2" "qemu-img" \
+	"$CIMG convert -f raw -O qcow2 $work/src.raw $c" \
+	"qemu-img convert -f raw -O qcow2 $work/src.raw $c" "rm -f $c; sync"
+row "convert qcow2 -> raw" "qemu-img" \
+	"$CIMG convert -f qcow2 -O raw $work/ref.qcow2 $work/back.raw" \
+	"qemu-img convert -f qcow2 -O raw $work/ref.qcow2 $work/back.raw" "rm -f $work/back.raw; sync"
+row "convert -c 2 GiB raw -> qcow2 (zlib)" "qemu-img" \
+	"$CIMG convert -c -f raw -O qcow2 $work/src.raw $c" \
+	"qemu-img convert -c -f raw -O qcow2 $work/src.raw $c" "rm -f $c; sync" 1
+row "create 1 TiB preallocation=metadata" "qemu-img" \
+	"$CIMG create -q -f qcow2 -o preallocation=metadata $work/big.qcow2 1T" \
+	"qemu-img create -q -f qcow2 -o preallocation=metadata $work/big.qcow2 1T" "rm -f $work/big.qcow2; sync"
+rm -f "$work/big.qcow2"
+row "check fragmented 8 GiB (30000 scattered clusters)" "qemu-img" \
+	"$CIMG check $work/frag.qcow2" "qemu-img check $work/frag.qcow2" "true" 5
+fresh="rm -f $work/b.qcow2; qemu-img create -q -f qcow2 $work/b.qcow2 16G; sync"
+row "bench 4 KiB random writes x50000, fresh 16 GiB" "qemu-img" \
+	"$CIMG bench -q -w -c 50000 -s 4k -S 33558528 --pattern=0xab $work/b.qcow2" \
+	"qemu-img bench -q -w -c 50000 -s 4k -S 33558528 --pattern=0xab $work/b.qcow2" "$fresh"
+row "bench 4 KiB random writes x50000, -t none" "qemu-img" \
+	"$CIMG bench -q -w -t none -c 50000 -s 4k -S 33558528 --pattern=0xab $work/b.qcow2" \
+	"qemu-img bench -q -w -t none -c 50000 -s 4k -S 33558528 --pattern=0xab $work/b.qcow2" "$fresh"
+row "bench 1 MiB sequential writes, 1 GiB, -t none" "qemu-img" \
+	"$CIMG bench -q -w -t none -c 1024 -s 1M --pattern=0xab $work/b.qcow2" \
+	"qemu-img bench -q -w -t none -c 1024 -s 1M --pattern=0xab $work/b.qcow2" "$fresh"
+row "sequential 1 MiB writes, 1 GiB: qcow2 vs raw" "dd" \
+	"$CIMG bench -q -w -t none -c 1024 -s 1M --pattern=0xab $work/b.qcow2" \
+	"dd if=/dev/zero of=$work/seq.raw bs=1M count=1024 conv=fdatasync status=none" \
+	"$fresh; rm -f $work/seq.raw"
+
+{
+	echo "## qcow2: corral-img beside qemu-img"
+	echo
+	echo "\`bench/qcow2.sh\`: the same files for both tools in one run; hyperfine median of $RUNS runs"
+	echo "(1 for \`convert -c\`, 5 for \`check\`), \`sync\` before each run.  qemu-img $(qemu-img --version | head -1 | awk '{print $3}')."
+	echo "Source: 2 GiB raw in 64 MiB stripes: random, base64 text, written zeros, holes."
+	echo "Ratio = corral-img / other (below 1: corral-img is faster)."
+	echo
+	echo "| operation | corral-img | other | ratio |"
+	echo "|---|---|---|---|"
+	printf '%s\n' "${rows[@]}"
+} >"$OUT"
+cat "$OUT"
