@@ -100,6 +100,11 @@ $(O)/tests/unit/$(1)/%: tests/unit/$(1)/%.c $(O)/tests/unit/test.o $(call libs_f
 endef
 $(foreach d,$(LIBDIRS),$(eval $(call unit_rule,$(d))))
 
+# hv/ integration driver (real QEMU), run by tests/integration/test_hv_boot.sh.
+$(O)/tests/integration/hv_boot: tests/integration/hv_boot.c $(O)/tests/unit/test.o $(O)/libhv.a $(O)/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/tests/unit/test.o $(O)/libhv.a $(O)/libcommon.a $(LDLIBS)
+
 unit-bins: $(UNIT_BINS)
 unit: $(UNIT_BINS)
 	@tests/run $(O)/tests/unit

@@ -126,6 +126,17 @@ static void add_run_path(struct argv_ctx *a, const char *prefix, const char *wha
 	buf_free(&b);
 }
 
+/* -pidfile takes a plain path, not an option string: no escaping. */
+static void add_pidfile(struct argv_ctx *a)
+{
+	char path[4096];
+
+	if (hv_run_path(path, sizeof(path), a->o->run_dir, a->o->vmid, "pid") < 0)
+		fail(a, -EINVAL, "run directory path too long");
+	else
+		add(a, path);
+}
+
 static const char *conf(const struct argv_ctx *a, const char *key)
 {
 	return vmconf_get(a->o->conf, key);
@@ -197,7 +208,7 @@ static void add_base(struct argv_ctx *a)
 	add(a, "-sandbox");
 	add(a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 	add(a, "-pidfile");
-	add_run_path(a, "", "pid", "");
+	add_pidfile(a);
 	add(a, "-chardev");
 	add_run_path(a, "socket,id=qmp,path=", "qmp", ",server=on,wait=off");
 	add(a, "-mon");

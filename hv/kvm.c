@@ -6,6 +6,16 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+/* A /dev/kvm can exist without being able to run a PC guest: nested cloud
+ * instances may offer kvm_pvm (Pagetable-based VMs), which runs only
+ * PVM-aware guest kernels, never SeaBIOS or OVMF.  QEMU's full-system
+ * guests need the hardware-virtualisation backend, kvm_intel or kvm_amd. */
+static int hw_backend_loaded(void)
+{
+	return access("/sys/module/kvm_intel", F_OK) == 0 ||
+	       access("/sys/module/kvm_amd", F_OK) == 0;
+}
+
 int hv_kvm_usable(void)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -17,5 +27,5 @@ int hv_kvm_usable(void)
 	 * a KVM QEMU can use. */
 	ok = ioctl(fd, KVM_GET_API_VERSION, 0) == KVM_API_VERSION;
 	close(fd);
-	return ok;
+	return ok && hw_backend_loaded();
 }
