@@ -197,30 +197,6 @@ int access_password_param(struct resp *resp, const char *name, const char *pw)
 	return resp_param_error(resp, name, "value must have at least 8 characters");
 }
 
-int access_set_password(struct store_txn *t, struct resp *resp, const char *userid,
-			const char *password)
-{
-	char hash[PASSWORD_HASH_MAX];
-	cJSON *user = NULL;
-	int r;
-
-	if (strcmp(acl_userid_realm(userid), "pve") != 0)
-		return resp_error(resp, CR_EUNSUPPORTED, "can't set password on auth type '%s'",
-				  acl_userid_realm(userid));
-	r = store_get(t, DB_USERS, userid, &user);
-	if (r < 0)
-		return r == CR_ENOTFOUND ? resp_error(resp, r, "no such user ('%s')", userid)
-					 : access_store_error(resp, r, "reading the user");
-	r = password_hash(password, hash, sizeof(hash));
-	if (r == 0) {
-		cJSON_DeleteItemFromObjectCaseSensitive(user, "hash");
-		r = cJSON_AddStringToObject(user, "hash", hash) ? store_put(t, DB_USERS, userid, user)
-							       : -ENOMEM;
-	}
-	cJSON_Delete(user);
-	return r < 0 ? access_store_error(resp, r, "setting the password") : 0;
-}
-
 /* --- schemas --- */
 
 const struct param_spec api_access_no_params[] = {
@@ -725,19 +701,37 @@ static int reauth(struct req *req, struct resp *resp)
 	return resp_error(resp, CR_EPERM_CHECK, "Permission check failed (invalid credentials)");
 }
 
+/* CTX: the new password's hash. */
 static int set_password(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
-	(void)ctx;
-	return access_set_password(t, resp, req_str(req, "userid"), req_str(req, "password"));
+	const char *userid = req_str(req, "userid");
+	cJSON *user = NULL;
+	int r = store_get(t, DB_USERS, userid, &user);
+
+	if (r < 0)
+		return r == CR_ENOTFOUND ? resp_error(resp, r, "no such user ('%s')", userid)
+					 : access_store_error(resp, r, "reading the user");
+	cJSON_DeleteItemFromObjectCaseSensitive(user, "hash");
+	r = cJSON_AddStringToObject(user, "hash", ctx) ? store_put(t, DB_USERS, userid, user)
+						      : -ENOMEM;
+	cJSON_Delete(user);
+	return r < 0 ? access_store_error(resp, r, "setting the password") : 0;
 }
 
 int api_access_password(struct req *req, struct resp *resp)
 {
+	const char *userid = req_str(req, "userid"), *realm = acl_userid_realm(userid);
+	char hash[PASSWORD_HASH_MAX];
 	int r = access_password_param(resp, "password", req_str(req, "password"));
 
 	if (r == 0)
-		r = password_allowed(req, resp, req_str(req, "userid"));
+		r = password_allowed(req, resp, userid);
 	if (r == 0)
 		r = reauth(req, resp);
-	return r < 0 ? r : access_change(req, resp, set_password, NULL);
+	if (r == 0 && strcmp(realm, "pve") != 0)
+		r = resp_error(resp, CR_EUNSUPPORTED, "can't set password on auth type '%s'", realm);
+	/* Hashed before the write transaction: scrypt takes a while. */
+	if (r == 0 && (r = password_hash(req_str(req, "password"), hash, sizeof(hash))) < 0)
+		return access_store_error(resp, r, "hashing the password");
+	return r < 0 ? r : access_change(req, resp, set_password, hash);
 }

@@ -73,9 +73,6 @@ int access_change(struct req *req, struct resp *resp, access_change_fn fn, void 
 int access_store_error(struct resp *resp, int r, const char *what);
 /* Deletes the ACL entries of TYPE/UGID, or (TYPE NULL) those naming ROLE. */
 int access_acl_purge(struct store_txn *t, const char *type, const char *ugid, const char *role);
-/* Stores a new password for USERID (pve realm only). */
-int access_set_password(struct store_txn *t, struct resp *resp, const char *userid,
-			const char *password);
 /* "value must have at least 8 characters" for passwords shorter than 8. */
 int access_password_param(struct resp *resp, const char *name, const char *pw);
 
