@@ -1,0 +1,91 @@
+/* The type-independent side of pools: checks a volume id belongs to the pool,
+ * then dispatches through the type's ops. */
+#include "storage/pool_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+
+void pool_free(struct pool *p)
+{
+	if (!p)
+		return;
+	p->ops->destroy(p);
+	free(p);
+}
+
+const char *pool_id(const struct pool *p)
+{
+	return p->id;
+}
+
+const char *pool_type(const struct pool *p)
+{
+	return p->ops->type;
+}
+
+const char *pool_content_list(const struct pool *p)
+{
+	return p->ops->content;
+}
+
+/* Parses VOLID and checks it names this pool. */
+static int own_volid(const struct pool *p, const char *volid, struct pool_volid *v, char *err,
+		     size_t errlen)
+{
+	int r = pool_volid_parse(volid, v, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (strcmp(v->storage, p->id) != 0) {
+		snprintf(err, errlen, "storage '%s' does not exist", v->storage);
+		return CR_ENOTFOUND;
+	}
+	return 0;
+}
+
+int pool_path(struct pool *p, const char *volid, char *out, size_t n, char *err, size_t errlen)
+{
+	struct pool_volid v;
+	int r = own_volid(p, volid, &v, err, errlen);
+
+	return r < 0 ? r : p->ops->path(p, &v, out, n, err, errlen);
+}
+
+int pool_alloc(struct pool *p, int vmid, const char *format, uint64_t size, char *volid,
+	       size_t n, char *err, size_t errlen)
+{
+	if (!format)
+		format = "qcow2";
+	if (strcmp(format, "qcow2") != 0 && strcmp(format, "raw") != 0) {
+		snprintf(err, errlen, "unsupported format '%s'", format);
+		return -EINVAL;
+	}
+	if (vmid < 100 || vmid > 999999999 || size == 0) {
+		snprintf(err, errlen, "invalid VM id %d or size %llu", vmid,
+			 (unsigned long long)size);
+		return -EINVAL;
+	}
+	return p->ops->alloc(p, vmid, format, size, volid, n, err, errlen);
+}
+
+int pool_vol_free(struct pool *p, const char *volid, char *err, size_t errlen)
+{
+	struct pool_volid v;
+	int r = own_volid(p, volid, &v, err, errlen);
+
+	return r < 0 ? r : p->ops->vol_free(p, &v, err, errlen);
+}
+
+int pool_list(struct pool *p, int content, int vmid, pool_volume_fn fn, void *ctx)
+{
+	return p->ops->list(p, content, vmid, fn, ctx);
+}
+
+int pool_status(struct pool *p, struct pool_status *st, char *err, size_t errlen)
+{
+	return p->ops->status(p, st, err, errlen);
+}

@@ -1,0 +1,27 @@
+/* Private to storage/pool*.c: the pool handle and the ops each pool type
+ * fills in (dir today; more types later share this interface). */
+#ifndef CORRAL_STORAGE_POOL_INT_H
+#define CORRAL_STORAGE_POOL_INT_H
+
+#include "storage/pool.h"
+
+struct pool_ops {
+	const char *type;
+	const char *content; /* what the type can hold, Proxmox's list form */
+	int (*path)(struct pool *p, const struct pool_volid *v, char *out, size_t n, char *err,
+		    size_t errlen);
+	int (*alloc)(struct pool *p, int vmid, const char *format, uint64_t size, char *volid,
+		     size_t n, char *err, size_t errlen);
+	int (*vol_free)(struct pool *p, const struct pool_volid *v, char *err, size_t errlen);
+	int (*list)(struct pool *p, int content, int vmid, pool_volume_fn fn, void *ctx);
+	int (*status)(struct pool *p, struct pool_status *st, char *err, size_t errlen);
+	void (*destroy)(struct pool *p);
+};
+
+struct pool {
+	const struct pool_ops *ops;
+	char id[POOL_ID_MAX];
+	void *priv; /* the type's state, freed by ops->destroy */
+};
+
+#endif
