@@ -126,6 +126,22 @@ static int wait_reply(struct qmp_client *c, uint64_t id, uint64_t deadline, cJSO
 	}
 }
 
+/* Events that came in the same read as a reply sit in the parser; the
+ * socket will not wake the supervisor for them, so deliver them now. */
+static void dispatch_buffered(struct qmp_client *c)
+{
+	struct qmp_msg m;
+	char err[128];
+	int r;
+
+	while ((r = qmp_parser_next(c->parser, &m, err, sizeof(err))) != 0) {
+		if (r > 0) {
+			dispatch_event(c, &m);
+			qmp_msg_free(&m);
+		}
+	}
+}
+
 static int execute_locked(struct qmp_client *c, const char *cmd, const cJSON *args,
 			  uint64_t deadline, cJSON **ret, char *err, size_t errlen)
 {
@@ -141,7 +157,9 @@ static int execute_locked(struct qmp_client *c, const char *cmd, const cJSON *ar
 		snprintf(err, errlen, "sending QMP command %s: %s", cmd, strerror(-r));
 		return r;
 	}
-	return wait_reply(c, id, deadline, ret, err, errlen);
+	r = wait_reply(c, id, deadline, ret, err, errlen);
+	dispatch_buffered(c);
+	return r;
 }
 
 int qmp_client_execute(struct qmp_client *c, const char *cmd, const cJSON *args, int timeout_ms,
@@ -159,19 +177,12 @@ int qmp_client_execute(struct qmp_client *c, const char *cmd, const cJSON *args,
 
 int qmp_client_pump(struct qmp_client *c)
 {
-	struct qmp_msg m;
-	char err[128];
-	int r = 0;
+	int r;
 
 	pthread_mutex_lock(&c->lock);
-	while (!c->closed && (r = read_some(c)) == 0)
+	while (!c->closed && read_some(c) == 0)
 		;
-	while ((r = qmp_parser_next(c->parser, &m, err, sizeof(err))) != 0) {
-		if (r > 0) {
-			dispatch_event(c, &m);
-			qmp_msg_free(&m);
-		}
-	}
+	dispatch_buffered(c);
 	r = c->closed ? -EPIPE : 0;
 	pthread_mutex_unlock(&c->lock);
 	return r;

@@ -225,17 +225,19 @@ void hv_vm_exited(struct hv_vm *vm)
 	int was_listed;
 
 	pthread_mutex_lock(&h->lock);
-	if (vm->gone) {
+	if (vm->exiting) {
 		pthread_mutex_unlock(&h->lock);
 		return;
 	}
-	vm->gone = 1;
+	vm->exiting = 1;
 	pthread_mutex_unlock(&h->lock);
 	ev.wait_status = reap(vm->pid);
 	remove_run_files(h, vm->vmid);
 	hv_tap_teardown(vm->vmid);
+	/* gone and out of the table at once: waiters then see a stopped VM */
 	pthread_mutex_lock(&h->lock);
 	was_listed = table_remove_locked(h, vm);
+	vm->gone = 1;
 	pthread_cond_broadcast(&h->changed);
 	pthread_mutex_unlock(&h->lock);
 	hv_emit(h, &ev);

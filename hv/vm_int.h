@@ -16,7 +16,8 @@ struct hv_vm {
 	int pidfd;
 	struct qmp_client *qmp; /* set once at registration */
 	int qmp_closed;         /* QEMU closed the socket */
-	int gone;               /* process exited (under h->lock) */
+	int exiting;            /* exit being handled (under h->lock) */
+	int gone;               /* exit handled, out of the table (under h->lock) */
 	int refs;               /* under h->lock */
 };
 

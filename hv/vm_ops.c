@@ -14,6 +14,7 @@
 
 #define QMP_TIMEOUT_MS 5000
 #define KILL_WAIT_MS 10000 /* SIGKILL'd QEMU is gone long before this */
+#define QUIT_GRACE_MS 5000 /* forceStop: time for "quit" before SIGKILL */
 
 static struct hv_vm *running_vm(struct hv *h, int vmid, char *err, size_t errlen)
 {
@@ -97,7 +98,7 @@ int hv_vm_shutdown(struct hv *h, int vmid, int timeout_ms, int force_stop, char 
 	r = vm_qmp(vm, "system_powerdown", NULL, err, errlen);
 	if (r == 0 && !wait_gone(vm, timeout_ms)) {
 		if (force_stop)
-			r = stop_vm(vm, 0, err, errlen);
+			r = stop_vm(vm, QUIT_GRACE_MS, err, errlen);
 		else {
 			snprintf(err, errlen, "VM %d shutdown failed - got timeout", vmid);
 			r = CR_ETIMEOUT;
