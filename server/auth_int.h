@@ -1,15 +1,57 @@
-/* Private interface shared by the auth module's files (auth.c, acl.c,
- * password.c, pam.c, api_access.c).  Nothing outside server/ includes it. */
+/* Private interface shared by the auth module's files (auth*.c, acl*.c,
+ * password.c, pam.c, api_access*.c).  Nothing outside server/ includes it. */
 #ifndef CORRAL_AUTH_INT_H
 #define CORRAL_AUTH_INT_H
 
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
-struct auth;
+#include "server/auth.h"
+
 struct acl_snap;
 struct identity;
+
+#define CSRF_SECRET_LEN 32
+
+/* Failed-login limiter: a token bucket per client address.  BURST failures
+ * at once, then one more every REFILL seconds; beyond that a login is
+ * refused before any password hashing or PAM work is done. */
+#define RL_SLOTS 256
+#define RL_BURST 10
+#define RL_REFILL 6
+
+struct rl_slot {
+	char peer[64];
+	double tokens;
+	time_t last;
+};
+
+/* Verified tickets, so the RSA check (~70 us with OpenSSL 3's EVP setup)
+ * runs once per ticket instead of once per request.  Direct-mapped by a
+ * hash of the text; the age is still checked on every hit. */
+#define TCACHE_SLOTS 32
+
+struct tcache_slot {
+	char ticket[AUTH_TICKET_MAX];
+	char userid[128];
+	uint32_t stamp;
+};
+
+struct auth {
+	struct app *app;
+	EVP_PKEY *priv, *pub;
+	unsigned char csrf[CSRF_SECRET_LEN];
+	pthread_mutex_t lock; /* snap, rl */
+	struct acl_snap *snap;
+	unsigned snap_refs;   /* holders of snap besides a->snap itself */
+	struct acl_snap *retired; /* replaced while still referenced */
+	struct rl_slot rl[RL_SLOTS];
+	pthread_mutex_t tcache_lock;
+	struct tcache_slot tcache[TCACHE_SLOTS];
+};
 
 /* Standard base64 of LEN bytes into OUT; PAD adds the '=' padding.  Returns
  * the text length, or -ERANGE when OUT is too small. */
@@ -28,7 +70,6 @@ int auth_random(unsigned char *out, size_t n);
  * Release with auth_snap_put(). */
 struct acl_snap *auth_snap_get(struct auth *a);
 void auth_snap_put(struct auth *a, struct acl_snap *s);
-struct store *auth_store(struct auth *a);
 
 /* "user@realm" or "user@realm!token" for WHO. */
 void auth_authid(const struct identity *who, char *out, size_t n);
