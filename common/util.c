@@ -207,3 +207,44 @@ int util_mkdir_p(const char *path, unsigned mode)
 		return -errno;
 	return 0;
 }
+
+int util_is_integer_text(const char *s)
+{
+	if (*s == '+' || *s == '-')
+		s++;
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+static const char *skip_digits(const char *s, int *count)
+{
+	for (; *s >= '0' && *s <= '9'; s++)
+		(*count)++;
+	return s;
+}
+
+int util_is_number_text(const char *s)
+{
+	int digits = 0, exp = 0;
+
+	if (*s == '+' || *s == '-')
+		s++;
+	s = skip_digits(s, &digits);
+	if (*s == '.')
+		s = skip_digits(s + 1, &digits);
+	if (!digits)
+		return 0;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		s = skip_digits(s, &exp);
+		if (!exp)
+			return 0;
+	}
+	return *s == '\0';
+}

@@ -11,6 +11,11 @@
  * Returns 0, -EINVAL or -ERANGE. */
 int util_parse_i64(const char *s, int64_t *out);
 int util_parse_u64(const char *s, uint64_t *out);
+/* Perl's number shapes as pve-common's JSONSchema.pm checks them:
+ * integer [+-]?\d+ ; number [+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?
+ * Shape only, no range.  1 or 0. */
+int util_is_integer_text(const char *s);
+int util_is_number_text(const char *s);
 /* Sizes as Proxmox and qemu-img write them: "32G", "512M", "10240", "1.5T".
  * A bare number is in DEFAULT_UNIT bytes (1 for bytes, 1<<30 for GiB). */
 int util_parse_size(const char *s, uint64_t default_unit, uint64_t *out);

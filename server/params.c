@@ -290,44 +290,6 @@ static const char *const type_names[] = {
 	[PT_BOOLEAN] = "boolean", [PT_ENUM] = "string",
 };
 
-static int is_integer_text(const char *v)
-{
-	if (*v == '+' || *v == '-')
-		v++;
-	if (!*v)
-		return 0;
-	for (; *v; v++)
-		if (!isdigit((unsigned char)*v))
-			return 0;
-	return 1;
-}
-
-/* Perl's is_number: [+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)? */
-static int is_number_text(const char *v)
-{
-	int digits = 0;
-
-	if (*v == '+' || *v == '-')
-		v++;
-	for (; isdigit((unsigned char)*v); v++)
-		digits++;
-	if (*v == '.')
-		for (v++; isdigit((unsigned char)*v); v++)
-			digits++;
-	if (!digits)
-		return 0;
-	if (*v == 'e' || *v == 'E') {
-		v++;
-		if (*v == '+' || *v == '-')
-			v++;
-		if (!isdigit((unsigned char)*v))
-			return 0;
-		while (isdigit((unsigned char)*v))
-			v++;
-	}
-	return *v == '\0';
-}
-
 /* A value being checked: the text, and a replacement when normalized. */
 struct pval {
 	const char *text;
@@ -371,7 +333,7 @@ static int check_range(const struct param_spec *s, double v, struct pval *p)
 /* Type check; the canonical text replaces the value ("+05" -> "5"). */
 static int check_integer(struct pval *p, int64_t *v)
 {
-	if (!is_integer_text(p->text) || util_parse_i64(p->text, v) < 0) {
+	if (!util_is_integer_text(p->text) || util_parse_i64(p->text, v) < 0) {
 		snprintf(p->msg, sizeof(p->msg), "type check ('integer') failed - got '%.200s'",
 			 p->text);
 		return -1;
@@ -391,7 +353,7 @@ static int check_int_range(const struct param_spec *s, int64_t v, struct pval *p
 
 static int check_number(struct pval *p)
 {
-	if (is_number_text(p->text))
+	if (util_is_number_text(p->text))
 		return 0;
 	snprintf(p->msg, sizeof(p->msg), "type check ('number') failed - got '%.200s'", p->text);
 	return -1;

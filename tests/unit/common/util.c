@@ -46,8 +46,26 @@ static void test_err_table(void)
 	CHECK_STR(err_str(CR_EINVAL_PARAM), "Parameter verification failed.");
 }
 
+static void test_number_shapes(void)
+{
+	const char *const ints[] = { "0", "+5", "-12", "007" };
+	const char *const not_ints[] = { "", "+", "1.0", "1e3", " 1" };
+	const char *const nums[] = { "1", "1.5", "1.", ".5", "-2e10", "+3E-2" };
+	const char *const not_nums[] = { "", ".", "e5", "1e", "1.5.5", "0x10", "1e+" };
+
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		CHECK(util_is_integer_text(ints[i]));
+	for (size_t i = 0; i < sizeof(not_ints) / sizeof(not_ints[0]); i++)
+		CHECK(!util_is_integer_text(not_ints[i]));
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+		CHECK(util_is_number_text(nums[i]));
+	for (size_t i = 0; i < sizeof(not_nums) / sizeof(not_nums[0]); i++)
+		CHECK(!util_is_number_text(not_nums[i]));
+}
+
 static const struct test_case tests[] = {
 	{ "parse ints", test_parse_ints },
+	{ "number shapes", test_number_shapes },
 	{ "parse size", test_parse_size },
 	{ "error table", test_err_table },
 };
