@@ -155,6 +155,7 @@ static void member_remove(struct swim *s, struct swim_member *m)
 	last->index = m->index;
 	s->members.v[m->index] = last;
 	swim_probe_list_remove(s, m);
+	swim_q_forget(s, m);
 	if (m->susp)
 		suspects_remove(s, m);
 	if (m->status == SWIM_ALIVE || m->status == SWIM_SUSPECT)
@@ -278,7 +279,7 @@ void swim_broadcast_self_alive(struct swim *s)
 	struct swim_msg msg;
 
 	alive_msg(&msg, s->self);
-	swim_q_put(s, SWIM_BC_MEMBER, &s->self->name, &msg);
+	swim_q_put(s, SWIM_BC_MEMBER, s->self, &msg);
 }
 
 static void refute(struct swim *s, uint32_t accused_inc)
@@ -341,7 +342,7 @@ static void alive_new(struct swim *s, const struct swim_msg *msg)
 	if (!m)
 		return;
 	swim_probe_list_insert(s, m);
-	swim_q_put(s, SWIM_BC_MEMBER, &m->name, msg);
+	swim_q_put(s, SWIM_BC_MEMBER, m, msg);
 	swim_m_notify(s, m, SWIM_EV_JOIN);
 }
 
@@ -366,7 +367,7 @@ void swim_handle_alive(struct swim *s, const struct swim_msg *msg)
 	m->addr = msg->addr;
 	if (old != SWIM_ALIVE)
 		set_status(s, m, SWIM_ALIVE);
-	swim_q_put(s, SWIM_BC_MEMBER, &m->name, msg);
+	swim_q_put(s, SWIM_BC_MEMBER, m, msg);
 	if (old != SWIM_ALIVE)
 		swim_m_notify(s, m, SWIM_EV_ALIVE);
 }
@@ -388,14 +389,14 @@ void swim_handle_suspect(struct swim *s, const struct swim_msg *msg)
 		if (msg->incarnation > m->incarnation)
 			m->incarnation = msg->incarnation;
 		if (s->cfg.lifeguard && susp_confirm(m->susp, &msg->from))
-			swim_q_put(s, SWIM_BC_MEMBER, &m->name, msg);
+			swim_q_put(s, SWIM_BC_MEMBER, m, msg);
 		return;
 	}
 	m->incarnation = msg->incarnation;
 	set_status(s, m, SWIM_SUSPECT);
 	if (susp_start(s, m, &msg->from) < 0)
 		return;
-	swim_q_put(s, SWIM_BC_MEMBER, &m->name, msg);
+	swim_q_put(s, SWIM_BC_MEMBER, m, msg);
 	swim_m_notify(s, m, SWIM_EV_SUSPECT);
 }
 
@@ -415,7 +416,7 @@ void swim_handle_dead(struct swim *s, const struct swim_msg *msg)
 		return;
 	m->incarnation = msg->incarnation;
 	set_status(s, m, left ? SWIM_LEFT : SWIM_DEAD);
-	swim_q_put(s, SWIM_BC_MEMBER, &m->name, msg);
+	swim_q_put(s, SWIM_BC_MEMBER, m, msg);
 	swim_m_notify(s, m, left ? SWIM_EV_LEFT : SWIM_EV_DEAD);
 }
 
@@ -436,7 +437,7 @@ static int store_state(struct swim_member *m, uint64_t version, const uint8_t *d
 	return 0;
 }
 
-static void broadcast_state(struct swim *s, const struct swim_member *m)
+static void broadcast_state(struct swim *s, struct swim_member *m)
 {
 	struct swim_msg msg;
 
@@ -446,7 +447,7 @@ static void broadcast_state(struct swim *s, const struct swim_member *m)
 	msg.state.version = m->state_version;
 	msg.state.len = m->state_len;
 	msg.state.data = m->state;
-	swim_q_put(s, SWIM_BC_STATE, &m->name, &msg);
+	swim_q_put(s, SWIM_BC_STATE, m, &msg);
 }
 
 void swim_handle_state(struct swim *s, const struct swim_state_rec *r, bool gossip)
@@ -712,7 +713,7 @@ int swim_leave(struct swim *s)
 	accuse_msg(&msg, SWIM_MSG_DEAD, s->self, &s->self->name);
 	s->leaving = true;
 	set_status(s, s->self, SWIM_LEFT);
-	swim_q_put(s, SWIM_BC_MEMBER, &s->self->name, &msg);
+	swim_q_put(s, SWIM_BC_MEMBER, s->self, &msg);
 	s->next_gossip = now;
 	swim_gossip_tick(s, now);
 	return 0;

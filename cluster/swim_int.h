@@ -35,13 +35,15 @@ struct swim_member {
 	struct swim_member *hnext;   /* hash chain */
 	uint64_t pp_gen;             /* last push/pull that carried it */
 	uint64_t pp_version;         /* the peer's state version then */
+	struct swim_bcast *bcast[2]; /* queued news about it, by kind */
 };
 
-enum swim_bcast_kind { SWIM_BC_MEMBER = 0, SWIM_BC_STATE = 1 };
+enum swim_bcast_kind { SWIM_BC_MEMBER = 0, SWIM_BC_STATE = 1, SWIM_BC_KINDS };
 
 struct swim_bcast {
 	uint8_t kind;
-	struct swim_name about;
+	struct swim_member *about; /* whose about[kind] points back here */
+	size_t qidx;               /* position in swim->queue */
 	uint32_t transmits;
 	uint64_t id;
 	uint16_t len;
@@ -135,8 +137,11 @@ bool swim_gossip_target(const struct swim *s, const struct swim_member *m, uint6
 void swim_reap(struct swim *s, uint64_t now);
 
 /* swim_queue.c: infection-style broadcast queue. */
-int swim_q_put(struct swim *s, uint8_t kind, const struct swim_name *about,
+/* Queues M about member ABOUT, replacing what was queued about it of KIND. */
+int swim_q_put(struct swim *s, uint8_t kind, struct swim_member *about,
 	       const struct swim_msg *m);
+/* Drops every broadcast about M (it is being removed). */
+void swim_q_forget(struct swim *s, struct swim_member *m);
 /* Moves broadcasts into W, least transmitted first; counts transmissions. */
 void swim_q_fill(struct swim *s, struct swim_writer *w);
 void swim_q_free(struct swim *s);

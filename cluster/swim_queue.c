@@ -18,11 +18,16 @@ uint32_t swim_q_limit(const struct swim *s)
 
 static void q_drop(struct swim *s, size_t i)
 {
-	free(s->queue.v[i]);
+	struct swim_bcast *b = s->queue.v[i];
+
+	b->about->bcast[b->kind] = NULL;
+	free(b);
 	s->queue.v[i] = s->queue.v[--s->queue.n];
+	if (i < s->queue.n)
+		s->queue.v[i]->qidx = i;
 }
 
-int swim_q_put(struct swim *s, uint8_t kind, const struct swim_name *about,
+int swim_q_put(struct swim *s, uint8_t kind, struct swim_member *about,
 	       const struct swim_msg *m)
 {
 	uint8_t tmp[SWIM_PACKET_MAX];
@@ -31,16 +36,14 @@ int swim_q_put(struct swim *s, uint8_t kind, const struct swim_name *about,
 
 	if (n < 0)
 		return n;
-	for (size_t i = 0; i < s->queue.n; i++)
-		if (s->queue.v[i]->kind == kind && swim_name_eq(&s->queue.v[i]->about, about)) {
-			q_drop(s, i);
-			break;
-		}
+	if (about->bcast[kind])
+		q_drop(s, about->bcast[kind]->qidx);
 	b = malloc(sizeof(*b) + (size_t)n);
 	if (!b)
 		return -ENOMEM;
 	b->kind = kind;
-	b->about = *about;
+	b->about = about;
+	b->qidx = s->queue.n;
 	b->transmits = 0;
 	b->id = ++s->bcast_id;
 	b->len = (uint16_t)n;
@@ -49,7 +52,15 @@ int swim_q_put(struct swim *s, uint8_t kind, const struct swim_name *about,
 		free(b);
 		return -ENOMEM;
 	}
+	about->bcast[kind] = b;
 	return 0;
+}
+
+void swim_q_forget(struct swim *s, struct swim_member *m)
+{
+	for (int k = 0; k < SWIM_BC_KINDS; k++)
+		if (m->bcast[k])
+			q_drop(s, m->bcast[k]->qidx);
 }
 
 /* Fewest transmissions first; membership before records; newest first. */
@@ -71,6 +82,8 @@ void swim_q_fill(struct swim *s, struct swim_writer *w)
 
 	if (s->queue.n > 1)
 		qsort(s->queue.v, s->queue.n, sizeof(*s->queue.v), bcast_cmp);
+	for (size_t i = 0; i < s->queue.n; i++)
+		s->queue.v[i]->qidx = i;
 	for (size_t i = 0; i < s->queue.n && swim_writer_room(w) > 0; i++) {
 		struct swim_bcast *b = s->queue.v[i];
 
