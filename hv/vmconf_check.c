@@ -2,53 +2,15 @@
  * words every failure as Proxmox's JSONSchema.pm does. */
 #include "hv/vmconf_int.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/propstr.h"
+#include "common/util.h"
 
 #define VC_MAX_SUBKEYS 32
-
-static int is_integer(const char *s)
-{
-	if (*s == '+' || *s == '-')
-		s++;
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return 0;
-	return 1;
-}
-
-/* Perl's is_number: [+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)? */
-static int is_number(const char *s)
-{
-	int digits = 0;
-
-	if (*s == '+' || *s == '-')
-		s++;
-	for (; isdigit((unsigned char)*s); s++)
-		digits++;
-	if (*s == '.')
-		for (s++; isdigit((unsigned char)*s); s++)
-			digits++;
-	if (!digits)
-		return 0;
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '+' || *s == '-')
-			s++;
-		if (!isdigit((unsigned char)*s))
-			return 0;
-		while (isdigit((unsigned char)*s))
-			s++;
-	}
-	return *s == '\0';
-}
 
 static int enum_has(const char *const *e, const char *v)
 {
@@ -75,7 +37,7 @@ static int check_int(const struct vc_prop *p, const char *v, struct buf *canon, 
 {
 	long long x;
 
-	if (!is_integer(v)) {
+	if (!util_is_integer_text(v)) {
 		snprintf(err, errlen, "type check ('integer') failed - got '%.64s'", v);
 		return -EINVAL;
 	}
@@ -95,7 +57,7 @@ static int check_int(const struct vc_prop *p, const char *v, struct buf *canon, 
 static int check_num(const struct vc_prop *p, const char *v, struct buf *canon, char *err,
 		     size_t errlen)
 {
-	if (!is_number(v)) {
+	if (!util_is_number_text(v)) {
 		snprintf(err, errlen, "type check ('number') failed - got '%.64s'", v);
 		return -EINVAL;
 	}
