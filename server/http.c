@@ -199,13 +199,17 @@ static void reason_set(unsigned code, const char *phrase)
 	pending_reason.phrase[n] = '\0';
 }
 
+static const char *(*mhd_reason_for)(unsigned);
+
+/* Finds libmicrohttpd's own function once, before any worker thread runs. */
+static void reason_init(void)
+{
+	*(void **)&mhd_reason_for = dlsym(RTLD_NEXT, "MHD_get_reason_phrase_for");
+}
+
 static const char *real_reason(unsigned code)
 {
-	static const char *(*real)(unsigned);
-
-	if (!real)
-		*(void **)&real = dlsym(RTLD_NEXT, "MHD_get_reason_phrase_for");
-	return real ? real(code) : "Unknown";
+	return mhd_reason_for ? mhd_reason_for(code) : "Unknown";
 }
 
 const char *MHD_get_reason_phrase_for(unsigned int code)
@@ -626,6 +630,7 @@ static int http_init(struct http *h, struct app *app, const struct http_options 
 	h->listen_fd = -1;
 	h->body_limit = opt->body_limit ? opt->body_limit : HTTP_BODY_LIMIT;
 	h->auth_delay_ms = opt->auth_delay_ms ? opt->auth_delay_ms : HTTP_AUTH_DELAY_MS;
+	reason_init();
 	pthread_mutex_init(&h->delay_lock, NULL);
 	pthread_cond_init(&h->delay_cond, NULL);
 	if (pthread_create(&h->delay_thread, NULL, delay_main, h) != 0)
