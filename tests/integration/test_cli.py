@@ -363,7 +363,7 @@ def test_replaced_certificate(d, tmp):
         with open(cli.path("known_hosts"), "w") as f:
             f.write(text.replace(old, f"127.0.0.1:{second.port} "))
         cli.d = second
-        rc, out, err = cli.run("nodes")
+        rc, out, err = cli.run("nodes", env={"CORRAL_PASSWORD": second.admin_password})
         check_equal(rc, EXIT_CONN, err)
         assert "CHANGED" in err and second.fingerprint() in err, err
 
