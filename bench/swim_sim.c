@@ -554,7 +554,7 @@ static void fp_row(FILE *f, const struct result *r)
 	ratio(stall, sizeof(stall), r->fp_stall[0] + r->fp_stall_stalled[0],
 	      r->fp_stall[1] + r->fp_stall_stalled[1]);
 	ratio(slow, sizeof(slow), r->fp_slow[0], r->fp_slow[1]);
-	fprintf(f, "| %d | %.0f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.1f / %.1f | %s | "
+	fprintf(f, "| %d | %.1f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.1f / %.1f | %s | "
 		   "%.2f / %.2f | %.2f / %.2f | %.1f / %.1f | %s |\n",
 		r->n, r->fp_hours, r->fp_loss[0], r->fp_loss[1], r->fp_stall[0], r->fp_stall[1],
 		r->fp_stall_stalled[0], r->fp_stall_stalled[1], r->sus_stall[0], r->sus_stall[1],

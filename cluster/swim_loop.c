@@ -52,6 +52,13 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
+static bool is_wildcard(const struct swim_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a->ip, zero, a->family == 4 ? 4 : 16) == 0;
+}
+
 static void loop_free(struct swim_loop *l)
 {
 	swim_free(l->swim);
@@ -81,8 +88,14 @@ struct swim_loop *swim_loop_start(const struct swim_config *cfg, const char *lis
 	}
 	if (!(l->udp = swim_udp_new(listen, err, errlen)))
 		goto free_loop;
-	if (c.addr.family == 0)
+	if (c.addr.family == 0) {
 		swim_udp_local_addr(l->udp, &c.addr);
+		if (is_wildcard(&c.addr)) {
+			snprintf(err, errlen, "gossip listens on a wildcard address: "
+					      "the address to advertise must be given");
+			goto free_loop;
+		}
+	}
 	t = swim_udp_transport(l->udp);
 	if (!(l->swim = swim_new(&c, &t, err, errlen)))
 		goto free_loop;

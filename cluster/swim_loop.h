@@ -9,8 +9,9 @@
 struct swim_loop;
 
 /* Binds LISTEN ("ADDR:PORT"), creates the swim from CFG and starts the
- * thread.  CFG->addr may be left zero when LISTEN is not a wildcard; it is
- * then the bound address.  NULL with ERR filled on failure. */
+ * thread.  CFG->addr (the address others reach us at) may be left zero
+ * unless LISTEN is a wildcard such as 0.0.0.0; it is then the bound address.
+ * NULL with ERR filled on failure. */
 struct swim_loop *swim_loop_start(const struct swim_config *cfg, const char *listen,
 				  char *err, size_t errlen);
 /* Stops the thread, frees the swim and closes the sockets. */

@@ -134,9 +134,26 @@ static void test_ipv6_loopback(void)
 	swim_loop_stop(a);
 }
 
+static void test_wildcard_needs_advertise(void)
+{
+	struct swim_config cfg;
+	struct swim_loop *l;
+	char err[256] = "";
+
+	fast(&cfg, "w", NULL);
+	CHECK(swim_loop_start(&cfg, "0.0.0.0:0", err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "wildcard") != NULL);
+	CHECK(swim_loop_start(&cfg, "127.0.0.1:99999", err, sizeof(err)) == NULL);
+	swim_addr_parse("127.0.0.1:7946", &cfg.addr);
+	l = swim_loop_start(&cfg, "0.0.0.0:0", err, sizeof(err));
+	CHECK(l != NULL);
+	swim_loop_stop(l);
+}
+
 static const struct test_case tests[] = {
 	{ "three_encrypted_on_loopback", test_three_encrypted_on_loopback },
 	{ "ipv6_loopback", test_ipv6_loopback },
+	{ "wildcard_needs_advertise", test_wildcard_needs_advertise },
 };
 
 TEST_MAIN(tests)
