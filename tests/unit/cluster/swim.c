@@ -504,6 +504,43 @@ static void test_wrong_key_dropped(void)
 	cl_free(&c);
 }
 
+/* Install, use, remove: the cluster changes keys without dropping a packet. */
+static void test_key_rotation_live(void)
+{
+	struct cl c;
+	uint8_t k1[KEYRING_KEY_LEN], k2[KEYRING_KEY_LEN];
+	struct swim_stats st;
+
+	memset(k1, 1, sizeof(k1));
+	memset(k2, 2, sizeof(k2));
+	cl_init(&c, 4, 18);
+	for (int i = 0; i < 4; i++) {
+		c.kr[i] = keyring_new();
+		keyring_install(c.kr[i], k1);
+		node_start(&c, i, NULL);
+	}
+	for (int i = 1; i < 4; i++)
+		swim_join(c.s[i], &c.addr[0]);
+	run_for(&c, 5000);
+	for (int i = 0; i < 4; i++)
+		CHECK_INT(keyring_install(c.kr[i], k2), 0);
+	run_for(&c, 3000);
+	CHECK_INT(keyring_use(c.kr[0], k2), 0); /* one node switches first */
+	run_for(&c, 5000);
+	for (int i = 1; i < 4; i++)
+		keyring_use(c.kr[i], k2);
+	for (int i = 0; i < 4; i++)
+		CHECK_INT(keyring_remove(c.kr[i], k1), 0);
+	run_for(&c, 30000);
+	CHECK(all_alive(&c, 0, 4));
+	CHECK_INT(total_deaths(&c), 0);
+	for (int i = 0; i < 4; i++) {
+		swim_get_stats(c.s[i], &st);
+		CHECK_INT(st.drop_decrypt, 0);
+	}
+	cl_free(&c);
+}
+
 static void test_leave(void)
 {
 	struct cl c;
@@ -572,6 +609,7 @@ static const struct test_case tests[] = {
 	{ "state_reaches_late_joiner", test_state_reaches_late_joiner },
 	{ "state_after_restart_wins", test_state_after_restart_wins },
 	{ "wrong_key_dropped", test_wrong_key_dropped },
+	{ "key_rotation_live", test_key_rotation_live },
 	{ "leave", test_leave },
 	{ "short_stall_survives", test_short_stall_survives },
 	{ "slow_node_lifeguard", test_slow_node_lifeguard },
