@@ -17,7 +17,6 @@
 
 #define QMP_TIMEOUT_MS 5000   /* ordinary commands */
 #define ATTACH_TIMEOUT_MS 5000
-#define KILL_GRACE_MS 5000    /* after SIGKILL the process is gone in far less */
 
 /* Run-directory files a VM owns while it runs (logs are kept). */
 static const char *const run_files[] = { "pid", "qmp", "vnc", "qga", "serial0", "serial1",
@@ -390,6 +389,33 @@ static int spawn_vm(struct hv *h, int vmid, char **argv, int timeout_ms, char *e
 	return vm_register(vm, err, errlen);
 }
 
+/* QEMU has no command-line switch for a NIC without carrier: link_down=1
+ * is applied over QMP as soon as the VM answers. */
+static int apply_link_down(struct hv *h, int vmid, const struct vmconf *conf, char *err,
+			   size_t errlen)
+{
+	for (size_t i = 0; i < vmconf_count(conf); i++) {
+		const char *k = vmconf_key_at(conf, i);
+		struct vmconf_net n;
+		cJSON *args;
+		int r;
+
+		if (strncmp(k, "net", 3) != 0 ||
+		    vmconf_net_parse(k, vmconf_value_at(conf, i), &n, err, errlen) < 0 || !n.link_down)
+			continue;
+		args = cJSON_CreateObject();
+		if (!args || !cJSON_AddStringToObject(args, "name", k) ||
+		    !cJSON_AddBoolToObject(args, "up", 0))
+			r = -ENOMEM;
+		else
+			r = hv_vm_qmp(h, vmid, "set_link", args, QMP_TIMEOUT_MS, NULL, err, errlen);
+		cJSON_Delete(args);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int hv_vm_start(struct hv *h, int vmid, const struct vmconf *conf,
 		const struct hv_disk_path *disks, size_t ndisks, int timeout_ms, char *err,
 		size_t errlen)
@@ -408,6 +434,8 @@ int hv_vm_start(struct hv *h, int vmid, const struct vmconf *conf,
 	r = hv_tap_setup(h, vmid, conf, err, errlen);
 	if (r == 0)
 		r = spawn_vm(h, vmid, argv, timeout_ms, err, errlen);
+	if (r == 0)
+		r = apply_link_down(h, vmid, conf, err, errlen);
 	hv_argv_free(argv);
 	return r;
 }

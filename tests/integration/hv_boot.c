@@ -125,7 +125,9 @@ static int serial_expect(int fd, struct buf *out, const char *needle, const char
 
 /* ---- fixtures ----------------------------------------------------------------------- */
 
-/* Whatever happens, no QEMU outlives the test. */
+static int run_cmd(const char *cmd);
+
+/* Whatever happens, no QEMU or test bridge outlives the test. */
 static void kill_leftover(void)
 {
 	char path[512], *text = NULL;
@@ -135,6 +137,8 @@ static void kill_leftover(void)
 	if (util_read_file(path, 64, &text, &len) == 0 && atoi(text) > 1)
 		kill(atoi(text), SIGKILL);
 	free(text);
+	if (access("/sys/class/net/crlhvtest0", F_OK) == 0)
+		run_cmd("ip link del crlhvtest0");
 }
 
 static int run_cmd(const char *cmd)
@@ -301,6 +305,36 @@ static void test_reattach(void)
 	CHECK_INT(hv_vm_running(h, VMID), 0);
 }
 
+/* A NIC on a Linux bridge: hv makes tap100i1, enslaves it, QEMU opens it;
+ * link_down=1 reaches the guest as no carrier; the tap goes with the VM. */
+static void test_bridged_nic(void)
+{
+	const char *keys[] = { "net1" };
+	const char *vals[] = { "virtio,bridge=crlhvtest0,link_down=1" };
+	struct vmconf_errors errs = { .n = 0 };
+	struct buf out = BUF_INIT;
+	char master[256] = "";
+	ssize_t n;
+	int fd;
+
+	CHECK_INT(run_cmd("ip link add crlhvtest0 type bridge && ip link set crlhvtest0 up"), 0);
+	CHECK_INT(vmconf_update(conf, keys, vals, 1, NULL, &errs), 0);
+	CHECK_INT(start_vm(), 0);
+	n = readlink("/sys/class/net/tap100i1/master", master, sizeof(master) - 1);
+	master[n > 0 ? n : 0] = '\0';
+	CHECK(strstr(master, "crlhvtest0") != NULL);
+	fd = serial_connect();
+	CHECK(serial_expect(fd, &out, "CORRAL-GUEST-READY", NULL, BOOT_TIMEOUT_MS));
+	CHECK(serial_expect(fd, &out, "carrier=0",
+			    "ip link set eth1 up; echo carrier=$(cat /sys/class/net/eth1/carrier)\n", 60000));
+	close(fd);
+	buf_free(&out);
+	CHECK_INT(hv_vm_stop(h, VMID, 10000, err, sizeof(err)), 0);
+	CHECK(access("/sys/class/net/tap100i1", F_OK) != 0);
+	CHECK_INT(vmconf_update(conf, NULL, NULL, 0, "net1", &errs), 0);
+	run_cmd("ip link del crlhvtest0");
+}
+
 static void test_start_errors(void)
 {
 	struct hv_disk_path bad[2] = { { "virtio0", "/nonexistent/disk.qcow2", "qcow2" },
@@ -327,6 +361,7 @@ static const struct test_case tests[] = {
 	{ "acpi_shutdown", test_acpi_shutdown },
 	{ "kill9_noticed", test_kill9_noticed },
 	{ "reattach_after_daemon_restart", test_reattach },
+	{ "bridged_nic_and_link_down", test_bridged_nic },
 	{ "start_errors", test_start_errors },
 };
 
