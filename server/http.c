@@ -244,6 +244,8 @@ static enum MHD_Result queue_reason(struct MHD_Connection *conn, unsigned status
 	add_common_headers(resp);
 	reason_set(status, reason);
 	ret = MHD_queue_response(conn, status, resp);
+	if (ret != MHD_YES)
+		reason_set(0, NULL); /* no status line will ask for it */
 	MHD_destroy_response(resp);
 	return ret;
 }
