@@ -125,4 +125,47 @@ int api_cluster_nextid(struct req *req, struct resp *resp);
 int api_cluster_resources(struct req *req, struct resp *resp);
 int api_cluster_tasks(struct req *req, struct resp *resp);
 
+/* --- api_qemu*.c: /nodes/{node}/qemu (VMs) --- */
+
+extern const struct param_spec api_qemu_list_params[];
+extern const struct param_spec api_qemu_create_params[];
+extern const struct param_spec api_qemu_vm_params[];
+extern const struct param_spec api_qemu_destroy_params[];
+extern const struct param_spec api_qemu_config_get_params[];
+extern const struct param_spec api_qemu_config_set_params[];
+extern const struct param_spec api_qemu_start_params[];
+extern const struct param_spec api_qemu_stop_params[];
+extern const struct param_spec api_qemu_shutdown_params[];
+extern const struct param_spec api_qemu_reboot_params[];
+extern const struct param_spec api_qemu_skiplock_params[];
+extern const struct param_spec api_qemu_suspend_params[];
+int api_qemu_list(struct req *req, struct resp *resp);
+int api_qemu_create(struct req *req, struct resp *resp);
+int api_qemu_index(struct req *req, struct resp *resp);
+int api_qemu_destroy(struct req *req, struct resp *resp);
+int api_qemu_config_get(struct req *req, struct resp *resp);
+int api_qemu_config_post(struct req *req, struct resp *resp);
+int api_qemu_config_put(struct req *req, struct resp *resp);
+int api_qemu_pending(struct req *req, struct resp *resp);
+int api_qemu_status_index(struct req *req, struct resp *resp);
+int api_qemu_status_current(struct req *req, struct resp *resp);
+int api_qemu_start(struct req *req, struct resp *resp);
+int api_qemu_stop(struct req *req, struct resp *resp);
+int api_qemu_shutdown(struct req *req, struct resp *resp);
+int api_qemu_reboot(struct req *req, struct resp *resp);
+int api_qemu_reset(struct req *req, struct resp *resp);
+int api_qemu_suspend(struct req *req, struct resp *resp);
+int api_qemu_resume(struct req *req, struct resp *resp);
+/* /cluster/resources rows of the VMs the caller may see, added to ROWS. */
+int api_qemu_resource_rows(struct req *req, cJSON *rows);
+
+/* --- api_storage.c: /nodes/{node}/storage (the pool "local") --- */
+
+extern const struct param_spec api_storage_list_params[];
+extern const struct param_spec api_storage_content_params[];
+int api_storage_list(struct req *req, struct resp *resp);
+int api_storage_content(struct req *req, struct resp *resp);
+/* /cluster/resources rows of the storages the caller may see. */
+int api_storage_resource_rows(struct req *req, cJSON *rows);
+
 #endif

@@ -144,11 +144,23 @@ static int node_rows(const struct req *req, cJSON *rows)
 	return r;
 }
 
+static int vm_rows(const struct req *req, cJSON *rows)
+{
+	return api_qemu_resource_rows((struct req *)req, rows);
+}
+
+static int storage_rows(const struct req *req, cJSON *rows)
+{
+	return api_storage_resource_rows((struct req *)req, rows);
+}
+
 static const struct {
 	const char *type; /* the ?type= filter value that selects these rows */
 	resource_rows_fn fn;
 } resource_builders[] = {
     {"node", node_rows},
+    {"vm", vm_rows},
+    {"storage", storage_rows},
 };
 
 int api_cluster_resources(struct req *req, struct resp *resp)

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/version.h"
+#include "hv/vm.h"
 #include "server/app.h"
 #include "server/auth.h"
 #include "server/config.h"
@@ -22,6 +23,7 @@
 #include "server/store.h"
 #include "server/tasks.h"
 #include "server/tls.h"
+#include "storage/pool.h"
 
 #define ADMIN_PASSWORD_ENV "CORRAL_ADMIN_PASSWORD"
 #define ADMIN_PASSWORD_FILE "initial-admin-password"
@@ -142,6 +144,48 @@ static int start_http(struct app *app, const char *key, const char *cert)
 	return 0;
 }
 
+/* --- VMs: the pool "local" and the hypervisor (QEMU outlives corrald) --- */
+
+/* Most running VMs re-attached at start-up that are named in the log. */
+#define ATTACH_LOG_MAX 1024
+
+/* hv events arrive on the supervisor thread: log them, nothing more. */
+static void on_vm_event(void *opaque, const struct hv_event *ev)
+{
+	(void)opaque;
+	if (ev->type == HV_EV_EXITED)
+		log_info("VM %d: QEMU exited (wait status %d); VM is stopped", ev->vmid,
+			 ev->wait_status);
+	else
+		log_info("VM %d: QMP event %s%s%s%s", ev->vmid, ev->name,
+			 ev->guest ? " (guest)" : "", ev->reason && ev->reason[0] ? ", " : "",
+			 ev->reason ? ev->reason : "");
+}
+
+static int start_vms(struct app *app)
+{
+	struct hv_config hc = { .run_dir = app->cfg.run_dir, .on_event = on_vm_event };
+	char dir[APP_PATH_MAX + 64], err[512] = "";
+	int vmids[ATTACH_LOG_MAX], n, rc;
+
+	data_path(app, "images", dir, sizeof(dir));
+	if ((rc = pool_dir_new("local", dir, &app->pool, err, sizeof(err))) < 0) {
+		log_error("storage 'local': %s", err);
+		return rc;
+	}
+	if ((rc = hv_new(&hc, &app->hv, err, sizeof(err))) < 0) {
+		log_error("hypervisor: %s", err);
+		return rc;
+	}
+	n = hv_attach_all(app->hv, vmids, ATTACH_LOG_MAX, err, sizeof(err));
+	if (n < 0)
+		log_error("re-attaching running VMs: %s", err);
+	for (int i = 0; i < n; i++)
+		log_info("VM %d: running, re-attached", vmids[i]);
+	log_info("VMs run with -accel %s", hv_accel(app->hv));
+	return 0;
+}
+
 static int start(struct app *app)
 {
 	char *key = NULL, *cert = NULL;
@@ -153,6 +197,8 @@ static int start(struct app *app)
 		rc = start_auth(app);
 	if (rc == 0 && (rc = nodeinfo_new(&app->nodeinfo)) < 0)
 		log_error("node figures: %s", err_str(rc));
+	if (rc == 0)
+		rc = start_vms(app);
 	if (rc == 0 && (rc = tasks_new(app, app->cfg.log_dir, app->cfg.task_workers, &app->tasks)) < 0)
 		log_error("tasks in %s: %s", app->cfg.log_dir, err_str(rc));
 	if (rc == 0)
@@ -169,6 +215,9 @@ static void stop(struct app *app)
 	app->http = NULL;
 	if (app->tasks)
 		tasks_free(app->tasks);
+	if (app->hv)
+		hv_free(app->hv); /* stops supervising; the VMs keep running */
+	pool_free(app->pool);
 	nodeinfo_free(app->nodeinfo);
 	auth_free(app->auth);
 	if (app->store)

@@ -4,6 +4,11 @@
 #include "server/api.h"
 #include "server/router.h"
 
+/* Any of the VM.Config.* privileges may change a VM's configuration. */
+#define QEMU_CONFIG_PRIVS                                                                  \
+	"VM.Config.Disk|VM.Config.CDROM|VM.Config.CPU|VM.Config.Memory|VM.Config.Network|" \
+	"VM.Config.HWType|VM.Config.Options|VM.Config.Cloudinit"
+
 const struct route routes[] = {
 	/* --- /access --- */
 	{ HTTP_GET, "/access", api_access_no_params, NULL, PERM_USER, 0, api_access_index },
@@ -84,6 +89,48 @@ const struct route routes[] = {
 	  NULL, PERM_USER, 0, api_cluster_resources },
 	{ HTTP_GET, "/cluster/status", api_no_params, "/", "Sys.Audit", 0, api_cluster_status },
 	{ HTTP_GET, "/cluster/tasks", api_no_params, NULL, PERM_USER, 0, api_cluster_tasks },
+	/* --- /nodes/{node}/qemu (api_qemu*.c) --- */
+	{ HTTP_GET, "/nodes/{node}/qemu", api_qemu_list_params, NULL, PERM_USER, 0, api_qemu_list },
+	/* VM.Allocate on /vms/{vmid} is checked by the handler, after vmid is validated. */
+	{ HTTP_POST, "/nodes/{node}/qemu", api_qemu_create_params, NULL, PERM_USER,
+	  ROUTE_EXTRA_PARAMS, api_qemu_create },
+	{ HTTP_GET, "/nodes/{node}/qemu/{vmid}", api_qemu_vm_params, "/vms/{vmid}", "VM.Audit", 0,
+	  api_qemu_index },
+	{ HTTP_DELETE, "/nodes/{node}/qemu/{vmid}", api_qemu_destroy_params, "/vms/{vmid}",
+	  "VM.Allocate", 0, api_qemu_destroy },
+	{ HTTP_GET, "/nodes/{node}/qemu/{vmid}/config", api_qemu_config_get_params, "/vms/{vmid}",
+	  "VM.Audit", 0, api_qemu_config_get },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/config", api_qemu_config_set_params,
+	  "/vms/{vmid}", QEMU_CONFIG_PRIVS, ROUTE_EXTRA_PARAMS, api_qemu_config_post },
+	{ HTTP_PUT, "/nodes/{node}/qemu/{vmid}/config", api_qemu_config_set_params,
+	  "/vms/{vmid}", QEMU_CONFIG_PRIVS, ROUTE_EXTRA_PARAMS, api_qemu_config_put },
+	{ HTTP_GET, "/nodes/{node}/qemu/{vmid}/pending", api_qemu_vm_params, "/vms/{vmid}",
+	  "VM.Audit", 0, api_qemu_pending },
+	{ HTTP_GET, "/nodes/{node}/qemu/{vmid}/status", api_qemu_vm_params, "/vms/{vmid}",
+	  "VM.Audit", 0, api_qemu_status_index },
+	{ HTTP_GET, "/nodes/{node}/qemu/{vmid}/status/current", api_qemu_vm_params, "/vms/{vmid}",
+	  "VM.Audit", 0, api_qemu_status_current },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/status/reboot", api_qemu_reboot_params,
+	  "/vms/{vmid}", "VM.PowerMgmt", 0, api_qemu_reboot },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/status/reset", api_qemu_skiplock_params,
+	  "/vms/{vmid}", "VM.PowerMgmt", 0, api_qemu_reset },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/status/resume", api_qemu_skiplock_params,
+	  "/vms/{vmid}", "VM.PowerMgmt", 0, api_qemu_resume },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/status/shutdown", api_qemu_shutdown_params,
+	  "/vms/{vmid}", "VM.PowerMgmt", 0, api_qemu_shutdown },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/status/start", api_qemu_start_params,
+	  "/vms/{vmid}", "VM.PowerMgmt", 0, api_qemu_start },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/status/stop", api_qemu_stop_params,
+	  "/vms/{vmid}", "VM.PowerMgmt", 0, api_qemu_stop },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/status/suspend", api_qemu_suspend_params,
+	  "/vms/{vmid}", "VM.PowerMgmt", 0, api_qemu_suspend },
+
+	/* --- /nodes/{node}/storage (api_storage.c) --- */
+	{ HTTP_GET, "/nodes/{node}/storage", api_storage_list_params, NULL, PERM_USER, 0,
+	  api_storage_list },
+	{ HTTP_GET, "/nodes/{node}/storage/{storage}/content", api_storage_content_params,
+	  "/storage/{storage}", "Datastore.Audit|Datastore.AllocateSpace", 0,
+	  api_storage_content },
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

@@ -1,0 +1,452 @@
+/* /nodes/{node}/qemu: list, create (qmcreate), index and destroy
+ * (qmdestroy) of VMs, as qemu-server's API2/Qemu.pm serves them. */
+#include "server/api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "server/app.h"
+#include "server/params.h"
+#include "server/qemu_int.h"
+#include "server/store.h"
+#include "server/tasks.h"
+#include "storage/pool.h"
+
+#define NODE_PARAM { .name = "node", .type = PT_STRING, .check = param_check_pve_node }
+#define VMID_PARAM                                                                     \
+	{ .name = "vmid", .type = PT_INTEGER, .min = QEMU_VMID_MIN, .max = QEMU_VMID_MAX, \
+	  .check = param_check_pve_vmid }
+#define BOOL_OPT(n) { .name = n, .type = PT_BOOLEAN, .flags = PF_OPTIONAL }
+
+const struct param_spec api_qemu_list_params[] = {
+	NODE_PARAM,
+	BOOL_OPT("full"),
+	{ .name = NULL },
+};
+
+const struct param_spec api_qemu_create_params[] = {
+	NODE_PARAM,
+	VMID_PARAM,
+	BOOL_OPT("start"),
+	BOOL_OPT("unique"),
+	{ .name = "pool", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 64 },
+	{ .name = NULL },
+};
+
+const struct param_spec api_qemu_vm_params[] = {
+	NODE_PARAM,
+	VMID_PARAM,
+	{ .name = NULL },
+};
+
+const struct param_spec api_qemu_destroy_params[] = {
+	NODE_PARAM,
+	VMID_PARAM,
+	BOOL_OPT("purge"),
+	BOOL_OPT("destroy-unreferenced-disks"),
+	BOOL_OPT("skiplock"),
+	{ .name = NULL },
+};
+
+/* ---- list ------------------------------------------------------------------ */
+
+struct list_ctx {
+	struct req *req;
+	cJSON *rows;
+};
+
+static int list_one(const char *key, const cJSON *val, void *opaque)
+{
+	struct list_ctx *c = opaque;
+	char path[32];
+	struct qvm vm;
+	int vmid = atoi(key);
+	cJSON *row;
+
+	(void)val;
+	snprintf(path, sizeof(path), "/vms/%d", vmid);
+	if (!api_can(c->req, path, "VM.Audit"))
+		return 0;
+	if (qvm_read(c->req->app, vmid, &vm) < 0)
+		return 0;
+	row = qemu_vmstatus(c->req->app, vmid, &vm);
+	qvm_clear(&vm);
+	if (row)
+		cJSON_AddItemToArray(c->rows, row);
+	return 0;
+}
+
+/* Every VM's vmstatus row the caller may see, into ROWS. */
+static int vm_rows(struct req *req, cJSON *rows)
+{
+	struct list_ctx c = { req, rows };
+	struct store_txn *t;
+	int r = store_begin(req->app->store, 1, &t);
+
+	if (r < 0)
+		return r;
+	r = store_foreach(t, DB_VMS, "", list_one, &c);
+	store_abort(t);
+	return r;
+}
+
+int api_qemu_list(struct req *req, struct resp *resp)
+{
+	int r = api_node_check(req, resp);
+
+	if (r < 0)
+		return r;
+	resp->data = cJSON_CreateArray();
+	if ((r = vm_rows(req, resp->data)) < 0)
+		return resp_error(resp, r, "cannot list VMs: %s", err_str(r));
+	return 0;
+}
+
+/* Proxmox's /cluster/resources VM row, from a vmstatus row. */
+static cJSON *resource_row(struct req *req, const cJSON *st)
+{
+	static const char *const copied[] = { "vmid", "name", "status", "template", "cpu",
+					      "maxmem", "mem", "maxdisk", "disk", "netin",
+					      "netout", "diskread", "diskwrite", "uptime",
+					      "tags", "lock" };
+	cJSON *row = cJSON_CreateObject();
+	char id[32];
+
+	snprintf(id, sizeof(id), "qemu/%d", (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "vmid")));
+	cJSON_AddStringToObject(row, "id", id);
+	cJSON_AddStringToObject(row, "type", "qemu");
+	cJSON_AddStringToObject(row, "node", req->app->cfg.node);
+	cJSON_AddNumberToObject(row, "maxcpu",
+				cJSON_GetNumberValue(cJSON_GetObjectItem(st, "cpus")));
+	for (size_t i = 0; i < ARRAY_SIZE(copied); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, copied[i]);
+
+		if (v)
+			cJSON_AddItemToObject(row, copied[i], cJSON_Duplicate(v, 1));
+	}
+	return row;
+}
+
+int api_qemu_resource_rows(struct req *req, cJSON *rows)
+{
+	cJSON *st = cJSON_CreateArray(), *it;
+	int r = vm_rows(req, st);
+
+	cJSON_ArrayForEach(it, st)
+		cJSON_AddItemToArray(rows, resource_row(req, it));
+	cJSON_Delete(st);
+	return r;
+}
+
+/* ---- create ---------------------------------------------------------------- */
+
+size_t qemu_config_params(const struct req *req, const struct param_spec *spec,
+			  const char **keys, const char **values, size_t max,
+			  struct vmconf_errors *errs)
+{
+	const cJSON *it;
+	size_t n = 0;
+
+	cJSON_ArrayForEach(it, req->params) {
+		if (params_find_spec(spec, it->string))
+			continue;
+		if (!vmconf_key_known(it->string) || !cJSON_IsString(it))
+			vmconf_errors_add(errs, it->string, "property is not defined in schema "
+					  "and the schema does not allow additional properties");
+		else if (n < max) {
+			keys[n] = it->string;
+			values[n++] = it->valuestring;
+		}
+	}
+	return n;
+}
+
+struct create_arg {
+	int vmid;
+	int start;
+	struct vmconf *conf; /* as validated, new disks not yet allocated */
+};
+
+static void create_arg_free(void *p)
+{
+	struct create_arg *a = p;
+
+	vmconf_free(a->conf);
+	free(a);
+}
+
+static int free_volume(const char *volid, void *ctx)
+{
+	struct task *t = ctx;
+	char err[256];
+
+	if (pool_vol_free(task_app(t)->pool, volid, err, sizeof(err)) < 0)
+		task_warn(t, "cannot remove %s: %s", volid, err);
+	else
+		task_log(t, "removed volume %s", volid);
+	return 0;
+}
+
+/* The volume id at the start of an allocated drive's value. */
+static void free_new_volume(const char *value, struct task *t)
+{
+	char volid[POOL_VOLID_MAX];
+
+	snprintf(volid, sizeof(volid), "%.*s", (int)strcspn(value, ","), value);
+	free_volume(volid, t);
+}
+
+/* Removes the record made by the create handler (a failed create). */
+static void drop_record(struct app *app, int vmid)
+{
+	struct store_txn *t;
+	char key[16];
+
+	snprintf(key, sizeof(key), "%d", vmid);
+	if (store_begin(app->store, 0, &t) < 0)
+		return;
+	if (store_del(t, DB_VMS, key) < 0)
+		store_abort(t);
+	else
+		store_commit(t);
+}
+
+/* Writes the final configuration and drops the create lock. */
+static int create_commit(struct app *app, int vmid, const struct vmconf *conf)
+{
+	struct store_txn *t;
+	struct qvm vm;
+	int r = store_begin(app->store, 0, &t);
+
+	if (r < 0)
+		return r;
+	if ((r = qvm_load(t, vmid, &vm)) < 0) {
+		store_abort(t);
+		return r;
+	}
+	vmconf_free(vm.conf);
+	vm.conf = vmconf_dup(conf);
+	vm.lock[0] = '\0';
+	r = vm.conf ? qvm_save(t, vmid, &vm) : -ENOMEM;
+	qvm_clear(&vm);
+	if (r < 0) {
+		store_abort(t);
+		return r;
+	}
+	return store_commit(t);
+}
+
+static int create_task(struct task *t, void *opaque)
+{
+	struct create_arg *a = opaque;
+	struct app *app = task_app(t);
+	struct vmconf *orig = vmconf_dup(a->conf);
+	char err[512] = "";
+	int r = orig ? qemu_alloc_disks(app, a->vmid, a->conf, err, sizeof(err)) : -ENOMEM;
+
+	for (size_t i = 0; i < vmconf_count(a->conf); i++)
+		if (strcmp(vmconf_value_at(a->conf, i),
+			   vmconf_get(orig, vmconf_key_at(a->conf, i))) != 0)
+			task_log(t, "%s: allocated %s", vmconf_key_at(a->conf, i),
+				 vmconf_value_at(a->conf, i));
+	if (r == 0 && (r = create_commit(app, a->vmid, a->conf)) < 0)
+		snprintf(err, sizeof(err), "cannot store the configuration: %s", err_str(r));
+	if (r < 0) {
+		for (size_t i = 0; i < vmconf_count(a->conf); i++)
+			if (strcmp(vmconf_value_at(a->conf, i),
+				   vmconf_get(orig, vmconf_key_at(a->conf, i))) != 0)
+				free_new_volume(vmconf_value_at(a->conf, i), t);
+		drop_record(app, a->vmid);
+		vmconf_free(orig);
+		return task_fail(t, r, "unable to create VM %d - %s", a->vmid, err);
+	}
+	vmconf_free(orig);
+	return a->start ? qemu_task_start(t, a->vmid, QEMU_START_TIMEOUT_MS / 1000) : 0;
+}
+
+/* Takes VMID for the new VM: its record, locked "create", so a second create
+ * of the same id fails at once.  Errors as the answer. */
+static int create_reserve(struct req *req, struct resp *resp, int vmid)
+{
+	struct store_txn *t;
+	struct qvm vm;
+	char key[16];
+	const char *data;
+	size_t len;
+	int r = store_begin(req->app->store, 0, &t);
+
+	if (r < 0)
+		return resp_error(resp, r, "cannot write the configuration: %s", err_str(r));
+	snprintf(key, sizeof(key), "%d", vmid);
+	if (store_get_raw(t, DB_VMS, key, &data, &len) == 0) {
+		store_abort(t);
+		return resp_param_error(resp, "vmid", "VM %d already exists", vmid);
+	}
+	if ((r = qvm_init(&vm)) == 0) {
+		snprintf(vm.lock, sizeof(vm.lock), "create");
+		r = qvm_save(t, vmid, &vm);
+		qvm_clear(&vm);
+	}
+	if (r < 0) {
+		store_abort(t);
+		return resp_error(resp, r, "cannot write the configuration: %s", err_str(r));
+	}
+	r = store_commit(t);
+	return r < 0 ? resp_error(resp, r, "cannot write the configuration: %s", err_str(r)) : 0;
+}
+
+/* Validates every key (values, volumes) of the request into *CONF. */
+static int create_validate(struct req *req, struct resp *resp, int vmid, struct vmconf **conf)
+{
+	const char *keys[256], *values[256];
+	struct vmconf_errors errs = { .n = 0 };
+	size_t n = qemu_config_params(req, api_qemu_create_params, keys, values, 256, &errs);
+
+	if (!(*conf = vmconf_new()))
+		return resp_error(resp, -ENOMEM, "out of memory");
+	if (errs.n == 0)
+		vmconf_update(*conf, keys, values, n, NULL, &errs);
+	if (errs.n == 0)
+		qemu_check_volumes(req->app, vmid, keys, values, n, &errs);
+	if (errs.n == 0 && vmconf_assign_macs(*conf) < 0)
+		return resp_error(resp, CR_EINTERNAL, "cannot generate MAC addresses");
+	return errs.n ? qemu_errors_reply(resp, &errs) : 0;
+}
+
+int api_qemu_create(struct req *req, struct resp *resp)
+{
+	int vmid = qemu_vmid(req), r;
+	struct create_arg *a = NULL;
+	struct vmconf *conf = NULL;
+	char upid[UPID_MAX], err[512], id[16], lock[32], path[32];
+
+	if ((r = api_node_check(req, resp)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "/vms/%d", vmid);
+	if (!api_can(req, path, "VM.Allocate"))
+		return resp_error(resp, CR_EPERM_CHECK, "Permission check failed (%s, VM.Allocate)",
+				  path);
+	if ((r = create_validate(req, resp, vmid, &conf)) < 0 ||
+	    (r = create_reserve(req, resp, vmid)) < 0) {
+		vmconf_free(conf);
+		return r;
+	}
+	if (!(a = calloc(1, sizeof(*a)))) {
+		vmconf_free(conf);
+		drop_record(req->app, vmid);
+		return resp_error(resp, -ENOMEM, "out of memory");
+	}
+	*a = (struct create_arg){ vmid, req_bool(req, "start", 0), conf };
+	snprintf(id, sizeof(id), "%d", vmid);
+	snprintf(lock, sizeof(lock), "vm:%d", vmid);
+	r = tasks_start(req->app->tasks, "qmcreate", id, req->who, lock, create_task, a,
+			create_arg_free, upid, err, sizeof(err));
+	if (r < 0) {
+		drop_record(req->app, vmid);
+		return resp_error(resp, r, "%s", err);
+	}
+	return api_task_reply(req, resp, upid, 0, "create failed");
+}
+
+/* ---- index ----------------------------------------------------------------- */
+
+int api_qemu_index(struct req *req, struct resp *resp)
+{
+	cJSON *names = api_subdirs("/nodes/{node}/qemu/{vmid}/"), *it;
+	struct qvm vm;
+	int r = api_node_check(req, resp);
+
+	if (r == 0 && (r = qvm_read(req->app, qemu_vmid(req), &vm)) == 0)
+		qvm_clear(&vm);
+	else if (r == CR_ENOTFOUND)
+		r = qemu_no_such_vm(req, resp, qemu_vmid(req));
+	if (r < 0) {
+		cJSON_Delete(names);
+		return r;
+	}
+	resp->data = cJSON_CreateArray();
+	cJSON_ArrayForEach(it, names) {
+		cJSON *row = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(row, "subdir",
+					cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")));
+		cJSON_AddItemToArray(resp->data, row);
+	}
+	cJSON_Delete(names);
+	return 0;
+}
+
+/* ---- destroy --------------------------------------------------------------- */
+
+struct destroy_arg {
+	int vmid;
+	int unreferenced;
+};
+
+static int free_unreferenced(const struct pool_volume *v, void *ctx)
+{
+	return free_volume(v->volid, ctx);
+}
+
+static int destroy_task(struct task *t, void *opaque)
+{
+	const struct destroy_arg *a = opaque;
+	struct app *app = task_app(t);
+	struct store_txn *txn;
+	struct qvm vm;
+	char key[16];
+	int r;
+
+	if (qemu_running(app, a->vmid))
+		return task_fail(t, CR_EINTERNAL, "VM %d is running - destroy failed", a->vmid);
+	if ((r = qvm_read(app, a->vmid, &vm)) < 0)
+		return task_fail(t, r, "Configuration file 'nodes/%s/qemu-server/%d.conf' does "
+				 "not exist", app->cfg.node, a->vmid);
+	if (app->pool) {
+		qemu_foreach_volume(vm.conf, free_volume, t);
+		qemu_foreach_volume(vm.pending, free_volume, t);
+		if (a->unreferenced)
+			pool_list(app->pool, POOL_CONTENT_IMAGES, a->vmid, free_unreferenced, t);
+	}
+	qvm_clear(&vm);
+	snprintf(key, sizeof(key), "%d", a->vmid);
+	if ((r = store_begin(app->store, 0, &txn)) == 0 && (r = store_del(txn, DB_VMS, key)) < 0)
+		store_abort(txn);
+	else if (r == 0)
+		r = store_commit(txn);
+	return r < 0 ? task_fail(t, r, "cannot remove the configuration: %s", err_str(r)) : 0;
+}
+
+int api_qemu_destroy(struct req *req, struct resp *resp)
+{
+	int vmid = qemu_vmid(req), r;
+	struct destroy_arg *a;
+	struct qvm vm;
+	char upid[UPID_MAX], err[512], id[16], lock[32];
+
+	if ((r = api_node_check(req, resp)) < 0)
+		return r;
+	if ((r = qvm_read(req->app, vmid, &vm)) < 0)
+		return r == CR_ENOTFOUND ? qemu_no_such_vm(req, resp, vmid)
+					 : resp_error(resp, r, "%s", err_str(r));
+	r = qemu_check_lock(req, resp, vmid, &vm);
+	qvm_clear(&vm);
+	if (r < 0)
+		return r;
+	if (qemu_running(req->app, vmid))
+		return resp_error(resp, CR_EINTERNAL, "VM %d is running - destroy failed", vmid);
+	if (!(a = calloc(1, sizeof(*a))))
+		return resp_error(resp, -ENOMEM, "out of memory");
+	*a = (struct destroy_arg){ vmid, req_bool(req, "destroy-unreferenced-disks", 0) };
+	snprintf(id, sizeof(id), "%d", vmid);
+	snprintf(lock, sizeof(lock), "vm:%d", vmid);
+	r = tasks_start(req->app->tasks, "qmdestroy", id, req->who, lock, destroy_task, a, free,
+			upid, err, sizeof(err));
+	if (r < 0)
+		return resp_error(resp, r, "%s", err);
+	return api_task_reply(req, resp, upid, 0, "destroy failed");
+}

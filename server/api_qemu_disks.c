@@ -1,0 +1,203 @@
+/* The volumes of a VM's configuration: checked against the pool before
+ * anything is written, allocated for "STORAGE:SIZE", resolved to paths for
+ * QEMU, walked for destroy. */
+#include "server/qemu_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "server/app.h"
+#include "storage/image.h"
+#include "storage/pool.h"
+
+/* The one check every volume of a drive passes: its volume id parses, it
+ * belongs to a pool here, it stays inside it and holds the right content. */
+static int volume_path(struct app *app, int vmid, const struct vmconf_drive *d, char *path,
+		       size_t n, char *err, size_t errlen)
+{
+	char volid[POOL_VOLID_MAX];
+	struct pool_volid v;
+	int r;
+
+	if (!app->pool) {
+		snprintf(err, errlen, "storage '%s' does not exist", d->storage);
+		return CR_ENOTFOUND;
+	}
+	if ((r = vmconf_drive_volid(d, volid, sizeof(volid))) < 0 ||
+	    (r = pool_volid_parse(volid, &v, err, errlen)) < 0 ||
+	    (r = pool_path(app->pool, volid, path, n, err, errlen)) < 0)
+		return r;
+	if (d->cdrom ? v.content != POOL_CONTENT_ISO : v.content != POOL_CONTENT_IMAGES) {
+		snprintf(err, errlen, "volume '%s' is not %s", volid,
+			 d->cdrom ? "an ISO image" : "a disk image");
+		return -EINVAL;
+	}
+	if (!d->cdrom && v.vmid != vmid) {
+		snprintf(err, errlen, "volume '%s' belongs to VM %d", volid, v.vmid);
+		return -EACCES;
+	}
+	return 0;
+}
+
+static int check_drive(struct app *app, int vmid, const char *key, const char *value, char *err,
+		       size_t errlen)
+{
+	struct vmconf_drive d;
+	char path[PATH_MAX];
+	struct stat st;
+	int r = vmconf_drive_parse(key, value, &d, err, errlen);
+
+	if (r < 0 || d.kind == VMCONF_VOL_NONE)
+		return r;
+	if (d.import_from[0]) {
+		snprintf(err, errlen, "import-from is not available on this node");
+		return -EINVAL;
+	}
+	if (d.kind == VMCONF_VOL_NEW) {
+		if (app->pool && strcmp(d.storage, pool_id(app->pool)) == 0)
+			return 0;
+		snprintf(err, errlen, "storage '%s' does not exist", d.storage);
+		return CR_ENOTFOUND;
+	}
+	if ((r = volume_path(app, vmid, &d, path, sizeof(path), err, errlen)) < 0)
+		return r;
+	if (stat(path, &st) < 0) {
+		snprintf(err, errlen, "volume '%s:%s' does not exist", d.storage, d.volname);
+		return CR_ENOTFOUND;
+	}
+	return 0;
+}
+
+int qemu_check_volumes(struct app *app, int vmid, const char *const *keys,
+		       const char *const *values, size_t n, struct vmconf_errors *errs)
+{
+	char err[384];
+
+	for (size_t i = 0; i < n; i++)
+		if (qemu_is_drive_key(keys[i]) &&
+		    check_drive(app, vmid, keys[i], values[i], err, sizeof(err)) < 0)
+			vmconf_errors_add(errs, keys[i], "%s", err);
+	return errs->n ? -EINVAL : 0;
+}
+
+/* "32G" as Proxmox writes sizes: the largest unit that divides BYTES. */
+static void size_text(uint64_t bytes, char *out, size_t n)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	while (u < 3 && bytes && bytes % 1024 == 0) {
+		bytes /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(out, n, "%llu", (unsigned long long)bytes);
+	else
+		snprintf(out, n, "%llu%c", (unsigned long long)bytes, units[u]);
+}
+
+static int alloc_one(struct app *app, int vmid, struct vmconf *conf, const char *key, char *err,
+		     size_t errlen)
+{
+	struct vmconf_drive d;
+	char volid[POOL_VOLID_MAX], gib[32], *text;
+	uint64_t bytes;
+	int r = vmconf_drive_parse(key, vmconf_get(conf, key), &d, err, errlen);
+
+	if (r < 0 || d.kind != VMCONF_VOL_NEW)
+		return r;
+	snprintf(gib, sizeof(gib), "%sG", d.new_size);
+	if ((r = util_parse_size(gib, 1, &bytes)) < 0 || bytes == 0) {
+		snprintf(err, errlen, "%s: invalid size '%s'", key, d.new_size);
+		return -EINVAL;
+	}
+	bytes = (bytes + 511) & ~(uint64_t)511;
+	r = pool_alloc(app->pool, vmid, d.format[0] ? d.format : NULL, bytes, volid,
+		       sizeof(volid), err, errlen);
+	if (r < 0)
+		return r;
+	d.kind = VMCONF_VOL_VOLUME;
+	snprintf(d.volname, sizeof(d.volname), "%s", strchr(volid, ':') + 1);
+	d.format[0] = '\0';
+	d.size = bytes;
+	size_text(bytes, d.size_text, sizeof(d.size_text));
+	if (!(text = vmconf_drive_format(&d)))
+		return -ENOMEM;
+	r = vmconf_set(conf, key, text);
+	free(text);
+	return r;
+}
+
+int qemu_alloc_disks(struct app *app, int vmid, struct vmconf *conf, char *err, size_t errlen)
+{
+	char keys[QEMU_MAX_DISKS][32];
+	size_t n = 0;
+	int r = 0;
+
+	/* Collected first: vmconf_set may move the entries being walked. */
+	for (size_t i = 0; i < vmconf_count(conf) && n < QEMU_MAX_DISKS; i++)
+		if (qemu_is_drive_key(vmconf_key_at(conf, i)))
+			snprintf(keys[n++], sizeof(keys[0]), "%s", vmconf_key_at(conf, i));
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = alloc_one(app, vmid, conf, keys[i], err, errlen);
+	return r;
+}
+
+int qemu_resolve_disks(struct app *app, const struct vmconf *conf, struct qemu_disks *out,
+		       char *err, size_t errlen)
+{
+	out->n = 0;
+	for (size_t i = 0; i < vmconf_count(conf); i++) {
+		const char *key = vmconf_key_at(conf, i);
+		struct vmconf_drive d;
+		size_t k = out->n;
+		int r;
+
+		if (!qemu_is_drive_key(key) || strncmp(key, "unused", 6) == 0)
+			continue;
+		if ((r = vmconf_drive_parse(key, vmconf_value_at(conf, i), &d, err, errlen)) < 0)
+			return r;
+		if (d.kind == VMCONF_VOL_NONE)
+			continue;
+		if (d.kind == VMCONF_VOL_NEW || k == QEMU_MAX_DISKS) {
+			snprintf(err, errlen, "%s: disk not allocated", key);
+			return -EINVAL;
+		}
+		r = volume_path(app, atoi(d.volname), &d, out->path[k], sizeof(out->path[k]), err,
+				errlen);
+		if (r < 0)
+			return r;
+		snprintf(out->key[k], sizeof(out->key[k]), "%s", key);
+		snprintf(out->format[k], sizeof(out->format[k]), "%s",
+			 strrchr(d.volname, '.') && !strcmp(strrchr(d.volname, '.'), ".raw") ? "raw"
+			 : d.cdrom ? "raw" : "qcow2");
+		out->d[k] = (struct hv_disk_path){ out->key[k], out->path[k], out->format[k] };
+		out->n++;
+	}
+	return 0;
+}
+
+int qemu_foreach_volume(const struct vmconf *conf, int (*fn)(const char *volid, void *ctx),
+			void *ctx)
+{
+	char err[256], volid[POOL_VOLID_MAX];
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < vmconf_count(conf); i++) {
+		struct vmconf_drive d;
+
+		if (!qemu_is_drive_key(vmconf_key_at(conf, i)) ||
+		    vmconf_drive_parse(vmconf_key_at(conf, i), vmconf_value_at(conf, i), &d, err,
+				       sizeof(err)) < 0 ||
+		    d.kind != VMCONF_VOL_VOLUME || d.cdrom ||
+		    vmconf_drive_volid(&d, volid, sizeof(volid)) < 0)
+			continue;
+		r = fn(volid, ctx);
+	}
+	return r;
+}

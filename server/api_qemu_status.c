@@ -1,0 +1,483 @@
+/* /nodes/{node}/qemu/{vmid}/status: vmstatus figures from hv_vm_status and
+ * the power operations as tasks with Proxmox's types (qmstart, qmstop,
+ * qmshutdown, qmreboot, qmreset, qmpause, qmresume), each holding the
+ * per-VM lock "vm:<vmid>". */
+#include "server/api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "hv/vm.h"
+#include "server/app.h"
+#include "server/params.h"
+#include "server/qemu_int.h"
+#include "server/store.h"
+#include "server/tasks.h"
+
+#define NODE_PARAM { .name = "node", .type = PT_STRING, .check = param_check_pve_node }
+#define VMID_PARAM                                                                     \
+	{ .name = "vmid", .type = PT_INTEGER, .min = QEMU_VMID_MIN, .max = QEMU_VMID_MAX, \
+	  .check = param_check_pve_vmid }
+#define BOOL_OPT(n) { .name = n, .type = PT_BOOLEAN, .flags = PF_OPTIONAL }
+#define TIMEOUT_OPT { .name = "timeout", .type = PT_INTEGER, .flags = PF_OPTIONAL, .min = 0, \
+		      .max = 86400 }
+#define STR_OPT(n) { .name = n, .type = PT_STRING, .flags = PF_OPTIONAL, .max = 256 }
+
+/* Proxmox's defaults: stop waits 5 s for QMP quit, shutdown 10 minutes. */
+#define STOP_TIMEOUT_S 5
+#define SHUTDOWN_TIMEOUT_S 600
+
+const struct param_spec api_qemu_start_params[] = {
+	NODE_PARAM, VMID_PARAM, TIMEOUT_OPT, BOOL_OPT("skiplock"), STR_OPT("machine"),
+	STR_OPT("targetstorage"), STR_OPT("migratedfrom"), STR_OPT("stateuri"),
+	{ .name = NULL },
+};
+const struct param_spec api_qemu_stop_params[] = {
+	NODE_PARAM, VMID_PARAM, TIMEOUT_OPT, BOOL_OPT("skiplock"), BOOL_OPT("keepActive"),
+	BOOL_OPT("overrule-shutdown"), STR_OPT("migratedfrom"),
+	{ .name = NULL },
+};
+const struct param_spec api_qemu_shutdown_params[] = {
+	NODE_PARAM, VMID_PARAM, TIMEOUT_OPT, BOOL_OPT("skiplock"), BOOL_OPT("keepActive"),
+	BOOL_OPT("forceStop"),
+	{ .name = NULL },
+};
+const struct param_spec api_qemu_reboot_params[] = {
+	NODE_PARAM, VMID_PARAM, TIMEOUT_OPT,
+	{ .name = NULL },
+};
+const struct param_spec api_qemu_skiplock_params[] = {
+	NODE_PARAM, VMID_PARAM, BOOL_OPT("skiplock"), BOOL_OPT("nocheck"),
+	{ .name = NULL },
+};
+const struct param_spec api_qemu_suspend_params[] = {
+	NODE_PARAM, VMID_PARAM, BOOL_OPT("skiplock"), BOOL_OPT("todisk"), STR_OPT("statestorage"),
+	{ .name = NULL },
+};
+
+/* ---- vmstatus --------------------------------------------------------------- */
+
+static unsigned host_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (unsigned)n : 1;
+}
+
+/* Size of the first disk in the boot order (Proxmox's maxdisk). */
+static uint64_t boot_disk_size(const struct vmconf *c)
+{
+	char keys[16][16], err[256];
+	struct vmconf_drive d;
+	int n = vmconf_boot_order(c, keys, 16);
+
+	for (int i = 0; i < n; i++) {
+		const char *v = vmconf_get(c, keys[i]);
+
+		if (v && qemu_is_drive_key(keys[i]) &&
+		    vmconf_drive_parse(keys[i], v, &d, err, sizeof(err)) == 0 && !d.cdrom)
+			return d.size;
+	}
+	return 0;
+}
+
+static void add_config_fields(cJSON *o, int vmid, const struct qvm *vm)
+{
+	const char *name = vmconf_get(vm->conf, "name"), *tags = vmconf_get(vm->conf, "tags");
+	const char *agent = vmconf_get(vm->conf, "agent");
+	int64_t cpus = vmconf_int(vm->conf, "sockets", 1) * vmconf_int(vm->conf, "cores", 1);
+	char dflt[32];
+
+	snprintf(dflt, sizeof(dflt), "VM %d", vmid);
+	cpus = vmconf_int(vm->conf, "vcpus", cpus);
+	cJSON_AddNumberToObject(o, "vmid", vmid);
+	cJSON_AddStringToObject(o, "name", name ? name : dflt);
+	cJSON_AddNumberToObject(o, "cpus", (double)(cpus > host_cpus() ? host_cpus() : cpus));
+	cJSON_AddNumberToObject(o, "maxmem", (double)(vmconf_memory_mib(vm->conf) << 20));
+	cJSON_AddNumberToObject(o, "maxdisk", (double)boot_disk_size(vm->conf));
+	cJSON_AddNumberToObject(o, "disk", 0);
+	cJSON_AddNumberToObject(o, "template", vmconf_int(vm->conf, "template", 0) ? 1 : 0);
+	if (agent && (agent[0] == '1' || strncmp(agent, "enabled=1", 9) == 0))
+		cJSON_AddNumberToObject(o, "agent", 1);
+	if (vmconf_get(vm->conf, "serial0"))
+		cJSON_AddNumberToObject(o, "serial", 1);
+	if (tags)
+		cJSON_AddStringToObject(o, "tags", tags);
+	if (vm->lock[0])
+		cJSON_AddStringToObject(o, "lock", vm->lock);
+}
+
+static void add_run_fields(cJSON *o, const struct hv_vm_status *st, double cpus)
+{
+	double up = (double)st->uptime_s, cpu = 0;
+
+	if (st->running && up > 0 && cpus > 0)
+		cpu = (double)st->cpu_time_ns / 1e9 / up / cpus;
+	cJSON_AddStringToObject(o, "status", st->running ? "running" : "stopped");
+	cJSON_AddStringToObject(o, "qmpstatus", st->running ? st->qmpstatus : "stopped");
+	cJSON_AddNumberToObject(o, "cpu", cpu > 1 ? 1 : cpu);
+	cJSON_AddNumberToObject(o, "mem", (double)st->rss_bytes);
+	cJSON_AddNumberToObject(o, "uptime", (double)st->uptime_s);
+	cJSON_AddNumberToObject(o, "netin", (double)st->netin);
+	cJSON_AddNumberToObject(o, "netout", (double)st->netout);
+	cJSON_AddNumberToObject(o, "diskread", (double)st->diskread);
+	cJSON_AddNumberToObject(o, "diskwrite", (double)st->diskwrite);
+	if (st->running)
+		cJSON_AddNumberToObject(o, "pid", (double)st->pid);
+}
+
+cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm)
+{
+	struct hv_vm_status st = { .running = 0 };
+	char err[256];
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	if (!app->hv || hv_vm_status(app->hv, vmid, &st, err, sizeof(err)) < 0)
+		memset(&st, 0, sizeof(st));
+	add_config_fields(o, vmid, vm);
+	add_run_fields(o, &st, cJSON_GetNumberValue(cJSON_GetObjectItem(o, "cpus")));
+	return o;
+}
+
+/* "8.0.2" from QMP query-version into OUT. */
+static void running_qemu(struct app *app, int vmid, char *out, size_t n)
+{
+	cJSON *ret = NULL, *q;
+	char err[256];
+
+	snprintf(out, n, "unknown");
+	if (hv_vm_qmp(app->hv, vmid, "query-version", NULL, 5000, &ret, err, sizeof(err)) < 0)
+		return;
+	q = cJSON_GetObjectItem(ret, "qemu");
+	snprintf(out, n, "%d.%d.%d", (int)cJSON_GetNumberValue(cJSON_GetObjectItem(q, "major")),
+		 (int)cJSON_GetNumberValue(cJSON_GetObjectItem(q, "minor")),
+		 (int)cJSON_GetNumberValue(cJSON_GetObjectItem(q, "micro")));
+	cJSON_Delete(ret);
+}
+
+int api_qemu_status_current(struct req *req, struct resp *resp)
+{
+	int vmid = qemu_vmid(req), r = api_node_check(req, resp);
+	struct qvm vm;
+	char version[32];
+	cJSON *ha;
+
+	if (r < 0)
+		return r;
+	if ((r = qvm_read(req->app, vmid, &vm)) < 0)
+		return r == CR_ENOTFOUND ? qemu_no_such_vm(req, resp, vmid)
+					 : resp_error(resp, r, "%s", err_str(r));
+	resp->data = qemu_vmstatus(req->app, vmid, &vm);
+	ha = cJSON_AddObjectToObject(resp->data, "ha");
+	cJSON_AddNumberToObject(ha, "managed", 0);
+	if (cJSON_GetObjectItem(resp->data, "pid")) {
+		const char *machine = vmconf_get(vm.conf, "machine");
+
+		running_qemu(req->app, vmid, version, sizeof(version));
+		cJSON_AddStringToObject(resp->data, "running-qemu", version);
+		cJSON_AddStringToObject(resp->data, "running-machine", machine ? machine : "pc");
+	}
+	qvm_clear(&vm);
+	return 0;
+}
+
+int api_qemu_status_index(struct req *req, struct resp *resp)
+{
+	static const char *const subdirs[] = { "current", "reboot", "reset", "resume",
+					       "shutdown", "start", "stop", "suspend" };
+	struct qvm vm;
+	int r = api_node_check(req, resp);
+
+	if (r == 0 && (r = qvm_read(req->app, qemu_vmid(req), &vm)) == CR_ENOTFOUND)
+		return qemu_no_such_vm(req, resp, qemu_vmid(req));
+	if (r < 0)
+		return r;
+	qvm_clear(&vm);
+	resp->data = cJSON_CreateArray();
+	for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++) {
+		cJSON *row = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(row, "subdir", subdirs[i]);
+		cJSON_AddItemToArray(resp->data, row);
+	}
+	return 0;
+}
+
+/* ---- power operations ------------------------------------------------------- */
+
+struct power_arg {
+	int vmid;
+	int timeout_s; /* -1: the operation's default */
+	int force;     /* shutdown: forceStop */
+};
+
+/* Loads the VM, applies its pending changes (stored at once) and resolves
+ * its disks: what start and reboot run QEMU with. */
+static int prepare_start(struct task *t, int vmid, struct qvm *vm, struct qemu_disks *disks)
+{
+	struct app *app = task_app(t);
+	struct store_txn *txn;
+	char err[512] = "";
+	int r = store_begin(app->store, 0, &txn);
+
+	if (r < 0)
+		return task_fail(t, r, "cannot read the configuration: %s", err_str(r));
+	if ((r = qvm_load(txn, vmid, vm)) < 0) {
+		store_abort(txn);
+		return task_fail(t, r, "Configuration file 'nodes/%s/qemu-server/%d.conf' does "
+				 "not exist", app->cfg.node, vmid);
+	}
+	if (vmconf_count(vm->pending) || vmconf_count(vm->pdel)) {
+		task_log(t, "applying pending changes");
+		if ((r = qvm_apply_pending(vm)) < 0 || (r = qvm_save(txn, vmid, vm)) < 0) {
+			store_abort(txn);
+			qvm_clear(vm);
+			return task_fail(t, r, "cannot apply pending changes: %s", err_str(r));
+		}
+	}
+	if ((r = store_commit(txn)) == 0 &&
+	    (r = qemu_resolve_disks(app, vm->conf, disks, err, sizeof(err))) < 0)
+		task_fail(t, r, "%s", err);
+	if (r < 0)
+		qvm_clear(vm);
+	return r;
+}
+
+static void log_accel(struct task *t)
+{
+	const char *accel = hv_accel(task_app(t)->hv);
+
+	task_log(t, "accelerator: -accel %s%s", accel,
+		 strcmp(accel, "tcg") == 0 ? " (no usable /dev/kvm)" : "");
+}
+
+int qemu_task_start(struct task *t, int vmid, int timeout_s)
+{
+	struct app *app = task_app(t);
+	struct qemu_disks *disks = calloc(1, sizeof(*disks));
+	char err[2048] = "";
+	struct qvm vm;
+	int r;
+
+	if (!disks)
+		return task_fail(t, -ENOMEM, "out of memory");
+	if (!app->hv)
+		r = task_fail(t, CR_EUNSUPPORTED, "this node cannot run VMs");
+	else if (hv_vm_running(app->hv, vmid))
+		r = task_fail(t, CR_EEXISTS, "VM %d already running", vmid);
+	else if ((r = prepare_start(t, vmid, &vm, disks)) == 0) {
+		log_accel(t);
+		r = hv_vm_start(app->hv, vmid, vm.conf, disks->d, disks->n, timeout_s * 1000, err,
+				sizeof(err));
+		if (r < 0)
+			task_fail(t, r, "start failed: %s", err);
+		else
+			task_log(t, "VM %d started", vmid);
+		qvm_clear(&vm);
+	}
+	free(disks);
+	return r;
+}
+
+static int start_task(struct task *t, void *opaque)
+{
+	const struct power_arg *a = opaque;
+
+	return qemu_task_start(t, a->vmid, a->timeout_s > 0 ? a->timeout_s
+							    : QEMU_START_TIMEOUT_MS / 1000);
+}
+
+/* A finished hv call: 0, or the task's failure with hv's message. */
+static int hv_result(struct task *t, int r, const char *err)
+{
+	if (r == CR_ENOTRUNNING)
+		return task_fail(t, r, "%s", err[0] ? err : "VM not running");
+	return r < 0 ? task_fail(t, r, "%s", err[0] ? err : err_str(r)) : 0;
+}
+
+static int stop_task(struct task *t, void *opaque)
+{
+	const struct power_arg *a = opaque;
+	char err[512] = "";
+
+	if (!qemu_running(task_app(t), a->vmid)) {
+		task_log(t, "VM %d is not running", a->vmid);
+		return 0;
+	}
+	return hv_result(t, hv_vm_stop(task_app(t)->hv, a->vmid,
+				       (a->timeout_s >= 0 ? a->timeout_s : STOP_TIMEOUT_S) * 1000,
+				       err, sizeof(err)),
+			 err);
+}
+
+static int shutdown_task(struct task *t, void *opaque)
+{
+	const struct power_arg *a = opaque;
+	int timeout = a->timeout_s >= 0 ? a->timeout_s : SHUTDOWN_TIMEOUT_S;
+	char err[512] = "";
+	int r;
+
+	if (!qemu_running(task_app(t), a->vmid)) {
+		task_log(t, "VM %d is not running", a->vmid);
+		return 0;
+	}
+	task_log(t, "sending ACPI power-down, waiting up to %d s", timeout);
+	r = hv_vm_shutdown(task_app(t)->hv, a->vmid, timeout * 1000, a->force, err, sizeof(err));
+	if (r == CR_ETIMEOUT)
+		return task_fail(t, r, "VM quit/powerdown failed - got timeout");
+	return hv_result(t, r, err);
+}
+
+static int reboot_task(struct task *t, void *opaque)
+{
+	const struct power_arg *a = opaque;
+	struct qemu_disks *disks = calloc(1, sizeof(*disks));
+	char err[2048] = "";
+	struct qvm vm;
+	int r;
+
+	if (!disks)
+		return task_fail(t, -ENOMEM, "out of memory");
+	if ((r = prepare_start(t, a->vmid, &vm, disks)) == 0) {
+		log_accel(t);
+		r = hv_vm_reboot(task_app(t)->hv, a->vmid, vm.conf, disks->d, disks->n,
+				 (a->timeout_s >= 0 ? a->timeout_s : SHUTDOWN_TIMEOUT_S) * 1000, err,
+				 sizeof(err));
+		r = hv_result(t, r, err);
+		qvm_clear(&vm);
+	}
+	free(disks);
+	return r;
+}
+
+static int reset_task(struct task *t, void *opaque)
+{
+	char err[512] = "";
+	const struct power_arg *a = opaque;
+
+	return hv_result(t, hv_vm_reset(task_app(t)->hv, a->vmid, err, sizeof(err)), err);
+}
+
+static int suspend_task(struct task *t, void *opaque)
+{
+	char err[512] = "";
+	const struct power_arg *a = opaque;
+
+	return hv_result(t, hv_vm_suspend(task_app(t)->hv, a->vmid, err, sizeof(err)), err);
+}
+
+static int resume_task(struct task *t, void *opaque)
+{
+	char err[512] = "";
+	const struct power_arg *a = opaque;
+
+	return hv_result(t, hv_vm_resume(task_app(t)->hv, a->vmid, err, sizeof(err)), err);
+}
+
+struct power_op {
+	const char *type;  /* Proxmox's task type */
+	int need_running;  /* refused at once for a stopped VM ("VM 100 not running") */
+	int need_hv;       /* needs a node that can run VMs */
+	task_fn fn;
+};
+
+enum { OP_START, OP_STOP, OP_SHUTDOWN, OP_REBOOT, OP_RESET, OP_SUSPEND, OP_RESUME };
+
+static const struct power_op power_ops[] = {
+	[OP_START] = { "qmstart", 0, 1, start_task },
+	[OP_STOP] = { "qmstop", 0, 0, stop_task },
+	[OP_SHUTDOWN] = { "qmshutdown", 0, 0, shutdown_task },
+	[OP_REBOOT] = { "qmreboot", 1, 1, reboot_task },
+	[OP_RESET] = { "qmreset", 1, 1, reset_task },
+	[OP_SUSPEND] = { "qmpause", 1, 1, suspend_task },
+	[OP_RESUME] = { "qmresume", 1, 1, resume_task },
+};
+
+/* The checks Proxmox makes before forking the worker. */
+static int power_precheck(struct req *req, struct resp *resp, int vmid, const struct power_op *op)
+{
+	struct qvm vm;
+	int r = api_node_check(req, resp);
+
+	if (r < 0)
+		return r;
+	if ((r = qvm_read(req->app, vmid, &vm)) < 0)
+		return r == CR_ENOTFOUND ? qemu_no_such_vm(req, resp, vmid)
+					 : resp_error(resp, r, "%s", err_str(r));
+	r = qemu_check_lock(req, resp, vmid, &vm);
+	qvm_clear(&vm);
+	if (r < 0)
+		return r;
+	if (op->need_running && !qemu_running(req->app, vmid))
+		return resp_error(resp, CR_ENOTRUNNING, "VM %d not running", vmid);
+	if (op->need_hv && !req->app->hv)
+		return resp_error(resp, CR_EUNSUPPORTED, "this node cannot run VMs");
+	return 0;
+}
+
+static int power_request(struct req *req, struct resp *resp, int which)
+{
+	const struct power_op *op = &power_ops[which];
+	int vmid = qemu_vmid(req), r = power_precheck(req, resp, vmid, op);
+	char upid[UPID_MAX], err[512], id[16], lock[32];
+	struct power_arg *a;
+
+	if (r < 0)
+		return r;
+	if (which == OP_SUSPEND && req_bool(req, "todisk", 0))
+		return resp_param_error(resp, "todisk", "suspend to disk is not available");
+	if (!(a = calloc(1, sizeof(*a))))
+		return resp_error(resp, -ENOMEM, "out of memory");
+	a->vmid = vmid;
+	a->timeout_s = (int)req_int(req, "timeout", -1);
+	a->force = req_bool(req, "forceStop", 0);
+	snprintf(id, sizeof(id), "%d", vmid);
+	snprintf(lock, sizeof(lock), "vm:%d", vmid);
+	r = tasks_start(req->app->tasks, op->type, id, req->who, lock, op->fn, a, free, upid, err,
+			sizeof(err));
+	if (r < 0)
+		return resp_error(resp, r, "%s", err);
+	return api_task_reply(req, resp, upid, 0, op->type);
+}
+
+int api_qemu_start(struct req *req, struct resp *resp)
+{
+	return power_request(req, resp, OP_START);
+}
+
+int api_qemu_stop(struct req *req, struct resp *resp)
+{
+	return power_request(req, resp, OP_STOP);
+}
+
+int api_qemu_shutdown(struct req *req, struct resp *resp)
+{
+	return power_request(req, resp, OP_SHUTDOWN);
+}
+
+int api_qemu_reboot(struct req *req, struct resp *resp)
+{
+	return power_request(req, resp, OP_REBOOT);
+}
+
+int api_qemu_reset(struct req *req, struct resp *resp)
+{
+	return power_request(req, resp, OP_RESET);
+}
+
+int api_qemu_suspend(struct req *req, struct resp *resp)
+{
+	return power_request(req, resp, OP_SUSPEND);
+}
+
+int api_qemu_resume(struct req *req, struct resp *resp)
+{
+	return power_request(req, resp, OP_RESUME);
+}

@@ -1,0 +1,97 @@
+/* Private to server/api_qemu*.c: a VM's stored record (configuration,
+ * pending changes, lock) in DB_VMS, and what the handlers share. */
+#ifndef CORRAL_SERVER_QEMU_INT_H
+#define CORRAL_SERVER_QEMU_INT_H
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stddef.h>
+
+#include "hv/argv.h"
+#include "hv/vmconf.h"
+#include "server/router.h"
+
+struct app;
+struct store_txn;
+
+#define QEMU_VMID_MIN 100
+#define QEMU_VMID_MAX 999999999
+#define QEMU_MAX_DISKS 64
+/* How long a start waits for QEMU's QMP socket (TCG on a loaded host). */
+#define QEMU_START_TIMEOUT_MS 30000
+
+/* DB_VMS[vmid] = {"config":{k:v}, "pending":{k:v}, "delete":"k1,k2", "lock":"x"};
+ * the digest is store_digest() of those stored bytes, pending part included,
+ * as Proxmox's digest covers the whole file. */
+struct qvm {
+	struct vmconf *conf;    /* current configuration */
+	struct vmconf *pending; /* changes waiting for the next start */
+	struct vmconf *pdel;    /* keys to delete at the next start (values unused) */
+	char lock[32];          /* "" or Proxmox's config lock (create, destroy...) */
+	char digest[41];
+};
+
+int qvm_init(struct qvm *vm);
+void qvm_clear(struct qvm *vm);
+/* CR_ENOTFOUND when VMID has no record. */
+int qvm_load(struct store_txn *t, int vmid, struct qvm *vm);
+int qvm_save(struct store_txn *t, int vmid, const struct qvm *vm);
+/* qvm_load in its own read transaction. */
+int qvm_read(struct app *app, int vmid, struct qvm *vm);
+/* The configuration with the pending changes applied (caller frees). */
+struct vmconf *qvm_effective(const struct qvm *vm);
+/* Moves the pending changes into the configuration. */
+int qvm_apply_pending(struct qvm *vm);
+
+/* The {vmid} parameter. */
+int qemu_vmid(const struct req *req);
+/* Proxmox's 500 for a missing VM: "Configuration file '...' does not exist". */
+int qemu_no_such_vm(struct req *req, struct resp *resp, int vmid);
+/* 500 "VM <id> is locked (<lock>)" unless skiplock is set or the VM has none. */
+int qemu_check_lock(struct req *req, struct resp *resp, int vmid, const struct qvm *vm);
+/* 1 for the keys that name a volume (ideN, sataN, scsiN, virtioN, efidiskN,
+ * tpmstateN, unusedN). */
+int qemu_is_drive_key(const char *key);
+/* 1 if the VM runs under this corrald. */
+int qemu_running(struct app *app, int vmid);
+
+/* Where the volumes of CONF live on this node, for hv_vm_start. */
+struct qemu_disks {
+	struct hv_disk_path d[QEMU_MAX_DISKS];
+	char key[QEMU_MAX_DISKS][16];
+	char path[QEMU_MAX_DISKS][PATH_MAX];
+	char format[QEMU_MAX_DISKS][8];
+	size_t n;
+};
+int qemu_resolve_disks(struct app *app, const struct vmconf *conf, struct qemu_disks *out,
+		       char *err, size_t errlen);
+/* Volume ids of every volume CONF references (not CD-ROMs or ISO images),
+ * passed to FN. */
+int qemu_foreach_volume(const struct vmconf *conf, int (*fn)(const char *volid, void *ctx),
+			void *ctx);
+
+/* Checks the drives of the N keys/values against the pool: volumes must
+ * exist inside it, new disks must name a known storage.  Errors per key. */
+int qemu_check_volumes(struct app *app, int vmid, const char *const *keys,
+		       const char *const *values, size_t n, struct vmconf_errors *errs);
+/* Allocates every new disk ("local:4") of CONF and rewrites its value to
+ * the volume id plus size=.  Logs through LOG (may be NULL). */
+int qemu_alloc_disks(struct app *app, int vmid, struct vmconf *conf, char *err, size_t errlen);
+/* Fills errors in RESP from ERRS (a 400). */
+int qemu_errors_reply(struct resp *resp, const struct vmconf_errors *errs);
+
+struct task;
+/* The body of qmstart (also run by qmcreate with start=1): applies pending
+ * changes, resolves the disks and starts QEMU, logging the accelerator and,
+ * on failure, QEMU's own message. */
+int qemu_task_start(struct task *t, int vmid, int timeout_s);
+/* Splits the extra (configuration) parameters of REQ from those of SPEC:
+ * fills KEYS/VALUES (borrowed from REQ) and adds an error per unknown key. */
+size_t qemu_config_params(const struct req *req, const struct param_spec *spec,
+			  const char **keys, const char **values, size_t max,
+			  struct vmconf_errors *errs);
+
+/* vmstatus: one row of GET /nodes/{node}/qemu and of status/current. */
+cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm);
+
+#endif
