@@ -303,6 +303,40 @@ def test_static_dotdot(d, admin):
         assert r.status in (400, 403, 404), (path, r.status)
 
 
+def slow_client(d, first_bytes):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", d.port), timeout=TIMEOUT)
+    s = ctx.wrap_socket(raw)
+    s.sendall(first_bytes)
+    return s
+
+
+@suite.test
+def test_slow_clients(d, admin):
+    """slow clients hold no thread: others are served, and idle ones are cut"""
+    slow = [slow_client(d, b"GET /api2/json/version HTTP/1.1\r\nHost: x\r\n")
+            for _ in range(30)]
+    slow += [slow_client(d, b"POST /api2/json/access/ticket HTTP/1.1\r\nHost: x\r\n"
+                            b"Content-Length: 100000\r\n\r\nusername=")
+             for _ in range(10)]
+    try:
+        for _ in range(5):
+            check_equal(admin.get(d.url + "/version").status_code, 200, "served meanwhile")
+        # The server drops a connection that stays silent (its idle timeout is
+        # 30 s); waiting up to 90 s for that is bounded, not a timing check.
+        slow[0].settimeout(90)
+        try:
+            data = slow[0].recv(4096)
+        except (ConnectionResetError, ssl.SSLError):
+            data = b""
+        assert data == b"" or data.startswith(b"HTTP/1.1 408"), data[:100]
+    finally:
+        for s in slow:
+            s.close()
+
+
 def negotiated(d, version):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
