@@ -415,6 +415,8 @@ int qcow2_flush_all(struct qcow2 *q)
 		qcow2_process_punches(q);
 		if (q->freed_min < q->free_hint)
 			q->free_hint = q->freed_min;
+		if (q->freed_min < q->run_hint)
+			q->run_hint = q->freed_min;
 		q->freed_pending = false;
 	}
 	return r;

@@ -100,6 +100,9 @@ int qcow2_cache_flush(struct qcow2_cache *c)
 		r = flush_dependency(c);
 	if (r == 0 && n)
 		r = img_file_sync(c->q->img);
+	/* New refcount blocks are on disk: now the table may point at them. */
+	if (r == 0 && c->kind == QCOW2_OL_RB)
+		r = qcow2_flush_rt(c->q);
 	return r;
 }
 
@@ -126,13 +129,18 @@ void qcow2_cache_depends_on_flush(struct qcow2_cache *c)
 	c->depends_on_flush = true;
 }
 
+/* Consecutive accesses mostly hit the same table: try the last one first. */
 static struct qcow2_cache_entry *lookup(struct qcow2_cache *c, uint64_t off)
 {
 	if (!off)
 		return NULL;
+	if (c->e[c->last].offset == off)
+		return &c->e[c->last];
 	for (size_t i = 0; i < c->n; i++)
-		if (c->e[i].offset == off)
+		if (c->e[i].offset == off) {
+			c->last = i;
 			return &c->e[i];
+		}
 	return NULL;
 }
 
@@ -194,12 +202,15 @@ int qcow2_cache_get(struct qcow2_cache *c, uint64_t off, bool fresh, uint8_t **o
 	}
 	e->lru = ++c->lru_clock;
 	e->ref++;
+	c->last = (size_t)(e - c->e);
 	*out = e->data;
 	return 0;
 }
 
 static struct qcow2_cache_entry *by_data(struct qcow2_cache *c, const uint8_t *data)
 {
+	if (c->e[c->last].data == data)
+		return &c->e[c->last];
 	for (size_t i = 0; i < c->n; i++)
 		if (c->e[i].data == data)
 			return &c->e[i];

@@ -281,6 +281,7 @@ struct qcow2_cache {
 	size_t n;
 	uint64_t lru_clock;
 	struct qcow2_cache_entry *e;
+	size_t last;                 /* index of the entry used last */
 	struct qcow2_cache *depends; /* flush that one before writing ours */
 	bool depends_on_flush;       /* fsync the file before writing ours */
 	int kind;                    /* QCOW2_OL_* of what it holds */
@@ -340,10 +341,13 @@ struct qcow2 {
 	uint64_t *l1;             /* host-endian copy */
 	uint64_t *rt;             /* host-endian copy, rt_entries */
 	uint64_t rt_entries;
+	bool rt_dirty;            /* entries rt_dirty_min..max not yet on disk */
+	uint64_t rt_dirty_min, rt_dirty_max;
 	struct qcow2_cache *l2c, *rbc;
 	struct qcow2_snapshot *snaps;
 	/* allocation */
 	uint64_t free_hint;       /* first cluster index that may be free */
+	uint64_t run_hint;        /* end of the last multi-cluster allocation (next fit) */
 	uint64_t freed_min;       /* lowest cluster freed since the last flush */
 	uint64_t freed_max;       /* highest one */
 	bool freed_pending;
@@ -411,6 +415,8 @@ int64_t qcow2_alloc_bytes(struct qcow2 *q, uint64_t len);
 /* Drops one reference; a cluster reaching 0 is punched and reusable after
  * the next flush. */
 int qcow2_free_clusters(struct qcow2 *q, uint64_t off, uint64_t len);
+/* Writes refcount table entries of new blocks (after the blocks). */
+int qcow2_flush_rt(struct qcow2 *q);
 /* Punches the holes queued by frees (after a flush made them safe). */
 void qcow2_process_punches(struct qcow2 *q);
 /* Frees what an L2 entry references (data or compressed bytes). */

@@ -92,48 +92,94 @@ static bool is_reserved(const struct qcow2 *q, uint64_t c)
 
 /* ---- refcount blocks and table growth ------------------------------------------------------ */
 
-static int write_rt_entry(struct qcow2 *q, uint64_t bi)
-{
-	uint8_t b[8];
-	uint64_t off = q->rt_offset + bi * 8;
-	int r = qcow2_overlap_check(q, QCOW2_OL_ALL & ~QCOW2_OL_RT, off, 8);
-
-	be64_put(b, q->rt[bi]);
-	if (r == 0)
-		r = img_file_write(q->img, b, 8, off);
-	return r == 0 ? img_file_sync(q->img) : r;
-}
-
 static int grow_refcount_table(struct qcow2 *q, uint64_t bi);
 
 /* A new block describes its own cluster: it is placed in the range it
  * covers, on the first cluster no one references (during repair). */
-static int alloc_refblock(struct qcow2 *q, uint64_t bi)
+static int update_one(struct qcow2 *q, uint64_t c, int64_t delta, bool absolute, uint64_t value);
+
+/* NEAR (the run being allocated) is a good home when an existing block
+ * counts it: the new block then sits right before the data, as QEMU does. */
+static bool near_usable(struct qcow2 *q, uint64_t near)
 {
-	uint64_t first = bi << q->rb_bits, n = 1ull << q->rb_bits, c = first;
+	uint64_t nb = near >> q->rb_bits, rc;
+
+	if (near == UINT64_MAX || !near || is_reserved(q, near) || nb >= q->rt_entries ||
+	    !(q->rt[nb] & ~QCOW2_RTE_RESERVED))
+		return false;
+	if (q->freed_pending && near >= q->freed_min && near <= q->freed_max)
+		return false;
+	return qcow2_get_refcount(q, near, &rc) == 0 && rc == 0;
+}
+
+/* Otherwise the block describes itself: it goes into the range it covers,
+ * on the first cluster no one references (during repair). */
+static int place_refblock(struct qcow2 *q, uint64_t bi, uint64_t near, uint64_t *c, bool *self)
+{
+	uint64_t first = bi << q->rb_bits, n = 1ull << q->rb_bits;
+
+	*self = !near_usable(q, near);
+	if (!*self) {
+		*c = near;
+		return update_one(q, near, 1, false, 0);
+	}
+	*c = first;
+	while (*c < first + n && (is_reserved(q, *c) || *c == 0)) /* cluster 0 is the header */
+		(*c)++;
+	return *c == first + n ? img_seterr(q->img, -ENOSPC, "no room for a refcount block") : 0;
+}
+
+static int alloc_refblock(struct qcow2 *q, uint64_t bi, uint64_t near)
+{
+	uint64_t c;
 	uint8_t *rb;
+	bool self;
 	int r;
 
 	if (bi >= q->rt_entries)
 		return grow_refcount_table(q, bi);
-	while (c < first + n && (is_reserved(q, c) || c == 0)) /* cluster 0 is the header */
-		c++;
-	if (c == first + n)
-		return img_seterr(q->img, -ENOSPC, "no room for a refcount block");
-	r = qcow2_cache_get(q->rbc, c << q->cluster_bits, true, &rb);
+	r = place_refblock(q, bi, near, &c, &self);
+	if (r == 0)
+		r = qcow2_cache_get(q->rbc, c << q->cluster_bits, true, &rb);
 	if (r < 0)
 		return r;
-	rb_set(q, rb, c - first, 1);
+	if (self)
+		rb_set(q, rb, c - (bi << q->rb_bits), 1);
 	qcow2_cache_mark_dirty(q->rbc, rb);
 	qcow2_cache_put(q->rbc, rb);
 	q->rt[bi] = c << q->cluster_bits;
 	q->rb_allocated++;
-	/* The block reaches disk before the table entry that points at it. */
-	r = qcow2_cache_flush(q->rbc);
+	/* Written by the next refcount-cache flush, after the block itself. */
+	if (!q->rt_dirty || bi < q->rt_dirty_min)
+		q->rt_dirty_min = bi;
+	if (!q->rt_dirty || bi > q->rt_dirty_max)
+		q->rt_dirty_max = bi;
+	q->rt_dirty = true;
+	return 0;
+}
+
+int qcow2_flush_rt(struct qcow2 *q)
+{
+	uint64_t n = q->rt_dirty_max - q->rt_dirty_min + 1;
+	uint64_t off = q->rt_offset + q->rt_dirty_min * 8;
+	uint8_t *b;
+	int r;
+
+	if (!q->rt_dirty)
+		return 0;
+	b = malloc(n * 8);
+	if (!b)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < n; i++)
+		be64_put(b + i * 8, q->rt[q->rt_dirty_min + i]);
+	r = qcow2_overlap_check(q, QCOW2_OL_ALL & ~QCOW2_OL_RT, off, n * 8);
 	if (r == 0)
-		r = write_rt_entry(q, bi);
-	if (r < 0)
-		q->rt[bi] = 0;
+		r = img_file_write(q->img, b, n * 8, off);
+	free(b);
+	if (r == 0)
+		r = img_file_sync(q->img);
+	if (r == 0)
+		q->rt_dirty = false;
 	return r;
 }
 
@@ -244,6 +290,7 @@ static int grow_refcount_table(struct qcow2 *q, uint64_t bi)
 	}
 	free(q->rt);
 	q->rt = nrt;
+	q->rt_dirty = false; /* the new table was written whole */
 	q->rt_entries = (p.nt << q->cluster_bits) / 8;
 	q->rt_offset = (p.start + p.nblocks) << q->cluster_bits;
 	q->rt_clusters = (uint32_t)p.nt;
@@ -300,7 +347,7 @@ static int update_one(struct qcow2 *q, uint64_t c, int64_t delta, bool absolute,
 	int r = rb_offset(q, bi, &off);
 
 	if (r == 0 && !off)
-		r = alloc_refblock(q, bi);
+		r = alloc_refblock(q, bi, UINT64_MAX);
 	if (r == 0 && !off)
 		r = rb_offset(q, bi, &off);
 	if (r < 0)
@@ -385,7 +432,9 @@ int qcow2_free_l2_entry(struct qcow2 *q, uint64_t entry)
 /* First run of N clusters with refcount 0 at or after the hint. */
 static int find_free_run(struct qcow2 *q, uint64_t n, uint64_t *start)
 {
-	uint64_t c = q->free_hint, run = 0, rc;
+	/* Runs start at the end of the previous run, so small holes left
+	 * behind are not rescanned for every run (single clusters fill them). */
+	uint64_t c = n > 1 && q->run_hint > q->free_hint ? q->run_hint : q->free_hint, run = 0, rc;
 	int r;
 
 	for (;;) {
@@ -428,7 +477,7 @@ static int ensure_blocks(struct qcow2 *q, uint64_t start, uint64_t n, bool *crea
 	for (uint64_t bi = start >> q->rb_bits; bi <= (start + n - 1) >> q->rb_bits; bi++) {
 		r = rb_offset(q, bi, &off);
 		if (r == 0 && !off) {
-			r = alloc_refblock(q, bi);
+			r = alloc_refblock(q, bi, start);
 			*created = true;
 		}
 		if (r < 0)
@@ -457,6 +506,8 @@ int64_t qcow2_alloc_clusters(struct qcow2 *q, uint64_t n)
 		return r;
 	if (start == q->free_hint)
 		q->free_hint = start + n;
+	if (n > 1)
+		q->run_hint = start + n;
 	return (int64_t)(start << q->cluster_bits);
 }
 
