@@ -115,6 +115,7 @@ to_ms() {
 pct() { to_ms "$(awk -v p="$2%" '$1 == p {print $2; exit}' "$1")"; }
 errors() { awk '/Non-2xx|Socket errors/ {sub(/^ +/, ""); e = e $0 "; "} END {print (e == "" ? "none" : e)}' "$1"; }
 
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 start_corrald
 rss_start=$(rss_kb "$corrald_pid")
 start_nginx
@@ -149,6 +150,7 @@ servers with the node's own EC P-256 key and certificate. corrald answers an
 authenticated \`GET /api2/json/version\` (ticket cookie, set by a wrk Lua script);
 nginx (Debian nginx-light, \`worker_processes auto\`) serves a static JSON file
 of the same size ($size bytes). Negotiated: corrald $proto_corrald, nginx $proto_nginx.
+Load average before the run: $load.
 
 | server | req/s | p50 | p99 | errors |
 |---|---:|---:|---:|---|
