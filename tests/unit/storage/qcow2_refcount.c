@@ -289,6 +289,39 @@ static void test_crash_lazy_refcounts(void)
 	crash_matrix(&(struct wl_cfg){ 4096, 1, 0, 1 }, 1);
 }
 
+/* ---- refcount structures grow --------------------------------------------------------------- */
+
+static void test_refcount_table_grows(void)
+{
+	const char *p = fpath("grow.qcow2");
+	uint8_t *a = malloc(8u << 20), *b = malloc(8u << 20);
+	struct img *img;
+	uint64_t rt_before;
+
+	/* 512-byte clusters with 64-bit refcounts: one table cluster covers 2 MiB */
+	CHECK_INT(create_qcow2(p, 16u << 20, 512, 64), 0);
+	img = open_rw(p);
+	CHECK(img != NULL);
+	if (!img)
+		goto out;
+	rt_before = img_qcow2(img)->rt_clusters;
+	fill_pattern(a, 8u << 20, 99);
+	CHECK_INT(img_pwrite(img, a, 8u << 20, 4096), 0);
+	CHECK(img_qcow2(img)->rt_clusters > rt_before);
+	CHECK_INT(img_close(img), 0);
+	CHECK_INT(qemu_check(p), 0);
+	img = open_ro(p);
+	CHECK(img != NULL);
+	if (img) {
+		CHECK_INT(img_pread(img, b, 8u << 20, 4096), 0);
+		CHECK(memcmp(a, b, 8u << 20) == 0);
+		img_close(img);
+	}
+out:
+	free(a);
+	free(b);
+}
+
 /* ---- no reuse of a freed cluster before the flush ---------------------------------------- */
 
 struct oplog {
@@ -369,6 +402,7 @@ static void test_freed_cluster_waits_for_flush(void)
 }
 
 static const struct test_case tests[] = {
+	{ "refcount_table_grows", test_refcount_table_grows },
 	{ "freed_cluster_waits_for_flush", test_freed_cluster_waits_for_flush },
 	{ "crash_every_write", test_crash_every_write },
 	{ "crash_backing_extl2", test_crash_backing_extl2 },
