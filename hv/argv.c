@@ -94,7 +94,7 @@ static void opt(struct argv_ctx *a, const char *name, struct buf *value)
 
 int hv_qemu_escape(struct buf *b, const char *s)
 {
-	int r = buf_reserve(b, strlen(s) + 1);
+	int r = buf_append(b, "", 0); /* terminated even when S is empty */
 
 	for (; *s && r == 0; s++)
 		r = *s == ',' ? buf_puts(b, ",,") : buf_append(b, s, 1);

@@ -108,7 +108,7 @@ int hv_read_proc(const char *path, size_t max, char **out, size_t *len)
 	}
 	close(fd);
 	if (r == 0 && !b.data)
-		r = buf_reserve(&b, 1);
+		r = buf_append(&b, "", 0);
 	if (r < 0) {
 		buf_free(&b);
 		return r;

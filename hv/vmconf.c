@@ -172,26 +172,25 @@ static int put_comment_line(struct buf *b, const char *line, size_t n)
 	return r ? r : buf_puts(b, "\n");
 }
 
+/* One '#' line per line of D, empty ones included, so the text parses
+ * back to the same description. */
 static int put_description(struct buf *b, const char *d)
 {
-	int r = 0;
-
-	if (!*d)
-		return buf_puts(b, "#\n");
-	while (*d && r == 0) {
+	for (;;) {
 		size_t n = strcspn(d, "\n");
+		int r = put_comment_line(b, d, n);
 
-		r = put_comment_line(b, d, n);
-		d += n + (d[n] == '\n');
+		if (r < 0 || d[n] != '\n')
+			return r;
+		d += n + 1;
 	}
-	return r;
 }
 
 char *vmconf_to_text(const struct vmconf *c)
 {
 	struct buf b = BUF_INIT;
 	const char *d = vmconf_get(c, "description");
-	int r = buf_reserve(&b, 64);
+	int r = buf_append(&b, "", 0); /* an empty config is "" */
 
 	if (r == 0 && d)
 		r = put_description(&b, d);
@@ -212,7 +211,7 @@ static int hexval(char ch)
 
 static int decode_comment(struct buf *desc, const char *s, size_t n)
 {
-	int r = desc->len ? buf_puts(desc, "\n") : buf_reserve(desc, 1);
+	int r = desc->data ? buf_puts(desc, "\n") : buf_append(desc, "", 0);
 
 	for (size_t i = 0; i < n && r == 0; i++) {
 		char ch = s[i];
@@ -225,6 +224,14 @@ static int decode_comment(struct buf *desc, const char *s, size_t n)
 		r = buf_append(desc, &ch, 1);
 	}
 	return r;
+}
+
+/* Config keys are lower-case words: [a-z][a-z0-9_-]* */
+static int key_syntax_ok(const char *k)
+{
+	if (*k < 'a' || *k > 'z')
+		return 0;
+	return strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(k);
 }
 
 static int parse_line(struct vmconf *c, const char *line, size_t n, int lineno, char *err,
@@ -242,6 +249,10 @@ static int parse_line(struct vmconf *c, const char *line, size_t n, int lineno, 
 	}
 	memcpy(key, line, klen);
 	key[klen] = '\0';
+	if (!key_syntax_ok(key)) {
+		snprintf(err, errlen, "line %d: invalid key", lineno);
+		return -EINVAL;
+	}
 	value = strndup(colon + 2, n - klen - 2);
 	if (!value)
 		return -ENOMEM;
@@ -327,7 +338,7 @@ int vmconf_check(const char *key, const char *value, char **canon, char *err, si
 		snprintf(err, errlen, "property is not defined in schema and the schema does not allow additional properties");
 		return -EINVAL;
 	}
-	r = buf_reserve(&b, 16);
+	r = buf_append(&b, "", 0);
 	if (r == 0)
 		r = vc_check_value(p, key, value, vc_bus_of(key), &b, err, errlen);
 	if (r < 0) {
