@@ -10,7 +10,10 @@
  * QEMU runs in its own session with no inherited descriptors, so it
  * outlives the daemon; a new struct hv finds it again with hv_attach_all().
  * The process using this library must not ignore SIGCHLD (QEMU is its child
- * until it exits and is reaped by the supervisor). */
+ * until it exits and is reaped by the supervisor).
+ *
+ * Every call is thread-safe.  Keeping two power operations off one VM at the
+ * same time (Proxmox's VM lock) is the caller's job. */
 #ifndef CORRAL_HV_VM_H
 #define CORRAL_HV_VM_H
 

@@ -246,6 +246,27 @@ static void test_text_and_digest(void)
 	vmconf_free(back);
 }
 
+static void test_text_edges(void)
+{
+	struct vmconf *c = vmconf_new(), *back = NULL;
+	char *text = vmconf_to_text(c);
+
+	CHECK_STR(text, "");
+	free(text);
+	vmconf_set(c, "description", "x\n\nlast\n");
+	text = vmconf_to_text(c);
+	CHECK_STR(text, "#x\n#\n#last\n#\n");
+	CHECK_INT(vmconf_from_text(text, &back, err, sizeof(err)), 0);
+	CHECK_STR(vmconf_get(back, "description"), "x\n\nlast\n");
+	free(text);
+	vmconf_free(back);
+	CHECK_INT(vmconf_from_text("name: a\n#late: b\n", &back, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "line 2: invalid key");
+	CHECK_INT(vmconf_from_text("name: a\nname: b\n", &back, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "line 2: duplicate key 'name'");
+	vmconf_free(c);
+}
+
 static void test_update_atomic(void)
 {
 	struct vmconf *c = sample();
@@ -311,6 +332,7 @@ static const struct test_case tests[] = {
 	{ "nets", test_nets },
 	{ "cpu_machine_misc", test_cpu_machine_misc },
 	{ "text_and_digest", test_text_and_digest },
+	{ "text_edges", test_text_edges },
 	{ "update_atomic", test_update_atomic },
 	{ "cross_rules", test_cross_rules },
 };
