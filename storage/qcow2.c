@@ -561,6 +561,8 @@ static int open_checks(struct qcow2 *q, char *err, size_t errlen)
 				  "qcow2: Image is corrupt; cannot be opened read/write");
 	if (!img->rw)
 		return 0;
+	if (!(img->flags & IMG_OPEN_CHECK) && (r = qcow2_validate_refcount_table(q, err, errlen)) < 0)
+		return r;
 	if ((q->incompat & QCOW2_INCOMPAT_DIRTY) && !(img->flags & IMG_OPEN_CHECK)) {
 		r = qcow2_rebuild_after_dirty(q, err, errlen);
 		if (r < 0)

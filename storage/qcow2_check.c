@@ -11,7 +11,8 @@
 #include "common/err.h"
 #include "storage/qcow2_int.h"
 
-#define MAX_REPAIR_PASSES 4 /* blocks created by a repair need one more pass */
+#define MAX_REPAIR_PASSES 4
+#define MAX_CHECK_CLUSTERS (1ull << 28) /* 1 GiB of counters: 16 TiB of 64K clusters */ /* blocks created by a repair need one more pass */
 
 struct chk {
 	struct qcow2 *q;
@@ -322,6 +323,9 @@ static int chk_init(struct chk *c, struct qcow2 *q, struct qcow2_check_result *r
 	c->q = q;
 	c->res = res;
 	c->nb = qcow2_align_up(size, q->cluster_size) >> q->cluster_bits;
+	if (c->nb > MAX_CHECK_CLUSTERS)
+		return img_seterr(q->img, CR_ETOOBIG, "image file too large to check (%llu clusters)",
+				  (unsigned long long)c->nb);
 	c->refs = calloc(c->nb ? c->nb : 1, sizeof(*c->refs));
 	return c->refs ? 0 : img_seterr(q->img, -ENOMEM, "not enough memory for %llu clusters",
 					(unsigned long long)c->nb);

@@ -404,6 +404,7 @@ void qcow2_cache_drop_all(struct qcow2_cache *c);
 #define QCOW2_OL_SNAP_L1 0x40u
 #define QCOW2_OL_ALL 0x7fu
 int qcow2_load_refcount_table(struct qcow2 *q);
+int qcow2_validate_refcount_table(struct qcow2 *q, char *err, size_t errlen);
 int qcow2_get_refcount(struct qcow2 *q, uint64_t cluster, uint64_t *out);
 /* Adds DELTA to the refcount of clusters covering [off, off+len). */
 int qcow2_update_refcount(struct qcow2 *q, uint64_t off, uint64_t len, int64_t delta);

@@ -27,6 +27,40 @@ int qcow2_load_refcount_table(struct qcow2 *q)
 	return r;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Before writing, every refcount block must be aligned, inside the file and
+ * used once: allocation then scans at most the file's clusters. */
+int qcow2_validate_refcount_table(struct qcow2 *q, char *err, size_t errlen)
+{
+	uint64_t size, *v = malloc(q->rt_entries * 8), n = 0;
+	int r = v ? img_file_size(q->img, &size) : -ENOMEM;
+
+	for (uint64_t i = 0; r == 0 && i < q->rt_entries; i++) {
+		uint64_t off = q->rt[i] & ~QCOW2_RTE_RESERVED;
+		if (!off)
+			continue;
+		if ((off & (q->cluster_size - 1)) || off < q->cluster_size || off >= size)
+			r = img_fmterr(err, errlen, CR_ECORRUPT,
+				       "Refcount block %llu at %#llx is unaligned or outside the image",
+				       (unsigned long long)i, (unsigned long long)off);
+		v[n++] = off;
+	}
+	if (r == 0)
+		qsort(v, n, 8, cmp_u64);
+	for (uint64_t i = 1; r == 0 && i < n; i++)
+		if (v[i] == v[i - 1])
+			r = img_fmterr(err, errlen, CR_ECORRUPT, "Refcount block at %#llx is used twice",
+				       (unsigned long long)v[i]);
+	free(v);
+	return r;
+}
+
 /* ---- one refcount entry of a block at any width ----------------------------------------- */
 
 static uint64_t rb_get(const struct qcow2 *q, const uint8_t *rb, uint64_t i)

@@ -424,6 +424,13 @@ static void test_hostile_tables(void)
 		CHECK(img_pwrite(img, b, sizeof(b), 0) < 0);
 		img_close(img);
 	}
+	/* one refcount block listed twice: readable, but never written */
+	CHECK_INT(create_qcow2(p, 4u << 20, 65536, 16), 0);
+	poke_be64(p, file_be64(p, 48) + 8, file_be64(p, file_be64(p, 48)));
+	CHECK(open_rw(p) == NULL);
+	img = open_ro(p);
+	CHECK(img != NULL);
+	img_close(img);
 }
 
 static void test_qemu_lock_respected(void)
