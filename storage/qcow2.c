@@ -424,19 +424,21 @@ int qcow2_flush_all(struct qcow2 *q)
 
 /* ---- L1 growth ------------------------------------------------------------------------------ */
 
-static int write_l1_table(struct qcow2 *q, uint64_t off, const uint64_t *l1, uint32_t n)
+int qcow2_write_table(struct qcow2 *q, unsigned ignore, uint64_t off, const uint64_t *v, uint64_t n)
 {
-	size_t bytes = qcow2_align_up((uint64_t)n * 8, 512);
-	uint8_t *b = calloc(1, bytes ? bytes : 1);
+	uint8_t *b;
 	int r;
 
+	if (!n)
+		return 0;
+	b = malloc(n * 8);
 	if (!b)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < n; i++)
-		be64_put(b + i * 8, l1[i]);
-	r = qcow2_overlap_check(q, QCOW2_OL_ALL & ~QCOW2_OL_L1, off, (uint64_t)n * 8);
+	for (uint64_t i = 0; i < n; i++)
+		be64_put(b + i * 8, v[i]);
+	r = qcow2_overlap_check(q, QCOW2_OL_ALL & ~ignore, off, n * 8);
 	if (r == 0)
-		r = img_file_write(q->img, b, (size_t)n * 8, off);
+		r = img_file_write(q->img, b, n * 8, off);
 	free(b);
 	return r;
 }
@@ -471,7 +473,7 @@ int qcow2_grow_l1(struct qcow2 *q, uint64_t min_size)
 	if (off >= 0)
 		r = qcow2_flush_all(q); /* refcounts of the new table first */
 	if (off >= 0 && r == 0)
-		r = write_l1_table(q, (uint64_t)off, nl1, (uint32_t)min_size);
+		r = qcow2_write_table(q, QCOW2_OL_L1, (uint64_t)off, nl1, min_size);
 	if (off >= 0 && r == 0)
 		r = img_file_sync(q->img);
 	if (off >= 0 && r == 0)

@@ -369,6 +369,9 @@ struct qcow2 {
 int qcow2_write_header(struct qcow2 *q);
 int qcow2_update_incompat(struct qcow2 *q, uint64_t incompat);
 int qcow2_write_l1_entry(struct qcow2 *q, uint32_t idx);
+/* Writes N host-endian entries big-endian at OFF after the overlap check
+ * (metadata kinds in IGNORE excepted). */
+int qcow2_write_table(struct qcow2 *q, unsigned ignore, uint64_t off, const uint64_t *v, uint64_t n);
 int qcow2_set_dirty(struct qcow2 *q);
 /* Brackets an update whose intermediate states are inconsistent. */
 int qcow2_journal_begin(struct qcow2 *q);

@@ -194,22 +194,12 @@ static int alloc_refblock(struct qcow2 *q, uint64_t bi, uint64_t near)
 
 int qcow2_flush_rt(struct qcow2 *q)
 {
-	uint64_t n = q->rt_dirty_max - q->rt_dirty_min + 1;
-	uint64_t off = q->rt_offset + q->rt_dirty_min * 8;
-	uint8_t *b;
 	int r;
 
 	if (!q->rt_dirty)
 		return 0;
-	b = malloc(n * 8);
-	if (!b)
-		return -ENOMEM;
-	for (uint64_t i = 0; i < n; i++)
-		be64_put(b + i * 8, q->rt[q->rt_dirty_min + i]);
-	r = qcow2_overlap_check(q, QCOW2_OL_ALL & ~QCOW2_OL_RT, off, n * 8);
-	if (r == 0)
-		r = img_file_write(q->img, b, n * 8, off);
-	free(b);
+	r = qcow2_write_table(q, QCOW2_OL_RT, q->rt_offset + q->rt_dirty_min * 8, q->rt + q->rt_dirty_min,
+			      q->rt_dirty_max - q->rt_dirty_min + 1);
 	if (r == 0)
 		r = img_file_sync(q->img);
 	if (r == 0)
@@ -268,20 +258,6 @@ static int write_new_blocks(struct qcow2 *q, uint64_t bi, const struct rt_plan *
 	return r;
 }
 
-static int write_rt(struct qcow2 *q, uint64_t off, const uint64_t *rt, uint64_t n)
-{
-	uint8_t *b = calloc(n, 8);
-	int r;
-
-	if (!b)
-		return -ENOMEM;
-	for (uint64_t i = 0; i < n; i++)
-		be64_put(b + i * 8, rt[i]);
-	r = img_file_write(q->img, b, n * 8, off);
-	free(b);
-	return r;
-}
-
 static int set_rt_header(struct qcow2 *q, uint64_t off, uint32_t clusters)
 {
 	uint8_t b[12];
@@ -311,7 +287,8 @@ static int grow_refcount_table(struct qcow2 *q, uint64_t bi)
 	if (r == 0)
 		r = write_new_blocks(q, bi, &p, nrt);
 	if (r == 0)
-		r = write_rt(q, (p.start + p.nblocks) << q->cluster_bits, nrt, (p.nt << q->cluster_bits) / 8);
+		r = qcow2_write_table(q, QCOW2_OL_RT | QCOW2_OL_RB, (p.start + p.nblocks) << q->cluster_bits, nrt,
+				      (p.nt << q->cluster_bits) / 8);
 	if (r == 0)
 		r = img_file_sync(q->img);
 	if (r == 0)

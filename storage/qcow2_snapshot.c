@@ -249,21 +249,10 @@ static int fill_new(struct qcow2 *q, struct qcow2_snapshot *s, const char *name)
 static int copy_l1(struct qcow2 *q, uint64_t *off)
 {
 	uint64_t bytes = (uint64_t)q->l1_size * 8;
-	uint8_t *b = calloc(1, bytes ? bytes : 1);
-	int64_t host;
-	int r;
+	int64_t host = qcow2_alloc_clusters(q, bytes ? qcow2_align_up(bytes, q->cluster_size) >> q->cluster_bits : 1);
 
-	if (!b)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < q->l1_size; i++)
-		be64_put(b + (size_t)i * 8, q->l1[i]);
-	host = qcow2_alloc_clusters(q, bytes ? qcow2_align_up(bytes, q->cluster_size) >> q->cluster_bits : 1);
-	r = host < 0 ? (int)host : qcow2_overlap_check(q, QCOW2_OL_ALL, (uint64_t)host, bytes);
-	if (r == 0 && bytes)
-		r = img_file_write(q->img, b, bytes, (uint64_t)host);
-	free(b);
 	*off = (uint64_t)host;
-	return r;
+	return host < 0 ? (int)host : qcow2_write_table(q, 0, (uint64_t)host, q->l1, q->l1_size);
 }
 
 static int add_snapshot(struct qcow2 *q, struct qcow2_snapshot *s)
@@ -315,17 +304,8 @@ int qcow2_snapshot_create(struct qcow2 *q, const char *name, char *err, size_t e
 
 static int write_active_l1(struct qcow2 *q)
 {
-	uint8_t *b = calloc(q->l1_size ? q->l1_size : 1, 8);
-	int r;
+	int r = qcow2_write_table(q, QCOW2_OL_L1, q->l1_offset, q->l1, q->l1_size);
 
-	if (!b)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < q->l1_size; i++)
-		be64_put(b + (size_t)i * 8, q->l1[i]);
-	r = qcow2_overlap_check(q, QCOW2_OL_ALL & ~QCOW2_OL_L1, q->l1_offset, (uint64_t)q->l1_size * 8);
-	if (r == 0)
-		r = img_file_write(q->img, b, (size_t)q->l1_size * 8, q->l1_offset);
-	free(b);
 	return r == 0 ? img_file_sync(q->img) : r;
 }
 
@@ -381,15 +361,23 @@ static int goto_snapshot(struct qcow2 *q, struct qcow2_snapshot *s)
 	return r;
 }
 
-int qcow2_snapshot_apply(struct qcow2 *q, const char *id_or_name, char *err, size_t errlen)
+/* Index of the snapshot to change, or a negative code. */
+static int writable_snapshot(struct qcow2 *q, const char *id_or_name, char *err, size_t errlen)
 {
 	int i, r = writable(q, err, errlen);
 
 	if (r < 0)
 		return r;
 	i = find_snapshot(q, id_or_name);
+	return i < 0 ? img_fmterr(err, errlen, CR_ENOTFOUND, "Can't find snapshot '%s'", id_or_name) : i;
+}
+
+int qcow2_snapshot_apply(struct qcow2 *q, const char *id_or_name, char *err, size_t errlen)
+{
+	int i = writable_snapshot(q, id_or_name, err, errlen), r;
+
 	if (i < 0)
-		return img_fmterr(err, errlen, CR_ENOTFOUND, "Can't find snapshot '%s'", id_or_name);
+		return i;
 	r = qcow2_journal_begin(q);
 	if (r == 0)
 		r = goto_snapshot(q, &q->snaps[i]);
@@ -402,13 +390,10 @@ int qcow2_snapshot_delete(struct qcow2 *q, const char *id_or_name, char *err, si
 {
 	struct qcow2_snapshot s;
 	uint64_t *sl1 = NULL;
-	int i, r = writable(q, err, errlen);
+	int i = writable_snapshot(q, id_or_name, err, errlen), r;
 
-	if (r < 0)
-		return r;
-	i = find_snapshot(q, id_or_name);
 	if (i < 0)
-		return img_fmterr(err, errlen, CR_ENOTFOUND, "Can't find snapshot '%s'", id_or_name);
+		return i;
 	s = q->snaps[i];
 	memmove(&q->snaps[i], &q->snaps[i + 1], (q->nb_snapshots - (uint32_t)i - 1) * sizeof(s));
 	q->nb_snapshots--;
