@@ -423,7 +423,7 @@ int hv_vm_start(struct hv *h, int vmid, const struct vmconf *conf,
 {
 	struct hv_argv_opts o = { .vmid = vmid, .conf = conf, .disks = disks, .ndisks = ndisks,
 				  .run_dir = h->run_dir, .qemu_binary = h->qemu, .kvm = h->kvm };
-	char **argv = NULL;
+	char **argv = NULL, ignored[256];
 	int r;
 
 	r = prepare_start(h, vmid, err, errlen);
@@ -433,10 +433,16 @@ int hv_vm_start(struct hv *h, int vmid, const struct vmconf *conf,
 	if (r < 0)
 		return r;
 	r = hv_tap_setup(h, vmid, conf, err, errlen);
-	if (r == 0)
+	if (r == 0) {
 		r = spawn_vm(h, vmid, argv, timeout_ms, err, errlen);
-	if (r == 0)
+		if (r < 0)
+			hv_tap_teardown(vmid);
+	}
+	if (r == 0) {
 		r = apply_link_down(h, vmid, conf, err, errlen);
+		if (r < 0) /* half-configured: do not leave it running */
+			hv_vm_stop(h, vmid, QMP_TIMEOUT_MS, ignored, sizeof(ignored));
+	}
 	hv_argv_free(argv);
 	return r;
 }

@@ -57,7 +57,8 @@ struct hv_config {
 /* Starts the supervisor thread.  Running VMs are not touched until
  * hv_attach_all().  0 or a negative code with ERR. */
 int hv_new(const struct hv_config *cfg, struct hv **out, char *err, size_t errlen);
-/* Stops supervising and closes QMP connections; VMs keep running. */
+/* Stops supervising and closes QMP connections; VMs keep running.  Call it
+ * once every other call on H has returned. */
 void hv_free(struct hv *h);
 /* "kvm" or "tcg": what hv_vm_start() passes to -accel. */
 const char *hv_accel(const struct hv *h);
