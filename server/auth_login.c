@@ -87,6 +87,19 @@ static int user_active(struct auth *a, const char *userid, time_t now)
 	return r;
 }
 
+/* Spends what a real password check of the pve realm costs, so that the
+ * answer time does not tell which user names exist. */
+static int refuse_slowly(const char *password)
+{
+	static const char dummy[] = "$scrypt$ln=" "15" ",r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$"
+				    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+	_Static_assert(PASSWORD_LOG2N == 15 && PASSWORD_R == 8 && PASSWORD_P == 1,
+		       "the dummy hash must cost what new hashes cost");
+	password_verify(password ? password : "", dummy);
+	return CR_EAUTH;
+}
+
 int auth_login(struct auth *a, const char *username, const char *realm, const char *password,
 	       struct identity *who)
 {
@@ -94,9 +107,9 @@ int auth_login(struct auth *a, const char *username, const char *realm, const ch
 	time_t now = time(NULL);
 
 	if (!username || !password || full_userid(username, realm, userid, sizeof(userid)) < 0)
-		return CR_EAUTH;
+		return refuse_slowly(password);
 	if (user_active(a, userid, now) < 0)
-		return CR_EAUTH;
+		return refuse_slowly(password);
 	/* A still-valid ticket renews itself; root@pam's may open any user's. */
 	if (auth_ticket_verify(a, password, now, ticket_user, sizeof(ticket_user)) == 0 &&
 	    (strcmp(ticket_user, userid) == 0 || strcmp(ticket_user, "root@pam") == 0)) {
