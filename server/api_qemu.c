@@ -240,6 +240,18 @@ static int create_commit(struct app *app, int vmid, const struct vmconf *conf)
 	return store_commit(t);
 }
 
+/* 1 if KEY was a new disk in ORIG and has been allocated as NOW. */
+static int was_new(const struct vmconf *orig, const char *key, const char *now)
+{
+	struct vmconf_drive d;
+	char err[256];
+	const char *before = vmconf_get(orig, key);
+
+	return before && strcmp(before, now) != 0 && qemu_is_drive_key(key) &&
+	       vmconf_drive_parse(key, before, &d, err, sizeof(err)) == 0 &&
+	       d.kind == VMCONF_VOL_NEW;
+}
+
 static int create_task(struct task *t, void *opaque)
 {
 	struct create_arg *a = opaque;
@@ -249,16 +261,14 @@ static int create_task(struct task *t, void *opaque)
 	int r = orig ? qemu_alloc_disks(app, a->vmid, a->conf, err, sizeof(err)) : -ENOMEM;
 
 	for (size_t i = 0; i < vmconf_count(a->conf); i++)
-		if (strcmp(vmconf_value_at(a->conf, i),
-			   vmconf_get(orig, vmconf_key_at(a->conf, i))) != 0)
+		if (was_new(orig, vmconf_key_at(a->conf, i), vmconf_value_at(a->conf, i)))
 			task_log(t, "%s: allocated %s", vmconf_key_at(a->conf, i),
 				 vmconf_value_at(a->conf, i));
 	if (r == 0 && (r = create_commit(app, a->vmid, a->conf)) < 0)
 		snprintf(err, sizeof(err), "cannot store the configuration: %s", err_str(r));
 	if (r < 0) {
 		for (size_t i = 0; i < vmconf_count(a->conf); i++)
-			if (strcmp(vmconf_value_at(a->conf, i),
-				   vmconf_get(orig, vmconf_key_at(a->conf, i))) != 0)
+			if (was_new(orig, vmconf_key_at(a->conf, i), vmconf_value_at(a->conf, i)))
 				free_new_volume(vmconf_value_at(a->conf, i), t);
 		drop_record(app, a->vmid);
 		vmconf_free(orig);

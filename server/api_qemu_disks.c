@@ -101,14 +101,50 @@ static void size_text(uint64_t bytes, char *out, size_t n)
 		snprintf(out, n, "%llu%c", (unsigned long long)bytes, units[u]);
 }
 
+/* Stores D as KEY's value with its size set to BYTES. */
+static int set_sized(struct vmconf *conf, const char *key, struct vmconf_drive *d, uint64_t bytes)
+{
+	char *text;
+	int r;
+
+	d->size = bytes;
+	size_text(bytes, d->size_text, sizeof(d->size_text));
+	if (!(text = vmconf_drive_format(d)))
+		return -ENOMEM;
+	r = vmconf_set(conf, key, text);
+	free(text);
+	return r;
+}
+
+/* An existing disk named without size= gets its image's virtual size, as
+ * Proxmox records it at create time. */
+static int add_size(struct app *app, int vmid, struct vmconf *conf, const char *key,
+		    struct vmconf_drive *d, char *err, size_t errlen)
+{
+	struct img_open_opts o = { .flags = IMG_OPEN_SHARED | IMG_OPEN_NO_BACKING };
+	char path[PATH_MAX];
+	struct img *img;
+	uint64_t bytes;
+	int r = volume_path(app, vmid, d, path, sizeof(path), err, errlen);
+
+	if (r < 0 || (r = img_open(&img, path, &o, err, errlen)) < 0)
+		return r;
+	bytes = img_virtual_size(img);
+	img_close(img);
+	return set_sized(conf, key, d, bytes);
+}
+
 static int alloc_one(struct app *app, int vmid, struct vmconf *conf, const char *key, char *err,
 		     size_t errlen)
 {
 	struct vmconf_drive d;
-	char volid[POOL_VOLID_MAX], gib[32], *text;
+	char volid[POOL_VOLID_MAX], gib[32];
 	uint64_t bytes;
 	int r = vmconf_drive_parse(key, vmconf_get(conf, key), &d, err, errlen);
 
+	if (r == 0 && d.kind == VMCONF_VOL_VOLUME && !d.cdrom && d.size == 0 &&
+	    strncmp(key, "unused", 6) != 0)
+		return add_size(app, vmid, conf, key, &d, err, errlen);
 	if (r < 0 || d.kind != VMCONF_VOL_NEW)
 		return r;
 	snprintf(gib, sizeof(gib), "%sG", d.new_size);
@@ -124,13 +160,7 @@ static int alloc_one(struct app *app, int vmid, struct vmconf *conf, const char 
 	d.kind = VMCONF_VOL_VOLUME;
 	snprintf(d.volname, sizeof(d.volname), "%s", strchr(volid, ':') + 1);
 	d.format[0] = '\0';
-	d.size = bytes;
-	size_text(bytes, d.size_text, sizeof(d.size_text));
-	if (!(text = vmconf_drive_format(&d)))
-		return -ENOMEM;
-	r = vmconf_set(conf, key, text);
-	free(text);
-	return r;
+	return set_sized(conf, key, &d, bytes);
 }
 
 int qemu_alloc_disks(struct app *app, int vmid, struct vmconf *conf, char *err, size_t errlen)
