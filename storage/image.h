@@ -122,7 +122,8 @@ int img_create(const char *path, const struct img_create_opts *opts, char *err, 
 /* ---- I/O -------------------------------------------------------------------- */
 
 /* Byte-granular; any offset/length inside the virtual size (CR_EINVAL_PARAM
- * past it).  Writes need a read-write handle.  A write into a cluster shared
+ * past it).  Buffers aligned to 4 KiB (posix_memalign) copy several times
+ * faster than malloc()ed ones: use them for bulk I/O.  Writes need a read-write handle.  A write into a cluster shared
  * with a snapshot or with the backing file copies it first. */
 int img_pread(struct img *img, void *buf, size_t len, uint64_t off);
 int img_pwrite(struct img *img, const void *buf, size_t len, uint64_t off);

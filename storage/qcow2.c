@@ -530,7 +530,7 @@ static int make_caches(struct qcow2 *q)
 	q->rbc = qcow2_cache_new(q, cache_tables(img->refcount_cache_bytes, q->cluster_size,
 						 DEFAULT_RB_CACHE_BYTES >> q->cluster_bits),
 				 QCOW2_OL_RB);
-	q->cbuf = malloc(q->cluster_size * 2 + QCOW2_COMPRESSED_SECTOR);
+	q->cbuf = qcow2_io_alloc(q->cluster_size * 2 + QCOW2_COMPRESSED_SECTOR, false);
 	return q->l2c && q->rbc && q->cbuf ? 0 : -ENOMEM;
 }
 

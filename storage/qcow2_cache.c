@@ -9,6 +9,18 @@
 
 #include "storage/qcow2_int.h"
 
+#define IO_ALIGN 4096
+
+void *qcow2_io_alloc(size_t len, bool zero)
+{
+	size_t n = (len + IO_ALIGN - 1) & ~(size_t)(IO_ALIGN - 1);
+	void *p = aligned_alloc(IO_ALIGN, n ? n : IO_ALIGN);
+
+	if (p && zero)
+		memset(p, 0, n);
+	return p;
+}
+
 struct qcow2_cache *qcow2_cache_new(struct qcow2 *q, size_t n, int kind)
 {
 	struct qcow2_cache *c = calloc(1, sizeof(*c));
@@ -165,7 +177,7 @@ static int fill(struct qcow2_cache *c, struct qcow2_cache_entry *e, uint64_t off
 {
 	int r;
 
-	if (!e->data && !(e->data = malloc(c->q->cluster_size)))
+	if (!e->data && !(e->data = qcow2_io_alloc(c->q->cluster_size, false)))
 		return -ENOMEM;
 	e->offset = 0;
 	if (fresh) {

@@ -35,7 +35,7 @@ static int copy_extent(struct img *top, struct img *base, const struct img_exten
 
 static int commit_copy(struct img *top, struct img *base, img_progress_fn fn, void *opaque)
 {
-	uint8_t *buf = malloc(CHAIN_CHUNK);
+	uint8_t *buf = qcow2_io_alloc(CHAIN_CHUNK, false);
 	struct img_extent e;
 	uint64_t pos = 0;
 	int r = buf ? 0 : -ENOMEM;
@@ -107,7 +107,7 @@ static int read_layer(struct img *b, uint8_t *buf, size_t n, uint64_t off)
 static int rebase_copy(struct qcow2 *q, struct img *nb, img_progress_fn fn, void *opaque)
 {
 	struct img *top = q->img;
-	uint8_t *a = malloc(q->cluster_size), *b = malloc(q->cluster_size);
+	uint8_t *a = qcow2_io_alloc(q->cluster_size, false), *b = qcow2_io_alloc(q->cluster_size, false);
 	struct img_extent e;
 	int r = a && b ? 0 : -ENOMEM;
 

@@ -194,7 +194,7 @@ static int read_in_cluster(struct qcow2 *q, uint64_t gc, uint64_t e, uint64_t bm
 	int r;
 
 	if (e & QCOW2_OFLAG_COMPRESSED) {
-		tmp = malloc(q->cluster_size);
+		tmp = qcow2_io_alloc(q->cluster_size, false);
 		if (!tmp)
 			return -ENOMEM;
 		r = qcow2_read_compressed(q, e, tmp);
@@ -223,6 +223,30 @@ static int lookup_entry(struct qcow2 *q, uint64_t gc, uint64_t *e, uint64_t *bm)
 	return 0;
 }
 
+/* A cluster whose guest bytes are its host bytes, one to one. */
+static bool plain_data(const struct qcow2 *q, uint64_t e)
+{
+	return !q->ext_l2 && (e & QCOW2_OFFSET_MASK) && !(e & QCOW2_OFLAG_COMPRESSED) &&
+	       !((e & QCOW2_OFLAG_ZERO) && q->version >= 3);
+}
+
+/* Bytes from guest cluster GC on (at most LEN) stored contiguously after the
+ * plain cluster E: read with one pread. */
+static int plain_extent(struct qcow2 *q, uint64_t gc, uint64_t e, uint64_t len, uint64_t *n)
+{
+	uint64_t e2, bm;
+	int r;
+
+	for (uint64_t k = 1; *n < len; k++) {
+		if ((r = lookup_entry(q, gc + k, &e2, &bm)) < 0)
+			return r;
+		if (!plain_data(q, e2) || (e2 & QCOW2_OFFSET_MASK) != (e & QCOW2_OFFSET_MASK) + k * q->cluster_size)
+			break;
+		*n += len - *n < q->cluster_size ? len - *n : q->cluster_size;
+	}
+	return 0;
+}
+
 int qcow2_pread(struct img *img, void *buf, size_t len, uint64_t off)
 {
 	struct qcow2 *q = img->q;
@@ -234,7 +258,10 @@ int qcow2_pread(struct img *img, void *buf, size_t len, uint64_t off)
 		uint64_t gc = off >> q->cluster_bits, in = off & (q->cluster_size - 1);
 		uint64_t n = q->cluster_size - in < len ? q->cluster_size - in : len;
 		r = lookup_entry(q, gc, &e, &bm);
-		if (r == 0)
+		if (r == 0 && plain_data(q, e) && (r = check_data_offset(q, e, gc)) == 0 &&
+		    (r = plain_extent(q, gc, e, len, &n)) == 0)
+			r = img_file_read(q->img, p, n, (e & QCOW2_OFFSET_MASK) + in);
+		else if (r == 0)
 			r = read_in_cluster(q, gc, e, bm, p, in, n);
 		if (r < 0)
 			return r;
@@ -305,7 +332,7 @@ static int write_sc_inplace(struct qcow2 *q, uint8_t *l2, uint64_t idx, uint64_t
 	if ((bm & mask) == mask)
 		return write_data(q, data, n, host + in);
 	from = s0 * q->sc_size, to = s1 * q->sc_size;
-	buf = malloc(to - from);
+	buf = qcow2_io_alloc(to - from, false);
 	if (!buf)
 		return -ENOMEM;
 	r = merge_cow(q, gc, e, bm, buf, from, to, data, in, n, &copied);
@@ -355,13 +382,14 @@ static int write_alloc(struct qcow2 *q, uint8_t *l2, uint64_t idx, uint64_t gc, 
 	int r;
 
 	alloc_span(q, e, bm, in, n, &from, &to, &nbm);
-	buf = malloc(to - from);
-	if (!buf)
+	/* A write covering the whole span needs no copy-on-write buffer. */
+	buf = from == in && to == in + n ? NULL : qcow2_io_alloc(to - from, false);
+	if (!buf && !(from == in && to == in + n))
 		return -ENOMEM;
-	r = merge_cow(q, gc, e, bm, buf, from, to, data, in, n, &copied);
+	r = buf ? merge_cow(q, gc, e, bm, buf, from, to, data, in, n, &copied) : (copied = false, 0);
 	host = r < 0 ? r : qcow2_alloc_clusters(q, 1);
 	if (host >= 0)
-		r = write_data(q, buf, to - from, (uint64_t)host + from);
+		r = write_data(q, buf ? buf : data, to - from, (uint64_t)host + from);
 	free(buf);
 	if (host < 0 || r < 0)
 		return host < 0 ? (int)host : r;
@@ -423,14 +451,19 @@ int qcow2_pwrite(struct img *img, const void *buf, size_t len, uint64_t off)
 
 /* ---- zero writes and discard ----------------------------------------------------------------- */
 
+#define ZERO_CHUNK (1u << 20) /* bounded buffer for zeros written as data */
+
 static int write_zero_bytes(struct qcow2 *q, uint64_t off, uint64_t len)
 {
-	uint8_t *z = calloc(1, len);
-	int r;
+	size_t chunk = len < ZERO_CHUNK ? (size_t)len : ZERO_CHUNK;
+	uint8_t *z = qcow2_io_alloc(chunk, true);
+	int r = z ? 0 : -ENOMEM;
 
-	if (!z)
-		return -ENOMEM;
-	r = qcow2_pwrite(q->img, z, len, off);
+	for (uint64_t done = 0; r == 0 && done < len; done += chunk) {
+		if (chunk > len - done)
+			chunk = (size_t)(len - done);
+		r = qcow2_pwrite(q->img, z, chunk, off + done);
+	}
 	free(z);
 	return r;
 }
@@ -643,7 +676,7 @@ int qcow2_write_compressed(struct qcow2 *q, uint64_t off, const void *buf, size_
 		return img_seterr(q->img, CR_EINVAL_PARAM, "compressed writes are whole clusters");
 	if (q->compression_type != 0)
 		return img_seterr(q->img, CR_EUNSUPPORTED, "only zlib compression is written");
-	full = calloc(1, q->cluster_size);
+	full = qcow2_io_alloc(q->cluster_size, true);
 	if (!full)
 		return -ENOMEM;
 	memcpy(full, buf, len);
@@ -702,7 +735,7 @@ static int fill_data(struct qcow2 *q, uint64_t from, uint64_t to, enum img_preal
 		if (r == 0 && ext.offset != IMG_BS_NO_OFFSET && p == IMG_PREALLOC_FALLOC)
 			r = q->img->io->falloc(q->img->io_ctx, q->img->fd, ext.offset, ext.length);
 		if (r == 0 && ext.offset != IMG_BS_NO_OFFSET && p == IMG_PREALLOC_FULL) {
-			uint8_t *z = calloc(1, q->cluster_size);
+			uint8_t *z = qcow2_io_alloc(q->cluster_size, true);
 			for (uint64_t o = 0; z && r == 0 && o < ext.length; o += q->cluster_size)
 				r = img_file_write(q->img, z, ext.length - o < q->cluster_size ? ext.length - o : q->cluster_size, ext.offset + o);
 			r = z ? r : -ENOMEM;

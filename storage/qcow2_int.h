@@ -341,6 +341,7 @@ struct qcow2 {
 	uint64_t *l1;             /* host-endian copy */
 	uint64_t *rt;             /* host-endian copy, rt_entries */
 	uint64_t rt_entries;
+	uint64_t rt_used;         /* entries past this one are all 0 */
 	bool rt_dirty;            /* entries rt_dirty_min..max not yet on disk */
 	uint64_t rt_dirty_min, rt_dirty_max;
 	struct qcow2_cache *l2c, *rbc;
@@ -464,6 +465,10 @@ int qcow2_decompress(int type, const void *src, size_t len, void *dst, size_t ds
 int qcow2_read_snapshots(struct qcow2 *q, char *err, size_t errlen);
 int qcow2_write_snapshots(struct qcow2 *q);
 void qcow2_free_snapshots(struct qcow2_snapshot *s, uint32_t n);
+
+/* I/O buffers aligned to 4 KiB: the kernel copies them several times
+ * faster than malloc's 16-byte alignment.  Free with free(). */
+void *qcow2_io_alloc(size_t len, bool zero);
 
 /* Guest cluster index and host helpers. */
 static inline uint64_t qcow2_cl(const struct qcow2 *q, uint64_t off) { return off >> q->cluster_bits; }

@@ -21,8 +21,11 @@ int qcow2_load_refcount_table(struct qcow2 *q)
 		return -ENOMEM;
 	}
 	r = img_file_read(q->img, b, bytes, q->rt_offset);
-	for (uint64_t i = 0; r == 0 && i < q->rt_entries; i++)
+	for (uint64_t i = 0; r == 0 && i < q->rt_entries; i++) {
 		q->rt[i] = be64_get(b + i * 8);
+		if (q->rt[i])
+			q->rt_used = i + 1;
+	}
 	free(b);
 	return r;
 }
@@ -182,6 +185,8 @@ static int alloc_refblock(struct qcow2 *q, uint64_t bi, uint64_t near)
 	qcow2_cache_mark_dirty(q->rbc, rb);
 	qcow2_cache_put(q->rbc, rb);
 	q->rt[bi] = c << q->cluster_bits;
+	if (bi >= q->rt_used)
+		q->rt_used = bi + 1;
 	q->rb_allocated++;
 	/* Written by the next refcount-cache flush, after the block itself. */
 	if (!q->rt_dirty || bi < q->rt_dirty_min)
@@ -305,6 +310,7 @@ static int grow_refcount_table(struct qcow2 *q, uint64_t bi)
 	q->rt_entries = (p.nt << q->cluster_bits) / 8;
 	q->rt_offset = (p.start + p.nblocks) << q->cluster_bits;
 	q->rt_clusters = (uint32_t)p.nt;
+	q->rt_used = bi + p.nblocks;
 	q->rb_allocated += (unsigned)p.nblocks;
 	return qcow2_free_clusters(q, old_off, old_clusters << q->cluster_bits);
 }
@@ -577,7 +583,7 @@ static const char *overlap_tables(struct qcow2 *q, unsigned chk, uint64_t off, u
 		if (c && c >= c0 && c <= c1)
 			return "active L2 table";
 	}
-	for (uint64_t i = 0; (chk & QCOW2_OL_RB) && i < q->rt_entries; i++) {
+	for (uint64_t i = 0; (chk & QCOW2_OL_RB) && i < q->rt_used; i++) {
 		uint64_t c = (q->rt[i] & ~QCOW2_RTE_RESERVED) >> q->cluster_bits;
 		if (c && c >= c0 && c <= c1)
 			return "refcount block";
