@@ -628,9 +628,22 @@ static int effective_perms(cJSON *res, struct acl_snap *s, const char *authid)
 	return r;
 }
 
+/* Anyone may read their own permissions and their tokens'; others' need
+ * Sys.Audit on /access. */
+static int may_read_permissions(const struct req *req, struct resp *resp, const char *target,
+				const char *authid)
+{
+	char user[ACL_ID_MAX], sub[ACL_ID_MAX];
+
+	if (strcmp(target, authid) == 0 ||
+	    (acl_split_tokenid(target, user, sub) == 0 && strcmp(user, authid) == 0))
+		return 0;
+	return access_require(req, resp, "/access", "Sys.Audit");
+}
+
 int api_access_permissions(struct req *req, struct resp *resp)
 {
-	char authid[AUTHID_MAX], user[ACL_ID_MAX], sub[ACL_ID_MAX];
+	char authid[AUTHID_MAX];
 	const char *target = req_str(req, "userid"), *path = req_str(req, "path");
 	struct acl_snap *s;
 	int r;
@@ -638,9 +651,8 @@ int api_access_permissions(struct req *req, struct resp *resp)
 	access_authid(req, authid, sizeof(authid));
 	if (!target)
 		target = authid;
-	if (strcmp(target, authid) != 0 &&
-	    !(acl_split_tokenid(target, user, sub) == 0 && strcmp(user, authid) == 0) &&
-	    (r = access_require(req, resp, "/access", "Sys.Audit")) < 0)
+	r = may_read_permissions(req, resp, target, authid);
+	if (r < 0)
 		return r;
 	s = auth_snap_get(req->app->auth);
 	if (!s)
