@@ -103,6 +103,8 @@ struct hv_vm_status {
 	pid_t pid;             /* 0 when stopped */
 	uint64_t uptime_s;
 	uint64_t cpu_time_ns;  /* user+system time of the QEMU process */
+	double cpu_usage;      /* host CPUs busy since the previous status call
+				* (0 on the first); Proxmox's "cpu" is this / cpus */
 	uint64_t rss_bytes;
 	uint64_t diskread, diskwrite; /* query-blockstats sums */
 	uint64_t netin, netout;       /* tap<vmid>i* counters (0 for user-mode NICs) */

@@ -19,6 +19,7 @@ struct hv_vm {
 	int exiting;            /* exit being handled (under h->lock) */
 	int gone;               /* exit handled, out of the table (under h->lock) */
 	int refs;               /* under h->lock */
+	uint64_t last_cpu_ns, last_wall_ns; /* previous status sample (h->lock) */
 };
 
 struct hv {

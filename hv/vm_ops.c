@@ -221,6 +221,19 @@ static void status_proc(struct hv_vm *vm, struct hv_vm_status *st)
 	free(text);
 }
 
+static void status_cpu_usage(struct hv_vm *vm, struct hv_vm_status *st)
+{
+	uint64_t now = util_now_ns();
+
+	pthread_mutex_lock(&vm->h->lock);
+	if (vm->last_wall_ns && now > vm->last_wall_ns && st->cpu_time_ns >= vm->last_cpu_ns)
+		st->cpu_usage = (double)(st->cpu_time_ns - vm->last_cpu_ns) /
+				(double)(now - vm->last_wall_ns);
+	vm->last_cpu_ns = st->cpu_time_ns;
+	vm->last_wall_ns = now;
+	pthread_mutex_unlock(&vm->h->lock);
+}
+
 int hv_vm_status(struct hv *h, int vmid, struct hv_vm_status *st, char *err, size_t errlen)
 {
 	struct hv_vm *vm = hv_vm_get(h, vmid);
@@ -236,6 +249,7 @@ int hv_vm_status(struct hv *h, int vmid, struct hv_vm_status *st, char *err, siz
 	util_strlcpy(st->qmpstatus, "running", sizeof(st->qmpstatus));
 	status_qmp(vm, st);
 	status_proc(vm, st);
+	status_cpu_usage(vm, st);
 	hv_vm_put(vm);
 	return 0;
 }
