@@ -44,6 +44,13 @@ int cli_print(struct cli *c, const cJSON *body);
 /* Prints "corral: MSG" to stderr and returns STATUS. */
 int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* --node, or the first node /nodes lists (the one we talk to when
+ * standalone), into NODE.  Needs cli_connect first.  Returns an exit status. */
+int cli_pick_node(struct cli *c, char *node, size_t n);
+/* Polls task UPID until it stops, prints its exit status; EXIT_OK when it
+ * ended OK (or with warnings), EXIT_API otherwise. */
+int cli_task_wait(struct cli *c, const char *upid);
+
 /* The node named in a UPID ("UPID:node:..."); 0 or -EINVAL.  Pure. */
 int cli_upid_node(const char *upid, char *node, size_t n);
 
@@ -53,5 +60,6 @@ int cmd_version(struct cli *c);
 int cmd_nodes(struct cli *c);
 int cmd_tasks(struct cli *c);
 int cmd_task(struct cli *c);
+int cmd_vm(struct cli *c);
 
 #endif

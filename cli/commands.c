@@ -85,8 +85,7 @@ int cmd_nodes(struct cli *c)
 	return r == EXIT_OK ? call_and_print(c, "GET", "/nodes", NULL, 0) : r;
 }
 
-/* --node, or the first node /nodes lists (the one we talk to when standalone). */
-static int pick_node(struct cli *c, char *node, size_t n)
+int cli_pick_node(struct cli *c, char *node, size_t n)
 {
 	const char *opt = args_opt(&c->args, "node");
 	cJSON *body, *first;
@@ -115,7 +114,7 @@ int cmd_tasks(struct cli *c)
 	if (r == EXIT_OK)
 		r = cli_connect(c, 1);
 	if (r == EXIT_OK)
-		r = pick_node(c, node, sizeof(node));
+		r = cli_pick_node(c, node, sizeof(node));
 	if (r != EXIT_OK)
 		return r;
 	snprintf(path, sizeof(path), "/nodes/%s/tasks", node);

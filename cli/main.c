@@ -18,6 +18,7 @@ static const struct opt_spec login_opts[] = {
 };
 static const struct opt_spec plain_opts[] = { GLOBAL_OPTS, { NULL, 0 } };
 static const struct opt_spec tasks_opts[] = { GLOBAL_OPTS, { "node", 1 }, { NULL, 0 } };
+static const struct opt_spec vm_opts[] = { GLOBAL_OPTS, { "node", 1 }, { NULL, 0 } };
 static const struct opt_spec task_opts[] = { GLOBAL_OPTS, { "timeout", 1 }, { NULL, 0 } };
 
 struct verb {
@@ -35,6 +36,7 @@ static const struct verb verbs[] = {
 	{ "nodes", cmd_nodes, plain_opts, 0, FMT_TEXT },
 	{ "tasks", cmd_tasks, tasks_opts, 1, FMT_TEXT },
 	{ "task", cmd_task, task_opts, 0, FMT_TEXT },
+	{ "vm", cmd_vm, vm_opts, 1, FMT_TEXT },
 };
 
 static const char usage_text[] =
@@ -53,6 +55,12 @@ static const char usage_text[] =
 	"                       recent tasks of a node (default: the first node)\n"
 	"  task log|status|wait UPID [--timeout S]\n"
 	"                       a task's log, its status, or wait until it stops\n"
+	"  vm list|create|config|start|stop|shutdown|status|destroy [VMID]\n"
+	"     [--node N] [--key value ...]\n"
+	"                       VMs like qm: create and config take configuration\n"
+	"                       keys (--memory 512 --scsi0 local:4); config without\n"
+	"                       keys shows it; task verbs wait and exit with the task's\n"
+	"                       result (stop/shutdown take --timeout, --forceStop...)\n"
 	"\n"
 	"options:\n"
 	"  --host H             node to talk to (default: CORRAL_HOST, the session's\n"

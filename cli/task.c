@@ -193,6 +193,11 @@ static int task_wait(struct cli *c, const char *upid)
 	return r;
 }
 
+int cli_task_wait(struct cli *c, const char *upid)
+{
+	return task_wait(c, upid);
+}
+
 struct task_verb {
 	const char *name;
 	int (*fn)(struct cli *c, const char *upid);

@@ -1,0 +1,106 @@
+"""`corral vm` verbs against a live corrald with real QEMU: create, list,
+config show and set, start, status, shutdown with forceStop, stop, destroy,
+and their exit statuses.  The VM has a blank disk (no guest to boot): QEMU
+runs all the same, and a guest without an OS ignores the power button."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+from corral_test import ADMIN, Corrald, Suite, binary, check_equal
+
+suite = Suite("cli vm")
+EXIT_API, EXIT_USAGE = 1, 2
+VMID = "210"
+
+
+class Cli:
+    def __init__(self, d):
+        self.d = d
+        self.home = tempfile.mkdtemp(prefix="corral-cli-vm-")
+        self.fp = d.fingerprint()
+
+    def run(self, *args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
+        env.update(HOME=self.home, CORRAL_USER=ADMIN, CORRAL_PASSWORD=self.d.admin_password)
+        argv = [binary("corral")] + list(args) + [
+            "--host", "127.0.0.1", "--port", str(self.d.port), "--fingerprint", self.fp]
+        p = subprocess.run(argv, capture_output=True, env=env, timeout=120,
+                           start_new_session=True, stdin=subprocess.DEVNULL)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def ok(self, *args):
+        rc, out, err = self.run(*args)
+        check_equal(rc, 0, f"corral {' '.join(args)}: {err}")
+        return out
+
+    def json(self, *args):
+        return json.loads(self.ok(*args, "--output-format", "json"))
+
+
+@suite.test
+def test_create_list_config(cli):
+    """vm create, list, config (show and set)"""
+    out = cli.ok("vm", "create", VMID, "--name", "clivm", "--memory", "128",
+                 "--scsi0", "local:1", "--serial0", "socket")
+    check_equal(out.strip(), "OK")
+    rows = cli.json("vm", "list")
+    check_equal([(r["vmid"], r["name"], r["status"]) for r in rows], [(210, "clivm", "stopped")])
+    assert "clivm" in cli.ok("vm", "list"), "text table"
+    conf = cli.json("vm", "config", VMID)
+    check_equal(conf["scsi0"], f"local:{VMID}/vm-{VMID}-disk-0.qcow2,size=1G")
+    cli.ok("vm", "config", VMID, "--name", "renamed", "--cores", "2")
+    conf = cli.json("vm", "config", VMID)
+    check_equal((conf["name"], conf["cores"]), ("renamed", 2))
+
+
+@suite.test
+def test_bad_input(cli):
+    """a bad value exits 1 with the parameter error; bad words exit 2"""
+    rc, out, err = cli.run("vm", "config", VMID, "--name", "a,b")
+    check_equal(rc, EXIT_API, err)
+    assert "name" in err, err
+    rc, out, err = cli.run("vm", "create", "211", "--scsi0", "/etc/shadow")
+    check_equal(rc, EXIT_API, err)
+    assert "scsi0" in err, err
+    check_equal(cli.run("vm", "start")[0], EXIT_USAGE)
+    check_equal(cli.run("vm", "frobnicate", VMID)[0], EXIT_USAGE)
+    check_equal(cli.run("vm", "start", "abc")[0], EXIT_USAGE)
+
+
+@suite.test
+def test_power(cli):
+    """vm start, status, shutdown (forced after its timeout), start, stop"""
+    check_equal(cli.ok("vm", "start", VMID).strip(), "OK")
+    st = cli.json("vm", "status", VMID)
+    check_equal(st["status"], "running")
+    assert isinstance(st["pid"], int), st
+    rc, out, err = cli.run("vm", "start", VMID)
+    check_equal(rc, EXIT_API, err)
+    assert f"VM {VMID} already running" in out + err, (out, err)
+    cli.ok("vm", "shutdown", VMID, "--timeout", "2", "--forceStop", "1")
+    check_equal(cli.json("vm", "status", VMID)["status"], "stopped")
+    cli.ok("vm", "start", VMID)
+    cli.ok("vm", "stop", VMID)
+    check_equal(cli.json("vm", "status", VMID)["status"], "stopped")
+
+
+@suite.test
+def test_destroy(cli):
+    """vm destroy removes the VM and its disk"""
+    cli.ok("vm", "destroy", VMID, "--purge", "1")
+    check_equal(cli.json("vm", "list"), [])
+    assert not os.path.exists(os.path.join(cli.d.data_dir, "images", "images", VMID))
+    rc, out, err = cli.run("vm", "status", VMID)
+    check_equal(rc, EXIT_API, err)
+    assert "does not exist" in err, err
+
+
+if __name__ == "__main__":
+    with Corrald() as daemon:
+        c = Cli(daemon)
+        try:
+            suite.run(c)
+        finally:
+            shutil.rmtree(c.home, ignore_errors=True)
