@@ -125,7 +125,7 @@ def test_password_change(d, admin):
 
 @suite.test
 def test_ticket_lifecycle(d, admin):
-    """tickets survive a restart (keys are files) but not their user being disabled.being disabled"""
+    """tickets survive a restart (keys are files) but not their user being disabled"""
     r = admin.post(d.url + "/access/users", data={"userid": "erin@pve", "password": "Er1n-test-pw"})
     check_equal(r.status_code, 200, r.text)
     erin, _ = d.login("erin@pve", "Er1n-test-pw")
