@@ -434,6 +434,74 @@ static int begin_write(struct qcow2 *q)
 	return qcow2_set_dirty(q);
 }
 
+/* ---- whole-cluster runs: one allocation and one pwrite ---------------------------------------- */
+
+static bool fresh_entry(uint64_t e, uint64_t bm)
+{
+	return !(e & QCOW2_OFFSET_MASK) && !(e & QCOW2_OFLAG_COMPRESSED) && !(bm & SC_ALL_ALLOC);
+}
+
+static bool inplace_entry(const struct qcow2 *q, uint64_t e, uint64_t bm)
+{
+	return l2_entry_writable(q, e) && (!q->ext_l2 || (bm & SC_ALL_ALLOC) == SC_ALL_ALLOC);
+}
+
+/* How many of the K entries from IDX are like the first: all fresh, or all
+ * writable in place and contiguous on the host. */
+static uint64_t run_length(const struct qcow2 *q, const uint8_t *l2, uint64_t idx, uint64_t k, bool *fresh)
+{
+	uint64_t e0 = qcow2_l2_get(q, l2, idx), m = 1;
+
+	*fresh = fresh_entry(e0, qcow2_l2_bitmap(q, l2, idx));
+	if (!*fresh && !inplace_entry(q, e0, qcow2_l2_bitmap(q, l2, idx)))
+		return 0;
+	for (; m < k; m++) {
+		uint64_t e = qcow2_l2_get(q, l2, idx + m), bm = qcow2_l2_bitmap(q, l2, idx + m);
+		if (*fresh ? !fresh_entry(e, bm)
+			   : !inplace_entry(q, e, bm) ||
+				     (e & QCOW2_OFFSET_MASK) != (e0 & QCOW2_OFFSET_MASK) + m * q->cluster_size)
+			break;
+	}
+	return m;
+}
+
+static int link_run(struct qcow2 *q, uint8_t *l2, uint64_t idx, uint64_t m, uint64_t host)
+{
+	int r = q->lazy ? 0 : qcow2_cache_set_dependency(q->l2c, q->rbc);
+
+	for (uint64_t i = 0; r == 0 && i < m; i++)
+		qcow2_l2_set(q, l2, idx + i, (host + i * q->cluster_size) | QCOW2_OFLAG_COPIED,
+			     q->ext_l2 ? SC_ALL_ALLOC : 0);
+	qcow2_cache_mark_dirty(q->l2c, l2);
+	return r;
+}
+
+/* Writes up to K whole clusters from guest cluster GC (one L2 table);
+ * *done = clusters written, 0 when the first one needs the general path. */
+static int write_run(struct qcow2 *q, uint64_t gc, const uint8_t *data, uint64_t k, uint64_t *done)
+{
+	uint8_t *l2;
+	uint64_t idx, m;
+	int64_t host = 0;
+	bool fresh;
+	int r = qcow2_get_l2_for_write(q, gc, &l2, &idx);
+
+	*done = 0;
+	if (r < 0)
+		return r;
+	m = run_length(q, l2, idx, k, &fresh);
+	if (m && fresh)
+		host = qcow2_alloc_clusters(q, m);
+	else if (m)
+		host = (int64_t)(qcow2_l2_get(q, l2, idx) & QCOW2_OFFSET_MASK);
+	r = host < 0 ? (int)host : m ? write_data(q, data, m << q->cluster_bits, (uint64_t)host) : 0;
+	if (r == 0 && m && fresh)
+		r = link_run(q, l2, idx, m, (uint64_t)host);
+	qcow2_cache_put(q->l2c, l2);
+	*done = r == 0 ? m : 0;
+	return r;
+}
+
 int qcow2_pwrite(struct img *img, const void *buf, size_t len, uint64_t off)
 {
 	struct qcow2 *q = img->q;
@@ -442,8 +510,14 @@ int qcow2_pwrite(struct img *img, const void *buf, size_t len, uint64_t off)
 
 	while (r == 0 && len) {
 		uint64_t gc = off >> q->cluster_bits, in = off & (q->cluster_size - 1);
-		uint64_t n = q->cluster_size - in < len ? q->cluster_size - in : len;
-		r = write_in_cluster(q, gc, p, in, n);
+		uint64_t n = q->cluster_size - in < len ? q->cluster_size - in : len, k, done = 0;
+		k = in ? 0 : len >> q->cluster_bits;
+		if (k > q->l2_entries - (gc & (q->l2_entries - 1)))
+			k = q->l2_entries - (gc & (q->l2_entries - 1));
+		if (k >= 2 && (r = write_run(q, gc, p, k, &done)) == 0 && done)
+			n = done << q->cluster_bits;
+		else if (r == 0)
+			r = write_in_cluster(q, gc, p, in, n);
 		p += n, off += n, len -= n;
 	}
 	return r;
