@@ -349,6 +349,25 @@ int vmconf_check(const char *key, const char *value, char **canon, char *err, si
 	return *canon ? 0 : -ENOMEM;
 }
 
+int vmconf_parse_vmid(const char *s, int *vmid, char *err, size_t errlen)
+{
+	size_t n = strlen(s);
+	int64_t v;
+
+	if (!util_is_integer_text(s)) {
+		snprintf(err, errlen, "type check ('integer') failed - got '%.64s'", s);
+		return -EINVAL;
+	}
+	/* format pve-vmid: ^[1-9][0-9]{2,8}$ */
+	if (n < 3 || n > 9 || s[0] < '1' || s[0] > '9' || strspn(s, "0123456789") != n ||
+	    util_parse_i64(s, &v) < 0) {
+		snprintf(err, errlen, "invalid format - value does not look like a valid VM ID");
+		return -EINVAL;
+	}
+	*vmid = (int)v;
+	return 0;
+}
+
 void vmconf_errors_add(struct vmconf_errors *errs, const char *key, const char *fmt, ...)
 {
 	struct vmconf_error *e;

@@ -43,6 +43,10 @@ int vmconf_key_known(const char *key);
  * key in ERR, or -ENOMEM. */
 int vmconf_check(const char *key, const char *value, char **canon, char *err, size_t errlen);
 
+/* Proxmox's pve-vmid: an integer 100..999999999 written without sign or
+ * leading zeros.  0 with *VMID, or -EINVAL with Proxmox's message. */
+int vmconf_parse_vmid(const char *s, int *vmid, char *err, size_t errlen);
+
 #define VMCONF_MAX_ERRORS 32
 struct vmconf_error {
 	char key[32];

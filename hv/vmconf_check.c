@@ -81,7 +81,7 @@ static int check_str(const struct vc_prop *p, const char *v, struct buf *canon, 
 		snprintf(err, errlen, "value may only be %zu characters long", p->max_len);
 		return -EINVAL;
 	}
-	return buf_puts(canon, v);
+	return p->canon ? p->canon(v, canon) : buf_puts(canon, v);
 }
 
 int vc_prop_index(const struct vc_format *f, const char *name)

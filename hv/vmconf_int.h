@@ -39,6 +39,8 @@ struct vc_prop {
 	const char *const *enumv; /* NULL-terminated */
 	size_t max_len;           /* 0: unlimited */
 	int (*check)(const char *v, char *err, size_t errlen);
+	/* STR: writes the stored form of a valid V (NULL: V as given). */
+	int (*canon)(const char *v, struct buf *out);
 	const struct vc_format *fmt;
 	unsigned buses; /* drive sub-keys: where allowed */
 	const char *desc;

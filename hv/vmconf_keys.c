@@ -232,8 +232,11 @@ static int check_serial_port(const char *v, char *err, size_t errlen)
 static int check_tags(const char *v, char *err, size_t errlen)
 {
 	const char *s = v;
+	int count = 0;
 
 	while (*s) {
+		if (++count > 128) /* canon_tags' table */
+			return fmt_fail(err, errlen, "too many tags", NULL);
 		size_t n = strcspn(s, ";, ");
 
 		if (n && (s[0] == '-' || s[0] == '+' || s[0] == '.' ||
@@ -243,6 +246,35 @@ static int check_tags(const char *v, char *err, size_t errlen)
 		s += strspn(s, ";, ");
 	}
 	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Proxmox stores tags sorted, without duplicates, joined by ';'. */
+static int canon_tags(const char *v, struct buf *out)
+{
+	char *copy = strdup(v), *tags[128], *save = NULL;
+	size_t n = 0;
+	const char *sep = "";
+	int r = buf_append(out, "", 0);
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *t = strtok_r(copy, ";, ", &save); t && n < ARRAY_SIZE(tags);
+	     t = strtok_r(NULL, ";, ", &save))
+		tags[n++] = t;
+	qsort(tags, n, sizeof(tags[0]), cmp_str);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (i > 0 && strcmp(tags[i], tags[i - 1]) == 0)
+			continue;
+		r = buf_printf(out, "%s%s", sep, tags[i]);
+		sep = ";";
+	}
+	free(copy);
+	return r;
 }
 
 /* machine type: pc, q35, pc-i440fx-X.Y[.Z], pc-X.Y, pc-q35-X.Y, each with an
@@ -560,7 +592,7 @@ static const struct vc_prop keys[] = {
 	  .max_index = 3, .desc = "Serial port on a unix socket" },
 	K_FMT("smbios1", &smbios_format, "SMBIOS type 1 fields"),
 	{ .name = "sockets", .type = VC_INT, .min = 1, .max = 16, .desc = "CPU sockets" },
-	{ .name = "tags", .type = VC_STR, .check = check_tags, .desc = "Tags" },
+	{ .name = "tags", .type = VC_STR, .check = check_tags, .canon = canon_tags, .desc = "Tags" },
 	{ .name = "template", .type = VC_BOOL, .desc = "VM is a template" },
 	K_DISK("unused", 255, VC_UNUSED, "Detached volume"),
 	{ .name = "vcpus", .type = VC_INT, .min = 1, .max = 4096, .desc = "Hotplugged vCPUs" },

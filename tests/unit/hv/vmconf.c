@@ -43,7 +43,7 @@ static void test_scalars(void)
 	CHECK_STR(canon("memory", "2048"), "2048");
 	CHECK_STR(canon("memory", "current=1024"), "1024");
 	CHECK_STR(canon("ostype", "l26"), "l26");
-	CHECK_STR(canon("tags", "prod;web"), "prod;web");
+	CHECK_STR(canon("tags", "web prod,web;db"), "db;prod;web");
 	CHECK_STR(canon("serial0", "socket"), "socket");
 	CHECK_STR(canon("description", "line one\nline two"), "line one\nline two");
 }
@@ -67,6 +67,23 @@ static void test_scalar_errors(void)
 		  "property is not defined in schema and the schema does not allow additional properties");
 	CHECK_STR(fails("serial0", "/dev/ttyS0"),
 		  "invalid format - host serial devices are not supported '/dev/ttyS0'");
+}
+
+static void test_vmid(void)
+{
+	int id = 0;
+
+	CHECK_INT(vmconf_parse_vmid("100", &id, err, sizeof(err)), 0);
+	CHECK_INT(id, 100);
+	CHECK_INT(vmconf_parse_vmid("999999999", &id, err, sizeof(err)), 0);
+	CHECK_INT(id, 999999999);
+	CHECK_INT(vmconf_parse_vmid("abc", &id, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "type check ('integer') failed - got 'abc'");
+	static const char *const bad[] = { "99", "0100", "1000000000", "-100", "+100" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(vmconf_parse_vmid(bad[i], &id, err, sizeof(err)), -EINVAL);
+		CHECK_STR(err, "invalid format - value does not look like a valid VM ID");
+	}
 }
 
 static void test_hostile_names(void)
@@ -325,6 +342,7 @@ static void test_cross_rules(void)
 static const struct test_case tests[] = {
 	{ "scalars", test_scalars },
 	{ "scalar_errors", test_scalar_errors },
+	{ "vmid", test_vmid },
 	{ "hostile_names", test_hostile_names },
 	{ "drives", test_drives },
 	{ "drive_errors", test_drive_errors },
