@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -987,6 +988,159 @@ static int cmd_check(int argc, char **argv)
 	return rc;
 }
 
+/* ---- cache modes (-t/-T) ------------------------------------------------------------------------------------- */
+
+/* qemu-img's cache modes over the library's I/O ops: "none"/"directsync" send
+ * aligned data I/O through a second, O_DIRECT descriptor of the same file
+ * (everything else, metadata and odd sizes, through the library's own one;
+ * Linux keeps the two coherent); "unsafe" drops flushes, as qemu-img convert
+ * does by default; "writeback"/"writethrough" are the plain POSIX ops. */
+#define DIO_ALIGN 4096u
+#define DIO_MAX_FILES 8
+
+struct cache_io {
+	int direct, no_flush;
+	struct {
+		int fd, dfd;
+	} map[DIO_MAX_FILES];
+	size_t n;
+};
+
+static int cache_parse(const char *mode, struct cache_io *c)
+{
+	static const struct {
+		const char *name;
+		int direct, no_flush;
+	} modes[] = {
+		{ "none", 1, 0 },      { "directsync", 1, 0 },   { "unsafe", 0, 1 },
+		{ "writeback", 0, 0 }, { "writethrough", 0, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
+		if (!strcmp(mode, modes[i].name)) {
+			c->direct = modes[i].direct;
+			c->no_flush = modes[i].no_flush;
+			return 0;
+		}
+	perr(NULL, "Invalid cache option: %s", mode);
+	return -EINVAL;
+}
+
+static int dio_fd(struct cache_io *c, int fd)
+{
+	char path[64];
+	int fl = fcntl(fd, F_GETFL), dfd;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (c->map[i].fd == fd)
+			return c->map[i].dfd;
+	if (c->n == DIO_MAX_FILES || fl < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	dfd = open(path, (fl & O_ACCMODE) | O_DIRECT | O_CLOEXEC);
+	c->map[c->n].fd = fd;
+	c->map[c->n++].dfd = dfd;
+	return dfd;
+}
+
+/* The O_DIRECT descriptor for this request, or -1 to use the library's own. */
+static int dio_pick(struct cache_io *c, int fd, const void *buf, size_t len, uint64_t off)
+{
+	if (!c->direct || ((uintptr_t)buf | len | off) % DIO_ALIGN)
+		return -1;
+	return dio_fd(c, fd);
+}
+
+static int dio_pread(void *ctx, int fd, void *buf, size_t len, uint64_t off)
+{
+	int dfd = dio_pick(ctx, fd, buf, len, off);
+	size_t done = 0;
+
+	if (dfd < 0)
+		return img_io_posix()->pread(NULL, fd, buf, len, off);
+	while (done < len) {
+		ssize_t r = pread(dfd, (char *)buf + done, len - done, (off_t)(off + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	memset((char *)buf + done, 0, len - done); /* past EOF reads as zeros */
+	return 0;
+}
+
+static int dio_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
+{
+	int dfd = dio_pick(ctx, fd, buf, len, off);
+	size_t done = 0;
+
+	if (dfd < 0)
+		return img_io_posix()->pwrite(NULL, fd, buf, len, off);
+	while (done < len) {
+		ssize_t r = pwrite(dfd, (const char *)buf + done, len - done, (off_t)(off + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+static int dio_flush(void *ctx, int fd)
+{
+	const struct cache_io *c = ctx;
+
+	return c->no_flush ? 0 : img_io_posix()->flush(NULL, fd);
+}
+
+static int dio_truncate(void *ctx, int fd, uint64_t len)
+{
+	(void)ctx;
+	return img_io_posix()->truncate(NULL, fd, len);
+}
+
+static int dio_punch(void *ctx, int fd, uint64_t off, uint64_t len)
+{
+	(void)ctx;
+	return img_io_posix()->punch(NULL, fd, off, len);
+}
+
+static int dio_falloc(void *ctx, int fd, uint64_t off, uint64_t len)
+{
+	(void)ctx;
+	return img_io_posix()->falloc(NULL, fd, off, len);
+}
+
+static int dio_size(void *ctx, int fd, uint64_t *out)
+{
+	(void)ctx;
+	return img_io_posix()->size(NULL, fd, out);
+}
+
+static const struct img_io_ops cache_ops = {
+	dio_pread, dio_pwrite, dio_flush, dio_truncate, dio_punch, dio_falloc, dio_size,
+};
+
+static void cache_use(struct cache_io *c, struct opener *o)
+{
+	o->io = &cache_ops;
+	o->io_ctx = c;
+}
+
+static void cache_close(struct cache_io *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->map[i].dfd >= 0)
+			close(c->map[i].dfd);
+	c->n = 0;
+}
+
 /* ---- convert ----------------------------------------------------------------------------- */
 
 #define UNIT 512u                       /* classification granule: one sector */
@@ -1005,8 +1159,8 @@ struct conv {
 	int write_zeroes;       /* target does not read as zeros (-n, -B) */
 	int progress;
 	int last_pct;
-	unsigned char *buf;     /* COPY_CHUNK bytes */
-	unsigned char cls[UNITS];
+	unsigned char *buf;     /* the window being written: COPY_CHUNK bytes */
+	unsigned char *cls;     /* and its UNITS classes */
 };
 
 static int all_zero(const unsigned char *p, size_t n)
@@ -1014,36 +1168,142 @@ static int all_zero(const unsigned char *p, size_t n)
 	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-static void mark(struct conv *cv, uint64_t from, uint64_t to, unsigned char v)
+static void mark(unsigned char *cls, uint64_t from, uint64_t to, unsigned char v)
 {
 	for (uint64_t u = from / UNIT; u < (to + UNIT - 1) / UNIT; u++)
-		if (cv->cls[u] < v)
-			cv->cls[u] = v;
+		if (cls[u] < v)
+			cls[u] = v;
 }
 
-/* Classifies [w, w+len) of the source into cv->cls and reads its data into cv->buf. */
-static int conv_scan(struct conv *cv, uint64_t w, uint64_t len)
+#define SLOTS 3 /* windows read ahead of the writer */
+
+struct window {
+	uint64_t w, len;
+	int rc;
+	int ready;           /* filled by the reader, not yet written */
+	unsigned char *buf;  /* COPY_CHUNK bytes, 4K-aligned */
+	unsigned char cls[UNITS];
+};
+
+/* Classifies the source window into win->cls and reads its data into win->buf.
+ * With BACKED (-B) only the top layer counts; the rest stays with the backing. */
+static int scan_window(struct img *src, int backed, struct window *win)
 {
-	unsigned bsf = cv->backed ? 0 : IMG_BS_FOLLOW_BACKING;
+	unsigned bsf = backed ? 0 : IMG_BS_FOLLOW_BACKING;
+	uint64_t pos = win->w, end = win->w + win->len;
 	struct img_extent e;
-	uint64_t pos = w;
 	int rc = 0;
 
-	memset(cv->cls, U_SKIP, sizeof(cv->cls));
-	memset(cv->buf, 0, len);
-	while (pos < w + len && rc == 0) {
-		rc = img_block_status(cv->src, pos, w + len - pos, bsf, &e);
+	memset(win->cls, U_SKIP, sizeof(win->cls));
+	memset(win->buf, 0, win->len);
+	while (pos < end && rc == 0) {
+		rc = img_block_status(src, pos, end - pos, bsf, &e);
 		if (rc < 0 || e.length == 0)
 			return rc < 0 ? rc : CR_EINTERNAL;
 		if (e.flags & IMG_BS_ZERO)
-			mark(cv, pos - w, pos - w + e.length, U_ZERO);
-		else if (!cv->backed || (e.flags & IMG_BS_ALLOCATED)) {
-			mark(cv, pos - w, pos - w + e.length, U_DATA);
-			rc = img_pread(cv->src, cv->buf + (pos - w), e.length, pos);
+			mark(win->cls, pos - win->w, pos - win->w + e.length, U_ZERO);
+		else if (!backed || (e.flags & IMG_BS_ALLOCATED)) {
+			mark(win->cls, pos - win->w, pos - win->w + e.length, U_DATA);
+			rc = img_pread(src, win->buf + (pos - win->w), e.length, pos);
 		}
 		pos += e.length;
 	}
 	return rc;
+}
+
+/* The source is read on its own thread, SLOTS windows ahead of the writer: the
+ * source and the target are distinct handles, which the library allows to be
+ * used from different threads. */
+struct reader {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct img *src;
+	uint64_t size;
+	int backed, stop;
+	struct window win[SLOTS];
+};
+
+/* Waits until WIN is free (returns 0) or the writer gave up (-ECANCELED). */
+static int reader_wait_free(struct reader *r, struct window *win)
+{
+	int stop;
+
+	pthread_mutex_lock(&r->mu);
+	while (win->ready && !r->stop)
+		pthread_cond_wait(&r->cond, &r->mu);
+	stop = r->stop;
+	pthread_mutex_unlock(&r->mu);
+	return stop ? -ECANCELED : 0;
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+	uint64_t k = 0;
+
+	for (uint64_t w = 0; w < r->size; w += COPY_CHUNK, k++) {
+		struct window *win = &r->win[k % SLOTS];
+
+		if (reader_wait_free(r, win) < 0)
+			break;
+		win->w = w;
+		win->len = r->size - w < COPY_CHUNK ? r->size - w : COPY_CHUNK;
+		win->rc = scan_window(r->src, r->backed, win);
+		pthread_mutex_lock(&r->mu);
+		win->ready = 1;
+		pthread_cond_broadcast(&r->cond);
+		pthread_mutex_unlock(&r->mu);
+		if (win->rc < 0)
+			break;
+	}
+	return NULL;
+}
+
+/* The K-th window, once read. */
+static struct window *reader_take(struct reader *r, uint64_t k)
+{
+	struct window *win = &r->win[k % SLOTS];
+
+	pthread_mutex_lock(&r->mu);
+	while (!win->ready)
+		pthread_cond_wait(&r->cond, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+	return win;
+}
+
+static void reader_give_back(struct reader *r, struct window *win)
+{
+	pthread_mutex_lock(&r->mu);
+	win->ready = 0;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static int reader_start(struct reader *r)
+{
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	for (size_t i = 0; i < SLOTS; i++)
+		if (posix_memalign((void **)&r->win[i].buf, 4096, COPY_CHUNK))
+			return -ENOMEM;
+	return -pthread_create(&r->thread, NULL, reader_main, r);
+}
+
+/* Stops the reader (if running) and frees the windows. */
+static void reader_finish(struct reader *r, int started)
+{
+	if (started) {
+		pthread_mutex_lock(&r->mu);
+		r->stop = 1;
+		pthread_cond_broadcast(&r->cond);
+		pthread_mutex_unlock(&r->mu);
+		pthread_join(r->thread, NULL);
+	}
+	for (size_t i = 0; i < SLOTS; i++)
+		free(r->win[i].buf);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->mu);
 }
 
 /* -S: data granules that hold only zeros are treated as zero ranges. */
@@ -1158,37 +1418,47 @@ static void progress_end(int enabled)
 	fflush(stdout);
 }
 
+static int conv_write_window(struct conv *cv, struct window *win)
+{
+	cv->buf = win->buf;
+	cv->cls = win->cls;
+	conv_sparsify(cv, win->len);
+	if (cv->dq)
+		return conv_write_compressed(cv, win->w, win->len);
+	conv_widen(cv, win->len);
+	return conv_write_runs(cv, win->w, 0, win->len);
+}
+
 static int conv_run(struct conv *cv, const char *src_path)
 {
-	int rc = 0;
+	struct reader r = { .src = cv->src, .size = cv->size, .backed = cv->backed };
+	int rc = reader_start(&r), started = rc == 0;
+	uint64_t k = 0;
 
-	if (cv->progress)
+	if (!started)
+		perr(src_path, "cannot start reading: %s", err_str(rc));
+	if (cv->progress && started)
 		progress_show(&cv->last_pct, 0, 1);
-	for (uint64_t w = 0; w < cv->size && rc == 0; w += COPY_CHUNK) {
-		uint64_t len = cv->size - w < COPY_CHUNK ? cv->size - w : COPY_CHUNK;
+	for (uint64_t w = 0; w < cv->size && rc == 0; w += COPY_CHUNK, k++) {
+		struct window *win = reader_take(&r, k);
 
-		rc = conv_scan(cv, w, len);
-		if (rc < 0) {
+		if ((rc = win->rc) < 0) {
 			perr(src_path, "error while reading at byte %" PRIu64 ": %s", w, img_last_error(cv->src));
-			return rc;
+			break;
 		}
-		conv_sparsify(cv, len);
-		if (cv->dq)
-			rc = conv_write_compressed(cv, w, len);
-		else {
-			conv_widen(cv, len);
-			rc = conv_write_runs(cv, w, 0, len);
-		}
-		if (rc < 0)
+		if ((rc = conv_write_window(cv, win)) < 0)
 			perr(cv->dst_path, "error while writing at byte %" PRIu64 ": %s", w, img_last_error(cv->dst));
+		reader_give_back(&r, win);
 		if (cv->progress)
-			progress_show(&cv->last_pct, w + len, cv->size);
+			progress_show(&cv->last_pct, w + win->len, cv->size);
 	}
+	reader_finish(&r, started);
 	return rc;
 }
 
 struct conv_args {
 	struct opener src;
+	struct cache_io scache, tcache; /* -T, -t */
 	const char *out_fmt, *backing, *backing_fmt;
 	char ostr[4096];
 	int compress, progress, existing, target_zero, quiet;
@@ -1225,6 +1495,9 @@ static int conv_parse(int argc, char **argv, struct conv_args *a)
 			a->backing_fmt = optarg;
 		else if (c == 'Z')
 			a->target_zero = 1;
+		else if ((c == 't' && cache_parse(optarg, &a->tcache) < 0) ||
+			 (c == 'T' && cache_parse(optarg, &a->scache) < 0))
+			return -EINVAL;
 		else if (c == 'U')
 			a->src.flags |= IMG_OPEN_SHARED;
 		else if (c == 'q')
@@ -1263,7 +1536,7 @@ static int conv_create(const char *dst, const struct conv_args *a, uint64_t size
 
 /* Opens the target read-write; its backing file (named by the user with -B or
  * -o backing_file) may live in another directory than the target. */
-static int conv_open_target(struct img **out, const char *dst, const char *fmt)
+static int conv_open_target(struct img **out, const char *dst, const char *fmt, struct cache_io *cache)
 {
 	struct opener o = { .flags = IMG_OPEN_RDWR, .fmt = fmt };
 	char tdir[PATH_MAX], bdir[PATH_MAX], full[PATH_MAX];
@@ -1278,6 +1551,7 @@ static int conv_open_target(struct img **out, const char *dst, const char *fmt)
 	rc = img_get_info(probe, &in);
 	img_close(probe);
 	o.flags &= ~IMG_OPEN_NO_BACKING;
+	cache_use(cache, &o);
 	if (rc == 0 && in.backing_file[0] && dir_of(dst, tdir, sizeof(tdir)) == 0) {
 		path_combine(dst, in.backing_file, full, sizeof(full));
 		if (dir_of(full, bdir, sizeof(bdir)) == 0)
@@ -1287,7 +1561,7 @@ static int conv_open_target(struct img **out, const char *dst, const char *fmt)
 	return open_img(out, dst, &o);
 }
 
-static int conv_setup(struct conv *cv, const struct conv_args *a, const char *dst)
+static int conv_setup(struct conv *cv, struct conv_args *a, const char *dst)
 {
 	struct img_info in;
 	int rc;
@@ -1295,7 +1569,7 @@ static int conv_setup(struct conv *cv, const struct conv_args *a, const char *ds
 	cv->size = img_virtual_size(cv->src);
 	if (!a->existing && conv_create(dst, a, cv->size) < 0)
 		return -EIO;
-	if (conv_open_target(&cv->dst, dst, a->out_fmt) < 0)
+	if (conv_open_target(&cv->dst, dst, a->out_fmt, &a->tcache) < 0)
 		return -EIO;
 	rc = img_get_info(cv->dst, &in);
 	if (rc < 0)
@@ -1314,7 +1588,7 @@ static int conv_setup(struct conv *cv, const struct conv_args *a, const char *ds
 
 static int cmd_convert(int argc, char **argv)
 {
-	struct conv_args a = { .out_fmt = "raw", .sparse = 4096 };
+	struct conv_args a = { .out_fmt = "raw", .sparse = 4096, .tcache = { .no_flush = 1 } };
 	struct conv *cv;
 	int rc = -EINVAL;
 
@@ -1325,15 +1599,15 @@ static int cmd_convert(int argc, char **argv)
 		return 1;
 	}
 	cv = calloc(1, sizeof(*cv));
-	if (!cv || posix_memalign((void **)&cv->buf, 4096, COPY_CHUNK)) {
+	if (!cv) {
 		perr(NULL, "%s", strerror(ENOMEM));
-		free(cv);
 		return 1;
 	}
 	cv->dst_path = argv[optind + 1];
 	cv->sparse = a.sparse;
 	cv->progress = a.progress && !a.quiet;
 	cv->last_pct = -1;
+	cache_use(&a.scache, &a.src);
 	if (open_img(&cv->src, argv[optind], &a.src) < 0)
 		goto free_conv;
 	if (conv_setup(cv, &a, cv->dst_path) == 0)
@@ -1343,7 +1617,8 @@ static int cmd_convert(int argc, char **argv)
 	progress_end(cv->progress && rc == 0);
 	img_close(cv->src);
 free_conv:
-	free(cv->buf);
+	cache_close(&a.scache);
+	cache_close(&a.tcache);
 	free(cv);
 	return rc < 0;
 }
@@ -2140,128 +2415,11 @@ static int cmd_amend(int argc, char **argv)
 
 /* ---- bench ------------------------------------------------------------------------------------------------ */
 
-/* -t none: data I/O that is aligned for O_DIRECT goes through a second, O_DIRECT
- * descriptor of the same file; everything else (metadata, odd sizes) through
- * the library's own descriptor.  Linux keeps the two coherent. */
-#define DIO_ALIGN 4096u
-#define DIO_MAX_FILES 8
-
-struct dio_ctx {
-	struct {
-		int fd, dfd;
-	} map[DIO_MAX_FILES];
-	size_t n;
-};
-
-static int dio_fd(struct dio_ctx *c, int fd)
-{
-	char path[64];
-	int fl = fcntl(fd, F_GETFL), dfd;
-
-	for (size_t i = 0; i < c->n; i++)
-		if (c->map[i].fd == fd)
-			return c->map[i].dfd;
-	if (c->n == DIO_MAX_FILES || fl < 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	dfd = open(path, (fl & O_ACCMODE) | O_DIRECT | O_CLOEXEC);
-	c->map[c->n].fd = fd;
-	c->map[c->n++].dfd = dfd;
-	return dfd;
-}
-
-static int dio_aligned(const void *buf, size_t len, uint64_t off)
-{
-	return ((uintptr_t)buf | len | off) % DIO_ALIGN == 0;
-}
-
-static int dio_pread(void *ctx, int fd, void *buf, size_t len, uint64_t off)
-{
-	int dfd = dio_aligned(buf, len, off) ? dio_fd(ctx, fd) : -1;
-	size_t done = 0;
-
-	if (dfd < 0)
-		return img_io_posix()->pread(NULL, fd, buf, len, off);
-	while (done < len) {
-		ssize_t r = pread(dfd, (char *)buf + done, len - done, (off_t)(off + done));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		done += (size_t)r;
-	}
-	memset((char *)buf + done, 0, len - done); /* past EOF reads as zeros */
-	return 0;
-}
-
-static int dio_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
-{
-	int dfd = dio_aligned(buf, len, off) ? dio_fd(ctx, fd) : -1;
-	size_t done = 0;
-
-	if (dfd < 0)
-		return img_io_posix()->pwrite(NULL, fd, buf, len, off);
-	while (done < len) {
-		ssize_t r = pwrite(dfd, (const char *)buf + done, len - done, (off_t)(off + done));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		done += (size_t)r;
-	}
-	return 0;
-}
-
-static int dio_flush(void *ctx, int fd)
-{
-	(void)ctx;
-	return img_io_posix()->flush(NULL, fd);
-}
-
-static int dio_truncate(void *ctx, int fd, uint64_t len)
-{
-	(void)ctx;
-	return img_io_posix()->truncate(NULL, fd, len);
-}
-
-static int dio_punch(void *ctx, int fd, uint64_t off, uint64_t len)
-{
-	(void)ctx;
-	return img_io_posix()->punch(NULL, fd, off, len);
-}
-
-static int dio_falloc(void *ctx, int fd, uint64_t off, uint64_t len)
-{
-	(void)ctx;
-	return img_io_posix()->falloc(NULL, fd, off, len);
-}
-
-static int dio_size(void *ctx, int fd, uint64_t *out)
-{
-	(void)ctx;
-	return img_io_posix()->size(NULL, fd, out);
-}
-
-static const struct img_io_ops dio_ops = {
-	dio_pread, dio_pwrite, dio_flush, dio_truncate, dio_punch, dio_falloc, dio_size,
-};
-
-static void dio_close_all(struct dio_ctx *c)
-{
-	for (size_t i = 0; i < c->n; i++)
-		if (c->map[i].dfd >= 0)
-			close(c->map[i].dfd);
-	c->n = 0;
-}
-
 struct bench_args {
 	struct opener o;
 	uint64_t count, depth, bufsize, step, offset, flush_every;
-	int write, pattern, direct, quiet;
+	int write, pattern, quiet;
+	struct cache_io cache;
 };
 
 static int bench_num(const char *s, int size, uint64_t *out)
@@ -2291,7 +2449,7 @@ static int bench_opt(struct bench_args *a, int c)
 	case 'w': a->write = 1; break;
 	case 'q': a->quiet = 1; break;
 	case 'U': a->o.flags |= IMG_OPEN_SHARED; break;
-	case 't': a->direct = !strcmp(optarg, "none") || !strcmp(optarg, "directsync"); break;
+	case 't': return cache_parse(optarg, &a->cache);
 	case 'n': case 'N': break; /* native AIO, --no-drain: the library's I/O is synchronous */
 	default: return -EINVAL;
 	}
@@ -2335,7 +2493,6 @@ static int bench_loop(struct img *img, const struct bench_args *a, void *buf)
 static int cmd_bench(int argc, char **argv)
 {
 	struct bench_args a = { .count = 75000, .depth = 64, .bufsize = 4096 };
-	struct dio_ctx dio = { .n = 0 };
 	uint64_t t0;
 	struct img *img;
 	void *buf;
@@ -2345,10 +2502,7 @@ static int cmd_bench(int argc, char **argv)
 		return 1;
 	if (a.write)
 		a.o.flags |= IMG_OPEN_RDWR;
-	if (a.direct) {
-		a.o.io = &dio_ops;
-		a.o.io_ctx = &dio;
-	}
+	cache_use(&a.cache, &a.o);
 	if (posix_memalign(&buf, DIO_ALIGN, a.bufsize)) {
 		perr(NULL, "%s", strerror(ENOMEM));
 		return 1;
@@ -2373,7 +2527,7 @@ static int cmd_bench(int argc, char **argv)
 		rc = -EIO;
 	if (rc == 0 && !a.quiet)
 		printf("Run completed in %3.3f seconds.\n", (double)(util_now_ns() - t0) / 1e9);
-	dio_close_all(&dio);
+	cache_close(&a.cache);
 	free(buf);
 	return rc < 0;
 }
