@@ -45,7 +45,8 @@ int util_parse_i64(const char *s, int64_t *out)
 static int size_unit(char c, uint64_t *mult)
 {
 	static const char units[] = "KMGTPE";
-	const char *p = c ? strchr(units, c & ~0x20) : NULL;
+	/* (c & ~0x20) is 0 for ' ': strchr would then find the terminator */
+	const char *p = c & ~0x20 ? strchr(units, c & ~0x20) : NULL;
 
 	if (!p)
 		return -EINVAL;

@@ -206,7 +206,7 @@ static int check_disk_size(const char *v, char *err, size_t errlen)
 {
 	uint64_t bytes;
 
-	if (util_parse_size(v, 1, &bytes) == 0 && all_of(v, "0123456789.KMGTkmgt"))
+	if (all_of(v, "0123456789.KMGTkmgt") && util_parse_size(v, 1, &bytes) == 0)
 		return 0;
 	snprintf(err, errlen, "invalid format - value '%.64s' does not look like a valid disk size", v);
 	return -EINVAL;
