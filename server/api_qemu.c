@@ -332,7 +332,7 @@ int api_qemu_create(struct req *req, struct resp *resp)
 	int vmid = qemu_vmid(req), r;
 	struct create_arg *a = NULL;
 	struct vmconf *conf = NULL;
-	char upid[UPID_MAX], err[512], id[16], lock[32], path[32];
+	char path[32];
 
 	if ((r = api_node_check(req, resp)) < 0)
 		return r;
@@ -351,15 +351,10 @@ int api_qemu_create(struct req *req, struct resp *resp)
 		return resp_error(resp, -ENOMEM, "out of memory");
 	}
 	*a = (struct create_arg){ vmid, req_bool(req, "start", 0), conf };
-	snprintf(id, sizeof(id), "%d", vmid);
-	snprintf(lock, sizeof(lock), "vm:%d", vmid);
-	r = tasks_start(req->app->tasks, "qmcreate", id, req->who, lock, create_task, a,
-			create_arg_free, upid, err, sizeof(err));
-	if (r < 0) {
+	r = qemu_task(req, resp, "qmcreate", vmid, create_task, a, create_arg_free, 0);
+	if (r < 0)
 		drop_record(req->app, vmid);
-		return resp_error(resp, r, "%s", err);
-	}
-	return api_task_reply(req, resp, upid, 0, "create failed");
+	return r;
 }
 
 /* ---- index ----------------------------------------------------------------- */
@@ -433,18 +428,9 @@ static int destroy_task(struct task *t, void *opaque)
 
 int api_qemu_destroy(struct req *req, struct resp *resp)
 {
-	int vmid = qemu_vmid(req), r;
+	int vmid = qemu_vmid(req), r = qemu_check_vm(req, resp, vmid);
 	struct destroy_arg *a;
-	struct qvm vm;
-	char upid[UPID_MAX], err[512], id[16], lock[32];
 
-	if ((r = api_node_check(req, resp)) < 0)
-		return r;
-	if ((r = qvm_read(req->app, vmid, &vm)) < 0)
-		return r == CR_ENOTFOUND ? qemu_no_such_vm(req, resp, vmid)
-					 : resp_error(resp, r, "%s", err_str(r));
-	r = qemu_check_lock(req, resp, vmid, &vm);
-	qvm_clear(&vm);
 	if (r < 0)
 		return r;
 	if (qemu_running(req->app, vmid))
@@ -452,11 +438,5 @@ int api_qemu_destroy(struct req *req, struct resp *resp)
 	if (!(a = calloc(1, sizeof(*a))))
 		return resp_error(resp, -ENOMEM, "out of memory");
 	*a = (struct destroy_arg){ vmid, req_bool(req, "destroy-unreferenced-disks", 0) };
-	snprintf(id, sizeof(id), "%d", vmid);
-	snprintf(lock, sizeof(lock), "vm:%d", vmid);
-	r = tasks_start(req->app->tasks, "qmdestroy", id, req->who, lock, destroy_task, a, free,
-			upid, err, sizeof(err));
-	if (r < 0)
-		return resp_error(resp, r, "%s", err);
-	return api_task_reply(req, resp, upid, 0, "destroy failed");
+	return qemu_task(req, resp, "qmdestroy", vmid, destroy_task, a, free, 0);
 }

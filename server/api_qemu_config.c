@@ -405,7 +405,7 @@ static int config_set(struct req *req, struct resp *resp, int async)
 {
 	struct vmconf_errors errs = { .n = 0 };
 	struct config_update *u = update_from_req(req, &errs);
-	char upid[UPID_MAX], err[512] = "", id[16], lock[32];
+	char err[512] = "";
 	int r;
 
 	if (!u)
@@ -419,14 +419,8 @@ static int config_set(struct req *req, struct resp *resp, int async)
 		update_free(u);
 		return r < 0 ? resp_error(resp, r, "%s", err) : 0;
 	}
-	snprintf(id, sizeof(id), "%d", u->vmid);
-	snprintf(lock, sizeof(lock), "vm:%d", u->vmid);
-	r = tasks_start(req->app->tasks, "qmconfig", id, req->who, lock, config_task, u,
-			update_free, upid, err, sizeof(err));
-	if (r < 0)
-		return resp_error(resp, r, "%s", err);
-	return api_task_reply(req, resp, upid, (int)req_int(req, "background_delay", 0),
-			      "update VM failed");
+	return qemu_task(req, resp, "qmconfig", u->vmid, config_task, u, update_free,
+			 (int)req_int(req, "background_delay", 0));
 }
 
 int api_qemu_config_post(struct req *req, struct resp *resp)

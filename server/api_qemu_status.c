@@ -18,6 +18,7 @@
 #include "server/qemu_int.h"
 #include "server/store.h"
 #include "server/tasks.h"
+#include "server/vmstats.h"
 
 #define NODE_PARAM { .name = "node", .type = PT_STRING, .check = param_check_pve_node }
 #define VMID_PARAM                                                                     \
@@ -112,15 +113,17 @@ static void add_config_fields(cJSON *o, int vmid, const struct qvm *vm)
 		cJSON_AddStringToObject(o, "lock", vm->lock);
 }
 
-static void add_run_fields(cJSON *o, const struct hv_vm_status *st, double cpus)
+static void add_run_fields(struct app *app, int vmid, cJSON *o, const struct hv_vm_status *st,
+			   double cpus)
 {
-	double up = (double)st->uptime_s, cpu = 0;
+	double cpu = 0;
 
-	if (st->running && up > 0 && cpus > 0)
-		cpu = (double)st->cpu_time_ns / 1e9 / up / cpus;
+	if (st->running)
+		cpu = vmstats_cpu(app->vmstats, vmid, st->pid, st->cpu_time_ns, st->uptime_s, cpus,
+				  util_now_ms());
 	cJSON_AddStringToObject(o, "status", st->running ? "running" : "stopped");
 	cJSON_AddStringToObject(o, "qmpstatus", st->running ? st->qmpstatus : "stopped");
-	cJSON_AddNumberToObject(o, "cpu", cpu > 1 ? 1 : cpu);
+	cJSON_AddNumberToObject(o, "cpu", cpu);
 	cJSON_AddNumberToObject(o, "mem", (double)st->rss_bytes);
 	cJSON_AddNumberToObject(o, "uptime", (double)st->uptime_s);
 	cJSON_AddNumberToObject(o, "netin", (double)st->netin);
@@ -142,7 +145,7 @@ cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm)
 	if (!app->hv || hv_vm_status(app->hv, vmid, &st, err, sizeof(err)) < 0)
 		memset(&st, 0, sizeof(st));
 	add_config_fields(o, vmid, vm);
-	add_run_fields(o, &st, cJSON_GetNumberValue(cJSON_GetObjectItem(o, "cpus")));
+	add_run_fields(app, vmid, o, &st, cJSON_GetNumberValue(cJSON_GetObjectItem(o, "cpus")));
 	return o;
 }
 
@@ -403,16 +406,8 @@ static const struct power_op power_ops[] = {
 /* The checks Proxmox makes before forking the worker. */
 static int power_precheck(struct req *req, struct resp *resp, int vmid, const struct power_op *op)
 {
-	struct qvm vm;
-	int r = api_node_check(req, resp);
+	int r = qemu_check_vm(req, resp, vmid);
 
-	if (r < 0)
-		return r;
-	if ((r = qvm_read(req->app, vmid, &vm)) < 0)
-		return r == CR_ENOTFOUND ? qemu_no_such_vm(req, resp, vmid)
-					 : resp_error(resp, r, "%s", err_str(r));
-	r = qemu_check_lock(req, resp, vmid, &vm);
-	qvm_clear(&vm);
 	if (r < 0)
 		return r;
 	if (op->need_running && !qemu_running(req->app, vmid))
@@ -426,7 +421,6 @@ static int power_request(struct req *req, struct resp *resp, int which)
 {
 	const struct power_op *op = &power_ops[which];
 	int vmid = qemu_vmid(req), r = power_precheck(req, resp, vmid, op);
-	char upid[UPID_MAX], err[512], id[16], lock[32];
 	struct power_arg *a;
 
 	if (r < 0)
@@ -438,13 +432,7 @@ static int power_request(struct req *req, struct resp *resp, int which)
 	a->vmid = vmid;
 	a->timeout_s = (int)req_int(req, "timeout", -1);
 	a->force = req_bool(req, "forceStop", 0);
-	snprintf(id, sizeof(id), "%d", vmid);
-	snprintf(lock, sizeof(lock), "vm:%d", vmid);
-	r = tasks_start(req->app->tasks, op->type, id, req->who, lock, op->fn, a, free, upid, err,
-			sizeof(err));
-	if (r < 0)
-		return resp_error(resp, r, "%s", err);
-	return api_task_reply(req, resp, upid, 0, op->type);
+	return qemu_task(req, resp, op->type, vmid, op->fn, a, free, 0);
 }
 
 int api_qemu_start(struct req *req, struct resp *resp)

@@ -14,6 +14,7 @@
 #include "server/api.h"
 #include "server/app.h"
 #include "server/store.h"
+#include "server/tasks.h"
 #include "storage/image.h"
 #include "storage/pool.h"
 
@@ -206,6 +207,36 @@ int qemu_check_lock(struct req *req, struct resp *resp, int vmid, const struct q
 	if (!vm->lock[0] || req_bool(req, "skiplock", 0))
 		return 0;
 	return resp_error(resp, CR_ELOCKED, "VM %d is locked (%s)", vmid, vm->lock);
+}
+
+int qemu_check_vm(struct req *req, struct resp *resp, int vmid)
+{
+	struct qvm vm;
+	int r = api_node_check(req, resp);
+
+	if (r < 0)
+		return r;
+	if ((r = qvm_read(req->app, vmid, &vm)) < 0)
+		return r == CR_ENOTFOUND ? qemu_no_such_vm(req, resp, vmid)
+					 : resp_error(resp, r, "%s", err_str(r));
+	r = qemu_check_lock(req, resp, vmid, &vm);
+	qvm_clear(&vm);
+	return r;
+}
+
+int qemu_task(struct req *req, struct resp *resp, const char *type, int vmid, task_fn fn,
+	      void *arg, void (*free_arg)(void *), int delay_s)
+{
+	char upid[UPID_MAX], err[512] = "", id[16], lock[32];
+	int r;
+
+	snprintf(id, sizeof(id), "%d", vmid);
+	snprintf(lock, sizeof(lock), "vm:%d", vmid);
+	r = tasks_start(req->app->tasks, type, id, req->who, lock, fn, arg, free_arg, upid, err,
+			sizeof(err));
+	if (r < 0)
+		return resp_error(resp, r, "%s", err);
+	return api_task_reply(req, resp, upid, delay_s, type);
 }
 
 int qemu_is_drive_key(const char *key)

@@ -10,6 +10,7 @@
 #include "hv/argv.h"
 #include "hv/vmconf.h"
 #include "server/router.h"
+#include "server/tasks.h"
 
 struct app;
 struct store_txn;
@@ -49,6 +50,15 @@ int qemu_vmid(const struct req *req);
 int qemu_no_such_vm(struct req *req, struct resp *resp, int vmid);
 /* 500 "VM <id> is locked (<lock>)" unless skiplock is set or the VM has none. */
 int qemu_check_lock(struct req *req, struct resp *resp, int vmid, const struct qvm *vm);
+/* The checks before any change: {node} is this node, the VM exists
+ * (Proxmox's 500 otherwise), it is not locked (unless skiplock). */
+int qemu_check_vm(struct req *req, struct resp *resp, int vmid);
+/* Starts task TYPE on VMID holding the lock "vm:<vmid>" (so a second task
+ * on the VM fails with CR_ELOCKED naming the holder) and answers with the
+ * UPID, or as api_task_reply does for DELAY_S > 0.  ARG is always freed
+ * with FREE_ARG. */
+int qemu_task(struct req *req, struct resp *resp, const char *type, int vmid, task_fn fn,
+	      void *arg, void (*free_arg)(void *), int delay_s);
 /* 1 for the keys that name a volume (ideN, sataN, scsiN, virtioN, efidiskN,
  * tpmstateN, unusedN). */
 int qemu_is_drive_key(const char *key);
@@ -80,7 +90,6 @@ int qemu_alloc_disks(struct app *app, int vmid, struct vmconf *conf, char *err, 
 /* Fills errors in RESP from ERRS (a 400). */
 int qemu_errors_reply(struct resp *resp, const struct vmconf_errors *errs);
 
-struct task;
 /* The body of qmstart (also run by qmcreate with start=1): applies pending
  * changes, resolves the disks and starts QEMU, logging the accelerator and,
  * on failure, QEMU's own message. */

@@ -87,6 +87,15 @@ def test_power(cli):
 
 
 @suite.test
+def test_create_and_start(cli):
+    """vm create --start 1 leaves the VM running"""
+    cli.ok("vm", "create", "212", "--memory", "64", "--start", "1")
+    check_equal(cli.json("vm", "status", "212")["status"], "running")
+    cli.ok("vm", "stop", "212")
+    cli.ok("vm", "destroy", "212")
+
+
+@suite.test
 def test_destroy(cli):
     """vm destroy removes the VM and its disk"""
     cli.ok("vm", "destroy", VMID, "--purge", "1")

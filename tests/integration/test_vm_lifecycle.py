@@ -219,6 +219,13 @@ def test_start_and_reboot(ctx):
     serial_marker(ctx)
     status, log = ctx.wait(ctx.vm.status.start.post())
     check_equal(status, f"VM {VMID} already running")
+    # A change that needs a restart waits in pending while the VM runs.
+    check_equal(ctx.vm.config.put(memory=320, description="web"), None)
+    rows = {r["key"]: r for r in ctx.vm.pending.get()}
+    check_equal((rows["memory"]["value"], rows["memory"]["pending"]), ("256", "320"))
+    check_equal(rows["description"].get("pending"), None)   # applied at once
+    check_equal(ctx.vm.config.get(current=1)["memory"], "256")
+    check_equal(ctx.status()["maxmem"], 256 << 20)
     pid = ctx.status()["pid"]
     upid = ctx.vm.status.reboot.post(timeout=120)
     assert upid.split(":")[5] == "qmreboot", upid
@@ -227,6 +234,8 @@ def test_start_and_reboot(ctx):
     st = ctx.status()
     check_equal(st["status"], "running")
     assert st["pid"] != pid, (pid, st)
+    check_equal(st["maxmem"], 320 << 20)   # the reboot applied the pending change
+    assert all("pending" not in r for r in ctx.vm.pending.get())
 
 
 @suite.test
@@ -285,6 +294,22 @@ def test_qemu_killed(ctx):
     os.kill(pid, signal.SIGKILL)
     wait_for("status stopped", lambda: ctx.status()["status"] == "stopped")
     wait_for("exit logged", lambda: f"VM {VMID}: QEMU exited" in ctx.d.log(), 10)
+
+
+@suite.test
+def test_start_error(ctx):
+    """a VM QEMU refuses to start: the task fails with QEMU's own message"""
+    other = ctx.node.qemu(VMID + 1)
+    ctx.ok(ctx.node.qemu.create(vmid=VMID + 1, memory=64, scsi0="local:1"))
+    path = os.path.join(ctx.d.data_dir, "images", "images", str(VMID + 1),
+                        f"vm-{VMID + 1}-disk-0.qcow2")
+    with open(path, "wb") as f:
+        f.write(b"this is not a disk image\n" * 100)
+    status, log = ctx.wait(other.status.start.post())
+    assert status.startswith("start failed: ") and "qcow2" in status, status
+    assert "qemu-system-x86_64" in log or "Image" in log, log
+    check_equal(other.status.current.get()["status"], "stopped")
+    ctx.ok(other.delete(purge=1))
 
 
 @suite.test
