@@ -730,6 +730,19 @@ static int set_password(struct req *req, struct resp *resp, struct store_txn *t,
 	return r < 0 ? access_store_error(resp, r, "setting the password") : 0;
 }
 
+/* The pam realm's password is the system's: changed on this node only. */
+static int set_system_password(struct resp *resp, const char *userid, const char *pw)
+{
+	char user[ACL_ID_MAX];
+	int r;
+
+	snprintf(user, sizeof(user), "%.*s", (int)(strlen(userid) - strlen("@pam")), userid);
+	r = auth_pam_set_password(user, pw);
+	if (r == -EINVAL)
+		return resp_param_error(resp, "password", "value must be a single line");
+	return r < 0 ? resp_error(resp, r, "change password failed: %s", err_str(r)) : 0;
+}
+
 int api_access_password(struct req *req, struct resp *resp)
 {
 	const char *userid = req_str(req, "userid"), *realm = acl_userid_realm(userid);
@@ -740,6 +753,8 @@ int api_access_password(struct req *req, struct resp *resp)
 		r = password_allowed(req, resp, userid);
 	if (r == 0)
 		r = reauth(req, resp);
+	if (r == 0 && strcmp(realm, "pam") == 0)
+		return set_system_password(resp, userid, req_str(req, "password"));
 	if (r == 0 && strcmp(realm, "pve") != 0)
 		r = resp_error(resp, CR_EUNSUPPORTED, "can't set password on auth type '%s'", realm);
 	/* Hashed before the write transaction: scrypt takes a while. */

@@ -79,6 +79,9 @@ void auth_authid(const struct identity *who, char *out, size_t n);
  * CR_EAUTH otherwise.  Calls are serialized: pam modules are not all
  * thread-safe. */
 int auth_pam_login(const char *user, const char *password);
+/* Sets USER's system password with chpasswd(8): 0, -EINVAL (a ':' or a
+ * newline where chpasswd cannot take one), or a failure code. */
+int auth_pam_set_password(const char *user, const char *password);
 /* The service name auth_pam_login uses on this machine. */
 const char *auth_pam_service(void);
 

@@ -424,6 +424,8 @@ static void test_pam_realm(void)
 	setup(&f, "pam");
 	CHECK_INT(auth_pam_login("corral-nobody-here", "x-password"), CR_EAUTH);
 	CHECK_INT(auth_pam_login("root", ""), CR_EAUTH);
+	CHECK_INT(auth_pam_set_password("a:b", "x-password"), -EINVAL);
+	CHECK(auth_pam_set_password("corral-nobody-here", "x-password") < 0);
 	if (geteuid() == 0) {
 		snprintf(user, sizeof(user), "crltest%d", (int)getpid() % 100000);
 		/* Retried: another useradd may hold the passwd lock for a moment. */
@@ -438,6 +440,11 @@ static void test_pam_realm(void)
 		put_json(&f, DB_USERS, id, json);
 		CHECK_INT(auth_login(f.auth, user, "pam", "Pam-Test-Pw-9", &who), 0);
 		CHECK_STR(who.userid, id);
+		/* Password changes go to the system (chpasswd). */
+		CHECK_INT(auth_pam_set_password(user, "Pam-Test-Pw-10"), 0);
+		CHECK_INT(auth_pam_login(user, "Pam-Test-Pw-9"), CR_EAUTH);
+		CHECK_INT(auth_pam_login(user, "Pam-Test-Pw-10"), 0);
+		CHECK_INT(auth_pam_set_password(user, "two\nlines"), -EINVAL);
 		snprintf(cmd, sizeof(cmd), "for i in 1 2 3 4 5; do userdel %s && break; sleep 1; done",
 			 user);
 		CHECK_INT(run(cmd), 0);
