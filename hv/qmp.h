@@ -90,6 +90,8 @@ void qmp_client_free(struct qmp_client *c);
  * is CR_EQMP with "class: desc" in ERR; a closed socket -EPIPE. Thread-safe. */
 int qmp_client_execute(struct qmp_client *c, const char *cmd, const cJSON *args,
 		       int timeout_ms, cJSON **ret, char *err, size_t errlen);
+/* QEMU's version from the greeting, "7.2.22". */
+const char *qmp_client_version(const struct qmp_client *c);
 /* The socket, for poll(); readable means events (or EOF) are waiting. */
 int qmp_client_fd(const struct qmp_client *c);
 /* Reads what is available without blocking and dispatches events.  0, or

@@ -24,6 +24,7 @@ struct qmp_client {
 	qmp_event_fn on_event;
 	void *opaque;
 	int closed;
+	char version[32];
 };
 
 static int remaining_ms(uint64_t deadline)
@@ -215,6 +216,25 @@ static int open_socket(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
+/* greeting: {"QMP": {"version": {"qemu": {"major": 7, "minor": 2, "micro": 22}}}} */
+static void read_version(struct qmp_client *c, const cJSON *qmp)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(qmp, "version"), "qemu");
+	const cJSON *maj = cJSON_GetObjectItemCaseSensitive(v, "major");
+	const cJSON *min = cJSON_GetObjectItemCaseSensitive(v, "minor");
+	const cJSON *mic = cJSON_GetObjectItemCaseSensitive(v, "micro");
+
+	if (cJSON_IsNumber(maj) && cJSON_IsNumber(min) && cJSON_IsNumber(mic))
+		snprintf(c->version, sizeof(c->version), "%d.%d.%d", maj->valueint,
+			 min->valueint, mic->valueint);
+}
+
+const char *qmp_client_version(const struct qmp_client *c)
+{
+	return c->version;
+}
+
 static int handshake(struct qmp_client *c, uint64_t deadline, char *err, size_t errlen)
 {
 	struct qmp_msg m;
@@ -227,6 +247,7 @@ static int handshake(struct qmp_client *c, uint64_t deadline, char *err, size_t 
 		snprintf(err, errlen, "QMP protocol error: no greeting");
 		return -EPROTO;
 	}
+	read_version(c, m.data);
 	qmp_msg_free(&m);
 	return execute_locked(c, "qmp_capabilities", NULL, deadline, NULL, err, errlen);
 }

@@ -108,6 +108,8 @@ struct hv_vm_status {
 	uint64_t rss_bytes;
 	uint64_t diskread, diskwrite; /* query-blockstats sums */
 	uint64_t netin, netout;       /* tap<vmid>i* counters (0 for user-mode NICs) */
+	uint64_t balloon_bytes;       /* query-balloon "actual", 0 without a balloon */
+	char qemu_version[32];        /* Proxmox's running-qemu, "7.2.22" */
 };
 /* A VM not known to be running reports running=0, qmpstatus "stopped". */
 int hv_vm_status(struct hv *h, int vmid, struct hv_vm_status *st, char *err, size_t errlen);

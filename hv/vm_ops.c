@@ -174,6 +174,13 @@ static void status_qmp(struct hv_vm *vm, struct hv_vm_status *st)
 	}
 	cJSON_Delete(ret);
 	ret = NULL;
+	if (vm_qmp(vm, "query-balloon", &ret, ignored, sizeof(ignored)) == 0) {
+		const cJSON *actual = cJSON_GetObjectItemCaseSensitive(ret, "actual");
+
+		st->balloon_bytes = cJSON_IsNumber(actual) ? (uint64_t)actual->valuedouble : 0;
+	}
+	cJSON_Delete(ret);
+	ret = NULL;
 	if (vm_qmp(vm, "query-blockstats", &ret, ignored, sizeof(ignored)) == 0) {
 		cJSON_ArrayForEach(dev, ret) {
 			const cJSON *stats = cJSON_GetObjectItemCaseSensitive(dev, "stats");
@@ -246,6 +253,7 @@ int hv_vm_status(struct hv *h, int vmid, struct hv_vm_status *st, char *err, siz
 		return 0;
 	st->running = 1;
 	st->pid = vm->pid;
+	util_strlcpy(st->qemu_version, qmp_client_version(vm->qmp), sizeof(st->qemu_version));
 	util_strlcpy(st->qmpstatus, "running", sizeof(st->qmpstatus));
 	status_qmp(vm, st);
 	status_proc(vm, st);

@@ -228,6 +228,8 @@ static void test_status(void)
 	CHECK(st.rss_bytes > 0);
 	CHECK(st.cpu_time_ns > 0);
 	CHECK(st.diskread > 0); /* the guest read its kernel and initramfs */
+	CHECK_INT(st.balloon_bytes, 256ull << 20);
+	CHECK(st.qemu_version[0] >= '1' && strchr(st.qemu_version, '.') != NULL);
 }
 
 static void test_suspend_resume(void)

@@ -133,7 +133,7 @@ static void *fake_server(void *arg)
 	char cmd[1024], reply[512];
 	int id;
 
-	send_str(fd, "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7}}, \"capabilities\": []}}\r\n");
+	send_str(fd, "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 1}}, \"capabilities\": []}}\r\n");
 	id = read_cmd(fd, cmd, sizeof(cmd));
 	snprintf(reply, sizeof(reply), "{\"return\": {}, \"id\": %d}\r\n", id);
 	send_str(fd, reply);
@@ -183,6 +183,7 @@ static void test_client(void)
 	start_fake(&f, &t);
 	CHECK_INT(qmp_client_connect(f.path, 2000, on_event, seen, &c, err, sizeof(err)), 0);
 	if (c) {
+		CHECK_STR(qmp_client_version(c), "7.2.1");
 		CHECK_INT(qmp_client_execute(c, "query-status", NULL, 2000, &ret, err, sizeof(err)), 0);
 		CHECK_STR(cJSON_GetObjectItem(ret, "status")->valuestring, "paused");
 		CHECK_INT(seen[QMP_EV_STOP], 1);
