@@ -71,7 +71,7 @@ static int fake_command(struct fake *f, const char *cmd, int id)
 	} else if (strcmp(cmd, "system_powerdown") == 0) {
 		fake_reply(f, id, "{}");
 		fake_event(f, "POWERDOWN", "{}");
-		if (strcmp(f->name, "stubborn") == 0)
+		if (strcmp(f->name, "deafguest") == 0)
 			return 0; /* a guest that ignores the power button */
 		fake_event(f, "SHUTDOWN", "{\"guest\": true, \"reason\": \"guest-shutdown\"}");
 		return 1;
@@ -287,7 +287,7 @@ static void test_shutdown(void)
 	CHECK_INT(hv_vm_shutdown(h, 102, 5000, 0, err, sizeof(err)), 0);
 	CHECK(seen("102:POWERDOWN 102:SHUTDOWN(guest)"));
 	CHECK(seen("102:EXITED"));
-	CHECK_INT(start(h, 103, "stubborn"), 0);
+	CHECK_INT(start(h, 103, "deafguest"), 0);
 	CHECK_INT(hv_vm_shutdown(h, 103, 100, 0, err, sizeof(err)), CR_ETIMEOUT);
 	CHECK_STR(err, "VM 103 shutdown failed - got timeout");
 	CHECK_INT(hv_vm_running(h, 103), 1);
