@@ -133,6 +133,10 @@ void vmconf_net_set_mac(struct vmconf_net *n, const uint8_t rnd[3]);
  * net first form.  0 or a negative errno. */
 int vmconf_assign_macs(struct vmconf *c);
 
+/* At create, as Proxmox does: gives C an smbios1 with a random (version 4)
+ * uuid when it has none.  0 or a negative errno. */
+int vmconf_assign_smbios_uuid(struct vmconf *c);
+
 /* Boot order ("order=scsi0;net0") into up to MAX device keys; returns count
  * or -EINVAL.  An unset boot key gives Proxmox's default order of disks,
  * CD-ROMs, then NICs present in C. */

@@ -272,6 +272,25 @@ int vmconf_assign_macs(struct vmconf *c)
 	return 0;
 }
 
+int vmconf_assign_smbios_uuid(struct vmconf *c)
+{
+	const char *cur = vmconf_get(c, "smbios1");
+	uint8_t u[16];
+	char text[64];
+
+	if (cur && strstr(cur, "uuid="))
+		return 0;
+	if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u))
+		return -EIO;
+	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40); /* version 4 */
+	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	snprintf(text, sizeof(text),
+		 "uuid=%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+		 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+		 u[14], u[15]);
+	return vmconf_set(c, "smbios1", text);
+}
+
 /* ---- boot order -------------------------------------------------------------- */
 
 static int default_order(const struct vmconf *c, char keys[][16], int max)

@@ -312,6 +312,22 @@ static void test_update_atomic(void)
 	vmconf_free(c);
 }
 
+static void test_smbios_uuid(void)
+{
+	struct vmconf *c = vmconf_new();
+	char *canon = NULL, first[64];
+
+	CHECK_INT(vmconf_assign_smbios_uuid(c), 0);
+	CHECK_INT(vmconf_check("smbios1", vmconf_get(c, "smbios1"), &canon, err, sizeof(err)), 0);
+	CHECK_INT(strlen(vmconf_get(c, "smbios1")), 41);
+	CHECK_INT(vmconf_get(c, "smbios1")[19], '4');
+	snprintf(first, sizeof(first), "%s", vmconf_get(c, "smbios1"));
+	CHECK_INT(vmconf_assign_smbios_uuid(c), 0); /* kept once set */
+	CHECK_STR(vmconf_get(c, "smbios1"), first);
+	free(canon);
+	vmconf_free(c);
+}
+
 static void test_cross_rules(void)
 {
 	struct vmconf *c = sample();
@@ -352,6 +368,7 @@ static const struct test_case tests[] = {
 	{ "text_and_digest", test_text_and_digest },
 	{ "text_edges", test_text_edges },
 	{ "update_atomic", test_update_atomic },
+	{ "smbios_uuid", test_smbios_uuid },
 	{ "cross_rules", test_cross_rules },
 };
 
