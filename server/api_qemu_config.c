@@ -270,12 +270,24 @@ static int delete_key(const char *key, void *ctx)
 	return 0;
 }
 
+/* 1 if KEY's current volume is not the one VALUE names (a replaced disk). */
+static int volume_replaced(const struct vmconf *conf, const char *key, const char *value)
+{
+	const char *old = vmconf_get(conf, key);
+	size_t n = old ? strcspn(old, ",") : 0;
+
+	return old && strncmp(key, "unused", 6) != 0 &&
+	       (strncmp(old, value, n) != 0 || (value[n] != ',' && value[n] != '\0'));
+}
+
 static int set_key(struct apply *a, const char *key, const char *value)
 {
 	vmconf_delete(a->vm.pdel, key);
 	if (a->running && !is_hot(key))
 		return vmconf_set(a->vm.pending, key, value);
 	vmconf_delete(a->vm.pending, key);
+	if (qemu_is_drive_key(key) && volume_replaced(a->vm.conf, key, value))
+		retire_volume(a, key);
 	return vmconf_set(a->vm.conf, key, value);
 }
 

@@ -214,6 +214,20 @@ static void test_config_update(void)
 	a = api_call(&f, "GET", "/nodes/" FIX_NODE "/storage/local/content", NULL, "admin@pve");
 	CHECK_INT(cJSON_GetArraySize(api_data(&a)), 1); /* the unused disk is gone */
 	api_answer_free(&a);
+	/* A replaced disk is kept as unusedN; a changed option of the same one is not. */
+	a = api_call(&f, "PUT", NODE_QEMU "/101/config", "scsi0=local:2", "admin@pve");
+	CHECK_INT(a.status, 200);
+	api_answer_free(&a);
+	a = api_call(&f, "PUT", NODE_QEMU "/101/config",
+		     "scsi0=local:101/vm-101-disk-1.qcow2,size=2G,cache=writeback", "admin@pve");
+	CHECK_INT(a.status, 200);
+	api_answer_free(&a);
+	a = api_call(&f, "GET", NODE_QEMU "/101/config", NULL, "admin@pve");
+	CHECK_STR(api_str(api_data(&a), "scsi0"),
+		  "local:101/vm-101-disk-1.qcow2,cache=writeback,size=2G");
+	CHECK_STR(api_str(api_data(&a), "unused0"), "local:101/vm-101-disk-0.qcow2");
+	CHECK(!api_has(api_data(&a), "unused1"));
+	api_answer_free(&a);
 	a = api_call(&f, "PUT", NODE_QEMU "/101/config", "name=bad%2Cname&cores=0", "admin@pve");
 	CHECK_INT(a.status, 400);
 	CHECK(api_param_error(&a, "name") != NULL);
