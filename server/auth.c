@@ -68,34 +68,35 @@ static EVP_PKEY *read_pem(const char *path, int private_part)
 	return key;
 }
 
+static int create_keypair(struct auth *a, const char *priv)
+{
+	a->priv = EVP_RSA_gen(2048);
+	return a->priv ? write_pem(priv, a->priv, 1) : CR_EINTERNAL;
+}
+
+/* authkey.key (made on first start) signs; authkey.pub verifies, so a
+ * cluster can hand the pair to every node as files. */
 static int load_keypair(struct auth *a, const char *dir, char *err, size_t errlen)
 {
 	char priv[APP_PATH_MAX + 32], pub[APP_PATH_MAX + 32];
 	struct stat st;
-	int r;
+	int r = 0;
 
 	if (join_path(priv, sizeof(priv), dir, "authkey.key") < 0 ||
 	    join_path(pub, sizeof(pub), dir, "authkey.pub") < 0)
 		return -ENAMETOOLONG;
-	if (stat(priv, &st) < 0) {
-		a->priv = EVP_RSA_gen(2048);
-		r = a->priv ? write_pem(priv, a->priv, 1) : CR_EINTERNAL;
-		if (r == 0)
-			r = write_pem(pub, a->priv, 0);
-		if (r < 0) {
-			snprintf(err, errlen, "cannot create %s: %s", priv, err_str(r));
-			return r;
-		}
-	} else if (!(a->priv = read_pem(priv, 1))) {
-		snprintf(err, errlen, "cannot read private key %s", priv);
-		return CR_EINTERNAL;
-	}
-	a->pub = read_pem(pub, 0);
-	if (!a->pub) {
-		snprintf(err, errlen, "cannot read public key %s", pub);
-		return CR_EINTERNAL;
-	}
-	return 0;
+	if (stat(priv, &st) < 0 && errno == ENOENT)
+		r = create_keypair(a, priv);
+	else if (!(a->priv = read_pem(priv, 1)))
+		r = CR_EINTERNAL;
+	/* A lost public half is derived again from the private one. */
+	if (r == 0 && stat(pub, &st) < 0 && errno == ENOENT)
+		r = write_pem(pub, a->priv, 0);
+	if (r == 0 && !(a->pub = read_pem(pub, 0)))
+		r = CR_EINTERNAL;
+	if (r < 0)
+		snprintf(err, errlen, "ticket keys in %s: %s", dir, err_str(r));
+	return r;
 }
 
 static int load_csrf_secret(struct auth *a, const char *dir, char *err, size_t errlen)

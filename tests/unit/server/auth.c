@@ -2,6 +2,7 @@
  * logins (pve and pam realms), identification, checks and the first-start
  * admin, over a real LMDB store and key files in a temp dir. */
 #include "common/err.h"
+#include "common/util.h"
 #include "server/acl.h"
 #include "server/app.h"
 #include "server/auth.h"
@@ -156,6 +157,17 @@ static void test_keys_persist(void)
 	snprintf(path, sizeof(path), "%s/csrf.key", f.keydir);
 	CHECK_INT(stat(path, &st), 0);
 	CHECK_INT(st.st_mode & 0777, 0600);
+	/* A lost public key comes back from the private one. */
+	snprintf(path, sizeof(path), "%s/authkey.pub", f.keydir);
+	CHECK_INT(unlink(path), 0);
+	CHECK_INT(auth_new(&f.app, f.keydir, &again, err, sizeof(err)), 0);
+	CHECK_INT(auth_ticket_verify(again, t, now, user, sizeof(user)), 0);
+	auth_free(again);
+	/* A damaged private key is an error, never silently replaced. */
+	snprintf(path, sizeof(path), "%s/authkey.key", f.keydir);
+	CHECK_INT(util_write_file_atomic(path, "junk", 4, 0600), 0);
+	CHECK(auth_new(&f.app, f.keydir, &again, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "ticket keys") != NULL);
 	teardown(&f);
 }
 
