@@ -10,25 +10,38 @@ cd "$(dirname "$0")/.."
 OUT=build/bench/qcow2.md
 CIMG=${CORRAL_BINDIR:-bin}/corral-img
 RUNS=${BENCH_RUNS:-3}
+LIMIT=${BENCH_LIMIT:-120} # seconds one command may take
 work=$(mktemp -d "$PWD/build/bench/qcow2.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p build/bench
 rows=()
 
-# median TAG CMD PREPARE RUNS: hyperfine's median in seconds
+# median TAG CMD PREPARE RUNS: "SECONDS EXIT" — hyperfine's median and the worst exit status
 median() {
-	hyperfine --style none --runs "$4" --prepare "$3" --export-json "$work/$1.json" "$2" >/dev/null 2>&1
-	python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["median"])' \
-		"$work/$1.json"
+	hyperfine --style none --ignore-failure --runs "$4" --prepare "$3" --export-json "$work/$1.json" "$2" \
+		>/dev/null 2>&1
+	python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))["results"][0]
+codes = [c for c in r.get("exit_codes", [0]) if c] or [0]
+print("%.3f %d" % (r["median"], codes[0]))' "$work/$1.json"
 }
 
-# row NAME OTHER-NAME CORRAL-CMD OTHER-CMD PREPARE [RUNS]
+# shown "SECONDS EXIT": "1.234 s", "> LIMIT s (stopped)" or "failed (exit N)"
+shown() {
+	set -- $1
+	case $2 in
+	0) echo "$1 s" ;;
+	124) echo "> $LIMIT s (stopped)" ;;
+	*) echo "failed (exit $2)" ;;
+	esac
+}
+
+# row NAME OTHER-NAME CORRAL-CMD OTHER-CMD PREPARE [RUNS]; every command runs under timeout $LIMIT
 row() {
 	local runs=${6:-$RUNS} a b
 	echo "  $1" >&2
-	a=$(median "c$((${#rows[@]}))" "$3" "$5" "$runs")
-	b=$(median "o$((${#rows[@]}))" "$4" "$5" "$runs")
-	rows+=("| $1 | $a s | $2 $b s | $(python3 -c "print('%.2f' % ($a / $b if $b > 0 else 0))") |")
+	a=$(median "c${#rows[@]}" "timeout $LIMIT $3 >/dev/null" "$5" "$runs")
+	b=$(median "o${#rows[@]}" "timeout $LIMIT $4 >/dev/null" "$5" "$runs")
+	rows+=("| $1 | $(shown "$a") | $2 $(shown "$b") | $(python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('%.2f' % (a / b if b > 0 else 0))" ${a% *} ${b% *}) |")
 }
 
 make_source() { # 2 GiB: 64 MiB stripes of random data, base64 text, written zeros, holes
@@ -64,7 +77,7 @@ row "convert -c 2 GiB raw -> qcow2 (zlib)" "qemu-img" \
 	"qemu-img convert -c -f raw -O qcow2 $work/src.raw $c" "rm -f $c; sync" 1
 row "create 1 TiB preallocation=metadata" "qemu-img" \
 	"$CIMG create -q -f qcow2 -o preallocation=metadata $work/big.qcow2 1T" \
-	"qemu-img create -q -f qcow2 -o preallocation=metadata $work/big.qcow2 1T" "rm -f $work/big.qcow2; sync"
+	"qemu-img create -q -f qcow2 -o preallocation=metadata $work/big.qcow2 1T" "rm -f $work/big.qcow2; sync" 1
 rm -f "$work/big.qcow2"
 row "check fragmented 8 GiB (30000 scattered clusters)" "qemu-img" \
 	"$CIMG check $work/frag.qcow2" "qemu-img check $work/frag.qcow2" "true" 5
@@ -87,7 +100,8 @@ row "sequential 1 MiB writes, 1 GiB: qcow2 vs raw" "dd" \
 	echo "## qcow2: corral-img beside qemu-img"
 	echo
 	echo "\`bench/qcow2.sh\`: the same files for both tools in one run; hyperfine median of $RUNS runs"
-	echo "(1 for \`convert -c\`, 5 for \`check\`), \`sync\` before each run.  qemu-img $(qemu-img --version | head -1 | awk '{print $3}')."
+	echo "(1 for \`convert -c\` and \`create\`, 5 for \`check\`), \`sync\` before each run, at most ${LIMIT} s per command."
+	echo "qemu-img $(qemu-img --version | head -1 | awk '{print $3}'); machine load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo "Source: 2 GiB raw in 64 MiB stripes: random, base64 text, written zeros, holes."
 	echo "Ratio = corral-img / other (below 1: corral-img is faster)."
 	echo

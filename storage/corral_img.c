@@ -2422,9 +2422,18 @@ struct bench_args {
 	struct cache_io cache;
 };
 
-static int bench_num(const char *s, int size, uint64_t *out)
+/* A count, a size with suffix (SIZE), or with HEX also 0x... (--pattern=0xab). */
+static int bench_num(const char *s, int size, int hex, uint64_t *out)
 {
-	int rc = size ? util_parse_size(s, 1, out) : util_parse_u64(s, out);
+	char *end;
+	int rc;
+
+	if (hex && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		errno = 0;
+		*out = strtoull(s + 2, &end, 16);
+		rc = errno || end == s + 2 || *end ? -EINVAL : 0;
+	} else
+		rc = size ? util_parse_size(s, 1, out) : util_parse_u64(s, out);
 
 	if (rc < 0)
 		perr(NULL, "Invalid number: '%s'", s);
@@ -2435,7 +2444,7 @@ static int bench_opt(struct bench_args *a, int c)
 {
 	uint64_t v = 0;
 
-	if (strchr("cdsSoip", c) && bench_num(optarg, c == 's' || c == 'S' || c == 'o', &v) < 0)
+	if (strchr("cdsSoip", c) && bench_num(optarg, c == 's' || c == 'S' || c == 'o', c == 'p', &v) < 0)
 		return -EINVAL;
 	switch (c) {
 	case 'c': a->count = v; break;
