@@ -180,6 +180,50 @@ static int check_tables(struct qcow2 *q, uint64_t size, char *err, size_t errlen
 	return 0;
 }
 
+static bool outside(const struct qcow2 *q, uint64_t off, uint64_t bytes, uint64_t file_size)
+{
+	return bytes && (off < q->cluster_size || off > file_size || bytes > file_size - off);
+}
+
+/* Tables must lie inside the file and off the header: a pointer past the
+ * end or at cluster 0 is damage, not something to read zeros from. */
+static int check_bounds(struct qcow2 *q, char *err, size_t errlen)
+{
+	uint64_t size;
+	int r = img_file_size(q->img, &size);
+
+	if (r < 0)
+		return img_fmterr(err, errlen, r, "Could not get the image size");
+	if (outside(q, q->l1_offset, (uint64_t)q->l1_size * 8, size))
+		return img_fmterr(err, errlen, CR_EFORMAT,
+				  "Active L1 table offset %#llx invalid: past the end of the file or over the header",
+				  (unsigned long long)q->l1_offset);
+	if (outside(q, q->rt_offset, (uint64_t)q->rt_clusters << q->cluster_bits, size))
+		return img_fmterr(err, errlen, CR_EFORMAT,
+				  "Reference count table offset %#llx invalid: past the end of the file or over the header",
+				  (unsigned long long)q->rt_offset);
+	if (q->nb_snapshots && outside(q, q->snapshots_offset, 40, size))
+		return img_fmterr(err, errlen, CR_EFORMAT,
+				  "Snapshot table offset %#llx invalid: past the end of the file or over the header",
+				  (unsigned long long)q->snapshots_offset);
+	return 0;
+}
+
+int qcow2_check_snapshot_bounds(struct qcow2 *q, char *err, size_t errlen)
+{
+	uint64_t size;
+	int r = img_file_size(q->img, &size);
+
+	if (r == 0 && q->nb_snapshots && outside(q, q->snapshots_offset, q->snapshots_size, size))
+		return img_fmterr(err, errlen, CR_EFORMAT, "Snapshot table runs past the end of the file");
+	for (uint32_t i = 0; r == 0 && i < q->nb_snapshots; i++)
+		if (outside(q, q->snaps[i].l1_offset, (uint64_t)q->snaps[i].l1_size * 8, size))
+			return img_fmterr(err, errlen, CR_EFORMAT,
+					  "Snapshot %s: L1 table offset %#llx invalid: past the end of the file or over the header",
+					  q->snaps[i].id, (unsigned long long)q->snaps[i].l1_offset);
+	return r;
+}
+
 static int parse_header(struct img *img, struct qcow2 *q, const uint8_t *b, size_t len, char *err,
 			size_t errlen)
 {
@@ -599,6 +643,8 @@ static int qcow2_open(struct img *img, const struct img_open_opts *o, char *err,
 		r = parse_header(img, q, b, len, err, errlen);
 	free(b);
 	if (r == 0)
+		r = check_bounds(q, err, errlen);
+	if (r == 0)
 		r = load_l1(q, err, errlen);
 	if (r == 0)
 		r = qcow2_load_refcount_table(q);
@@ -606,6 +652,8 @@ static int qcow2_open(struct img *img, const struct img_open_opts *o, char *err,
 		r = make_caches(q);
 	if (r == 0)
 		r = qcow2_read_snapshots(q, err, errlen);
+	if (r == 0)
+		r = qcow2_check_snapshot_bounds(q, err, errlen);
 	if (r == 0 && q->backing_name)
 		r = img_open_backing(img, q->backing_name, q->backing_format, err, errlen);
 	if (r == 0)
