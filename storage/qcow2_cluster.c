@@ -557,8 +557,9 @@ static void zero_entry(const struct qcow2 *q, uint64_t e, unsigned flags, bool d
 		return;
 	}
 	*nbm = 0;
-	if (q->version < 3) {
+	if (q->version < 3) { /* no zero flag: the cluster goes, unallocated reads zeros */
 		*ne = 0;
+		*free_old = true;
 		return;
 	}
 	*ne = keep ? (e & (QCOW2_OFFSET_MASK | QCOW2_OFLAG_COPIED)) | QCOW2_OFLAG_ZERO : QCOW2_OFLAG_ZERO;
