@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define STEP_MS 100
 #define MAX_SIZES 8
@@ -462,7 +464,7 @@ static struct plan plan_for(int n, bool quick)
 	struct plan p = { 40, 20, 3600000 };
 
 	if (n >= 1024)
-		p = (struct plan){ 20, 10, 300000 };
+		p = (struct plan){ 20, 10, 120000 };
 	else if (n >= 128)
 		p = (struct plan){ 30, 15, 1200000 };
 	if (quick) {
@@ -473,35 +475,76 @@ static struct plan plan_for(int n, bool quick)
 	return p;
 }
 
+/* Loss, stall and slow runs for one Lifeguard setting: nine figures. */
+static void fp_runs(int n, bool lifeguard, uint64_t ms, double out[9])
+{
+	false_positives(n, lifeguard, DEG_NONE, 0.05, ms, out);
+	false_positives(n, lifeguard, DEG_STALL, 0, ms, out + 3);
+	false_positives(n, lifeguard, DEG_SLOW, 0, ms, out + 6);
+}
+
+/* The false-positive runs go to child processes so two cores are used. */
+static pid_t fp_fork(int n, bool lifeguard, uint64_t ms, int *fd)
+{
+	int p[2];
+	pid_t pid;
+	double out[9];
+
+	if (pipe(p) < 0 || (pid = fork()) < 0) {
+		perror("swim_sim: fork");
+		exit(1);
+	}
+	if (pid == 0) {
+		close(p[0]);
+		fp_runs(n, lifeguard, ms, out);
+		_exit(write(p[1], out, sizeof(out)) == (ssize_t)sizeof(out) ? 0 : 1);
+	}
+	close(p[1]);
+	*fd = p[0];
+	return pid;
+}
+
+static void fp_collect(pid_t pid, int fd, struct result *r, int lg)
+{
+	double v[9] = { NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN };
+
+	if (read(fd, v, sizeof(v)) != (ssize_t)sizeof(v))
+		fprintf(stderr, "swim_sim: a false-positive run failed\n");
+	close(fd);
+	waitpid(pid, NULL, 0);
+	r->fp_loss[lg] = v[0];
+	r->fp_stall[lg] = v[3];
+	r->fp_stall_stalled[lg] = v[4];
+	r->sus_stall[lg] = v[5];
+	r->fp_slow[lg] = v[6];
+	r->fp_slow_slowed[lg] = v[7];
+	r->sus_slow[lg] = v[8];
+}
+
 static void run_size(int n, bool quick, struct result *r)
 {
 	struct plan p = plan_for(n, quick);
-	struct sim *sim = sim_new(n, true, (uint64_t)n * 7919);
-	double fp[3];
+	struct sim *sim;
+	double ignored;
 	uint64_t pp = n <= 32 ? 30000 : 30000 * (uint64_t)(ceil(log2(n) - 5) + 1);
+	pid_t on, off;
+	int fd_on, fd_off;
 
 	memset(r, 0, sizeof(*r));
 	r->n = n;
+	r->fp_hours = (double)n * (double)p.fp_ms / 3600000.0;
+	on = fp_fork(n, true, p.fp_ms, &fd_on);
+	off = fp_fork(n, false, p.fp_ms, &fd_off);
+	sim = sim_new(n, true, (uint64_t)n * 7919);
 	advance(sim, now(sim) + 10000, false);
 	r->idle_bps = idle_bandwidth(sim, 2 * pp);
 	detection(sim, p.det_trials, r);
 	dissemination(sim, p.dis_trials, 0, &r->dis_999, &r->dis_100);
-	dissemination(sim, p.dis_trials, 0.10, &r->dis_999_loss, fp);
+	dissemination(sim, p.dis_trials, 0.10, &r->dis_999_loss, &ignored);
 	r->peak_bps = sim->peak_bps;
 	sim_free(sim);
-	r->fp_hours = (double)n * (double)p.fp_ms / 3600000.0;
-	for (int lg = 0; lg < 2; lg++) {
-		false_positives(n, lg == 0, DEG_NONE, 0.05, p.fp_ms, fp);
-		r->fp_loss[lg] = fp[0];
-		false_positives(n, lg == 0, DEG_STALL, 0, p.fp_ms, fp);
-		r->fp_stall[lg] = fp[0];
-		r->fp_stall_stalled[lg] = fp[1];
-		r->sus_stall[lg] = fp[2];
-		false_positives(n, lg == 0, DEG_SLOW, 0, p.fp_ms, fp);
-		r->fp_slow[lg] = fp[0];
-		r->fp_slow_slowed[lg] = fp[1];
-		r->sus_slow[lg] = fp[2];
-	}
+	fp_collect(on, fd_on, r, 0);
+	fp_collect(off, fd_off, r, 1);
 }
 
 /* ---- report ---- */
@@ -631,12 +674,12 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nsizes; i++) {
 		run_size(sizes[i], quick, &res[i]);
 		fprintf(stderr, "swim_sim: N=%d done\n", sizes[i]);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (out && (f = fopen(out, "w"))) {
+			report(f, res, i + 1, (double)(t1.tv_sec - t0.tv_sec));
+			fclose(f);
+		}
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	report(stdout, res, nsizes, (double)(t1.tv_sec - t0.tv_sec));
-	if (out && (f = fopen(out, "w"))) {
-		report(f, res, nsizes, (double)(t1.tv_sec - t0.tv_sec));
-		fclose(f);
-	}
 	return 0;
 }
