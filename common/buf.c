@@ -20,6 +20,8 @@ int buf_reserve(struct buf *b, size_t extra)
 	p = realloc(b->data, cap);
 	if (!p)
 		return -ENOMEM;
+	if (!b->data)
+		p[0] = '\0'; /* a fresh buffer is an empty string at once */
 	b->data = p;
 	b->cap = cap;
 	return 0;

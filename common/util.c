@@ -1,6 +1,8 @@
 /* Small libc-level helpers (see util.h). */
 #include "util.h"
 
+#include "buf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -157,37 +159,37 @@ int util_write_file_atomic(const char *path, const void *data, size_t len, unsig
 	return r;
 }
 
+/* Reads until EOF rather than trusting st_size, so /proc and /sys files (which
+ * report a size of 0 or 4096) come back whole. */
 int util_read_file(const char *path, size_t max, char **out, size_t *len)
 {
-	struct stat st;
-	char *data;
-	ssize_t n;
+	struct buf b = BUF_INIT;
+	char chunk[4096];
 	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || (size_t)st.st_size > max) {
-		r = fstat(fd, &st) < 0 ? -errno : -EFBIG;
-		goto out_close;
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || b.len + (size_t)n > max) {
+			r = n < 0 ? -errno : -EFBIG;
+			break;
+		}
+		r = buf_append(&b, chunk, (size_t)n);
+		if (r < 0)
+			break;
 	}
-	data = malloc((size_t)st.st_size + 1);
-	if (!data) {
-		r = -ENOMEM;
-		goto out_close;
-	}
-	n = read(fd, data, (size_t)st.st_size);
-	if (n < 0) {
-		r = -errno;
-		free(data);
-		goto out_close;
-	}
-	data[n] = '\0';
-	*out = data;
-	if (len)
-		*len = (size_t)n;
-out_close:
 	close(fd);
-	return r;
+	if (r < 0) {
+		buf_free(&b);
+		return r;
+	}
+	if (len)
+		*len = b.len;
+	*out = buf_steal(&b);
+	return *out ? 0 : -ENOMEM;
 }
 
 int util_mkdir_p(const char *path, unsigned mode)

@@ -1,9 +1,11 @@
 /* Tests for common/util.c and common/err.c. */
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "tests/unit/test.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 static void test_parse_ints(void)
 {
@@ -63,7 +65,32 @@ static void test_number_shapes(void)
 		CHECK(!util_is_number_text(not_nums[i]));
 }
 
+static void test_read_file_proc(void)
+{
+	char *data = NULL;
+	size_t len = 0;
+
+	/* /proc files report size 0; the whole text must still come back. */
+	CHECK_INT(util_read_file("/proc/self/status", 1 << 20, &data, &len), 0);
+	CHECK(data && len > 0 && strstr(data, "Pid:") != NULL);
+	free(data);
+	CHECK_INT(util_read_file("/proc/self/status", 8, &data, &len), -EFBIG);
+}
+
+static void test_buf_reserve_terminates(void)
+{
+	struct buf b = BUF_INIT;
+	char *s;
+
+	CHECK_INT(buf_reserve(&b, 10), 0);
+	s = buf_steal(&b);
+	CHECK_STR(s, "");
+	free(s);
+}
+
 static const struct test_case tests[] = {
+	{ "read_file of /proc", test_read_file_proc },
+	{ "buf_reserve leaves a string", test_buf_reserve_terminates },
 	{ "parse ints", test_parse_ints },
 	{ "number shapes", test_number_shapes },
 	{ "parse size", test_parse_size },
