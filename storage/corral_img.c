@@ -167,6 +167,28 @@ static int close_img(struct img *img, const char *path)
 	return rc;
 }
 
+/* Options every command shares: -f FMT and -U/--force-share.  Returns 1 when
+ * C was one of them, -1 for -h or an option getopt rejected, 0 otherwise. */
+static int common_opt(int c, struct opener *o)
+{
+	if (c == 'f')
+		o->fmt = optarg;
+	else if (c == 'U')
+		o->flags |= IMG_OPEN_SHARED;
+	else
+		return c == 'h' || c == '?' ? -1 : 0;
+	return 1;
+}
+
+/* The positional arguments left after the options must be exactly N. */
+static int want_args(int argc, int n, const char *what)
+{
+	if (argc - optind == n)
+		return 0;
+	perr(NULL, "Expecting %s", what);
+	return -EINVAL;
+}
+
 /* ---- -o option strings --------------------------------------------------------------- */
 
 #define OPT_CLUSTER 0x1u
@@ -660,21 +682,12 @@ static int cmd_info(int argc, char **argv)
 	int c, chain = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "f:hU", lo, NULL)) != -1) {
-		if (c == 'f')
-			o.fmt = optarg;
-		else if (c == 'O' && parse_output(optarg, &out) < 0)
+		if (common_opt(c, &o) < 0 || (c == 'O' && parse_output(optarg, &out) < 0))
 			return 1;
-		else if (c == 'B')
-			chain = 1;
-		else if (c == 'U')
-			o.flags |= IMG_OPEN_SHARED;
-		else if (c == 'h' || c == '?')
-			return 1;
+		chain |= c == 'B';
 	}
-	if (optind != argc - 1) {
-		perr(NULL, "Expecting one image file name");
+	if (want_args(argc, 1, "one image file name") < 0)
 		return 1;
-	}
 	if (chain)
 		o.flags &= ~IMG_OPEN_NO_BACKING;
 	if (open_img(&img, argv[optind], &o) < 0)
@@ -929,9 +942,7 @@ static int check_opts(int argc, char **argv, struct opener *o, unsigned *repair,
 	int c;
 
 	while ((c = getopt_long(argc, argv, "f:r:T:qUh", lo, NULL)) != -1) {
-		if (c == 'f')
-			o->fmt = optarg;
-		else if (c == 'O' && parse_output(optarg, out) < 0)
+		if (common_opt(c, o) < 0 || (c == 'O' && parse_output(optarg, out) < 0))
 			return -EINVAL;
 		else if (c == 'r' && !strcmp(optarg, "leaks"))
 			*repair = QCOW2_REPAIR_LEAKS;
@@ -940,18 +951,10 @@ static int check_opts(int argc, char **argv, struct opener *o, unsigned *repair,
 		else if (c == 'r') {
 			perr(NULL, "Unknown option value for -r (expecting 'leaks' or 'all'): %s", optarg);
 			return -EINVAL;
-		} else if (c == 'U')
-			o->flags |= IMG_OPEN_SHARED;
-		else if (c == 'q')
+		} else if (c == 'q')
 			*quiet = 1;
-		else if (c == 'h' || c == '?')
-			return -EINVAL;
 	}
-	if (optind != argc - 1) {
-		perr(NULL, "Expecting one image file name");
-		return -EINVAL;
-	}
-	return 0;
+	return want_args(argc, 1, "one image file name");
 }
 
 static int cmd_check(int argc, char **argv)
@@ -1472,9 +1475,9 @@ static int conv_parse(int argc, char **argv, struct conv_args *a)
 	int c;
 
 	while ((c = getopt_long(argc, argv, "f:O:co:pS:nB:F:Wm:t:T:qUhr:C", lo, NULL)) != -1) {
-		if (c == 'f')
-			a->src.fmt = optarg;
-		else if (c == 'O')
+		if (common_opt(c, &a->src) < 0)
+			return -EINVAL;
+		if (c == 'O')
 			a->out_fmt = optarg;
 		else if (c == 'c')
 			a->compress = 1;
@@ -1498,18 +1501,10 @@ static int conv_parse(int argc, char **argv, struct conv_args *a)
 		else if ((c == 't' && cache_parse(optarg, &a->tcache) < 0) ||
 			 (c == 'T' && cache_parse(optarg, &a->scache) < 0))
 			return -EINVAL;
-		else if (c == 'U')
-			a->src.flags |= IMG_OPEN_SHARED;
 		else if (c == 'q')
 			a->quiet = 1;
-		else if (c == 'h' || c == '?')
-			return -EINVAL;
 	}
-	if (optind != argc - 2) {
-		perr(NULL, "Expecting one source and one target file name");
-		return -EINVAL;
-	}
-	return 0;
+	return want_args(argc, 2, "one source and one target file name");
 }
 
 /* Creates the target (unless -n) like the source: same virtual size. */
@@ -1679,11 +1674,7 @@ static int cmd_snapshot(int argc, char **argv)
 			}
 			action = c;
 			name = optarg;
-		} else if (c == 'f')
-			o.fmt = optarg;
-		else if (c == 'U')
-			o.flags |= IMG_OPEN_SHARED;
-		else if (c == 'h' || c == '?')
+		} else if (common_opt(c, &o) < 0)
 			return 1;
 	}
 	if (optind != argc - 1 || !action) {
@@ -1861,9 +1852,9 @@ static int rebase_parse(int argc, char **argv, struct rebase_args *a)
 	int c, quiet = 0;
 
 	while ((c = getopt_long(argc, argv, "f:b:F:upqt:T:Uh", lo, NULL)) != -1) {
-		if (c == 'f')
-			a->o.fmt = optarg;
-		else if (c == 'b')
+		if (common_opt(c, &a->o) < 0)
+			return -EINVAL;
+		if (c == 'b')
 			a->backing = optarg;
 		else if (c == 'F')
 			a->fmt = optarg;
@@ -1873,10 +1864,6 @@ static int rebase_parse(int argc, char **argv, struct rebase_args *a)
 			a->prog = 1;
 		else if (c == 'q')
 			quiet = 1;
-		else if (c == 'U')
-			a->o.flags |= IMG_OPEN_SHARED;
-		else if (c == 'h' || c == '?')
-			return -EINVAL;
 	}
 	a->prog = a->prog && !quiet;
 	if (optind != argc - 1 || !a->backing) {
@@ -2014,22 +2001,13 @@ static int cmd_map(int argc, char **argv)
 	struct img *img;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "f:hU", lo, NULL)) != -1) {
-		if (c == 'f')
-			o.fmt = optarg;
-		else if ((c == 'O' && parse_output(optarg, &m.out) < 0) ||
-			 (c == 's' && parse_size_arg(optarg, &start) < 0) ||
-			 (c == 'l' && parse_size_arg(optarg, &maxlen) < 0))
+	while ((c = getopt_long(argc, argv, "f:hU", lo, NULL)) != -1)
+		if (common_opt(c, &o) < 0 || (c == 'O' && parse_output(optarg, &m.out) < 0) ||
+		    (c == 's' && parse_size_arg(optarg, &start) < 0) ||
+		    (c == 'l' && parse_size_arg(optarg, &maxlen) < 0))
 			return 1;
-		else if (c == 'U')
-			o.flags |= IMG_OPEN_SHARED;
-		else if (c == 'h' || c == '?')
-			return 1;
-	}
-	if (optind != argc - 1) {
-		perr(NULL, "Expecting one image file name");
+	if (want_args(argc, 1, "one image file name") < 0)
 		return 1;
-	}
 	if (open_img(&img, argv[optind], &o) < 0)
 		return 1;
 	rc = load_chain(img, argv[optind], 1, ls, ARRAY_SIZE(ls), &m.nls);
@@ -2089,9 +2067,9 @@ static int measure_parse(int argc, char **argv, struct measure_args *a)
 	int c;
 
 	while ((c = getopt_long(argc, argv, "f:O:o:l:hU", lo, NULL)) != -1) {
-		if (c == 'f')
-			a->src.fmt = optarg;
-		else if (c == 'O')
+		if (common_opt(c, &a->src) < 0)
+			return -EINVAL;
+		if (c == 'O')
 			a->out_fmt = optarg;
 		else if (c == 'o' && add_o(a->ostr, sizeof(a->ostr), optarg) < 0)
 			return -EINVAL;
@@ -2100,10 +2078,6 @@ static int measure_parse(int argc, char **argv, struct measure_args *a)
 			return -EINVAL;
 		else if (c == 'z')
 			a->has_size = 1;
-		else if (c == 'U')
-			a->src.flags |= IMG_OPEN_SHARED;
-		else if (c == 'h' || c == '?')
-			return -EINVAL;
 	}
 	a->file = optind < argc ? argv[optind] : NULL;
 	if (optind < argc - 1 || !!a->file == a->has_size) {
@@ -2577,6 +2551,15 @@ static void usage(FILE *f)
 	fprintf(f, "\nThe syntax and output follow qemu-img; -U opens an image without taking locks.\n");
 }
 
+/* "corral-img CMD ... -h|--help" prints CMD's synopsis, as qemu-img does. */
+static int wants_help(int argc, char **argv)
+{
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -2594,7 +2577,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[1], commands[i].name)) {
 			optind = 1;
-			return commands[i].run(argc - 1, argv + 1);
+			return wants_help(argc, argv) ? printf("usage: " PROG " %s\n", commands[i].synopsis) < 0
+						      : commands[i].run(argc - 1, argv + 1);
 		}
 	perr(NULL, "Command not found: %s", argv[1]);
 	return 1;
