@@ -135,7 +135,7 @@ static int parse_backing_name(struct qcow2 *q, const uint8_t *b, size_t len, cha
 	return q->backing_name ? 0 : -ENOMEM;
 }
 
-static void derive(struct qcow2 *q)
+void qcow2_derive(struct qcow2 *q)
 {
 	q->ext_l2 = q->incompat & QCOW2_INCOMPAT_EXTL2;
 	q->l2_entry_size = q->ext_l2 ? 16 : 8;
@@ -234,7 +234,7 @@ static int parse_header(struct img *img, struct qcow2 *q, const uint8_t *b, size
 		r = parse_v3(q, b, err, errlen);
 	if (r < 0)
 		return r;
-	derive(q);
+	qcow2_derive(q);
 	img->size = be64_get(b + 24);
 	r = check_tables(q, img->size, err, errlen);
 	if (r < 0)

@@ -368,6 +368,8 @@ struct qcow2 {
 
 /* qcow2.c */
 int qcow2_write_header(struct qcow2 *q);
+/* Recomputes the fields that follow from the header (widths, masks, flags). */
+void qcow2_derive(struct qcow2 *q);
 /* The snapshot table and each snapshot's L1 lie inside the file. */
 int qcow2_check_snapshot_bounds(struct qcow2 *q, char *err, size_t errlen);
 int qcow2_update_incompat(struct qcow2 *q, uint64_t incompat);

@@ -103,13 +103,45 @@ static void test_amend(void)
 	a.compat = 3;
 	a.size = 8u << 20;
 	CHECK_INT(qcow2_amend(img_qcow2(img), &a, err, sizeof(err)), 0);
-	a.mask = QCOW2_AMEND_REFCOUNT_BITS;
-	a.refcount_bits = 8;
-	CHECK_INT(qcow2_amend(img_qcow2(img), &a, err, sizeof(err)), CR_EUNSUPPORTED);
 	CHECK_INT(img_close(img), 0);
 	CHECK_INT(qemu_check(p), 0);
 	CHECK_INT(sh("qemu-img info --output=json '%s' | tr -d ' \\n' | grep -q '\"compat\":\"1.1\",.*\"lazy-refcounts\":true'", p), 0);
 	CHECK_INT(sh("qemu-img info --output=json '%s' | grep -q '\"virtual-size\": 8388608'", p), 0);
+}
+
+static void test_amend_refcount_bits_and_downgrade(void)
+{
+	const char *p = tpath("rb.qcow2"), *raw = tpath("rb.raw");
+	struct qcow2_amend_opts a = { .mask = QCOW2_AMEND_REFCOUNT_BITS, .refcount_bits = 2 };
+	char err[256] = "";
+	struct img *img;
+
+	CHECK_INT(sh("qemu-img create -q -f qcow2 '%s' 8M && qemu-io -f qcow2 -c 'write -P 3 0 1M' -c 'write -z 5M 1M' '%s' && "
+		     "qemu-img snapshot -c s '%s' && qemu-io -f qcow2 -c 'write -P 4 64k 64k' '%s'", p, p, p, p), 0);
+	img = open_rw(p);
+	CHECK(img != NULL);
+	if (!img)
+		return;
+	CHECK_INT(qcow2_amend(img_qcow2(img), &a, err, sizeof(err)), 0); /* shared clusters: refcount 2 fits */
+	CHECK_INT(img_pwrite(img, "after", 5, 7u << 20), 0);
+	a.refcount_bits = 1;
+	CHECK_INT(qcow2_amend(img_qcow2(img), &a, err, sizeof(err)), -ERANGE);
+	CHECK_INT(img_close(img), 0);
+	CHECK_INT(qemu_check(p), 0);
+	CHECK_INT(sh("qemu-img info '%s' | grep -q 'refcount bits: 2'", p), 0);
+	/* down to compat=0.10: zero clusters become unallocated, content stays */
+	CHECK_INT(sh("qemu-img snapshot -d s '%s' && qemu-img amend -o refcount_bits=16 '%s' && "
+		     "qemu-img convert -O raw '%s' '%s'", p, p, p, raw), 0);
+	img = open_rw(p);
+	CHECK(img != NULL);
+	if (!img)
+		return;
+	a = (struct qcow2_amend_opts){ .mask = QCOW2_AMEND_COMPAT, .compat = 2 };
+	CHECK_INT(qcow2_amend(img_qcow2(img), &a, err, sizeof(err)), 0);
+	CHECK_INT(img_close(img), 0);
+	CHECK_INT(qemu_check(p), 0);
+	CHECK_INT(sh("qemu-img info '%s' | grep -q 'compat: 0.10'", p), 0);
+	CHECK_INT(sh("qemu-img compare -F raw '%s' '%s'", p, raw), 0);
 }
 
 static void test_measure_matches_qemu(void)
@@ -141,6 +173,7 @@ static const struct test_case tests[] = {
 	{ "commit", test_commit },
 	{ "rebase_safe_and_unsafe", test_rebase_safe_and_unsafe },
 	{ "amend", test_amend },
+	{ "amend_refcount_bits_and_downgrade", test_amend_refcount_bits_and_downgrade },
 	{ "measure_matches_qemu", test_measure_matches_qemu },
 };
 
