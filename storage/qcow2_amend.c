@@ -271,9 +271,12 @@ int qcow2_amend(struct qcow2 *q, const struct qcow2_amend_opts *o, char *err, si
 	/* lazy refcounts go off before a downgrade, and on after an upgrade */
 	if ((o->mask & QCOW2_AMEND_LAZY_REFCOUNTS) && !o->lazy_refcounts)
 		r = amend_lazy(q, false);
-	if (r == 0 && (o->mask & QCOW2_AMEND_REFCOUNT_BITS) && !(o->mask & QCOW2_AMEND_COMPAT && o->compat == 2))
+	/* a width change needs v3: after an upgrade, before a downgrade */
+	if (r == 0 && (o->mask & QCOW2_AMEND_COMPAT) && o->compat == 3)
+		r = amend_compat(q, o->compat, err, errlen);
+	if (r == 0 && (o->mask & QCOW2_AMEND_REFCOUNT_BITS))
 		r = amend_refcount_bits(q, o->refcount_bits, err, errlen);
-	if (r == 0 && (o->mask & QCOW2_AMEND_COMPAT))
+	if (r == 0 && (o->mask & QCOW2_AMEND_COMPAT) && o->compat != 3)
 		r = amend_compat(q, o->compat, err, errlen);
 	if (r == 0 && (o->mask & QCOW2_AMEND_LAZY_REFCOUNTS) && o->lazy_refcounts) {
 		if (o->lazy_refcounts && q->version < 3)
