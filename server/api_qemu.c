@@ -57,6 +57,7 @@ const struct param_spec api_qemu_destroy_params[] = {
 struct list_ctx {
 	struct req *req;
 	cJSON *rows;
+	unsigned host_cpus;
 };
 
 static int list_one(const char *key, const cJSON *val, void *opaque)
@@ -67,13 +68,12 @@ static int list_one(const char *key, const cJSON *val, void *opaque)
 	int vmid = atoi(key);
 	cJSON *row;
 
-	(void)val;
 	snprintf(path, sizeof(path), "/vms/%d", vmid);
 	if (!api_can(c->req, path, "VM.Audit"))
 		return 0;
-	if (qvm_read(c->req->app, vmid, &vm) < 0)
+	if (qvm_from_json(val, &vm) < 0)
 		return 0;
-	row = qemu_vmstatus(c->req->app, vmid, &vm);
+	row = qemu_vmstatus(c->req->app, vmid, &vm, c->host_cpus);
 	qvm_clear(&vm);
 	if (row)
 		cJSON_AddItemToArray(c->rows, row);
@@ -83,7 +83,7 @@ static int list_one(const char *key, const cJSON *val, void *opaque)
 /* Every VM's vmstatus row the caller may see, into ROWS. */
 static int vm_rows(struct req *req, cJSON *rows)
 {
-	struct list_ctx c = { req, rows };
+	struct list_ctx c = { req, rows, qemu_host_cpus() };
 	struct store_txn *t;
 	int r = store_begin(req->app->store, 1, &t);
 
@@ -322,8 +322,8 @@ static int create_validate(struct req *req, struct resp *resp, int vmid, struct 
 		vmconf_update(*conf, keys, values, n, NULL, &errs);
 	if (errs.n == 0)
 		qemu_check_volumes(req->app, vmid, keys, values, n, &errs);
-	if (errs.n == 0 && vmconf_assign_macs(*conf) < 0)
-		return resp_error(resp, CR_EINTERNAL, "cannot generate MAC addresses");
+	if (errs.n == 0 && (vmconf_assign_macs(*conf) < 0 || vmconf_assign_smbios_uuid(*conf) < 0))
+		return resp_error(resp, CR_EINTERNAL, "cannot generate MAC addresses or uuid");
 	return errs.n ? qemu_errors_reply(resp, &errs) : 0;
 }
 

@@ -18,7 +18,6 @@
 #include "server/qemu_int.h"
 #include "server/store.h"
 #include "server/tasks.h"
-#include "server/vmstats.h"
 
 #define NODE_PARAM { .name = "node", .type = PT_STRING, .check = param_check_pve_node }
 #define VMID_PARAM                                                                     \
@@ -63,7 +62,7 @@ const struct param_spec api_qemu_suspend_params[] = {
 
 /* ---- vmstatus --------------------------------------------------------------- */
 
-static unsigned host_cpus(void)
+unsigned qemu_host_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -87,7 +86,7 @@ static uint64_t boot_disk_size(const struct vmconf *c)
 	return 0;
 }
 
-static void add_config_fields(cJSON *o, int vmid, const struct qvm *vm)
+static void add_config_fields(cJSON *o, int vmid, const struct qvm *vm, int64_t host_cpus)
 {
 	const char *name = vmconf_get(vm->conf, "name"), *tags = vmconf_get(vm->conf, "tags");
 	const char *agent = vmconf_get(vm->conf, "agent");
@@ -98,7 +97,7 @@ static void add_config_fields(cJSON *o, int vmid, const struct qvm *vm)
 	cpus = vmconf_int(vm->conf, "vcpus", cpus);
 	cJSON_AddNumberToObject(o, "vmid", vmid);
 	cJSON_AddStringToObject(o, "name", name ? name : dflt);
-	cJSON_AddNumberToObject(o, "cpus", (double)(cpus > host_cpus() ? host_cpus() : cpus));
+	cJSON_AddNumberToObject(o, "cpus", (double)(cpus > host_cpus ? host_cpus : cpus));
 	cJSON_AddNumberToObject(o, "maxmem", (double)(vmconf_memory_mib(vm->conf) << 20));
 	cJSON_AddNumberToObject(o, "maxdisk", (double)boot_disk_size(vm->conf));
 	cJSON_AddNumberToObject(o, "disk", 0);
@@ -113,14 +112,13 @@ static void add_config_fields(cJSON *o, int vmid, const struct qvm *vm)
 		cJSON_AddStringToObject(o, "lock", vm->lock);
 }
 
-static void add_run_fields(struct app *app, int vmid, cJSON *o, const struct hv_vm_status *st,
-			   double cpus)
+static void add_run_fields(cJSON *o, const struct hv_vm_status *st, double cpus)
 {
-	double cpu = 0;
+	/* hv gives host CPUs busy since the previous sample; Proxmox's figure is
+	 * the share of the VM's own CPUs. */
+	double cpu = cpus > 0 ? st->cpu_usage / cpus : 0;
 
-	if (st->running)
-		cpu = vmstats_cpu(app->vmstats, vmid, st->pid, st->cpu_time_ns, st->uptime_s, cpus,
-				  util_now_ms());
+	cpu = cpu < 0 ? 0 : cpu > 1 ? 1 : cpu;
 	cJSON_AddStringToObject(o, "status", st->running ? "running" : "stopped");
 	cJSON_AddStringToObject(o, "qmpstatus", st->running ? st->qmpstatus : "stopped");
 	cJSON_AddNumberToObject(o, "cpu", cpu);
@@ -130,11 +128,15 @@ static void add_run_fields(struct app *app, int vmid, cJSON *o, const struct hv_
 	cJSON_AddNumberToObject(o, "netout", (double)st->netout);
 	cJSON_AddNumberToObject(o, "diskread", (double)st->diskread);
 	cJSON_AddNumberToObject(o, "diskwrite", (double)st->diskwrite);
-	if (st->running)
+	if (st->running) {
 		cJSON_AddNumberToObject(o, "pid", (double)st->pid);
+		cJSON_AddStringToObject(o, "running-qemu", st->qemu_version);
+	}
+	if (st->running && st->balloon_bytes)
+		cJSON_AddNumberToObject(o, "balloon", (double)st->balloon_bytes);
 }
 
-cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm)
+cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm, unsigned host_cpus)
 {
 	struct hv_vm_status st = { .running = 0 };
 	char err[256];
@@ -144,32 +146,15 @@ cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm)
 		return NULL;
 	if (!app->hv || hv_vm_status(app->hv, vmid, &st, err, sizeof(err)) < 0)
 		memset(&st, 0, sizeof(st));
-	add_config_fields(o, vmid, vm);
-	add_run_fields(app, vmid, o, &st, cJSON_GetNumberValue(cJSON_GetObjectItem(o, "cpus")));
+	add_config_fields(o, vmid, vm, host_cpus);
+	add_run_fields(o, &st, cJSON_GetNumberValue(cJSON_GetObjectItem(o, "cpus")));
 	return o;
-}
-
-/* "8.0.2" from QMP query-version into OUT. */
-static void running_qemu(struct app *app, int vmid, char *out, size_t n)
-{
-	cJSON *ret = NULL, *q;
-	char err[256];
-
-	snprintf(out, n, "unknown");
-	if (hv_vm_qmp(app->hv, vmid, "query-version", NULL, 5000, &ret, err, sizeof(err)) < 0)
-		return;
-	q = cJSON_GetObjectItem(ret, "qemu");
-	snprintf(out, n, "%d.%d.%d", (int)cJSON_GetNumberValue(cJSON_GetObjectItem(q, "major")),
-		 (int)cJSON_GetNumberValue(cJSON_GetObjectItem(q, "minor")),
-		 (int)cJSON_GetNumberValue(cJSON_GetObjectItem(q, "micro")));
-	cJSON_Delete(ret);
 }
 
 int api_qemu_status_current(struct req *req, struct resp *resp)
 {
 	int vmid = qemu_vmid(req), r = api_node_check(req, resp);
 	struct qvm vm;
-	char version[32];
 	cJSON *ha;
 
 	if (r < 0)
@@ -177,14 +162,12 @@ int api_qemu_status_current(struct req *req, struct resp *resp)
 	if ((r = qvm_read(req->app, vmid, &vm)) < 0)
 		return r == CR_ENOTFOUND ? qemu_no_such_vm(req, resp, vmid)
 					 : resp_error(resp, r, "%s", err_str(r));
-	resp->data = qemu_vmstatus(req->app, vmid, &vm);
+	resp->data = qemu_vmstatus(req->app, vmid, &vm, qemu_host_cpus());
 	ha = cJSON_AddObjectToObject(resp->data, "ha");
 	cJSON_AddNumberToObject(ha, "managed", 0);
 	if (cJSON_GetObjectItem(resp->data, "pid")) {
 		const char *machine = vmconf_get(vm.conf, "machine");
 
-		running_qemu(req->app, vmid, version, sizeof(version));
-		cJSON_AddStringToObject(resp->data, "running-qemu", version);
 		cJSON_AddStringToObject(resp->data, "running-machine", machine ? machine : "pc");
 	}
 	qvm_clear(&vm);

@@ -16,7 +16,6 @@ struct http;
 struct nodeinfo;
 struct hv;
 struct pool;
-struct vmstats;
 
 struct app_config {
 	char data_dir[APP_PATH_MAX];  /* LMDB, certs, images (package: /var/lib/corral) */
@@ -41,7 +40,6 @@ struct app {
 	struct nodeinfo *nodeinfo;    /* CPU sampler (nodeinfo_new); NULL: averages since boot */
 	struct hv *hv;                /* running VMs (hv/vm.h); NULL: none can run */
 	struct pool *pool;            /* the directory pool "local"; NULL: no storage */
-	struct vmstats *vmstats;      /* CPU samples of running VMs; NULL: averages */
 	time_t started;               /* wall clock at start-up */
 	char cert_fingerprint[128];   /* SHA-256, "AA:BB:..." as Proxmox shows it */
 	volatile int stopping;        /* set by the signal handler */

@@ -23,7 +23,6 @@
 #include "server/store.h"
 #include "server/tasks.h"
 #include "server/tls.h"
-#include "server/vmstats.h"
 #include "storage/pool.h"
 
 #define ADMIN_PASSWORD_ENV "CORRAL_ADMIN_PASSWORD"
@@ -174,10 +173,6 @@ static int start_vms(struct app *app)
 		log_error("storage 'local': %s", err);
 		return rc;
 	}
-	if ((rc = vmstats_new(&app->vmstats)) < 0) {
-		log_error("VM figures: %s", err_str(rc));
-		return rc;
-	}
 	if ((rc = hv_new(&hc, &app->hv, err, sizeof(err))) < 0) {
 		log_error("hypervisor: %s", err);
 		return rc;
@@ -223,7 +218,6 @@ static void stop(struct app *app)
 	if (app->hv)
 		hv_free(app->hv); /* stops supervising; the VMs keep running */
 	pool_free(app->pool);
-	vmstats_free(app->vmstats);
 	nodeinfo_free(app->nodeinfo);
 	auth_free(app->auth);
 	if (app->store)

@@ -34,6 +34,8 @@ struct qvm {
 
 int qvm_init(struct qvm *vm);
 void qvm_clear(struct qvm *vm);
+/* A record as stored (DB_VMS value); the digest is left empty. */
+int qvm_from_json(const cJSON *doc, struct qvm *vm);
 /* CR_ENOTFOUND when VMID has no record. */
 int qvm_load(struct store_txn *t, int vmid, struct qvm *vm);
 int qvm_save(struct store_txn *t, int vmid, const struct qvm *vm);
@@ -100,7 +102,10 @@ size_t qemu_config_params(const struct req *req, const struct param_spec *spec,
 			  const char **keys, const char **values, size_t max,
 			  struct vmconf_errors *errs);
 
-/* vmstatus: one row of GET /nodes/{node}/qemu and of status/current. */
-cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm);
+/* vmstatus: one row of GET /nodes/{node}/qemu and of status/current.
+ * HOST_CPUS caps "cpus" (qemu_host_cpus(), read once per request: it costs
+ * a sysfs read). */
+cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm, unsigned host_cpus);
+unsigned qemu_host_cpus(void);
 
 #endif

@@ -96,6 +96,7 @@ static void test_create(void)
 	CHECK_STR(api_str(d, "scsi0"), "local:100/vm-100-disk-0.qcow2,size=1G");
 	net = api_str(d, "net0");
 	CHECK(net && strncmp(net, "virtio=BC:24:11:", 16) == 0);
+	CHECK(api_str(d, "smbios1") && strncmp(api_str(d, "smbios1"), "uuid=", 5) == 0);
 	digest = api_str(d, "digest");
 	CHECK(digest && strlen(digest) == 40);
 	CHECK(!api_has(d, "lock"));
