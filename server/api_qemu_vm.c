@@ -71,18 +71,13 @@ static int pdel_from_text(struct vmconf *pdel, const char *text)
 	return r;
 }
 
-int qvm_load(struct store_txn *t, int vmid, struct qvm *vm)
+int qvm_from_json(const cJSON *doc, struct qvm *vm)
 {
-	char key[16];
-	cJSON *doc = NULL;
 	const cJSON *lock, *del;
-	int r;
+	int r = qvm_init(vm);
 
-	snprintf(key, sizeof(key), "%d", vmid);
-	if ((r = store_get(t, DB_VMS, key, &doc)) < 0)
+	if (r < 0)
 		return r;
-	if ((r = qvm_init(vm)) < 0)
-		goto out_doc;
 	r = map_from_json(vm->conf, cJSON_GetObjectItemCaseSensitive(doc, "config"));
 	if (r == 0)
 		r = map_from_json(vm->pending, cJSON_GetObjectItemCaseSensitive(doc, "pending"));
@@ -92,11 +87,22 @@ int qvm_load(struct store_txn *t, int vmid, struct qvm *vm)
 	lock = cJSON_GetObjectItemCaseSensitive(doc, "lock");
 	if (cJSON_IsString(lock))
 		snprintf(vm->lock, sizeof(vm->lock), "%s", lock->valuestring);
-	if (r == 0)
-		r = store_digest(t, DB_VMS, key, vm->digest);
 	if (r < 0)
 		qvm_clear(vm);
-out_doc:
+	return r;
+}
+
+int qvm_load(struct store_txn *t, int vmid, struct qvm *vm)
+{
+	char key[16];
+	cJSON *doc = NULL;
+	int r;
+
+	snprintf(key, sizeof(key), "%d", vmid);
+	if ((r = store_get(t, DB_VMS, key, &doc)) < 0)
+		return r;
+	if ((r = qvm_from_json(doc, vm)) == 0 && (r = store_digest(t, DB_VMS, key, vm->digest)) < 0)
+		qvm_clear(vm);
 	cJSON_Delete(doc);
 	return r;
 }
