@@ -402,6 +402,11 @@ int qcow2_check(struct qcow2 *q, unsigned repair, struct qcow2_check_result *res
 		r = qcow2_update_incompat(q, q->incompat & ~QCOW2_INCOMPAT_CORRUPT);
 		q->corrupt = false;
 	}
+	/* refcounts rebuilt: the dirty bit (lazy refcounts, crash) has done its job */
+	if (r == 0 && (repair & QCOW2_REPAIR_ERRORS) && !out.corruptions && (q->incompat & QCOW2_INCOMPAT_DIRTY)) {
+		r = qcow2_update_incompat(q, q->incompat & ~QCOW2_INCOMPAT_DIRTY);
+		q->dirty_set = false;
+	}
 	free(c.refs);
 	*res = out;
 	if (r < 0) {

@@ -346,6 +346,19 @@ static void test_dirty_image_repaired_on_open(void)
 	}
 	CHECK_INT(qemu_check(c), 0);
 	CHECK_INT(sh("qemu-img info --output=json '%s' | grep -q '\"dirty-flag\": false'", c), 0);
+	/* check -r all on a dirty image (no automatic repair) clears the bit too */
+	CHECK_INT(sh("cp '%s' '%s'", p, c), 0);
+	CHECK_INT(sh("printf '\\000\\000\\000\\000\\000\\000\\000\\001' | dd of='%s' bs=1 seek=72 conv=notrunc status=none", c), 0);
+	CHECK_INT(sh("qemu-img info --output=json '%s' | grep -q '\"dirty-flag\": true'", c), 0);
+	img = NULL;
+	CHECK_INT(img_open(&img, c, &(struct img_open_opts){ .flags = IMG_OPEN_RDWR | IMG_OPEN_CHECK }, err, sizeof(err)), 0);
+	if (img) {
+		struct qcow2_check_result res;
+		CHECK_INT(qcow2_check(img_qcow2(img), QCOW2_REPAIR_LEAKS | QCOW2_REPAIR_ERRORS, &res, NULL, NULL,
+				      err, sizeof(err)), 0);
+		CHECK_INT(img_close(img), 0);
+	}
+	CHECK_INT(sh("qemu-img info --output=json '%s' | grep -q '\"dirty-flag\": false'", c), 0);
 }
 
 /* Each hostile header is refused with a message, quickly, without a crash. */
