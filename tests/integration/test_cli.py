@@ -207,6 +207,31 @@ def test_task_verbs(d, tmp):
 
 
 @suite.test
+def test_session_renewal(d, tmp):
+    """a session older than an hour is renewed (ticket as password); past 2 h it has expired"""
+    cli = logged_in(d, tmp, "renew")
+    path = cli.path("session.json")
+    with open(path) as f:
+        s = json.load(f)
+    s["time"] -= 3700
+    with open(path, "w") as f:
+        json.dump(s, f)
+    rc, out, err = cli.run("nodes")
+    check_equal(rc, 0, err)
+    with open(path) as f:
+        renewed = json.load(f)
+    assert renewed["time"] > s["time"] + 3600, (s["time"], renewed["time"])
+    assert renewed["ticket"].startswith("PVE:admin@pve:"), renewed
+    check_equal(stat.S_IMODE(os.stat(path).st_mode), 0o600, "mode after renewal")
+    renewed["time"] -= 7300
+    with open(path, "w") as f:
+        json.dump(renewed, f)
+    rc, out, err = cli.run("nodes")
+    check_equal(rc, EXIT_AUTH, err)
+    assert "expired" in err, err
+
+
+@suite.test
 def test_usage_errors(d, tmp):
     """usage errors exit 2; --help documents the exit statuses"""
     cli = Cli(d, os.path.join(tmp, "usage"))
