@@ -48,6 +48,7 @@ def test_nodes(d):
     check_equal(mine[0]["type"], "node")
     check_equal(mine[0]["id"], f"node/{d.node}")
     assert isinstance(mine[0]["maxcpu"], int) and mine[0]["maxcpu"] >= 1, mine
+    check_equal(mine[0]["ssl_fingerprint"], d.fingerprint(), "ssl_fingerprint")
 
 
 @suite.test
