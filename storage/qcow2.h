@@ -116,6 +116,16 @@ int qcow2_amend(struct qcow2 *q, const struct qcow2_amend_opts *opts, char *err,
  * target).  When compression does not shrink it, writes it uncompressed. */
 int qcow2_write_compressed(struct qcow2 *q, uint64_t off, const void *buf, size_t len);
 
+/* For convert -c on several threads: compress clusters anywhere (pure,
+ * thread-safe), then link them on the image's thread.
+ * qcow2_compress_cluster() deflates LEN bytes (zero-padded to CLUSTER_SIZE)
+ * into DST (CLUSTER_SIZE bytes) and returns the compressed size, 0 when it
+ * does not shrink (write the cluster with img_pwrite instead), or a negative
+ * code.  qcow2_write_precompressed() stores such a result at cluster-aligned
+ * OFF, under the same rules as qcow2_write_compressed(). */
+long qcow2_compress_cluster(uint32_t cluster_size, const void *src, size_t len, void *dst);
+int qcow2_write_precompressed(struct qcow2 *q, uint64_t off, const void *comp, size_t clen);
+
 /* ---- commit and rebase ------------------------------------------------------------ */
 
 #define QCOW2_COMMIT_KEEP 0x1u /* qemu-img commit -d: leave the top image as is

@@ -738,10 +738,8 @@ static int link_compressed(struct qcow2 *q, uint64_t gc, const uint8_t *c, long 
 	return r;
 }
 
-int qcow2_write_compressed(struct qcow2 *q, uint64_t off, const void *buf, size_t len)
+static int compressed_args(struct qcow2 *q, uint64_t off, size_t len)
 {
-	uint8_t *full;
-	long clen;
 	int r = begin_write(q);
 
 	if (r < 0)
@@ -751,17 +749,29 @@ int qcow2_write_compressed(struct qcow2 *q, uint64_t off, const void *buf, size_
 		return img_seterr(q->img, CR_EINVAL_PARAM, "compressed writes are whole clusters");
 	if (q->compression_type != 0)
 		return img_seterr(q->img, CR_EUNSUPPORTED, "only zlib compression is written");
-	full = qcow2_io_alloc(q->cluster_size, true);
-	if (!full)
-		return -ENOMEM;
-	memcpy(full, buf, len);
-	clen = qcow2_deflate(full, q->cluster_size, q->cbuf, q->cluster_size - 1);
+	return 0;
+}
+
+int qcow2_write_compressed(struct qcow2 *q, uint64_t off, const void *buf, size_t len)
+{
+	long clen;
+	int r = compressed_args(q, off, len);
+
+	if (r < 0)
+		return r;
+	clen = qcow2_compress_cluster((uint32_t)q->cluster_size, buf, len, q->cbuf);
 	if (clen > 0)
-		r = link_compressed(q, off >> q->cluster_bits, q->cbuf, clen);
-	else
-		r = clen < 0 ? (int)clen : qcow2_pwrite(q->img, full, len, off);
-	free(full);
-	return r;
+		return link_compressed(q, off >> q->cluster_bits, q->cbuf, clen);
+	return clen < 0 ? (int)clen : qcow2_pwrite(q->img, buf, len, off);
+}
+
+int qcow2_write_precompressed(struct qcow2 *q, uint64_t off, const void *comp, size_t clen)
+{
+	int r = compressed_args(q, off, off + q->cluster_size > q->img->size ? q->img->size - off : q->cluster_size);
+
+	if (r == 0 && (clen == 0 || clen >= q->cluster_size))
+		r = img_seterr(q->img, CR_EINVAL_PARAM, "compressed size %zu out of range", clen);
+	return r < 0 ? r : link_compressed(q, off >> q->cluster_bits, comp, (long)clen);
 }
 
 /* ---- preallocation -------------------------------------------------------------------------------- */

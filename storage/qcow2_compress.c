@@ -2,6 +2,8 @@
  * and zstd frames read by streaming until the cluster is full (the data
  * may be followed by the rest of its last 512-byte sector). */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -77,4 +79,23 @@ int qcow2_decompress(int type, const void *src, size_t len, void *dst, size_t ds
 	if (type == 1)
 		return unzstd(src, len, dst, dstlen);
 	return -EINVAL;
+}
+
+long qcow2_compress_cluster(uint32_t cluster_size, const void *src, size_t len, void *dst)
+{
+	uint8_t *full = NULL;
+	long n;
+
+	if (len > cluster_size || cluster_size < 512)
+		return -EINVAL;
+	if (len < cluster_size) {
+		full = calloc(1, cluster_size);
+		if (!full)
+			return -ENOMEM;
+		memcpy(full, src, len);
+	}
+	/* one byte less than a cluster: a compressed cluster must save space */
+	n = qcow2_deflate(full ? full : src, cluster_size, dst, cluster_size - 1);
+	free(full);
+	return n;
 }

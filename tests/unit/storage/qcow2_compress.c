@@ -3,9 +3,10 @@
  * ignored), incompressible data is reported as not fitting, and damaged
  * zlib or zstd input fails cleanly. */
 #include <errno.h>
+#include <pthread.h>
 
 #include "storage/qcow2_int.h"
-#include "tests/unit/test.h"
+#include "tests/unit/storage/helpers.h"
 
 #define CS 65536
 
@@ -49,10 +50,61 @@ static void test_damaged_input_fails(void)
 	CHECK_INT(qcow2_decompress(7, comp, 64, out, CS), -EINVAL);
 }
 
+/* Clusters compressed on worker threads, linked on the image's thread. */
+#define PAR_CLUSTERS 32
+
+struct job {
+	const uint8_t *src;
+	uint8_t *dst;
+	long n;
+};
+
+static void *compress_job(void *arg)
+{
+	struct job *j = arg;
+
+	j->n = qcow2_compress_cluster(CS, j->src, CS, j->dst);
+	return NULL;
+}
+
+static void test_parallel_compress_then_link(void)
+{
+	const char *p = tpath("par.qcow2"), *raw = tpath("par.raw");
+	static uint8_t data[PAR_CLUSTERS * CS], dst[PAR_CLUSTERS][CS];
+	struct job jobs[PAR_CLUSTERS];
+	pthread_t t[PAR_CLUSTERS];
+	struct img *img;
+	FILE *f;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)((i / 777) % 5 ? 'q' : i);
+	for (int k = 0; k < PAR_CLUSTERS; k++) {
+		jobs[k] = (struct job){ data + (size_t)k * CS, dst[k], 0 };
+		CHECK_INT(pthread_create(&t[k], NULL, compress_job, &jobs[k]), 0);
+	}
+	for (int k = 0; k < PAR_CLUSTERS; k++)
+		pthread_join(t[k], NULL);
+	CHECK_INT(create_qcow2(p, sizeof(data), CS, 16), 0);
+	img = open_rw(p);
+	CHECK(img != NULL);
+	for (int k = 0; img && k < PAR_CLUSTERS; k++) {
+		CHECK(jobs[k].n > 0);
+		CHECK_INT(qcow2_write_precompressed(img_qcow2(img), (uint64_t)k * CS, dst[k], (size_t)jobs[k].n), 0);
+	}
+	CHECK_INT(img_close(img), 0);
+	CHECK_INT(qemu_check(p), 0);
+	f = fopen(raw, "wb");
+	CHECK(f && fwrite(data, 1, sizeof(data), f) == sizeof(data));
+	if (f)
+		fclose(f);
+	CHECK_INT(sh("qemu-img compare -F raw '%s' '%s'", p, raw), 0);
+}
+
 static const struct test_case tests[] = {
 	{ "deflate_round_trip", test_deflate_round_trip },
 	{ "incompressible_does_not_fit", test_incompressible_does_not_fit },
 	{ "damaged_input_fails", test_damaged_input_fails },
+	{ "parallel_compress_then_link", test_parallel_compress_then_link },
 };
 
 TEST_MAIN(tests)
