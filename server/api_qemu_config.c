@@ -236,22 +236,14 @@ static int revert_key(const char *key, void *ctx)
 /* A removed disk becomes unusedN; a removed unusedN is freed. */
 static int retire_volume(struct apply *a, const char *key)
 {
-	struct vmconf_drive d;
-	char volid[POOL_VOLID_MAX], unused[16], err[256];
-	const char *v = vmconf_get(a->vm.conf, key);
+	char volid[POOL_VOLID_MAX], err[256];
 
-	if (!v || vmconf_drive_parse(key, v, &d, err, sizeof(err)) < 0 ||
-	    d.kind != VMCONF_VOL_VOLUME || d.cdrom ||
-	    vmconf_drive_volid(&d, volid, sizeof(volid)) < 0)
+	if (strncmp(key, "unused", 6) != 0)
+		return qemu_keep_unused(a->vm.conf, key, NULL);
+	if (!a->app->pool || qemu_drive_volid(key, vmconf_get(a->vm.conf, key), volid,
+					      sizeof(volid)) < 0)
 		return 0;
-	if (strncmp(key, "unused", 6) == 0)
-		return a->app->pool ? pool_vol_free(a->app->pool, volid, err, sizeof(err)) : 0;
-	for (int i = 0; i < 256; i++) {
-		snprintf(unused, sizeof(unused), "unused%d", i);
-		if (!vmconf_get(a->vm.conf, unused))
-			return vmconf_set(a->vm.conf, unused, volid);
-	}
-	return 0;
+	return pool_vol_free(a->app->pool, volid, err, sizeof(err));
 }
 
 static int delete_key(const char *key, void *ctx)
@@ -270,24 +262,14 @@ static int delete_key(const char *key, void *ctx)
 	return 0;
 }
 
-/* 1 if KEY's current volume is not the one VALUE names (a replaced disk). */
-static int volume_replaced(const struct vmconf *conf, const char *key, const char *value)
-{
-	const char *old = vmconf_get(conf, key);
-	size_t n = old ? strcspn(old, ",") : 0;
-
-	return old && strncmp(key, "unused", 6) != 0 &&
-	       (strncmp(old, value, n) != 0 || (value[n] != ',' && value[n] != '\0'));
-}
-
 static int set_key(struct apply *a, const char *key, const char *value)
 {
 	vmconf_delete(a->vm.pdel, key);
 	if (a->running && !is_hot(key))
 		return vmconf_set(a->vm.pending, key, value);
 	vmconf_delete(a->vm.pending, key);
-	if (qemu_is_drive_key(key) && volume_replaced(a->vm.conf, key, value))
-		retire_volume(a, key);
+	if (qemu_is_drive_key(key))
+		qemu_keep_unused(a->vm.conf, key, value);
 	return vmconf_set(a->vm.conf, key, value);
 }
 

@@ -231,3 +231,33 @@ int qemu_foreach_volume(const struct vmconf *conf, int (*fn)(const char *volid, 
 	}
 	return r;
 }
+
+int qemu_drive_volid(const char *key, const char *value, char *volid, size_t n)
+{
+	struct vmconf_drive d;
+	char err[256];
+
+	if (!value || !qemu_is_drive_key(key) ||
+	    vmconf_drive_parse(key, value, &d, err, sizeof(err)) < 0 ||
+	    d.kind != VMCONF_VOL_VOLUME || d.cdrom)
+		return -EINVAL;
+	return vmconf_drive_volid(&d, volid, n);
+}
+
+int qemu_keep_unused(struct vmconf *conf, const char *key, const char *new_value)
+{
+	char old[POOL_VOLID_MAX], now[POOL_VOLID_MAX], unused[16];
+
+	if (strncmp(key, "unused", 6) == 0 ||
+	    qemu_drive_volid(key, vmconf_get(conf, key), old, sizeof(old)) < 0)
+		return 0;
+	if (new_value && qemu_drive_volid(key, new_value, now, sizeof(now)) == 0 &&
+	    strcmp(old, now) == 0)
+		return 0;
+	for (int i = 0; i < 256; i++) {
+		snprintf(unused, sizeof(unused), "unused%d", i);
+		if (!vmconf_get(conf, unused))
+			return vmconf_set(conf, unused, old);
+	}
+	return 0;
+}

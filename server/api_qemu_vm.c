@@ -177,7 +177,15 @@ struct vmconf *qvm_effective(const struct qvm *vm)
 
 int qvm_apply_pending(struct qvm *vm)
 {
-	struct vmconf *eff = qvm_effective(vm), *empty1 = vmconf_new(), *empty2 = vmconf_new();
+	struct vmconf *eff, *empty1 = vmconf_new(), *empty2 = vmconf_new();
+
+	/* Disks detached or replaced while the VM ran are kept as unusedN. */
+	for (size_t i = 0; i < vmconf_count(vm->pdel); i++)
+		qemu_keep_unused(vm->conf, vmconf_key_at(vm->pdel, i), NULL);
+	for (size_t i = 0; i < vmconf_count(vm->pending); i++)
+		qemu_keep_unused(vm->conf, vmconf_key_at(vm->pending, i),
+				 vmconf_value_at(vm->pending, i));
+	eff = qvm_effective(vm);
 
 	if (!eff || !empty1 || !empty2) {
 		vmconf_free(eff);

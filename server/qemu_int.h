@@ -89,6 +89,12 @@ int qemu_check_volumes(struct app *app, int vmid, const char *const *keys,
 /* Allocates every new disk ("local:4") of CONF and rewrites its value to
  * the volume id plus size=.  Logs through LOG (may be NULL). */
 int qemu_alloc_disks(struct app *app, int vmid, struct vmconf *conf, char *err, size_t errlen);
+/* The volume id of a drive VALUE of KEY (not CD-ROMs); -EINVAL for none. */
+int qemu_drive_volid(const char *key, const char *value, char *volid, size_t n);
+/* KEY's disk in CONF is kept as the next free unusedN when NEW_VALUE (NULL:
+ * the key goes away) no longer names the same volume, as Proxmox keeps a
+ * detached disk. */
+int qemu_keep_unused(struct vmconf *conf, const char *key, const char *new_value);
 /* Fills errors in RESP from ERRS (a 400). */
 int qemu_errors_reply(struct resp *resp, const struct vmconf_errors *errs);
 

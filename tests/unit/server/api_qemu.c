@@ -308,6 +308,32 @@ static void test_pending(void)
 	close_node(&f);
 }
 
+/* Disks detached or replaced while the VM ran are kept when the pending
+ * changes are applied (at the next start). */
+static void test_pending_disks(void)
+{
+	struct api_fixture f;
+	struct store_txn *t;
+	struct qvm vm;
+
+	open_node(&f, "pendingdisks");
+	create_vm(&f, "vmid=109&scsi0=local:1&scsi1=local:1");
+	CHECK_INT(store_begin(f.app.store, 0, &t), 0);
+	CHECK_INT(qvm_load(t, 109, &vm), 0);
+	CHECK_INT(vmconf_set(vm.pdel, "scsi1", "1"), 0);
+	CHECK_INT(vmconf_set(vm.pending, "scsi0", "local:109/vm-109-disk-2.qcow2,size=1G"), 0);
+	store_abort(t);
+	CHECK_INT(qvm_apply_pending(&vm), 0);
+	CHECK(!vmconf_get(vm.conf, "scsi1"));
+	CHECK_STR(vmconf_get(vm.conf, "scsi0"), "local:109/vm-109-disk-2.qcow2,size=1G");
+	CHECK_STR(vmconf_get(vm.conf, "unused0"), "local:109/vm-109-disk-1.qcow2");
+	CHECK_STR(vmconf_get(vm.conf, "unused1"), "local:109/vm-109-disk-0.qcow2");
+	CHECK_INT(vmconf_count(vm.pending), 0);
+	CHECK_INT(vmconf_count(vm.pdel), 0);
+	qvm_clear(&vm);
+	close_node(&f);
+}
+
 static void test_status_stopped(void)
 {
 	static const char *const numbers[] = { "vmid", "cpus", "cpu", "maxmem", "mem", "maxdisk",
@@ -493,6 +519,7 @@ static const struct test_case tests[] = {
 	{ "hostile input is a 400 and writes nothing", test_bad_input },
 	{ "config update, digest, delete, unused", test_config_update },
 	{ "pending changes and revert", test_pending },
+	{ "pending disk changes keep the old disks", test_pending_disks },
 	{ "status of a stopped VM", test_status_stopped },
 	{ "power operations check their VM", test_power_checks },
 	{ "one task per VM", test_task_lock },
