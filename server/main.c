@@ -20,6 +20,7 @@
 #include "server/config.h"
 #include "server/http.h"
 #include "server/nodeinfo.h"
+#include "server/sdnotify.h"
 #include "server/store.h"
 #include "server/tasks.h"
 #include "server/tls.h"
@@ -262,9 +263,12 @@ int main(int argc, char **argv)
 	app.started = time(NULL);
 	rc = start(&app);
 	if (rc == 0) {
-		int sig = wait_for_signal(&set);
+		int sig;
 
+		sdnotify("READY=1");
+		sig = wait_for_signal(&set);
 		app.stopping = 1;
+		sdnotify("STOPPING=1");
 		log_info("signal %d: stopping", sig);
 	}
 	stop(&app);
