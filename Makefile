@@ -149,4 +149,4 @@ format:
 clean:
 	rm -rf build bin
 
--include $(shell find build -name '*.d' -type f 2>/dev/null)
+-include $(patsubst %.o,%.d,$(shell find build -name '*.o' -type f 2>/dev/null))
