@@ -26,6 +26,7 @@ void qcow2_free_snapshots(struct qcow2_snapshot *s, uint32_t n)
 struct tbuf {
 	uint8_t *b;
 	uint64_t have, off, limit;
+	uint64_t end; /* end of the last entry, before its padding (QEMU stops there) */
 };
 
 static int need(struct qcow2 *q, struct tbuf *t, uint64_t n)
@@ -91,7 +92,8 @@ static int parse_one(struct qcow2 *q, struct tbuf *t, struct qcow2_snapshot *s, 
 		return -ENOMEM;
 	memcpy(s->extra, h, s->extra_size);
 	parse_extra(q, s, vm32);
-	t->off = qcow2_align_up(t->off + 40 + s->extra_size + idl + nl, 8);
+	t->end = t->off + 40 + s->extra_size + idl + nl;
+	t->off = qcow2_align_up(t->end, 8);
 	return 0;
 }
 
@@ -107,7 +109,7 @@ int qcow2_read_snapshots(struct qcow2 *q, char *err, size_t errlen)
 		return -ENOMEM;
 	for (uint32_t i = 0; r == 0 && i < q->nb_snapshots; i++)
 		r = parse_one(q, &t, &q->snaps[i], err, errlen);
-	q->snapshots_size = t.off;
+	q->snapshots_size = t.end;
 	free(t.b);
 	return r;
 }
