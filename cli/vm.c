@@ -26,18 +26,18 @@ struct vm_verb {
 };
 
 static const struct vm_verb vm_verbs[] = {
-	{ "list", VM_LIST, "GET", "" },
-	{ "create", VM_CREATE, "POST", "" },
-	{ "config", VM_CONFIG, "GET", "/config" },
-	{ "start", VM_TASK, "POST", "/status/start" },
-	{ "stop", VM_TASK, "POST", "/status/stop" },
-	{ "shutdown", VM_TASK, "POST", "/status/shutdown" },
-	{ "status", VM_SHOW, "GET", "/status/current" },
-	{ "destroy", VM_TASK, "DELETE", "" },
+    {"list", VM_LIST, "GET", ""},
+    {"create", VM_CREATE, "POST", ""},
+    {"config", VM_CONFIG, "GET", "/config"},
+    {"start", VM_TASK, "POST", "/status/start"},
+    {"stop", VM_TASK, "POST", "/status/stop"},
+    {"shutdown", VM_TASK, "POST", "/status/shutdown"},
+    {"status", VM_SHOW, "GET", "/status/current"},
+    {"destroy", VM_TASK, "DELETE", ""},
 };
 
 static const char *const list_columns[] = {
-	"vmid", "name", "status", "cpus", "maxmem", "maxdisk", "pid", "uptime", NULL,
+    "vmid", "name", "status", "cpus", "maxmem", "maxdisk", "pid", "uptime", NULL,
 };
 
 /* Prints the UPID answered in BODY's data, then waits for that task. */
@@ -61,7 +61,7 @@ static int create(struct cli *c, const char *base, const char *vmid)
 	if (c->args.nparams >= ARGS_MAX_PARAMS)
 		return cli_fail(EXIT_USAGE, "too many parameters");
 	memcpy(p, c->args.params, c->args.nparams * sizeof(p[0]));
-	p[c->args.nparams] = (struct param){ "vmid", 4, vmid };
+	p[c->args.nparams] = (struct param){"vmid", 4, vmid};
 	r = cli_call(c, "POST", base, p, c->args.nparams + 1, &body);
 	if (r == EXIT_OK)
 		r = wait_answer(c, body);
@@ -112,10 +112,11 @@ int cmd_vm(struct cli *c)
 
 	if (!v)
 		return cli_fail(EXIT_USAGE, "usage: corral vm list|create|config|start|stop|"
-			       "shutdown|status|destroy [VMID] [--key value ...]");
+					    "shutdown|status|destroy [VMID] [--key value ...]");
 	if (c->args.npos != want)
-		return cli_fail(EXIT_USAGE, want == 1 ? "usage: corral vm list [--node N]"
-						      : "usage: corral vm %s VMID [--key value ...]",
+		return cli_fail(EXIT_USAGE,
+				want == 1 ? "usage: corral vm list [--node N]"
+					  : "usage: corral vm %s VMID [--key value ...]",
 				v->name);
 	if (want == 2 && (util_parse_i64(c->args.pos[1], &id) < 0 || id < 100))
 		return cli_fail(EXIT_USAGE, "'%s' is not a VM id", c->args.pos[1]);

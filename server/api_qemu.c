@@ -16,40 +16,31 @@
 #include "server/tasks.h"
 #include "storage/pool.h"
 
-#define NODE_PARAM { .name = "node", .type = PT_STRING, .check = param_check_pve_node }
-#define VMID_PARAM                                                                     \
-	{ .name = "vmid", .type = PT_INTEGER, .min = QEMU_VMID_MIN, .max = QEMU_VMID_MAX, \
-	  .check = param_check_pve_vmid }
-#define BOOL_OPT(n) { .name = n, .type = PT_BOOLEAN, .flags = PF_OPTIONAL }
-
 const struct param_spec api_qemu_list_params[] = {
-	NODE_PARAM,
-	BOOL_OPT("full"),
-	{ .name = NULL },
+    QEMU_NODE_PARAM,
+    QEMU_BOOL_OPT("full"),
+    {.name = NULL},
 };
 
 const struct param_spec api_qemu_create_params[] = {
-	NODE_PARAM,
-	VMID_PARAM,
-	BOOL_OPT("start"),
-	BOOL_OPT("unique"),
-	{ .name = "pool", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 64 },
-	{ .name = NULL },
+    QEMU_NODE_PARAM,
+    QEMU_VMID_PARAM,
+    QEMU_BOOL_OPT("start"),
+    QEMU_BOOL_OPT("unique"),
+    {.name = "pool", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 64},
+    {.name = NULL},
 };
 
 const struct param_spec api_qemu_vm_params[] = {
-	NODE_PARAM,
-	VMID_PARAM,
-	{ .name = NULL },
+    QEMU_NODE_PARAM,
+    QEMU_VMID_PARAM,
+    {.name = NULL},
 };
 
 const struct param_spec api_qemu_destroy_params[] = {
-	NODE_PARAM,
-	VMID_PARAM,
-	BOOL_OPT("purge"),
-	BOOL_OPT("destroy-unreferenced-disks"),
-	BOOL_OPT("skiplock"),
-	{ .name = NULL },
+    QEMU_NODE_PARAM,	       QEMU_VMID_PARAM,
+    QEMU_BOOL_OPT("purge"),    QEMU_BOOL_OPT("destroy-unreferenced-disks"),
+    QEMU_BOOL_OPT("skiplock"), {.name = NULL},
 };
 
 /* ---- list ------------------------------------------------------------------ */
@@ -83,7 +74,7 @@ static int list_one(const char *key, const cJSON *val, void *opaque)
 /* Every VM's vmstatus row the caller may see, into ROWS. */
 static int vm_rows(struct req *req, cJSON *rows)
 {
-	struct list_ctx c = { req, rows, qemu_host_cpus() };
+	struct list_ctx c = {req, rows, qemu_host_cpus()};
 	struct store_txn *t;
 	int r = store_begin(req->app->store, 1, &t);
 
@@ -109,14 +100,14 @@ int api_qemu_list(struct req *req, struct resp *resp)
 /* Proxmox's /cluster/resources VM row, from a vmstatus row. */
 static cJSON *resource_row(struct req *req, const cJSON *st)
 {
-	static const char *const copied[] = { "vmid", "name", "status", "template", "cpu",
-					      "maxmem", "mem", "maxdisk", "disk", "netin",
-					      "netout", "diskread", "diskwrite", "uptime",
-					      "tags", "lock" };
+	static const char *const copied[] = {
+	    "vmid", "name",  "status", "template", "cpu",	"maxmem", "mem",  "maxdisk",
+	    "disk", "netin", "netout", "diskread", "diskwrite", "uptime", "tags", "lock"};
 	cJSON *row = cJSON_CreateObject();
 	char id[32];
 
-	snprintf(id, sizeof(id), "qemu/%d", (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "vmid")));
+	snprintf(id, sizeof(id), "qemu/%d",
+		 (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "vmid")));
 	cJSON_AddStringToObject(row, "id", id);
 	cJSON_AddStringToObject(row, "type", "qemu");
 	cJSON_AddStringToObject(row, "node", req->app->cfg.node);
@@ -136,26 +127,26 @@ int api_qemu_resource_rows(struct req *req, cJSON *rows)
 	cJSON *st = cJSON_CreateArray(), *it;
 	int r = vm_rows(req, st);
 
-	cJSON_ArrayForEach(it, st)
-		cJSON_AddItemToArray(rows, resource_row(req, it));
+	cJSON_ArrayForEach(it, st) cJSON_AddItemToArray(rows, resource_row(req, it));
 	cJSON_Delete(st);
 	return r;
 }
 
 /* ---- create ---------------------------------------------------------------- */
 
-size_t qemu_config_params(const struct req *req, const struct param_spec *spec,
-			  const char **keys, const char **values, size_t max,
-			  struct vmconf_errors *errs)
+size_t qemu_config_params(const struct req *req, const struct param_spec *spec, const char **keys,
+			  const char **values, size_t max, struct vmconf_errors *errs)
 {
 	const cJSON *it;
 	size_t n = 0;
 
-	cJSON_ArrayForEach(it, req->params) {
+	cJSON_ArrayForEach(it, req->params)
+	{
 		if (params_find_spec(spec, it->string))
 			continue;
 		if (!vmconf_key_known(it->string) || !cJSON_IsString(it))
-			vmconf_errors_add(errs, it->string, "property is not defined in schema "
+			vmconf_errors_add(errs, it->string,
+					  "property is not defined in schema "
 					  "and the schema does not allow additional properties");
 		else if (n < max) {
 			keys[n] = it->string;
@@ -313,7 +304,7 @@ static int create_reserve(struct req *req, struct resp *resp, int vmid)
 static int create_validate(struct req *req, struct resp *resp, int vmid, struct vmconf **conf)
 {
 	const char *keys[256], *values[256];
-	struct vmconf_errors errs = { .n = 0 };
+	struct vmconf_errors errs = {.n = 0};
 	size_t n = qemu_config_params(req, api_qemu_create_params, keys, values, 256, &errs);
 
 	if (!(*conf = vmconf_new()))
@@ -350,7 +341,7 @@ int api_qemu_create(struct req *req, struct resp *resp)
 		drop_record(req->app, vmid);
 		return resp_error(resp, -ENOMEM, "out of memory");
 	}
-	*a = (struct create_arg){ vmid, req_bool(req, "start", 0), conf };
+	*a = (struct create_arg){vmid, req_bool(req, "start", 0), conf};
 	r = qemu_task(req, resp, "qmcreate", vmid, create_task, a, create_arg_free, 0);
 	if (r < 0)
 		drop_record(req->app, vmid);
@@ -374,7 +365,8 @@ int api_qemu_index(struct req *req, struct resp *resp)
 		return r;
 	}
 	resp->data = cJSON_CreateArray();
-	cJSON_ArrayForEach(it, names) {
+	cJSON_ArrayForEach(it, names)
+	{
 		cJSON *row = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(row, "subdir",
@@ -409,8 +401,10 @@ static int destroy_task(struct task *t, void *opaque)
 	if (qemu_running(app, a->vmid))
 		return task_fail(t, CR_EINTERNAL, "VM %d is running - destroy failed", a->vmid);
 	if ((r = qvm_read(app, a->vmid, &vm)) < 0)
-		return task_fail(t, r, "Configuration file 'nodes/%s/qemu-server/%d.conf' does "
-				 "not exist", app->cfg.node, a->vmid);
+		return task_fail(t, r,
+				 "Configuration file 'nodes/%s/qemu-server/%d.conf' does "
+				 "not exist",
+				 app->cfg.node, a->vmid);
 	if (app->pool) {
 		qemu_foreach_volume(vm.conf, free_volume, t);
 		qemu_foreach_volume(vm.pending, free_volume, t);
@@ -437,6 +431,6 @@ int api_qemu_destroy(struct req *req, struct resp *resp)
 		return resp_error(resp, CR_EINTERNAL, "VM %d is running - destroy failed", vmid);
 	if (!(a = calloc(1, sizeof(*a))))
 		return resp_error(resp, -ENOMEM, "out of memory");
-	*a = (struct destroy_arg){ vmid, req_bool(req, "destroy-unreferenced-disks", 0) };
+	*a = (struct destroy_arg){vmid, req_bool(req, "destroy-unreferenced-disks", 0)};
 	return qemu_task(req, resp, "qmdestroy", vmid, destroy_task, a, free, 0);
 }

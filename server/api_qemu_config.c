@@ -17,38 +17,32 @@
 #include "server/tasks.h"
 #include "storage/pool.h"
 
-#define NODE_PARAM { .name = "node", .type = PT_STRING, .check = param_check_pve_node }
-#define VMID_PARAM                                                                     \
-	{ .name = "vmid", .type = PT_INTEGER, .min = QEMU_VMID_MIN, .max = QEMU_VMID_MAX, \
-	  .check = param_check_pve_vmid }
-#define BOOL_OPT(n) { .name = n, .type = PT_BOOLEAN, .flags = PF_OPTIONAL }
 #define MAX_KEYS 256
 
 const struct param_spec api_qemu_config_get_params[] = {
-	NODE_PARAM,
-	VMID_PARAM,
-	BOOL_OPT("current"),
-	{ .name = "snapshot", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 40 },
-	{ .name = NULL },
+    QEMU_NODE_PARAM,
+    QEMU_VMID_PARAM,
+    QEMU_BOOL_OPT("current"),
+    {.name = "snapshot", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 40},
+    {.name = NULL},
 };
 
 const struct param_spec api_qemu_config_set_params[] = {
-	NODE_PARAM,
-	VMID_PARAM,
-	{ .name = "delete", .type = PT_STRING, .flags = PF_OPTIONAL },
-	{ .name = "revert", .type = PT_STRING, .flags = PF_OPTIONAL },
-	{ .name = "digest", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 64 },
-	BOOL_OPT("skiplock"),
-	BOOL_OPT("force"),
-	{ .name = "background_delay", .type = PT_INTEGER, .flags = PF_OPTIONAL, .min = 1,
-	  .max = 30 },
-	{ .name = NULL },
+    QEMU_NODE_PARAM,
+    QEMU_VMID_PARAM,
+    {.name = "delete", .type = PT_STRING, .flags = PF_OPTIONAL},
+    {.name = "revert", .type = PT_STRING, .flags = PF_OPTIONAL},
+    {.name = "digest", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 64},
+    QEMU_BOOL_OPT("skiplock"),
+    QEMU_BOOL_OPT("force"),
+    {.name = "background_delay", .type = PT_INTEGER, .flags = PF_OPTIONAL, .min = 1, .max = 30},
+    {.name = NULL},
 };
 
 /* Keys a running VM takes at once (Proxmox's "fast plug" options); every
  * other change waits in pending for the next start. */
-static const char *const hot_keys[] = { "name", "description", "onboot", "tags",
-					"protection", "startup", "lock" };
+static const char *const hot_keys[] = {"name",	     "description", "onboot", "tags",
+				       "protection", "startup",	    "lock"};
 
 static int is_hot(const char *key)
 {
@@ -62,10 +56,10 @@ static int is_hot(const char *key)
 
 /* Proxmox's types: integers as numbers, memory (a property string since 8.1)
  * and everything else as strings. */
-static const char *const number_keys[] = { "cores", "sockets", "vcpus", "balloon", "onboot",
-					   "agent_numeric", "template", "protection", "shares",
-					   "acpi", "kvm", "tablet", "localtime", "reboot",
-					   "numa", "freeze", "autostart" };
+static const char *const number_keys[] = {
+    "cores",	 "sockets",    "vcpus",	 "balloon", "onboot",	"agent_numeric",
+    "template",	 "protection", "shares", "acpi",    "kvm",	"tablet",
+    "localtime", "reboot",     "numa",	 "freeze",  "autostart"};
 
 static cJSON *typed_value(const char *key, const char *value)
 {
@@ -183,8 +177,8 @@ static char *dup_or_null(const char *s)
 static struct config_update *update_from_req(const struct req *req, struct vmconf_errors *errs)
 {
 	const char *keys[MAX_KEYS], *values[MAX_KEYS];
-	size_t n = qemu_config_params(req, api_qemu_config_set_params, keys, values, MAX_KEYS,
-				      errs);
+	size_t n =
+	    qemu_config_params(req, api_qemu_config_set_params, keys, values, MAX_KEYS, errs);
 	struct config_update *u = calloc(1, sizeof(*u));
 
 	if (!u)
@@ -240,8 +234,8 @@ static int retire_volume(struct apply *a, const char *key)
 
 	if (strncmp(key, "unused", 6) != 0)
 		return qemu_keep_unused(a->vm.conf, key, NULL);
-	if (!a->app->pool || qemu_drive_volid(key, vmconf_get(a->vm.conf, key), volid,
-					      sizeof(volid)) < 0)
+	if (!a->app->pool ||
+	    qemu_drive_volid(key, vmconf_get(a->vm.conf, key), volid, sizeof(volid)) < 0)
 		return 0;
 	return pool_vol_free(a->app->pool, volid, err, sizeof(err));
 }
@@ -295,7 +289,7 @@ static int canonical_values(struct apply *a, struct vmconf *vals)
 static int check_result(struct apply *a)
 {
 	struct vmconf *eff = qvm_effective(&a->vm);
-	struct vmconf_errors errs = { .n = 0 };
+	struct vmconf_errors errs = {.n = 0};
 	int r = eff ? vmconf_validate(eff, &errs) : -ENOMEM;
 
 	if (r < 0 && errs.n)
@@ -326,13 +320,14 @@ static int apply_changes(struct apply *a)
 /* One transaction: load, digest and lock checks, changes, save. */
 static int config_apply(struct app *app, const struct config_update *u, char *err, size_t errlen)
 {
-	struct apply a = { .app = app, .u = u };
+	struct apply a = {.app = app, .u = u};
 	struct store_txn *t = NULL;
 	int r = store_begin(app->store, 0, &t);
 
 	if (r < 0 || (r = qvm_load(t, u->vmid, &a.vm)) < 0) {
-		snprintf(err, errlen, r == CR_ENOTFOUND ? "Configuration file does not exist"
-							: "%s", err_str(r));
+		snprintf(err, errlen,
+			 r == CR_ENOTFOUND ? "Configuration file does not exist" : "%s",
+			 err_str(r));
 		goto out_txn;
 	}
 	a.running = qemu_running(app, u->vmid);
@@ -397,7 +392,7 @@ static int update_validate(struct req *req, struct resp *resp, const struct conf
 
 static int config_set(struct req *req, struct resp *resp, int async)
 {
-	struct vmconf_errors errs = { .n = 0 };
+	struct vmconf_errors errs = {.n = 0};
 	struct config_update *u = update_from_req(req, &errs);
 	char err[512] = "";
 	int r;

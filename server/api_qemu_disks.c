@@ -121,7 +121,7 @@ static int set_sized(struct vmconf *conf, const char *key, struct vmconf_drive *
 static int add_size(struct app *app, int vmid, struct vmconf *conf, const char *key,
 		    struct vmconf_drive *d, char *err, size_t errlen)
 {
-	struct img_open_opts o = { .flags = IMG_OPEN_SHARED | IMG_OPEN_NO_BACKING };
+	struct img_open_opts o = {.flags = IMG_OPEN_SHARED | IMG_OPEN_NO_BACKING};
 	char path[PATH_MAX];
 	struct img *img;
 	uint64_t bytes;
@@ -153,8 +153,8 @@ static int alloc_one(struct app *app, int vmid, struct vmconf *conf, const char 
 		return -EINVAL;
 	}
 	bytes = (bytes + 511) & ~(uint64_t)511;
-	r = pool_alloc(app->pool, vmid, d.format[0] ? d.format : NULL, bytes, volid,
-		       sizeof(volid), err, errlen);
+	r = pool_alloc(app->pool, vmid, d.format[0] ? d.format : NULL, bytes, volid, sizeof(volid),
+		       err, errlen);
 	if (r < 0)
 		return r;
 	d.kind = VMCONF_VOL_VOLUME;
@@ -205,8 +205,9 @@ int qemu_resolve_disks(struct app *app, const struct vmconf *conf, struct qemu_d
 		snprintf(out->key[k], sizeof(out->key[k]), "%s", key);
 		snprintf(out->format[k], sizeof(out->format[k]), "%s",
 			 strrchr(d.volname, '.') && !strcmp(strrchr(d.volname, '.'), ".raw") ? "raw"
-			 : d.cdrom ? "raw" : "qcow2");
-		out->d[k] = (struct hv_disk_path){ out->key[k], out->path[k], out->format[k] };
+			 : d.cdrom							     ? "raw"
+				   : "qcow2");
+		out->d[k] = (struct hv_disk_path){out->key[k], out->path[k], out->format[k]};
 		out->n++;
 	}
 	return 0;

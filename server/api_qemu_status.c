@@ -19,45 +19,57 @@
 #include "server/store.h"
 #include "server/tasks.h"
 
-#define NODE_PARAM { .name = "node", .type = PT_STRING, .check = param_check_pve_node }
-#define VMID_PARAM                                                                     \
-	{ .name = "vmid", .type = PT_INTEGER, .min = QEMU_VMID_MIN, .max = QEMU_VMID_MAX, \
-	  .check = param_check_pve_vmid }
-#define BOOL_OPT(n) { .name = n, .type = PT_BOOLEAN, .flags = PF_OPTIONAL }
-#define TIMEOUT_OPT { .name = "timeout", .type = PT_INTEGER, .flags = PF_OPTIONAL, .min = 0, \
-		      .max = 86400 }
-#define STR_OPT(n) { .name = n, .type = PT_STRING, .flags = PF_OPTIONAL, .max = 256 }
+#define TIMEOUT_OPT                                                                                \
+	{                                                                                          \
+		.name = "timeout", .type = PT_INTEGER, .flags = PF_OPTIONAL, .min = 0,             \
+		.max = 86400                                                                       \
+	}
+#define STR_OPT(n)                                                                                 \
+	{                                                                                          \
+		.name = n, .type = PT_STRING, .flags = PF_OPTIONAL, .max = 256                     \
+	}
 
 /* Proxmox's defaults: stop waits 5 s for QMP quit, shutdown 10 minutes. */
 #define STOP_TIMEOUT_S 5
 #define SHUTDOWN_TIMEOUT_S 600
 
 const struct param_spec api_qemu_start_params[] = {
-	NODE_PARAM, VMID_PARAM, TIMEOUT_OPT, BOOL_OPT("skiplock"), STR_OPT("machine"),
-	STR_OPT("targetstorage"), STR_OPT("migratedfrom"), STR_OPT("stateuri"),
-	{ .name = NULL },
+    QEMU_NODE_PARAM,	       QEMU_VMID_PARAM,	    TIMEOUT_OPT,
+    QEMU_BOOL_OPT("skiplock"), STR_OPT("machine"),  STR_OPT("targetstorage"),
+    STR_OPT("migratedfrom"),   STR_OPT("stateuri"), {.name = NULL},
 };
 const struct param_spec api_qemu_stop_params[] = {
-	NODE_PARAM, VMID_PARAM, TIMEOUT_OPT, BOOL_OPT("skiplock"), BOOL_OPT("keepActive"),
-	BOOL_OPT("overrule-shutdown"), STR_OPT("migratedfrom"),
-	{ .name = NULL },
+    QEMU_NODE_PARAM,
+    QEMU_VMID_PARAM,
+    TIMEOUT_OPT,
+    QEMU_BOOL_OPT("skiplock"),
+    QEMU_BOOL_OPT("keepActive"),
+    QEMU_BOOL_OPT("overrule-shutdown"),
+    STR_OPT("migratedfrom"),
+    {.name = NULL},
 };
 const struct param_spec api_qemu_shutdown_params[] = {
-	NODE_PARAM, VMID_PARAM, TIMEOUT_OPT, BOOL_OPT("skiplock"), BOOL_OPT("keepActive"),
-	BOOL_OPT("forceStop"),
-	{ .name = NULL },
+    QEMU_NODE_PARAM,
+    QEMU_VMID_PARAM,
+    TIMEOUT_OPT,
+    QEMU_BOOL_OPT("skiplock"),
+    QEMU_BOOL_OPT("keepActive"),
+    QEMU_BOOL_OPT("forceStop"),
+    {.name = NULL},
 };
 const struct param_spec api_qemu_reboot_params[] = {
-	NODE_PARAM, VMID_PARAM, TIMEOUT_OPT,
-	{ .name = NULL },
+    QEMU_NODE_PARAM,
+    QEMU_VMID_PARAM,
+    TIMEOUT_OPT,
+    {.name = NULL},
 };
 const struct param_spec api_qemu_skiplock_params[] = {
-	NODE_PARAM, VMID_PARAM, BOOL_OPT("skiplock"), BOOL_OPT("nocheck"),
-	{ .name = NULL },
+    QEMU_NODE_PARAM,	      QEMU_VMID_PARAM, QEMU_BOOL_OPT("skiplock"),
+    QEMU_BOOL_OPT("nocheck"), {.name = NULL},
 };
 const struct param_spec api_qemu_suspend_params[] = {
-	NODE_PARAM, VMID_PARAM, BOOL_OPT("skiplock"), BOOL_OPT("todisk"), STR_OPT("statestorage"),
-	{ .name = NULL },
+    QEMU_NODE_PARAM,	     QEMU_VMID_PARAM,	      QEMU_BOOL_OPT("skiplock"),
+    QEMU_BOOL_OPT("todisk"), STR_OPT("statestorage"), {.name = NULL},
 };
 
 /* ---- vmstatus --------------------------------------------------------------- */
@@ -138,7 +150,7 @@ static void add_run_fields(cJSON *o, const struct hv_vm_status *st, double cpus)
 
 cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm, unsigned host_cpus)
 {
-	struct hv_vm_status st = { .running = 0 };
+	struct hv_vm_status st = {.running = 0};
 	char err[256];
 	cJSON *o = cJSON_CreateObject();
 
@@ -176,8 +188,8 @@ int api_qemu_status_current(struct req *req, struct resp *resp)
 
 int api_qemu_status_index(struct req *req, struct resp *resp)
 {
-	static const char *const subdirs[] = { "current", "reboot", "reset", "resume",
-					       "shutdown", "start", "stop", "suspend" };
+	static const char *const subdirs[] = {"current",  "reboot", "reset", "resume",
+					      "shutdown", "start",  "stop",  "suspend"};
 	struct qvm vm;
 	int r = api_node_check(req, resp);
 
@@ -217,8 +229,10 @@ static int prepare_start(struct task *t, int vmid, struct qvm *vm, struct qemu_d
 		return task_fail(t, r, "cannot read the configuration: %s", err_str(r));
 	if ((r = qvm_load(txn, vmid, vm)) < 0) {
 		store_abort(txn);
-		return task_fail(t, r, "Configuration file 'nodes/%s/qemu-server/%d.conf' does "
-				 "not exist", app->cfg.node, vmid);
+		return task_fail(t, r,
+				 "Configuration file 'nodes/%s/qemu-server/%d.conf' does "
+				 "not exist",
+				 app->cfg.node, vmid);
 	}
 	if (vmconf_count(vm->pending) || vmconf_count(vm->pdel)) {
 		task_log(t, "applying pending changes");
@@ -276,8 +290,8 @@ static int start_task(struct task *t, void *opaque)
 {
 	const struct power_arg *a = opaque;
 
-	return qemu_task_start(t, a->vmid, a->timeout_s > 0 ? a->timeout_s
-							    : QEMU_START_TIMEOUT_MS / 1000);
+	return qemu_task_start(t, a->vmid,
+			       a->timeout_s > 0 ? a->timeout_s : QEMU_START_TIMEOUT_MS / 1000);
 }
 
 /* A finished hv call: 0, or the task's failure with hv's message. */
@@ -297,9 +311,10 @@ static int stop_task(struct task *t, void *opaque)
 		task_log(t, "VM %d is not running", a->vmid);
 		return 0;
 	}
-	return hv_result(t, hv_vm_stop(task_app(t)->hv, a->vmid,
-				       (a->timeout_s >= 0 ? a->timeout_s : STOP_TIMEOUT_S) * 1000,
-				       err, sizeof(err)),
+	return hv_result(t,
+			 hv_vm_stop(task_app(t)->hv, a->vmid,
+				    (a->timeout_s >= 0 ? a->timeout_s : STOP_TIMEOUT_S) * 1000, err,
+				    sizeof(err)),
 			 err);
 }
 
@@ -334,8 +349,8 @@ static int reboot_task(struct task *t, void *opaque)
 	if ((r = prepare_start(t, a->vmid, &vm, disks)) == 0) {
 		log_accel(t);
 		r = hv_vm_reboot(task_app(t)->hv, a->vmid, vm.conf, disks->d, disks->n,
-				 (a->timeout_s >= 0 ? a->timeout_s : SHUTDOWN_TIMEOUT_S) * 1000, err,
-				 sizeof(err));
+				 (a->timeout_s >= 0 ? a->timeout_s : SHUTDOWN_TIMEOUT_S) * 1000,
+				 err, sizeof(err));
 		r = hv_result(t, r, err);
 		qvm_clear(&vm);
 	}
@@ -368,22 +383,22 @@ static int resume_task(struct task *t, void *opaque)
 }
 
 struct power_op {
-	const char *type;  /* Proxmox's task type */
-	int need_running;  /* refused at once for a stopped VM ("VM 100 not running") */
-	int need_hv;       /* needs a node that can run VMs */
+	const char *type; /* Proxmox's task type */
+	int need_running; /* refused at once for a stopped VM ("VM 100 not running") */
+	int need_hv;	  /* needs a node that can run VMs */
 	task_fn fn;
 };
 
 enum { OP_START, OP_STOP, OP_SHUTDOWN, OP_REBOOT, OP_RESET, OP_SUSPEND, OP_RESUME };
 
 static const struct power_op power_ops[] = {
-	[OP_START] = { "qmstart", 0, 1, start_task },
-	[OP_STOP] = { "qmstop", 0, 0, stop_task },
-	[OP_SHUTDOWN] = { "qmshutdown", 0, 0, shutdown_task },
-	[OP_REBOOT] = { "qmreboot", 1, 1, reboot_task },
-	[OP_RESET] = { "qmreset", 1, 1, reset_task },
-	[OP_SUSPEND] = { "qmpause", 1, 1, suspend_task },
-	[OP_RESUME] = { "qmresume", 1, 1, resume_task },
+    [OP_START] = {"qmstart", 0, 1, start_task},
+    [OP_STOP] = {"qmstop", 0, 0, stop_task},
+    [OP_SHUTDOWN] = {"qmshutdown", 0, 0, shutdown_task},
+    [OP_REBOOT] = {"qmreboot", 1, 1, reboot_task},
+    [OP_RESET] = {"qmreset", 1, 1, reset_task},
+    [OP_SUSPEND] = {"qmpause", 1, 1, suspend_task},
+    [OP_RESUME] = {"qmresume", 1, 1, resume_task},
 };
 
 /* The checks Proxmox makes before forking the worker. */

@@ -43,9 +43,8 @@ static int map_from_json(struct vmconf *c, const cJSON *obj)
 	const cJSON *it;
 	int r = 0;
 
-	cJSON_ArrayForEach(it, obj)
-		if (r == 0 && cJSON_IsString(it))
-			r = vmconf_set(c, it->string, it->valuestring);
+	cJSON_ArrayForEach(it, obj) if (r == 0 && cJSON_IsString(it)) r =
+	    vmconf_set(c, it->string, it->valuestring);
 	return r;
 }
 
@@ -238,8 +237,8 @@ int qemu_check_vm(struct req *req, struct resp *resp, int vmid)
 	return r;
 }
 
-int qemu_task(struct req *req, struct resp *resp, const char *type, int vmid, task_fn fn,
-	      void *arg, void (*free_arg)(void *), int delay_s)
+int qemu_task(struct req *req, struct resp *resp, const char *type, int vmid, task_fn fn, void *arg,
+	      void (*free_arg)(void *), int delay_s)
 {
 	char upid[UPID_MAX], err[512] = "", id[16], lock[32];
 	int r;
@@ -255,8 +254,8 @@ int qemu_task(struct req *req, struct resp *resp, const char *type, int vmid, ta
 
 int qemu_is_drive_key(const char *key)
 {
-	static const char *const prefixes[] = { "ide", "sata", "scsi", "virtio", "efidisk",
-						"tpmstate", "unused" };
+	static const char *const prefixes[] = {"ide",	  "sata",     "scsi",  "virtio",
+					       "efidisk", "tpmstate", "unused"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
 		size_t n = strlen(prefixes[i]);

@@ -12,24 +12,27 @@
 #include "storage/pool.h"
 
 const struct param_spec api_storage_list_params[] = {
-	{ .name = "node", .type = PT_STRING, .check = param_check_pve_node },
-	{ .name = "content", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 128 },
-	{ .name = "storage", .type = PT_STRING, .flags = PF_OPTIONAL,
-	  .check = param_check_pve_storage_id },
-	{ .name = "enabled", .type = PT_BOOLEAN, .flags = PF_OPTIONAL },
-	{ .name = "format", .type = PT_BOOLEAN, .flags = PF_OPTIONAL },
-	{ .name = "target", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 64 },
-	{ .name = NULL },
+    {.name = "node", .type = PT_STRING, .check = param_check_pve_node},
+    {.name = "content", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 128},
+    {.name = "storage",
+     .type = PT_STRING,
+     .flags = PF_OPTIONAL,
+     .check = param_check_pve_storage_id},
+    {.name = "enabled", .type = PT_BOOLEAN, .flags = PF_OPTIONAL},
+    {.name = "format", .type = PT_BOOLEAN, .flags = PF_OPTIONAL},
+    {.name = "target", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 64},
+    {.name = NULL},
 };
 
 const struct param_spec api_storage_content_params[] = {
-	{ .name = "node", .type = PT_STRING, .check = param_check_pve_node },
-	{ .name = "storage", .type = PT_STRING, .check = param_check_pve_storage_id },
-	{ .name = "content", .type = PT_ENUM, .flags = PF_OPTIONAL,
-	  .enum_values = "images|iso|import|vztmpl|backup|rootdir|snippets" },
-	{ .name = "vmid", .type = PT_INTEGER, .flags = PF_OPTIONAL, .min = 100,
-	  .max = 999999999 },
-	{ .name = NULL },
+    {.name = "node", .type = PT_STRING, .check = param_check_pve_node},
+    {.name = "storage", .type = PT_STRING, .check = param_check_pve_storage_id},
+    {.name = "content",
+     .type = PT_ENUM,
+     .flags = PF_OPTIONAL,
+     .enum_values = "images|iso|import|vztmpl|backup|rootdir|snippets"},
+    {.name = "vmid", .type = PT_INTEGER, .flags = PF_OPTIONAL, .min = 100, .max = 999999999},
+    {.name = NULL},
 };
 
 #define PRIV_STORAGE "Datastore.Audit|Datastore.AllocateSpace"
@@ -44,7 +47,7 @@ static int can_see(const struct req *req, const struct pool *p)
 
 static cJSON *storage_row(struct pool *p)
 {
-	struct pool_status st = { 0, 0, 0 };
+	struct pool_status st = {0, 0, 0};
 	cJSON *o = cJSON_CreateObject();
 	char err[256];
 	int active = pool_status(p, &st, err, sizeof(err)) == 0;
@@ -113,7 +116,7 @@ int api_storage_content(struct req *req, struct resp *resp)
 int api_storage_resource_rows(struct req *req, cJSON *rows)
 {
 	struct pool *p = req->app->pool;
-	struct pool_status st = { 0, 0, 0 };
+	struct pool_status st = {0, 0, 0};
 	char id[160], err[256];
 	cJSON *o;
 

@@ -21,14 +21,29 @@ struct store_txn;
 /* How long a start waits for QEMU's QMP socket (TCG on a loaded host). */
 #define QEMU_START_TIMEOUT_MS 30000
 
+/* Parameter schema entries every qemu route shares. */
+#define QEMU_NODE_PARAM                                                                            \
+	{                                                                                          \
+		.name = "node", .type = PT_STRING, .check = param_check_pve_node                   \
+	}
+#define QEMU_VMID_PARAM                                                                            \
+	{                                                                                          \
+		.name = "vmid", .type = PT_INTEGER, .min = QEMU_VMID_MIN, .max = QEMU_VMID_MAX,    \
+		.check = param_check_pve_vmid                                                      \
+	}
+#define QEMU_BOOL_OPT(n)                                                                           \
+	{                                                                                          \
+		.name = n, .type = PT_BOOLEAN, .flags = PF_OPTIONAL                                \
+	}
+
 /* DB_VMS[vmid] = {"config":{k:v}, "pending":{k:v}, "delete":"k1,k2", "lock":"x"};
  * the digest is store_digest() of those stored bytes, pending part included,
  * as Proxmox's digest covers the whole file. */
 struct qvm {
-	struct vmconf *conf;    /* current configuration */
+	struct vmconf *conf;	/* current configuration */
 	struct vmconf *pending; /* changes waiting for the next start */
-	struct vmconf *pdel;    /* keys to delete at the next start (values unused) */
-	char lock[32];          /* "" or Proxmox's config lock (create, destroy...) */
+	struct vmconf *pdel;	/* keys to delete at the next start (values unused) */
+	char lock[32];		/* "" or Proxmox's config lock (create, destroy...) */
 	char digest[41];
 };
 
@@ -59,8 +74,8 @@ int qemu_check_vm(struct req *req, struct resp *resp, int vmid);
  * on the VM fails with CR_ELOCKED naming the holder) and answers with the
  * UPID, or as api_task_reply does for DELAY_S > 0.  ARG is always freed
  * with FREE_ARG. */
-int qemu_task(struct req *req, struct resp *resp, const char *type, int vmid, task_fn fn,
-	      void *arg, void (*free_arg)(void *), int delay_s);
+int qemu_task(struct req *req, struct resp *resp, const char *type, int vmid, task_fn fn, void *arg,
+	      void (*free_arg)(void *), int delay_s);
 /* 1 for the keys that name a volume (ideN, sataN, scsiN, virtioN, efidiskN,
  * tpmstateN, unusedN). */
 int qemu_is_drive_key(const char *key);
@@ -104,9 +119,8 @@ int qemu_errors_reply(struct resp *resp, const struct vmconf_errors *errs);
 int qemu_task_start(struct task *t, int vmid, int timeout_s);
 /* Splits the extra (configuration) parameters of REQ from those of SPEC:
  * fills KEYS/VALUES (borrowed from REQ) and adds an error per unknown key. */
-size_t qemu_config_params(const struct req *req, const struct param_spec *spec,
-			  const char **keys, const char **values, size_t max,
-			  struct vmconf_errors *errs);
+size_t qemu_config_params(const struct req *req, const struct param_spec *spec, const char **keys,
+			  const char **values, size_t max, struct vmconf_errors *errs);
 
 /* vmstatus: one row of GET /nodes/{node}/qemu and of status/current.
  * HOST_CPUS caps "cpus" (qemu_host_cpus(), read once per request: it costs

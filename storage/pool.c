@@ -55,8 +55,8 @@ int pool_path(struct pool *p, const char *volid, char *out, size_t n, char *err,
 	return r < 0 ? r : p->ops->path(p, &v, out, n, err, errlen);
 }
 
-int pool_alloc(struct pool *p, int vmid, const char *format, uint64_t size, char *volid,
-	       size_t n, char *err, size_t errlen)
+int pool_alloc(struct pool *p, int vmid, const char *format, uint64_t size, char *volid, size_t n,
+	       char *err, size_t errlen)
 {
 	if (!format)
 		format = "qcow2";

@@ -27,9 +27,9 @@ enum pool_content {
 struct pool_volid {
 	char storage[POOL_ID_MAX];
 	enum pool_content content;
-	int vmid;                 /* owner (images), else 0 */
+	int vmid;		  /* owner (images), else 0 */
 	char name[POOL_NAME_MAX]; /* file name without directory */
-	char format[8];           /* from the extension: qcow2, raw, iso, vmdk... */
+	char format[8];		  /* from the extension: qcow2, raw, iso, vmdk... */
 };
 
 /* Parses "STORAGE:VOLNAME" strictly: a pve-storage-id, then one of the
@@ -47,7 +47,7 @@ int pool_content_parse(const char *name);
 int pool_dir_new(const char *id, const char *root, struct pool **out, char *err, size_t errlen);
 void pool_free(struct pool *p);
 const char *pool_id(const struct pool *p);
-const char *pool_type(const struct pool *p);       /* "dir" */
+const char *pool_type(const struct pool *p);	     /* "dir" */
 const char *pool_content_list(const struct pool *p); /* "images,iso,import" */
 
 /* The file of VOLID.  The volume must belong to this pool, and the path,
@@ -59,8 +59,8 @@ int pool_path(struct pool *p, const char *volid, char *out, size_t n, char *err,
 /* Allocates a new disk image of SIZE bytes for VMID in FORMAT ("qcow2",
  * "raw"; NULL: qcow2) under the next free name vm-<vmid>-disk-<n>; copies
  * its volume id to VOLID. */
-int pool_alloc(struct pool *p, int vmid, const char *format, uint64_t size, char *volid,
-	       size_t n, char *err, size_t errlen);
+int pool_alloc(struct pool *p, int vmid, const char *format, uint64_t size, char *volid, size_t n,
+	       char *err, size_t errlen);
 /* Deletes the volume's file (and the VM's directory once it is empty). */
 int pool_vol_free(struct pool *p, const char *volid, char *err, size_t errlen);
 

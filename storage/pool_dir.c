@@ -112,7 +112,7 @@ static int reserve_name(const char *dir, int vmid, const char *fmt, char *name, 
 static int dir_alloc(struct pool *p, int vmid, const char *format, uint64_t size, char *volid,
 		     size_t n, char *err, size_t errlen)
 {
-	struct img_create_opts o = { .size = size };
+	struct img_create_opts o = {.size = size};
 	char dir[PATH_MAX + 32], path[PATH_MAX + 64 + POOL_NAME_MAX], name[POOL_NAME_MAX];
 	int r;
 
@@ -174,7 +174,7 @@ static void dir_destroy(struct pool *p)
 /* Virtual size of an image file (qcow2 header), else its length. */
 static uint64_t image_size(const char *path, const struct stat *st, const char *format)
 {
-	struct img_open_opts o = { .flags = IMG_OPEN_SHARED | IMG_OPEN_NO_BACKING };
+	struct img_open_opts o = {.flags = IMG_OPEN_SHARED | IMG_OPEN_NO_BACKING};
 	struct img *img;
 	uint64_t size = (uint64_t)st->st_size;
 
@@ -190,17 +190,16 @@ static uint64_t image_size(const char *path, const struct stat *st, const char *
 
 /* One listed file: SUB/NAME under the root, shown if its volume id parses
  * and its path stays inside the pool. */
-static int list_one(struct pool *p, const char *sub, const char *name, pool_volume_fn fn,
-		    void *ctx)
+static int list_one(struct pool *p, const char *sub, const char *name, pool_volume_fn fn, void *ctx)
 {
-	struct pool_volume v = { .vmid = 0 };
+	struct pool_volume v = {.vmid = 0};
 	struct pool_volid id;
 	char path[PATH_MAX + POOL_NAME_MAX], err[256];
 	struct stat st;
 	const char *volname = strncmp(sub, "images/", 7) == 0 ? sub + 7 : sub;
 
 	if ((size_t)snprintf(v.volid, sizeof(v.volid), "%s:%s/%s", p->id, volname, name) >=
-		    sizeof(v.volid) ||
+		sizeof(v.volid) ||
 	    pool_volid_parse(v.volid, &id, err, sizeof(err)) < 0 ||
 	    dir_path(p, &id, path, sizeof(path), err, sizeof(err)) < 0 || stat(path, &st) < 0 ||
 	    !S_ISREG(st.st_mode))
@@ -209,7 +208,7 @@ static int list_one(struct pool *p, const char *sub, const char *name, pool_volu
 	v.vmid = id.vmid;
 	snprintf(v.format, sizeof(v.format), "%s", id.format);
 	v.size = id.content == POOL_CONTENT_ISO ? (uint64_t)st.st_size
-						 : image_size(path, &st, id.format);
+						: image_size(path, &st, id.format);
 	v.used = (uint64_t)st.st_blocks * 512;
 	v.ctime = st.st_ctime;
 	return fn(&v, ctx);
@@ -262,19 +261,19 @@ static int dir_list(struct pool *p, int content, int vmid, pool_volume_fn fn, vo
 }
 
 static const struct pool_ops dir_ops = {
-	.type = "dir",
-	.content = "images,iso,import",
-	.path = dir_path,
-	.alloc = dir_alloc,
-	.vol_free = dir_vol_free,
-	.list = dir_list,
-	.status = dir_status,
-	.destroy = dir_destroy,
+    .type = "dir",
+    .content = "images,iso,import",
+    .path = dir_path,
+    .alloc = dir_alloc,
+    .vol_free = dir_vol_free,
+    .list = dir_list,
+    .status = dir_status,
+    .destroy = dir_destroy,
 };
 
 int pool_dir_new(const char *id, const char *root, struct pool **out, char *err, size_t errlen)
 {
-	static const char *const subdirs[] = { "images", "iso", "import" };
+	static const char *const subdirs[] = {"images", "iso", "import"};
 	struct pool *p = calloc(1, sizeof(*p));
 	struct dir_pool *d = calloc(1, sizeof(*d));
 	char path[PATH_MAX + 16];

@@ -14,9 +14,9 @@ static const struct {
 	const char *name;
 	const char *const exts[6];
 } contents[POOL_CONTENT_COUNT] = {
-	[POOL_CONTENT_IMAGES] = { "images", { "qcow2", "raw", NULL } },
-	[POOL_CONTENT_ISO] = { "iso", { "iso", "img", NULL } },
-	[POOL_CONTENT_IMPORT] = { "import", { "qcow2", "raw", "vmdk", "ova", "ovf", NULL } },
+    [POOL_CONTENT_IMAGES] = {"images", {"qcow2", "raw", NULL}},
+    [POOL_CONTENT_ISO] = {"iso", {"iso", "img", NULL}},
+    [POOL_CONTENT_IMPORT] = {"import", {"qcow2", "raw", "vmdk", "ova", "ovf", NULL}},
 };
 
 const char *pool_content_name(enum pool_content c)

@@ -127,33 +127,33 @@ static void test_create(void)
 static const struct {
 	const char *query, *key;
 } bad_input[] = {
-	{ "vmid=200&name=a%2Cb", "name" },
-	{ "vmid=200&name=a%22b", "name" },
-	{ "vmid=200&name=a%27b", "name" },
-	{ "vmid=200&name=a%0Ab", "name" },
-	{ "vmid=200&name=%24(reboot)", "name" },
-	{ "vmid=200&name=a%3Brm%20-rf%20%2F", "name" },
-	{ "vmid=200&name=%60id%60", "name" },
-	{ "vmid=200&scsi0=%2Fetc%2Fshadow", "scsi0" },
-	{ "vmid=200&scsi0=local%3A..%2F..%2Fx", "scsi0" },
-	{ "vmid=200&virtio0=local%3A200%2F..%2F..%2Fetc%2Fpasswd", "virtio0" },
-	{ "vmid=200&scsi0=local%3A100%2Fvm-100-disk-0.qcow2", "scsi0" },
-	{ "vmid=200&scsi0=local%3A200%2Fvm-200-disk-7.qcow2", "scsi0" },
-	{ "vmid=200&scsi0=nosuch%3A4", "scsi0" },
-	{ "vmid=200&ide2=local%3Aiso%2Fmissing.iso%2Cmedia%3Dcdrom", "ide2" },
-	{ "vmid=200&scsi0=local%3A4&scsi1=%2Fdev%2Fsda", "scsi1" },
-	{ "vmid=200&memory=1", "memory" },
-	{ "vmid=200&memory=99999999999", "memory" },
-	{ "vmid=200&cores=0", "cores" },
-	{ "vmid=200&cores=100000", "cores" },
-	{ "vmid=200&sockets=-1", "sockets" },
-	{ "vmid=99", "vmid" },
-	{ "vmid=1000000000", "vmid" },
-	{ "vmid=abc", "vmid" },
-	{ "name=novmid", "vmid" },
-	{ "vmid=200&foo=1", "foo" },
-	{ "vmid=200&args=-hda%20%2Fetc%2Fshadow", "args" },
-	{ "vmid=200&net0=virtio%2Cbridge%3Dvmbr0%3Bx", "net0" },
+    {"vmid=200&name=a%2Cb", "name"},
+    {"vmid=200&name=a%22b", "name"},
+    {"vmid=200&name=a%27b", "name"},
+    {"vmid=200&name=a%0Ab", "name"},
+    {"vmid=200&name=%24(reboot)", "name"},
+    {"vmid=200&name=a%3Brm%20-rf%20%2F", "name"},
+    {"vmid=200&name=%60id%60", "name"},
+    {"vmid=200&scsi0=%2Fetc%2Fshadow", "scsi0"},
+    {"vmid=200&scsi0=local%3A..%2F..%2Fx", "scsi0"},
+    {"vmid=200&virtio0=local%3A200%2F..%2F..%2Fetc%2Fpasswd", "virtio0"},
+    {"vmid=200&scsi0=local%3A100%2Fvm-100-disk-0.qcow2", "scsi0"},
+    {"vmid=200&scsi0=local%3A200%2Fvm-200-disk-7.qcow2", "scsi0"},
+    {"vmid=200&scsi0=nosuch%3A4", "scsi0"},
+    {"vmid=200&ide2=local%3Aiso%2Fmissing.iso%2Cmedia%3Dcdrom", "ide2"},
+    {"vmid=200&scsi0=local%3A4&scsi1=%2Fdev%2Fsda", "scsi1"},
+    {"vmid=200&memory=1", "memory"},
+    {"vmid=200&memory=99999999999", "memory"},
+    {"vmid=200&cores=0", "cores"},
+    {"vmid=200&cores=100000", "cores"},
+    {"vmid=200&sockets=-1", "sockets"},
+    {"vmid=99", "vmid"},
+    {"vmid=1000000000", "vmid"},
+    {"vmid=abc", "vmid"},
+    {"name=novmid", "vmid"},
+    {"vmid=200&foo=1", "foo"},
+    {"vmid=200&args=-hda%20%2Fetc%2Fshadow", "args"},
+    {"vmid=200&net0=virtio%2Cbridge%3Dvmbr0%3Bx", "net0"},
 };
 
 static void test_bad_input(void)
@@ -164,8 +164,8 @@ static void test_bad_input(void)
 	open_node(&f, "bad");
 	snprintf(images, sizeof(images), "%s/images/images", f.app.cfg.data_dir);
 	for (size_t i = 0; i < sizeof(bad_input) / sizeof(bad_input[0]); i++) {
-		struct api_answer a = api_call(&f, "POST", NODE_QEMU, bad_input[i].query,
-					       "admin@pve");
+		struct api_answer a =
+		    api_call(&f, "POST", NODE_QEMU, bad_input[i].query, "admin@pve");
 
 		if (a.status != 400 || !api_param_error(&a, bad_input[i].key))
 			test_fail(__FILE__, __LINE__, "%s: status %d, no errors.%s",
@@ -272,7 +272,8 @@ static void test_pending(void)
 	a = api_call(&f, "GET", NODE_QEMU "/102/pending", NULL, "admin@pve");
 	CHECK_INT(a.status, 200);
 	rows = api_data(&a);
-	cJSON_ArrayForEach(row, rows) {
+	cJSON_ArrayForEach(row, rows)
+	{
 		const char *key = api_str(row, "key");
 
 		if (strcmp(key, "memory") == 0) {
@@ -336,9 +337,9 @@ static void test_pending_disks(void)
 
 static void test_status_stopped(void)
 {
-	static const char *const numbers[] = { "vmid", "cpus", "cpu", "maxmem", "mem", "maxdisk",
-					       "disk", "uptime", "netin", "netout", "diskread",
-					       "diskwrite", "template" };
+	static const char *const numbers[] = {
+	    "vmid",   "cpus",  "cpu",	 "maxmem",   "mem",	  "maxdisk", "disk",
+	    "uptime", "netin", "netout", "diskread", "diskwrite", "template"};
 	struct api_fixture f;
 	struct api_answer a;
 	cJSON *d;
@@ -357,9 +358,8 @@ static void test_status_stopped(void)
 			test_fail(__FILE__, __LINE__, "%s is not a number", numbers[i]);
 	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "maxmem")), 256 << 20);
 	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "maxdisk")), 2LL << 30);
-	CHECK_INT(cJSON_GetNumberValue(
-			  cJSON_GetObjectItem(cJSON_GetObjectItem(d, "ha"), "managed")),
-		  0);
+	CHECK_INT(
+	    cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "ha"), "managed")), 0);
 	api_answer_free(&a);
 	a = api_call(&f, "GET", NODE_QEMU "/104/status/current", NULL, "admin@pve");
 	CHECK_INT(a.status, 500);
@@ -378,7 +378,7 @@ static void test_status_stopped(void)
 
 static void test_power_checks(void)
 {
-	static const char *const need_running[] = { "reset", "reboot", "suspend", "resume" };
+	static const char *const need_running[] = {"reset", "reboot", "suspend", "resume"};
 	struct api_fixture f;
 	struct api_answer a;
 	char path[128];
@@ -411,7 +411,7 @@ static void test_power_checks(void)
 
 static void test_task_lock(void)
 {
-	struct identity admin = { .userid = "admin@pve" };
+	struct identity admin = {.userid = "admin@pve"};
 	struct api_fixture f;
 	struct api_answer a;
 	struct gate g = GATE_INIT;
@@ -445,9 +445,9 @@ static void test_destroy(void)
 	open_node(&f, "destroy");
 	create_vm(&f, "vmid=107&scsi0=local:1&virtio1=local:1,format=raw");
 	/* A disk of the VM that its configuration does not name. */
-	CHECK_INT(pool_alloc(f.app.pool, 107, "qcow2", 1 << 20, volid, sizeof(volid), err,
-			     sizeof(err)),
-		  0);
+	CHECK_INT(
+	    pool_alloc(f.app.pool, 107, "qcow2", 1 << 20, volid, sizeof(volid), err, sizeof(err)),
+	    0);
 	snprintf(images, sizeof(images), "%s/images/images/107", f.app.cfg.data_dir);
 	CHECK_INT(files_in(images), 3);
 	a = api_call(&f, "DELETE", NODE_QEMU "/107", "purge=1&destroy-unreferenced-disks=1",
@@ -473,7 +473,8 @@ static void test_resources_and_storage(void)
 	open_node(&f, "resources");
 	create_vm(&f, "vmid=108&name=r1&memory=512&tags=a%3Bb");
 	a = api_call(&f, "GET", "/cluster/resources", NULL, "admin@pve");
-	cJSON_ArrayForEach(row, api_data(&a)) {
+	cJSON_ArrayForEach(row, api_data(&a))
+	{
 		if (strcmp(api_str(row, "type"), "qemu") == 0) {
 			qemu++;
 			CHECK_STR(api_str(row, "id"), "qemu/108");
@@ -515,16 +516,16 @@ static void test_resources_and_storage(void)
 }
 
 static const struct test_case tests[] = {
-	{ "create allocates disks and MACs", test_create },
-	{ "hostile input is a 400 and writes nothing", test_bad_input },
-	{ "config update, digest, delete, unused", test_config_update },
-	{ "pending changes and revert", test_pending },
-	{ "pending disk changes keep the old disks", test_pending_disks },
-	{ "status of a stopped VM", test_status_stopped },
-	{ "power operations check their VM", test_power_checks },
-	{ "one task per VM", test_task_lock },
-	{ "destroy removes the disks", test_destroy },
-	{ "cluster resources and storage", test_resources_and_storage },
+    {"create allocates disks and MACs", test_create},
+    {"hostile input is a 400 and writes nothing", test_bad_input},
+    {"config update, digest, delete, unused", test_config_update},
+    {"pending changes and revert", test_pending},
+    {"pending disk changes keep the old disks", test_pending_disks},
+    {"status of a stopped VM", test_status_stopped},
+    {"power operations check their VM", test_power_checks},
+    {"one task per VM", test_task_lock},
+    {"destroy removes the disks", test_destroy},
+    {"cluster resources and storage", test_resources_and_storage},
 };
 
 TEST_MAIN(tests)

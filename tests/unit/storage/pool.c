@@ -37,8 +37,7 @@ static void test_parse_accepts(void)
 	CHECK_INT(v.vmid, 0);
 	CHECK_INT(pool_volid_parse("local:import/x.qcow2", &v, err, sizeof(err)), 0);
 	CHECK_INT(v.content, POOL_CONTENT_IMPORT);
-	CHECK_INT(pool_volid_parse("my-store.1:123456/vm-123456-disk-12.raw", &v, err,
-				   sizeof(err)),
+	CHECK_INT(pool_volid_parse("my-store.1:123456/vm-123456-disk-12.raw", &v, err, sizeof(err)),
 		  0);
 	CHECK_STR(v.format, "raw");
 }
@@ -46,33 +45,33 @@ static void test_parse_accepts(void)
 static void test_parse_rejects(void)
 {
 	static const char *const bad[] = {
-		"local:../../x",
-		"/etc/shadow",
-		"local:100/../../etc/passwd",
-		"local:100/vm-100-disk-0.qcow2/../../x",
-		"local:/etc/shadow",
-		"local:iso/../../../etc/shadow",
-		"local:iso/.hidden.iso",
-		"local:iso/a..iso",
-		"local:iso/x.iso\n",
-		"local:iso/x\x01.iso",
-		"local:iso/x y.iso",
-		"local:iso/x.exe",
-		"local:etc/passwd",
-		"local:images/vm-100-disk-0.qcow2",
-		"local:100/vm-101-disk-0.qcow2",
-		"local:99/vm-99-disk-0.qcow2",
-		"local:0100/vm-100-disk-0.qcow2",
-		"local:100/vm-100-.qcow2",
-		"local:100/vm-100-disk-0.iso",
-		"local:100/sub/vm-100-disk-0.qcow2",
-		"local:",
-		"local",
-		":iso/x.iso",
-		"1local:iso/x.iso",
-		"lo cal:iso/x.iso",
-		"local-:iso/x.iso",
-		"",
+	    "local:../../x",
+	    "/etc/shadow",
+	    "local:100/../../etc/passwd",
+	    "local:100/vm-100-disk-0.qcow2/../../x",
+	    "local:/etc/shadow",
+	    "local:iso/../../../etc/shadow",
+	    "local:iso/.hidden.iso",
+	    "local:iso/a..iso",
+	    "local:iso/x.iso\n",
+	    "local:iso/x\x01.iso",
+	    "local:iso/x y.iso",
+	    "local:iso/x.exe",
+	    "local:etc/passwd",
+	    "local:images/vm-100-disk-0.qcow2",
+	    "local:100/vm-101-disk-0.qcow2",
+	    "local:99/vm-99-disk-0.qcow2",
+	    "local:0100/vm-100-disk-0.qcow2",
+	    "local:100/vm-100-.qcow2",
+	    "local:100/vm-100-disk-0.iso",
+	    "local:100/sub/vm-100-disk-0.qcow2",
+	    "local:",
+	    "local",
+	    ":iso/x.iso",
+	    "1local:iso/x.iso",
+	    "lo cal:iso/x.iso",
+	    "local-:iso/x.iso",
+	    "",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -109,9 +108,8 @@ static void test_path_and_unknown_storage(void)
 
 	CHECK_STR(pool_id(p), "local");
 	CHECK_STR(pool_type(p), "dir");
-	CHECK_INT(pool_path(p, "local:100/vm-100-disk-0.qcow2", path, sizeof(path), err,
-			    sizeof(err)),
-		  0);
+	CHECK_INT(
+	    pool_path(p, "local:100/vm-100-disk-0.qcow2", path, sizeof(path), err, sizeof(err)), 0);
 	snprintf(want, sizeof(want), "%s/images/100/vm-100-disk-0.qcow2", root);
 	CHECK_STR(path, want);
 	CHECK_INT(pool_path(p, "local:iso/x.iso", path, sizeof(path), err, sizeof(err)), 0);
@@ -139,9 +137,9 @@ static void test_symlink_escape(void)
 	CHECK_INT(mkdir(target, 0700), 0);
 	snprintf(link, sizeof(link), "%s/images/200", root);
 	CHECK_INT(symlink(target, link), 0);
-	CHECK_INT(pool_path(p, "local:200/vm-200-disk-0.qcow2", path, sizeof(path), err,
-			    sizeof(err)),
-		  -EACCES);
+	CHECK_INT(
+	    pool_path(p, "local:200/vm-200-disk-0.qcow2", path, sizeof(path), err, sizeof(err)),
+	    -EACCES);
 	CHECK_INT(pool_alloc(p, 200, "qcow2", 1 << 20, path, sizeof(path), err, sizeof(err)),
 		  -EACCES);
 	/* A link that stays inside is fine. */
@@ -177,7 +175,7 @@ static void test_alloc_list_free(void)
 {
 	char root[512], volid[POOL_VOLID_MAX], path[1024], err[256];
 	struct pool *p = open_pool("alloc", root, sizeof(root));
-	struct seen s = { .n = 0 };
+	struct seen s = {.n = 0};
 	struct stat st;
 
 	CHECK_INT(pool_alloc(p, 100, NULL, 1 << 30, volid, sizeof(volid), err, sizeof(err)), 0);
@@ -223,13 +221,13 @@ static void test_status(void)
 }
 
 static const struct test_case tests[] = {
-	{ "volume ids accepted", test_parse_accepts },
-	{ "volume ids rejected", test_parse_rejects },
-	{ "NUL in a volume id", test_parse_nul },
-	{ "paths and unknown storage", test_path_and_unknown_storage },
-	{ "symlinks leading out", test_symlink_escape },
-	{ "allocate, list, free", test_alloc_list_free },
-	{ "status", test_status },
+    {"volume ids accepted", test_parse_accepts},
+    {"volume ids rejected", test_parse_rejects},
+    {"NUL in a volume id", test_parse_nul},
+    {"paths and unknown storage", test_path_and_unknown_storage},
+    {"symlinks leading out", test_symlink_escape},
+    {"allocate, list, free", test_alloc_list_free},
+    {"status", test_status},
 };
 
 TEST_MAIN(tests)
