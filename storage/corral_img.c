@@ -1164,6 +1164,9 @@ struct conv {
 	int last_pct;
 	unsigned char *buf;     /* the window being written: COPY_CHUNK bytes */
 	unsigned char *cls;     /* and its UNITS classes */
+	unsigned char *comp;    /* -c: the window's clusters compressed, same offsets */
+	long clen[UNITS];       /* -c: compressed size per cluster (see Z_NO_DATA) */
+	unsigned zthreads;      /* -c: threads compressing, this one included */
 };
 
 static int all_zero(const unsigned char *p, size_t n)
@@ -1369,30 +1372,96 @@ static int conv_write_runs(struct conv *cv, uint64_t w, uint64_t from, uint64_t 
 	return rc;
 }
 
-/* -c: every cluster holding data is written compressed; parts of it left to the
- * backing file (-B) are first read through the target so they are kept. */
+/* -c: clusters are compressed on every CPU (the library's compressor is pure
+ * and thread-safe), then linked in order on this thread. */
+#define Z_NO_DATA LONG_MIN /* the cluster holds no data: not compressed */
+#define Z_MAX_THREADS 8
+
+struct zwork {
+	struct conv *cv;
+	uint64_t len;
+	unsigned id, n;
+};
+
+static void *zwork_main(void *arg)
+{
+	const struct zwork *z = arg;
+	struct conv *cv = z->cv;
+	uint64_t nc = (z->len + cv->cluster - 1) / cv->cluster;
+
+	for (uint64_t c = z->id; c < nc; c += z->n) {
+		uint64_t off = c * cv->cluster, n = z->len - off < cv->cluster ? z->len - off : cv->cluster;
+
+		if (cv->clen[c] != Z_NO_DATA)
+			cv->clen[c] = qcow2_compress_cluster(cv->cluster, cv->buf + off, n, cv->comp + off);
+	}
+	return NULL;
+}
+
+static void conv_compress_window(struct conv *cv, uint64_t len)
+{
+	struct zwork z[Z_MAX_THREADS];
+	pthread_t t[Z_MAX_THREADS];
+	int started[Z_MAX_THREADS] = { 0 };
+
+	for (unsigned i = 0; i < cv->zthreads; i++)
+		z[i] = (struct zwork){ cv, len, i, cv->zthreads };
+	for (unsigned i = 1; i < cv->zthreads; i++)
+		started[i] = pthread_create(&t[i], NULL, zwork_main, &z[i]) == 0;
+	for (unsigned i = 0; i < cv->zthreads; i++)
+		if (!started[i])
+			zwork_main(&z[i]); /* this thread's share, and any a thread could not take */
+	for (unsigned i = 1; i < cv->zthreads; i++)
+		if (started[i])
+			pthread_join(t[i], NULL);
+}
+
+/* Before compressing cluster C of the window at W: a cluster without data is
+ * written as its zero runs; parts of a data cluster left to the backing file
+ * (-B) are read through the target so the compressed cluster keeps them. */
+static int conv_prepare_cluster(struct conv *cv, uint64_t w, uint64_t c, uint64_t len)
+{
+	uint64_t off = c * cv->cluster, n = len - off < cv->cluster ? len - off : cv->cluster;
+	uint64_t first = off / UNIT, last = (off + n + UNIT - 1) / UNIT;
+	int data = 0, rc = 0;
+
+	for (uint64_t u = first; u < last; u++)
+		data |= cv->cls[u] == U_DATA;
+	cv->clen[c] = data ? 0 : Z_NO_DATA;
+	if (!data)
+		return conv_write_runs(cv, w, off, off + n);
+	for (uint64_t u = first; u < last && rc == 0; u++)
+		if (cv->cls[u] == U_SKIP)
+			rc = img_pread(cv->dst, cv->buf + u * UNIT, u * UNIT + UNIT > len ? len - u * UNIT : UNIT,
+				       w + u * UNIT);
+	return rc;
+}
+
+static int conv_link_cluster(struct conv *cv, uint64_t w, uint64_t c, uint64_t len)
+{
+	uint64_t off = c * cv->cluster, n = len - off < cv->cluster ? len - off : cv->cluster;
+	long z = cv->clen[c];
+
+	if (z == Z_NO_DATA)
+		return 0;
+	if (z < 0)
+		return (int)z;
+	if (z == 0) /* does not shrink: stored as it is */
+		return img_pwrite(cv->dst, cv->buf + off, n, w + off);
+	return qcow2_write_precompressed(cv->dq, w + off, cv->comp + off, (size_t)z);
+}
+
 static int conv_write_compressed(struct conv *cv, uint64_t w, uint64_t len)
 {
-	uint64_t per = cv->cluster / UNIT;
+	uint64_t nc = (len + cv->cluster - 1) / cv->cluster;
 	int rc = 0;
 
-	for (uint64_t off = 0; off < len && rc == 0; off += cv->cluster) {
-		uint64_t n = off + cv->cluster > len ? len - off : cv->cluster;
-		int data = 0;
-
-		for (uint64_t u = off / UNIT; u < off / UNIT + per && u * UNIT < len; u++)
-			data |= cv->cls[u] == U_DATA;
-		if (!data) {
-			rc = conv_write_runs(cv, w, off, off + n);
-			continue;
-		}
-		for (uint64_t u = off / UNIT; u < off / UNIT + per && u * UNIT < len && rc == 0; u++)
-			if (cv->cls[u] == U_SKIP)
-				rc = img_pread(cv->dst, cv->buf + u * UNIT,
-					       u * UNIT + UNIT > len ? len - u * UNIT : UNIT, w + u * UNIT);
-		if (rc == 0)
-			rc = qcow2_write_compressed(cv->dq, w + off, cv->buf + off, n);
-	}
+	for (uint64_t c = 0; c < nc && rc == 0; c++)
+		rc = conv_prepare_cluster(cv, w, c, len);
+	if (rc == 0)
+		conv_compress_window(cv, len);
+	for (uint64_t c = 0; c < nc && rc == 0; c++)
+		rc = conv_link_cluster(cv, w, c, len);
 	return rc;
 }
 
@@ -1556,6 +1625,14 @@ static int conv_open_target(struct img **out, const char *dst, const char *fmt, 
 	return open_img(out, dst, &o);
 }
 
+/* Threads for -c: one per online CPU, at most Z_MAX_THREADS. */
+static unsigned zthreads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > Z_MAX_THREADS ? Z_MAX_THREADS : (unsigned)n;
+}
+
 static int conv_setup(struct conv *cv, struct conv_args *a, const char *dst)
 {
 	struct img_info in;
@@ -1574,6 +1651,9 @@ static int conv_setup(struct conv *cv, struct conv_args *a, const char *dst)
 	cv->write_zeroes = (a->existing && !a->target_zero) || in.backing_file[0];
 	if (a->compress && !(cv->dq = need_qcow2(cv->dst, dst, "Compression")))
 		return -EINVAL;
+	if (a->compress && posix_memalign((void **)&cv->comp, 4096, COPY_CHUNK))
+		return -ENOMEM;
+	cv->zthreads = zthreads();
 	if (img_virtual_size(cv->dst) < cv->size) {
 		perr(dst, "Target image is smaller than the source");
 		return -EINVAL;
@@ -1614,6 +1694,7 @@ static int cmd_convert(int argc, char **argv)
 free_conv:
 	cache_close(&a.scache);
 	cache_close(&a.tcache);
+	free(cv->comp);
 	free(cv);
 	return rc < 0;
 }
