@@ -776,13 +776,45 @@ int qcow2_write_precompressed(struct qcow2 *q, uint64_t off, const void *comp, s
 
 /* ---- preallocation -------------------------------------------------------------------------------- */
 
+/* No table yet: it is written once, already filled (after the refcounts
+ * of its clusters), and only then linked into L1. */
+static int prealloc_fresh_table(struct qcow2 *q, uint64_t gc, uint64_t n, uint64_t *last_end)
+{
+	uint32_t l1i = (uint32_t)(gc >> q->l2_bits);
+	uint64_t idx = gc & (q->l2_entries - 1);
+	int64_t tbl = qcow2_alloc_clusters(q, 1), host = tbl < 0 ? tbl : qcow2_alloc_clusters(q, n);
+	uint8_t *l2;
+	int r = host < 0 ? (int)host : qcow2_cache_get(q->l2c, (uint64_t)tbl, true, &l2);
+
+	if (r < 0)
+		return r;
+	for (uint64_t i = 0; i < n; i++)
+		qcow2_l2_set(q, l2, idx + i, ((uint64_t)host + i * q->cluster_size) | QCOW2_OFLAG_COPIED,
+			     q->ext_l2 ? SC_ALL_ALLOC : 0);
+	qcow2_cache_mark_dirty(q->l2c, l2);
+	r = q->lazy ? 0 : qcow2_cache_set_dependency(q->l2c, q->rbc);
+	if (r == 0)
+		r = qcow2_cache_flush(q->l2c);
+	if (r == 0) {
+		q->l1[l1i] = (uint64_t)tbl | QCOW2_OFLAG_COPIED;
+		r = qcow2_write_l1_entry(q, l1i);
+	}
+	qcow2_cache_put(q->l2c, l2);
+	if ((uint64_t)host + n * q->cluster_size > *last_end)
+		*last_end = (uint64_t)host + n * q->cluster_size;
+	return r;
+}
+
 static int prealloc_table(struct qcow2 *q, uint64_t gc, uint64_t n, uint64_t *last_end)
 {
 	uint8_t *l2;
-	uint64_t idx, want = 0;
+	uint64_t idx, want = 0, l1i = gc >> q->l2_bits;
 	int64_t host;
-	int r = qcow2_get_l2_for_write(q, gc, &l2, &idx);
+	int r;
 
+	if (l1i < q->l1_size && !q->l1[l1i])
+		return prealloc_fresh_table(q, gc, n, last_end);
+	r = qcow2_get_l2_for_write(q, gc, &l2, &idx);
 	if (r < 0)
 		return r;
 	for (uint64_t i = 0; i < n; i++)
