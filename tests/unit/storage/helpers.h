@@ -140,6 +140,28 @@ static inline int create_qcow2(const char *path, uint64_t size, uint32_t cs, uns
 	return r;
 }
 
+/* Writes N bytes to a new file PATH; 0 or -1. */
+static inline int write_bytes(const char *path, const void *d, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	int r = f && fwrite(d, 1, n, f) == n ? 0 : -1;
+
+	if (f && fclose(f) != 0)
+		r = -1;
+	return r;
+}
+
+/* Overwrites N bytes at OFF of an existing file (to damage images on purpose). */
+static inline int poke_bytes(const char *path, uint64_t off, const void *d, size_t n)
+{
+	FILE *f = fopen(path, "r+b");
+	int r = f && fseeko(f, (off_t)off, SEEK_SET) == 0 && fwrite(d, 1, n, f) == n ? 0 : -1;
+
+	if (f && fclose(f) != 0)
+		r = -1;
+	return r;
+}
+
 static inline void fill_pattern(uint8_t *b, size_t n, uint32_t seed)
 {
 	for (size_t i = 0; i < n; i++) {

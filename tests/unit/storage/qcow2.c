@@ -169,16 +169,6 @@ static void test_reads_qemu_snapshots_and_backing(void)
 
 /* ---- what we write, QEMU reads ------------------------------------------------------------- */
 
-static int write_file(const char *path, const uint8_t *d, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-	int r = f && fwrite(d, 1, n, f) == n ? 0 : -1;
-
-	if (f)
-		fclose(f);
-	return r;
-}
-
 static void test_compressed_write(void)
 {
 	const char *p = tpath("cw.qcow2"), *raw = tpath("cw.raw");
@@ -201,7 +191,7 @@ static void test_compressed_write(void)
 	memcpy(d + 70000, "xyz", 3);
 	CHECK_INT(img_close(img), 0);
 	CHECK_INT(qemu_check(p), 0);
-	CHECK_INT(write_file(raw, d, size), 0);
+	CHECK_INT(write_bytes(raw, d, size), 0);
 	CHECK_INT(sh("qemu-img compare -f qcow2 -F raw '%s' '%s'", p, raw), 0);
 	CHECK_INT(sh("qemu-img check --output=json '%s' | grep -q '\"compressed-clusters\": 15'", p), 0);
 	free(d);
@@ -279,11 +269,9 @@ static uint64_t file_be64(const char *p, uint64_t off)
 static void poke_be64(const char *p, uint64_t off, uint64_t v)
 {
 	uint8_t b[8];
-	int fd = open(p, O_WRONLY);
 
 	be64_put(b, v);
-	CHECK(pwrite(fd, b, 8, (off_t)off) == 8);
-	close(fd);
+	CHECK_INT(poke_bytes(p, off, b, 8), 0);
 }
 
 static void test_overlap_marks_corrupt(void)

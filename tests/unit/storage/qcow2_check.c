@@ -23,11 +23,9 @@ static uint64_t file_be(const char *p, uint64_t off, int width)
 static void poke_be16(const char *p, uint64_t off, uint16_t v)
 {
 	uint8_t b[2];
-	int fd = open(p, O_WRONLY);
 
 	be16_put(b, v);
-	CHECK(pwrite(fd, b, 2, (off_t)off) == 2);
-	close(fd);
+	CHECK_INT(poke_bytes(p, off, b, 2), 0);
 }
 
 /* Offset of the 16-bit refcount entry of host cluster K (first block only). */

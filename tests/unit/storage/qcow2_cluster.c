@@ -26,16 +26,6 @@ struct diff_cfg {
 	int ext_l2, lazy, version, backing, ops;
 };
 
-static int write_raw(const char *path, const uint8_t *data, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-	int r = f && fwrite(data, 1, n, f) == n ? 0 : -1;
-
-	if (f)
-		fclose(f);
-	return r;
-}
-
 static int setup(const struct diff_cfg *c, struct model *m, const char *p, uint64_t *seed)
 {
 	struct img_create_opts o = { .format = IMG_FMT_QCOW2, .size = DIFF_SIZE, .cluster_size = c->cs,
@@ -53,7 +43,7 @@ static int setup(const struct diff_cfg *c, struct model *m, const char *p, uint6
 			if (rnd_next(seed) & 1)
 				fill_pattern(m->backing + i, 4096, (uint32_t)i);
 		memcpy(m->cur, m->backing, DIFF_SIZE);
-		if (write_raw(fpath("diff-base.raw"), m->backing, DIFF_SIZE) < 0)
+		if (write_bytes(fpath("diff-base.raw"), m->backing, DIFF_SIZE) < 0)
 			return -1;
 		o.backing_file = "diff-base.raw";
 		o.backing_format = "raw";
@@ -209,7 +199,7 @@ static void diff_run(const struct diff_cfg *c, uint64_t seed)
 		CHECK_INT(img_close(img), 0);
 	}
 	CHECK_INT(qemu_check(p), 0);
-	CHECK_INT(write_raw(fpath("diff-model.raw"), m.cur, DIFF_SIZE), 0);
+	CHECK_INT(write_bytes(fpath("diff-model.raw"), m.cur, DIFF_SIZE), 0);
 	CHECK_INT(sh("qemu-img compare -f qcow2 -F raw '%s' '%s'", p, fpath("diff-model.raw")), 0);
 	free_model(&m);
 }

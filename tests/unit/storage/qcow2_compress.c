@@ -74,7 +74,6 @@ static void test_parallel_compress_then_link(void)
 	struct job jobs[PAR_CLUSTERS];
 	pthread_t t[PAR_CLUSTERS];
 	struct img *img;
-	FILE *f;
 
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)((i / 777) % 5 ? 'q' : i);
@@ -93,10 +92,7 @@ static void test_parallel_compress_then_link(void)
 	}
 	CHECK_INT(img_close(img), 0);
 	CHECK_INT(qemu_check(p), 0);
-	f = fopen(raw, "wb");
-	CHECK(f && fwrite(data, 1, sizeof(data), f) == sizeof(data));
-	if (f)
-		fclose(f);
+	CHECK_INT(write_bytes(raw, data, sizeof(data)), 0);
 	CHECK_INT(sh("qemu-img compare -F raw '%s' '%s'", p, raw), 0);
 }
 
