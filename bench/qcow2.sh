@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 OUT=build/bench/qcow2.md
 CIMG=${CORRAL_BINDIR:-bin}/corral-img
 RUNS=${BENCH_RUNS:-3}
-LIMIT=${BENCH_LIMIT:-120} # seconds one command may take
+LIMIT=${BENCH_LIMIT:-300} # seconds one command may take
 work=$(mktemp -d "$PWD/build/bench/qcow2.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p build/bench
