@@ -113,7 +113,7 @@ unit: $(UNIT_BINS)
 check: deps
 	@$(MAKE) --no-print-directory all unit-bins
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit-bins
-	@tests/run build/tests/unit build/san/tests/unit tests/compat tests/integration
+	@tests/run build/tests/unit build/san/tests/unit tests/compat tests/integration tests/package
 
 bench: deps all
 	@bench/run
@@ -134,6 +134,14 @@ build/fuzz/%: tests/fuzz/%.c $(call lib_srcs,common) $(call lib_srcs,storage) $(
 fuzz: deps fuzz-bins
 	@scripts/run-fuzz $(FUZZ_SECONDS) $(FUZZ_BINS)
 
+# The Debian package, built from a clean copy of the tracked tree.
+deb: deps
+	@rm -rf build/deb && mkdir -p build/deb/src
+	git ls-files -z | xargs -0 cp --parents -t build/deb/src
+	cp -r packaging/debian build/deb/src/debian
+	cd build/deb/src && dpkg-buildpackage -us -uc -b
+	@ls build/deb/*.deb
+
 run: deps all
 	@mkdir -p var
 	bin/corrald --data-dir ./var --listen 0.0.0.0:8006
@@ -149,4 +157,4 @@ format:
 clean:
 	rm -rf build bin
 
--include $(patsubst %.o,%.d,$(shell find build -name '*.o' -type f 2>/dev/null))
+-include $(patsubst %.o,%.d,$(shell find build -path build/deb -prune -o -path build/pkgtest -prune -o -name '*.o' -type f -print 2>/dev/null))
