@@ -88,32 +88,3 @@ int hv_parse_net_dev(const char *text, int vmid, uint64_t *rx, uint64_t *tx)
 	}
 	return 0;
 }
-
-/* /proc files report a size of 0, so read until EOF instead of by size. */
-int hv_read_proc(const char *path, size_t max, char **out, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
-	struct buf b = BUF_INIT;
-	char chunk[4096];
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		r = n < 0 ? -errno : b.len + (size_t)n > max ? -EFBIG : buf_append(&b, chunk, (size_t)n);
-		if (r < 0)
-			break;
-	}
-	close(fd);
-	if (r == 0 && !b.data)
-		r = buf_append(&b, "", 0);
-	if (r < 0) {
-		buf_free(&b);
-		return r;
-	}
-	*len = b.len;
-	*out = buf_steal(&b);
-	return 0;
-}

@@ -473,7 +473,7 @@ static int is_our_qemu(pid_t pid, const char *pidfile)
 	int ok;
 
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if (hv_read_proc(path, 1 << 20, &cmdline, &len) < 0)
+	if (util_read_file(path, 1 << 20, &cmdline, &len) < 0)
 		return 0;
 	ok = hv_cmdline_has(cmdline, len, pidfile);
 	free(cmdline);

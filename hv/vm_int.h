@@ -63,9 +63,6 @@ int hv_spawn(char *const *argv, const char *log_path, pid_t *pid, char *err, siz
 int hv_tap_setup(struct hv *h, int vmid, const struct vmconf *conf, char *err, size_t errlen);
 /* Deletes every tap<vmid>i<n>. */
 void hv_tap_teardown(int vmid);
-/* Whole /proc (or other sizeless) file, at most MAX bytes, NUL-terminated;
- * caller frees *OUT (hv/procstat.c). */
-int hv_read_proc(const char *path, size_t max, char **out, size_t *len);
 /* pidfd for PID (pidfd_open), -errno on failure. */
 int hv_pidfd_open(pid_t pid);
 

@@ -200,7 +200,7 @@ static uint64_t host_uptime_ticks(long hz)
 	size_t len;
 	double up = 0;
 
-	if (hv_read_proc("/proc/uptime", 256, &text, &len) == 0)
+	if (util_read_file("/proc/uptime", 256, &text, &len) == 0)
 		up = strtod(text, NULL);
 	free(text);
 	return (uint64_t)(up * (double)hz);
@@ -215,7 +215,7 @@ static void status_proc(struct hv_vm *vm, struct hv_vm_status *st)
 	uint64_t now;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)vm->pid);
-	if (hv_read_proc(path, 4096, &text, &len) == 0 && hv_parse_proc_stat(text, &ps) == 0) {
+	if (util_read_file(path, 4096, &text, &len) == 0 && hv_parse_proc_stat(text, &ps) == 0) {
 		now = host_uptime_ticks(hz);
 		st->cpu_time_ns = (ps.utime_ticks + ps.stime_ticks) * (1000000000ull / (uint64_t)hz);
 		st->rss_bytes = ps.rss_pages * (uint64_t)sysconf(_SC_PAGESIZE);
@@ -223,7 +223,7 @@ static void status_proc(struct hv_vm *vm, struct hv_vm_status *st)
 	}
 	free(text);
 	text = NULL;
-	if (hv_read_proc("/proc/net/dev", 1 << 20, &text, &len) == 0)
+	if (util_read_file("/proc/net/dev", 1 << 20, &text, &len) == 0)
 		hv_parse_net_dev(text, vm->vmid, &st->netin, &st->netout);
 	free(text);
 }
