@@ -47,6 +47,7 @@ int hv_new(const struct hv_config *cfg, struct hv **out, char *err, size_t errle
 	h->kvm = !cfg->force_tcg && hv_kvm_usable();
 	h->on_event = cfg->on_event;
 	h->opaque = cfg->opaque;
+	h->stats_period_ms = cfg->stats_period_ms;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -56,6 +57,13 @@ int hv_new(const struct hv_config *cfg, struct hv **out, char *err, size_t errle
 	r = hv_supervisor_start(h);
 	if (r < 0) {
 		snprintf(err, errlen, "supervisor thread: %s", strerror(-r));
+		free(h);
+		return r;
+	}
+	r = hv_stats_start(h);
+	if (r < 0) {
+		snprintf(err, errlen, "stats thread: %s", strerror(-r));
+		hv_supervisor_stop(h);
 		free(h);
 		return r;
 	}
@@ -70,6 +78,7 @@ void hv_free(struct hv *h)
 
 	if (!h)
 		return;
+	hv_stats_stop(h);
 	hv_supervisor_stop(h);
 	pthread_mutex_lock(&h->lock);
 	vms = h->vms;
@@ -174,6 +183,7 @@ static void on_qmp_event(void *opaque, const struct qmp_msg *m)
 		.reason = cJSON_IsString(reason) ? reason->valuestring : "",
 	};
 
+	hv_vm_note_event(vm, m->kind);
 	hv_emit(vm->h, &ev);
 }
 
@@ -387,6 +397,7 @@ static int spawn_vm(struct hv *h, int vmid, char **argv, int timeout_ms, char *e
 		vm_destroy(vm);
 		return r;
 	}
+	hv_vm_refresh(vm, 0); /* QEMU runs (no -S): the /proc figures are enough */
 	return vm_register(vm, err, errlen);
 }
 
@@ -504,6 +515,7 @@ int hv_vm_attach(struct hv *h, int vmid, char *err, size_t errlen)
 		vm_destroy(vm);
 		return r;
 	}
+	hv_vm_refresh(vm, 1); /* it may be paused */
 	return vm_register(vm, err, errlen);
 }
 

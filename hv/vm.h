@@ -52,6 +52,7 @@ struct hv_config {
 	int force_tcg;           /* 1: never use KVM */
 	hv_event_fn on_event;    /* may be NULL */
 	void *opaque;
+	int stats_period_ms;     /* cached-status refresh period; 0: 2000 */
 };
 
 /* Starts the supervisor thread.  Running VMs are not touched until
@@ -113,6 +114,16 @@ struct hv_vm_status {
 };
 /* A VM not known to be running reports running=0, qmpstatus "stopped". */
 int hv_vm_status(struct hv *h, int vmid, struct hv_vm_status *st, char *err, size_t errlen);
+/* The same figures from the snapshot the stats thread refreshes every
+ * stats_period_ms (hv_config): no QMP command, no /proc read, no waiting
+ * beyond a mutex, so list views can ask for hundreds of VMs.  qmpstatus
+ * follows QMP events (STOP, RESUME, SUSPEND...) as they arrive; uptime
+ * runs on from the last sample; cpu_usage is measured over the last
+ * refresh period.  Counters lag by up to one period.  Always 0. */
+int hv_vm_status_cached(struct hv *h, int vmid, struct hv_vm_status *st);
+/* Refreshes every running VM's snapshot now (what the stats thread does
+ * each period). */
+void hv_stats_refresh(struct hv *h);
 /* 1 if the VM is running under this struct hv. */
 int hv_vm_running(struct hv *h, int vmid);
 

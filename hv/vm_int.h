@@ -20,6 +20,12 @@ struct hv_vm {
 	int gone;               /* exit handled, out of the table (under h->lock) */
 	int refs;               /* under h->lock */
 	uint64_t last_cpu_ns, last_wall_ns; /* previous status sample (h->lock) */
+	/* The cached status (under h->lock): qmpstatus follows QMP run-state
+	 * events, the counters come from the stats thread (hv/vm_stats.c). */
+	char qmpstatus[32];
+	unsigned status_seq;      /* bumped by every run-state event */
+	struct hv_vm_status snap; /* counters of the last refresh */
+	uint64_t snap_ns;         /* when (monotonic), 0 before the first */
 };
 
 struct hv {
@@ -37,6 +43,11 @@ struct hv {
 	pthread_t thread;
 	int wake[2]; /* pipe: the supervisor rebuilds its poll set */
 	int stopping;
+
+	pthread_t stats_thread;
+	pthread_cond_t stats_cond; /* signalled to stop the stats thread */
+	int stats_stopping;        /* under lock */
+	int stats_period_ms;
 };
 
 /* Table (hv/vm.c). */
@@ -51,6 +62,21 @@ void hv_emit(struct hv *h, const struct hv_event *ev);
 int hv_supervisor_start(struct hv *h);
 void hv_supervisor_stop(struct hv *h);
 void hv_supervisor_wake(struct hv *h);
+
+/* Status sources (hv/vm_ops.c): QMP queries (query-status, -balloon,
+ * -blockstats) and /proc (cpu time, rss, uptime, tap counters). */
+void hv_status_qmp(struct hv_vm *vm, struct hv_vm_status *st);
+void hv_status_proc(struct hv_vm *vm, struct hv_vm_status *st);
+
+/* Stats thread (hv/vm_stats.c). */
+int hv_stats_start(struct hv *h);
+void hv_stats_stop(struct hv *h);
+/* Refreshes VM's cached counters; WITH_QMP also asks QEMU (blockstats,
+ * balloon, run state), else only /proc is read. */
+void hv_vm_refresh(struct hv_vm *vm, int with_qmp);
+/* Sets the cached run state after a QMP event (the client calls it with
+ * its own lock held; takes h->lock). */
+void hv_vm_note_event(struct hv_vm *vm, enum qmp_event kind);
 
 /* Spawn (hv/spawn.c): forks, starts a new session, points stdin at
  * /dev/null and stdout/stderr at LOG_PATH, closes every other descriptor and

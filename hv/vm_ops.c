@@ -161,7 +161,7 @@ int hv_vm_qmp(struct hv *h, int vmid, const char *cmd, const cJSON *args, int ti
 
 /* ---- status -------------------------------------------------------------------- */
 
-static void status_qmp(struct hv_vm *vm, struct hv_vm_status *st)
+void hv_status_qmp(struct hv_vm *vm, struct hv_vm_status *st)
 {
 	cJSON *ret = NULL, *dev;
 	char ignored[256];
@@ -206,7 +206,7 @@ static uint64_t host_uptime_ticks(long hz)
 	return (uint64_t)(up * (double)hz);
 }
 
-static void status_proc(struct hv_vm *vm, struct hv_vm_status *st)
+void hv_status_proc(struct hv_vm *vm, struct hv_vm_status *st)
 {
 	char path[64], *text = NULL;
 	size_t len;
@@ -255,8 +255,8 @@ int hv_vm_status(struct hv *h, int vmid, struct hv_vm_status *st, char *err, siz
 	st->pid = vm->pid;
 	util_strlcpy(st->qemu_version, qmp_client_version(vm->qmp), sizeof(st->qemu_version));
 	util_strlcpy(st->qmpstatus, "running", sizeof(st->qmpstatus));
-	status_qmp(vm, st);
-	status_proc(vm, st);
+	hv_status_qmp(vm, st);
+	hv_status_proc(vm, st);
 	status_cpu_usage(vm, st);
 	hv_vm_put(vm);
 	return 0;

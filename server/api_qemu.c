@@ -64,7 +64,7 @@ static int list_one(const char *key, const cJSON *val, void *opaque)
 		return 0;
 	if (qvm_from_json(val, &vm) < 0)
 		return 0;
-	row = qemu_vmstatus(c->req->app, vmid, &vm, c->host_cpus);
+	row = qemu_vmstatus(c->req->app, vmid, &vm, c->host_cpus, 1);
 	qvm_clear(&vm);
 	if (row)
 		cJSON_AddItemToArray(c->rows, row);

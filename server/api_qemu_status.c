@@ -1,4 +1,5 @@
-/* /nodes/{node}/qemu/{vmid}/status: vmstatus figures from hv_vm_status and
+/* /nodes/{node}/qemu/{vmid}/status: vmstatus figures from hv_vm_status (or
+ * its cached snapshot for list views) and
  * the power operations as tasks with Proxmox's types (qmstart, qmstop,
  * qmshutdown, qmreboot, qmreset, qmpause, qmresume), each holding the
  * per-VM lock "vm:<vmid>". */
@@ -148,7 +149,8 @@ static void add_run_fields(cJSON *o, const struct hv_vm_status *st, double cpus)
 		cJSON_AddNumberToObject(o, "balloon", (double)st->balloon_bytes);
 }
 
-cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm, unsigned host_cpus)
+cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm, unsigned host_cpus,
+		     int cached)
 {
 	struct hv_vm_status st = {.running = 0};
 	char err[256];
@@ -156,7 +158,9 @@ cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm, unsigned h
 
 	if (!o)
 		return NULL;
-	if (!app->hv || hv_vm_status(app->hv, vmid, &st, err, sizeof(err)) < 0)
+	if (app->hv && cached)
+		hv_vm_status_cached(app->hv, vmid, &st);
+	else if (!app->hv || hv_vm_status(app->hv, vmid, &st, err, sizeof(err)) < 0)
 		memset(&st, 0, sizeof(st));
 	add_config_fields(o, vmid, vm, host_cpus);
 	add_run_fields(o, &st, cJSON_GetNumberValue(cJSON_GetObjectItem(o, "cpus")));
@@ -174,7 +178,7 @@ int api_qemu_status_current(struct req *req, struct resp *resp)
 	if ((r = qvm_read(req->app, vmid, &vm)) < 0)
 		return r == CR_ENOTFOUND ? qemu_no_such_vm(req, resp, vmid)
 					 : resp_error(resp, r, "%s", err_str(r));
-	resp->data = qemu_vmstatus(req->app, vmid, &vm, qemu_host_cpus());
+	resp->data = qemu_vmstatus(req->app, vmid, &vm, qemu_host_cpus(), 0);
 	ha = cJSON_AddObjectToObject(resp->data, "ha");
 	cJSON_AddNumberToObject(ha, "managed", 0);
 	if (cJSON_GetObjectItem(resp->data, "pid")) {

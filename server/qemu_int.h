@@ -124,8 +124,10 @@ size_t qemu_config_params(const struct req *req, const struct param_spec *spec, 
 
 /* vmstatus: one row of GET /nodes/{node}/qemu and of status/current.
  * HOST_CPUS caps "cpus" (qemu_host_cpus(), read once per request: it costs
- * a sysfs read). */
-cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm, unsigned host_cpus);
+ * a sysfs read).  CACHED takes the running figures from hv's snapshot
+ * (hv_vm_status_cached: no QMP, for list views), else asks QEMU. */
+cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm, unsigned host_cpus,
+		     int cached);
 unsigned qemu_host_cpus(void);
 
 #endif

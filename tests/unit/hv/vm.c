@@ -353,6 +353,95 @@ static void test_reattach(void)
 	hv_free(h);
 }
 
+/* Bounded wait until the snapshot's qmpstatus is WANT (events are async). */
+static int cached_state(struct hv *h, int vmid, const char *want)
+{
+	struct hv_vm_status st;
+
+	for (int i = 0; i < 500; i++) {
+		hv_vm_status_cached(h, vmid, &st);
+		if (strcmp(st.qmpstatus, want) == 0)
+			return 1;
+		usleep(10000);
+	}
+	fprintf(stderr, "  cached qmpstatus %s, wanted %s\n", st.qmpstatus, want);
+	return 0;
+}
+
+static void test_status_cached(void)
+{
+	struct hv *h = new_hv("/proc/self/exe");
+	struct hv_vm_status st, full;
+
+	hv_vm_status_cached(h, 108, &st);
+	CHECK_INT(st.running, 0);
+	CHECK_STR(st.qmpstatus, "stopped");
+	CHECK_INT(start(h, 108, "zeta"), 0);
+	/* straight after start: pid and /proc figures, no QMP counters yet */
+	CHECK_INT(hv_vm_status_cached(h, 108, &st), 0);
+	hv_vm_status(h, 108, &full, err, sizeof(err));
+	CHECK_INT(st.running, 1);
+	CHECK_STR(st.qmpstatus, "running");
+	CHECK_INT(st.pid, full.pid);
+	CHECK(st.rss_bytes > 0);
+	CHECK_INT(st.diskread, 0);
+	hv_stats_refresh(h);
+	hv_vm_status_cached(h, 108, &st);
+	CHECK_INT(st.diskread, 101);
+	CHECK_INT(st.diskwrite, 52);
+	/* run state from the STOP / RESUME events, without a refresh */
+	CHECK_INT(hv_vm_suspend(h, 108, err, sizeof(err)), 0);
+	CHECK(cached_state(h, 108, "paused"));
+	CHECK_INT(hv_vm_resume(h, 108, err, sizeof(err)), 0);
+	CHECK(cached_state(h, 108, "running"));
+	CHECK_INT(hv_vm_stop(h, 108, 5000, err, sizeof(err)), 0);
+	hv_vm_status_cached(h, 108, &st);
+	CHECK_INT(st.running, 0);
+	CHECK_STR(st.qmpstatus, "stopped");
+	CHECK_INT(st.pid, 0);
+	hv_free(h);
+}
+
+/* A paused VM re-attached by a new struct hv shows paused at once. */
+static void test_status_cached_reattach(void)
+{
+	struct hv *h = new_hv("/proc/self/exe");
+	struct hv_vm_status st;
+	int vmids[4];
+
+	CHECK_INT(start(h, 109, "eta"), 0);
+	CHECK_INT(hv_vm_suspend(h, 109, err, sizeof(err)), 0);
+	hv_free(h);
+	h = new_hv("/proc/self/exe");
+	CHECK_INT(hv_attach_all(h, vmids, 4, err, sizeof(err)), 1);
+	hv_vm_status_cached(h, 109, &st);
+	CHECK_INT(st.running, 1);
+	CHECK_STR(st.qmpstatus, "paused");
+	CHECK_INT(st.diskread, 101);
+	CHECK_INT(hv_vm_stop(h, 109, 5000, err, sizeof(err)), 0);
+	hv_free(h);
+}
+
+/* The stats thread refreshes on its own (short period here). */
+static void test_status_cached_thread(void)
+{
+	struct hv_config cfg = { .run_dir = run_dir, .qemu_binary = "/proc/self/exe",
+				 .force_tcg = 1, .stats_period_ms = 20 };
+	struct hv *h = NULL;
+	struct hv_vm_status st = { 0 };
+
+	snprintf(run_dir, sizeof(run_dir), "%s/run", test_tmpdir());
+	CHECK_INT(hv_new(&cfg, &h, err, sizeof(err)), 0);
+	CHECK_INT(start(h, 110, "theta"), 0);
+	for (int i = 0; i < 500 && st.diskread != 101; i++) {
+		usleep(10000);
+		hv_vm_status_cached(h, 110, &st);
+	}
+	CHECK_INT(st.diskread, 101);
+	CHECK_INT(hv_vm_stop(h, 110, 5000, err, sizeof(err)), 0);
+	hv_free(h);
+}
+
 static void test_proc_parsers(void)
 {
 	struct hv_proc_stat ps;
@@ -386,6 +475,9 @@ static const struct test_case tests[] = {
 	{ "kill_noticed", test_kill_noticed },
 	{ "start_failures", test_start_failures },
 	{ "reattach", test_reattach },
+	{ "status_cached", test_status_cached },
+	{ "status_cached_reattach", test_status_cached_reattach },
+	{ "status_cached_thread", test_status_cached_thread },
 	{ "proc_parsers", test_proc_parsers },
 };
 
