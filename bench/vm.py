@@ -1,0 +1,278 @@
+"""VM engine benchmarks for bench/vm.sh, against one corrald and real QEMU:
+(a) start overhead: API status/start until the task is done (QEMU answers
+    on QMP, running) beside the same QEMU argv launched by hand until QMP
+    query-status says running; alternating, median of N each;
+(b) 20 VMs started at once: per-VM start latency (POST to task OK);
+(c) GET /cluster/resources with 500 VMs defined, some running, keep-alive.
+Prints a markdown fragment on stdout; progress on stderr."""
+import http.client
+import json
+import os
+import shutil
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PASSWORD = "bench-admin-pw"
+NODE = "bench"
+N_START = int(os.environ.get("BENCH_VM_STARTS", "7"))
+N_DEFINED = int(os.environ.get("BENCH_VM_DEFINED", "500"))
+N_BURST = int(os.environ.get("BENCH_VM_BURST", "20"))
+N_RUNNING = int(os.environ.get("BENCH_VM_RUNNING", "10"))
+N_REQUESTS = int(os.environ.get("BENCH_VM_REQUESTS", "500"))
+GUEST_VMID = 99999
+FIRST = 1000
+
+
+def log(*a):
+    print("bench:", *a, file=sys.stderr, flush=True)
+
+
+class Api:
+    """One keep-alive HTTPS connection with a ticket."""
+
+    def __init__(self, port, ticket=None, csrf=None):
+        self.port = port
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=120)
+        self.ticket, self.csrf = ticket, csrf
+
+    def call(self, method, path, params=None):
+        body = urllib.parse.urlencode(params or {})
+        headers = {}
+        if self.ticket:
+            headers["Cookie"] = "PVEAuthCookie=" + self.ticket
+        if method != "GET" and self.csrf:
+            headers["CSRFPreventionToken"] = self.csrf
+        if method == "GET" and body:
+            path, body = path + "?" + body, None
+        elif body:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.conn.request(method, "/api2/json" + path, body=body or None, headers=headers)
+        r = self.conn.getresponse()
+        data = r.read()
+        if r.status != 200:
+            raise RuntimeError(f"{method} {path}: {r.status} {data[:300]!r}")
+        return json.loads(data)["data"]
+
+    def login(self):
+        d = self.call("POST", "/access/ticket", {"username": "admin@pve", "password": PASSWORD})
+        self.ticket, self.csrf = d["ticket"], d["CSRFPreventionToken"]
+        return self
+
+    def clone(self):
+        return Api(self.port, self.ticket, self.csrf)
+
+    def wait_task(self, upid, poll=0.001, timeout=120):
+        deadline = time.monotonic() + timeout
+        path = f"/nodes/{NODE}/tasks/{urllib.parse.quote(upid, safe='')}/status"
+        while time.monotonic() < deadline:
+            st = self.call("GET", path)
+            if st["status"] == "stopped":
+                if st.get("exitstatus") != "OK":
+                    raise RuntimeError(f"task {upid}: {st.get('exitstatus')}")
+                return
+            time.sleep(poll)
+        raise RuntimeError(f"task {upid} not done in {timeout}s")
+
+
+def pct(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+
+
+# ---- (a) start overhead -----------------------------------------------------------
+
+
+def qmp_running(path, deadline):
+    """Connects to a QMP socket as soon as it exists; True once query-status
+    says running."""
+    while time.monotonic() < deadline:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+        except OSError:
+            s.close()
+            time.sleep(0.0005)
+            continue
+        f = s.makefile("rwb")
+        f.readline()  # greeting
+        for cmd in ("qmp_capabilities", "query-status"):
+            f.write(json.dumps({"execute": cmd}).encode() + b"\r\n")
+            f.flush()
+            while True:
+                msg = json.loads(f.readline())
+                if "return" in msg or "error" in msg:
+                    break
+        running = msg.get("return", {}).get("status") == "running"
+        return s, f, running
+    raise RuntimeError(f"no QMP on {path}")
+
+
+def by_hand(argv, qmp_path):
+    """Launches ARGV like corrald does (own session, no stdin) and times it to
+    QMP running; then quits it."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    s, f, running = qmp_running(qmp_path, t0 + 60)
+    t = time.monotonic() - t0
+    if not running:
+        raise RuntimeError("hand-launched QEMU not running")
+    f.write(b'{"execute": "quit"}\r\n')
+    f.flush()
+    p.wait(30)
+    s.close()
+    return t
+
+
+def start_overhead(api, data_dir):
+    vmid = GUEST_VMID
+    disk_dir = os.path.join(data_dir, "images", "images", str(vmid))
+    os.makedirs(disk_dir, exist_ok=True)
+    shutil.copyfile(os.path.join(ROOT, "build", "guest", "guest.qcow2"),
+                    os.path.join(disk_dir, f"vm-{vmid}-disk-0.qcow2"))
+    api.wait_task(api.call("POST", f"/nodes/{NODE}/qemu", {
+        "vmid": vmid, "name": "startbench", "memory": 256, "cores": 1,
+        "virtio0": f"local:{vmid}/vm-{vmid}-disk-0.qcow2", "serial0": "socket",
+        "net0": "virtio", "boot": "order=virtio0"}))
+    qmp_path = os.path.join(data_dir, "run", f"{vmid}.qmp")
+    via_api, manual = [], []
+    for i in range(N_START):
+        t0 = time.monotonic()
+        api.wait_task(api.call("POST", f"/nodes/{NODE}/qemu/{vmid}/status/start"))
+        via_api.append(time.monotonic() - t0)
+        pid = api.call("GET", f"/nodes/{NODE}/qemu/{vmid}/status/current")["pid"]
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [a.decode() for a in f.read().split(b"\0")[:-1]]
+        api.wait_task(api.call("POST", f"/nodes/{NODE}/qemu/{vmid}/status/stop"))
+        manual.append(by_hand(argv, qmp_path))
+        log(f"start {i + 1}/{N_START}: api {via_api[-1] * 1000:.1f} ms, "
+            f"by hand {manual[-1] * 1000:.1f} ms")
+    api.wait_task(api.call("DELETE", f"/nodes/{NODE}/qemu/{vmid}", {"purge": 1}))
+    return statistics.median(via_api) * 1000, statistics.median(manual) * 1000
+
+
+# ---- (b) burst start, (c) resources -------------------------------------------------
+
+
+def define_vms(api):
+    """N_DEFINED small diskless VMs; creation tasks run in the background."""
+    t0 = time.monotonic()
+    upids = []
+    for i in range(N_DEFINED):
+        upids.append(api.call("POST", f"/nodes/{NODE}/qemu", {
+            "vmid": FIRST + i, "name": f"bench{i}", "memory": 32, "cores": 1,
+            "net0": "virtio", "boot": "order=net0"}))
+    for u in upids:
+        api.wait_task(u, poll=0.01)
+    return time.monotonic() - t0
+
+
+def burst_start(api):
+    lat, errors = [None] * N_BURST, []
+
+    def one(i):
+        a = api.clone()
+        try:
+            t0 = time.monotonic()
+            a.wait_task(a.call("POST", f"/nodes/{NODE}/qemu/{FIRST + i}/status/start"),
+                        poll=0.005)
+            lat[i] = (time.monotonic() - t0) * 1000
+        except Exception as e:  # reported below
+            errors.append(f"{FIRST + i}: {e}")
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(N_BURST)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = (time.monotonic() - t0) * 1000
+    if errors:
+        raise RuntimeError("burst start: " + "; ".join(errors))
+    rows = api.call("GET", "/cluster/resources", {"type": "vm"})
+    running = sum(1 for r in rows if r["status"] == "running")
+    return lat, wall, running
+
+
+def stop_vms(api, vmids):
+    upids = [api.call("POST", f"/nodes/{NODE}/qemu/{v}/status/stop") for v in vmids]
+    for u in upids:
+        api.wait_task(u, poll=0.01)
+
+
+def resources(api):
+    lat = []
+    for _ in range(N_REQUESTS):
+        t0 = time.perf_counter()
+        rows = api.call("GET", "/cluster/resources")
+        lat.append((time.perf_counter() - t0) * 1000)
+    vms = [r for r in rows if r.get("type") == "qemu"]
+    return lat, len(vms), sum(1 for r in vms if r["status"] == "running")
+
+
+def main():
+    port, data_dir = int(sys.argv[1]), sys.argv[2]
+    api = Api(port).login()
+    api_ms, hand_ms = start_overhead(api, data_dir)
+    log(f"defining {N_DEFINED} VMs")
+    define_s = define_vms(api)
+    log(f"defined in {define_s:.1f} s; starting {N_BURST} at once")
+    burst, burst_wall, burst_running = burst_start(api)
+    stop_vms(api, range(FIRST + N_RUNNING, FIRST + N_BURST))
+    log(f"GET /cluster/resources x{N_REQUESTS}")
+    res, nvm, nrun = resources(api)
+    stop_vms(api, range(FIRST, FIRST + N_RUNNING))
+    for v in range(FIRST, FIRST + N_DEFINED):
+        api.call("DELETE", f"/nodes/{NODE}/qemu/{v}")
+    diff = api_ms - hand_ms
+    ratio = api_ms / hand_ms
+    met = lambda ok: "met" if ok else "**not met**"  # noqa: E731
+    print(f"""## VM engine
+
+One corrald (data in a temporary directory, TCG: no /dev/kvm here), real QEMU.
+
+**Start overhead**, {N_START} alternating runs on the test guest
+(`build/guest/guest.qcow2`, 256 MiB, virtio disk, serial socket, user-mode NIC):
+through the API, `POST status/start` until its task is done (corrald returns
+once QEMU answers on QMP; no `-S`, so it runs) polling the task every 1 ms;
+by hand, the argv of that QEMU (read from `/proc/<pid>/cmdline`) launched
+from Python until QMP `query-status` says `running`.
+
+| measure | median | goal | |
+|---|---:|---:|---|
+| API start to running | {api_ms:.1f} ms | | |
+| same argv by hand to running | {hand_ms:.1f} ms | | |
+| Corral adds | {diff:.1f} ms | < 15 ms | {met(diff < 15)} |
+| ratio | {ratio:.3f} | ≤ 1.05 | {met(ratio <= 1.05)} |
+
+**{N_BURST} VMs started at once** (diskless, 32 MiB, one thread and connection
+per VM, `POST status/start` to task OK): {burst_running} of {N_BURST} running
+afterwards, all within {burst_wall:.0f} ms.
+
+| per-VM start latency | p50 | p99 | max |
+|---|---:|---:|---:|
+| {N_BURST} concurrent starts | {pct(burst, 50):.0f} ms | {pct(burst, 99):.0f} ms | {max(burst):.0f} ms |
+
+**`GET /cluster/resources`** with {nvm} VMs defined (created through the API
+in {define_s:.1f} s), {nrun} of them running (the goal says 50; this
+{os.cpu_count()}-CPU TCG machine runs {N_RUNNING} diskless guests; Proxmox has
+no paused-start option, so they are real guests), {N_REQUESTS} sequential
+requests on one keep-alive TLS connection (Python `http.client`).
+
+| measure | p50 | p99 | goal | |
+|---|---:|---:|---:|---|
+| `GET /cluster/resources` | {pct(res, 50):.2f} ms | {pct(res, 99):.2f} ms | p99 < 5 ms | {met(pct(res, 99) < 5)} |
+""")
+
+
+if __name__ == "__main__":
+    main()
