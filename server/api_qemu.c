@@ -49,6 +49,7 @@ struct list_ctx {
 	struct req *req;
 	cJSON *rows;
 	unsigned host_cpus;
+	const char *node; /* NULL: vmstatus rows, else /cluster/resources rows */
 };
 
 static int list_one(const char *key, const cJSON *val, void *opaque)
@@ -64,17 +65,18 @@ static int list_one(const char *key, const cJSON *val, void *opaque)
 		return 0;
 	if (qvm_from_json(val, &vm) < 0)
 		return 0;
-	row = qemu_vmstatus(c->req->app, vmid, &vm, c->host_cpus, 1);
+	row = qemu_list_row(c->req->app, vmid, &vm, c->host_cpus, c->node);
 	qvm_clear(&vm);
-	if (row)
-		cJSON_AddItemToArray(c->rows, row);
+	if (!row)
+		return -ENOMEM;
+	cJSON_AddItemToArray(c->rows, row);
 	return 0;
 }
 
-/* Every VM's vmstatus row the caller may see, into ROWS. */
-static int vm_rows(struct req *req, cJSON *rows)
+/* Every VM row the caller may see, into ROWS (see qemu_list_row). */
+static int vm_rows(struct req *req, cJSON *rows, const char *node)
 {
-	struct list_ctx c = {req, rows, qemu_host_cpus()};
+	struct list_ctx c = {req, rows, qemu_host_cpus(), node};
 	struct store_txn *t;
 	int r = store_begin(req->app->store, 1, &t);
 
@@ -92,44 +94,14 @@ int api_qemu_list(struct req *req, struct resp *resp)
 	if (r < 0)
 		return r;
 	resp->data = cJSON_CreateArray();
-	if ((r = vm_rows(req, resp->data)) < 0)
+	if ((r = vm_rows(req, resp->data, NULL)) < 0)
 		return resp_error(resp, r, "cannot list VMs: %s", err_str(r));
 	return 0;
 }
 
-/* Proxmox's /cluster/resources VM row, from a vmstatus row. */
-static cJSON *resource_row(struct req *req, const cJSON *st)
-{
-	static const char *const copied[] = {
-	    "vmid", "name",  "status", "template", "cpu",	"maxmem", "mem",  "maxdisk",
-	    "disk", "netin", "netout", "diskread", "diskwrite", "uptime", "tags", "lock"};
-	cJSON *row = cJSON_CreateObject();
-	char id[32];
-
-	snprintf(id, sizeof(id), "qemu/%d",
-		 (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "vmid")));
-	cJSON_AddStringToObject(row, "id", id);
-	cJSON_AddStringToObject(row, "type", "qemu");
-	cJSON_AddStringToObject(row, "node", req->app->cfg.node);
-	cJSON_AddNumberToObject(row, "maxcpu",
-				cJSON_GetNumberValue(cJSON_GetObjectItem(st, "cpus")));
-	for (size_t i = 0; i < ARRAY_SIZE(copied); i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, copied[i]);
-
-		if (v)
-			cJSON_AddItemToObject(row, copied[i], cJSON_Duplicate(v, 1));
-	}
-	return row;
-}
-
 int api_qemu_resource_rows(struct req *req, cJSON *rows)
 {
-	cJSON *st = cJSON_CreateArray(), *it;
-	int r = vm_rows(req, st);
-
-	cJSON_ArrayForEach(it, st) cJSON_AddItemToArray(rows, resource_row(req, it));
-	cJSON_Delete(st);
-	return r;
+	return vm_rows(req, rows, req->app->cfg.node);
 }
 
 /* ---- create ---------------------------------------------------------------- */

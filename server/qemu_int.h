@@ -129,5 +129,12 @@ size_t qemu_config_params(const struct req *req, const struct param_spec *spec, 
 cJSON *qemu_vmstatus(struct app *app, int vmid, const struct qvm *vm, unsigned host_cpus,
 		     int cached);
 unsigned qemu_host_cpus(void);
+/* The same row for list views, already rendered (a cJSON raw item: the
+ * list answers hundreds of rows and cJSON's number printing dominated):
+ * vmstatus for GET /nodes/{node}/qemu when NODE is NULL, else the
+ * /cluster/resources row of a VM on NODE.  Running figures come from hv's
+ * snapshot.  NULL when out of memory. */
+cJSON *qemu_list_row(struct app *app, int vmid, const struct qvm *vm, unsigned host_cpus,
+		     const char *node);
 
 #endif
