@@ -1201,14 +1201,16 @@ static int scan_window(struct img *src, int backed, struct window *win)
 	int rc = 0;
 
 	memset(win->cls, U_SKIP, sizeof(win->cls));
-	memset(win->buf, 0, win->len);
 	while (pos < end && rc == 0) {
 		rc = img_block_status(src, pos, end - pos, bsf, &e);
 		if (rc < 0 || e.length == 0)
 			return rc < 0 ? rc : CR_EINTERNAL;
-		if (e.flags & IMG_BS_ZERO)
-			mark(win->cls, pos - win->w, pos - win->w + e.length, U_ZERO);
-		else if (!backed || (e.flags & IMG_BS_ALLOCATED)) {
+		if ((e.flags & IMG_BS_ZERO) || (backed && !(e.flags & IMG_BS_ALLOCATED))) {
+			/* not read: zeros in the buffer (-c compresses whole clusters) */
+			memset(win->buf + (pos - win->w), 0, e.length);
+			if (e.flags & IMG_BS_ZERO)
+				mark(win->cls, pos - win->w, pos - win->w + e.length, U_ZERO);
+		} else {
 			mark(win->cls, pos - win->w, pos - win->w + e.length, U_DATA);
 			rc = img_pread(src, win->buf + (pos - win->w), e.length, pos);
 		}
