@@ -21,7 +21,7 @@ import urllib.parse
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORD = "bench-admin-pw"
 NODE = "bench"
-N_START = int(os.environ.get("BENCH_VM_STARTS", "7"))
+N_START = int(os.environ.get("BENCH_VM_STARTS", "11"))
 N_DEFINED = int(os.environ.get("BENCH_VM_DEFINED", "500"))
 N_BURST = int(os.environ.get("BENCH_VM_BURST", "20"))
 N_RUNNING = int(os.environ.get("BENCH_VM_RUNNING", "10"))
@@ -182,7 +182,7 @@ def start_overhead(api, data_dir):
         log(f"start {i + 1}/{N_START}: api {via_api[-1] * 1000:.1f} ms, "
             f"by hand {manual[-1] * 1000:.1f} ms")
     api.wait_task(api.call("DELETE", f"/nodes/{NODE}/qemu/{vmid}", {"purge": 1}))
-    return statistics.median(via_api) * 1000, statistics.median(manual) * 1000
+    return [v * 1000 for v in via_api], [v * 1000 for v in manual]
 
 
 # ---- (b) burst start, (c) resources -------------------------------------------------
@@ -246,7 +246,9 @@ def resources(api):
 def main():
     port, data_dir = int(sys.argv[1]), sys.argv[2]
     api = Api(port).login()
-    api_ms, hand_ms = start_overhead(api, data_dir)
+    api_runs, hand_runs = start_overhead(api, data_dir)
+    api_ms, api_min = statistics.median(api_runs), min(api_runs)
+    hand_ms, hand_min = statistics.median(hand_runs), min(hand_runs)
     log(f"defining {N_DEFINED} VMs")
     define_s = define_vms(api)
     log(f"defined in {define_s:.1f} s; starting {N_BURST} at once")
@@ -272,12 +274,16 @@ log file read every 0.5 ms;
 by hand, the argv of that QEMU (read from `/proc/<pid>/cmdline`) launched
 from Python until QMP `query-status` says `running`.
 
-| measure | median | goal | |
-|---|---:|---:|---|
-| API start to running | {api_ms:.1f} ms | | |
-| same argv by hand to running | {hand_ms:.1f} ms | | |
-| Corral adds | {diff:.1f} ms | < 15 ms | {met(diff < 15)} |
-| ratio | {ratio:.3f} | ≤ 1.05 | {met(ratio <= 1.05)} |
+| measure | median | fastest | goal | |
+|---|---:|---:|---:|---|
+| API start to running | {api_ms:.1f} ms | {api_min:.1f} ms | | |
+| same argv by hand to running | {hand_ms:.1f} ms | {hand_min:.1f} ms | | |
+| Corral adds | {diff:.1f} ms | {api_min - hand_min:.1f} ms | < 15 ms | {met(diff < 15)} |
+| ratio | {ratio:.3f} | {api_min / hand_min:.3f} | ≤ 1.05 | {met(ratio <= 1.05)} |
+
+QEMU's own start time under TCG varies by tens of milliseconds from run to
+run on a loaded machine; the fastest run of each kind is the steadier figure.
+Runs: API {" ".join(f"{v:.0f}" for v in api_runs)} ms; by hand {" ".join(f"{v:.0f}" for v in hand_runs)} ms.
 
 **{N_BURST} VMs started at once** (no disk, no NIC, 32 MiB, one thread and connection
 per VM, `POST status/start` to task OK): {burst_running} of {N_BURST} running
