@@ -283,6 +283,9 @@ from Python until QMP `query-status` says `running`.
 
 QEMU's own start time under TCG varies by tens of milliseconds from run to
 run on a loaded machine; the fastest run of each kind is the steadier figure.
+What Corral adds is mostly the qmstart task's record: it is committed to LMDB
+(one fdatasync) before QEMU is spawned, and under other disk traffic that
+sync alone has been seen (strace) to take from under 1 ms to 370 ms.
 Runs: API {" ".join(f"{v:.0f}" for v in api_runs)} ms; by hand {" ".join(f"{v:.0f}" for v in hand_runs)} ms.
 
 **{N_BURST} VMs started at once** (no disk, no NIC, 32 MiB, one thread and connection
