@@ -110,9 +110,10 @@ unit: $(UNIT_BINS)
 	@tests/run $(O)/tests/unit
 
 # Everything make check runs; CI calls `make check` (see .ci/run).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check: deps
-	@$(MAKE) --no-print-directory all unit-bins
-	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit-bins
+	@$(MAKE) --no-print-directory -j$(JOBS) all unit-bins
+	@$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=address,undefined unit-bins
 	@tests/run build/tests/unit build/san/tests/unit tests/compat tests/integration tests/package
 
 bench: deps all
@@ -123,8 +124,9 @@ $(O)/bench/swim_sim: bench/swim_sim.c $(call libs_for,cluster)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call link_for,cluster) $(LDLIBS)
 
+# Long soaks stay out of check; tests/soak/ holds them once they exist.
 soak: deps all
-	@tests/run --soak tests/soak
+	@if [ -d tests/soak ]; then tests/run tests/soak; else echo "corral: no soak suites in tests/soak yet"; fi
 
 fuzz-bins: $(FUZZ_BINS)
 build/fuzz/%: tests/fuzz/%.c $(call lib_srcs,common) $(call lib_srcs,storage) $(call lib_srcs,hv) $(call lib_srcs,cluster) $(call lib_srcs,server)
