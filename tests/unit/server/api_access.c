@@ -8,36 +8,16 @@
 #include <ctype.h>
 #include <stdlib.h>
 
-/* METHOD PATH with a form BODY, as USER (ticket + CSRF header), or with the
- * Authorization header AUTHZ when USER is NULL. */
+/* METHOD PATH with a form BODY (the query string for GET and DELETE), as USER
+ * (ticket + CSRF header), or with the Authorization header AUTHZ when USER is
+ * NULL. */
 static struct api_answer call(struct api_fixture *f, const char *method, const char *path,
 			      const char *body, const char *user, const char *authz)
 {
-	char ticket[AUTH_TICKET_MAX], csrf[AUTH_CSRF_MAX];
-	struct router_request rq = { .method = method, .path = path, .peer = "192.0.2.1" };
-	struct router_reply out;
-	struct api_answer a = { 0 };
+	int in_query = strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0;
 
-	if (strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0) {
-		rq.query = body;
-	} else if (body) {
-		rq.body = body;
-		rq.body_len = strlen(body);
-		rq.content_type = "application/x-www-form-urlencoded";
-	}
-	if (user) {
-		CHECK_INT(auth_ticket_make(f->app.auth, user, time(NULL), ticket, sizeof(ticket)), 0);
-		CHECK_INT(auth_csrf_make(f->app.auth, user, time(NULL), csrf, sizeof(csrf)), 0);
-		rq.cookie = ticket;
-		rq.csrf_token = csrf;
-	}
-	rq.authorization = authz;
-	router_handle(&f->app, &rq, &out);
-	a.status = out.status;
-	snprintf(a.reason, sizeof(a.reason), "%s", out.reason ? out.reason : "");
-	a.body = out.body ? cJSON_ParseWithLength(out.body, out.body_len) : NULL;
-	router_reply_clear(&out);
-	return a;
+	return api_request(f, method, path, in_query ? body : NULL, in_query ? NULL : body, user,
+			   authz);
 }
 
 /* Appends IN to OUT as a form value (%XX for everything but [A-Za-z0-9@.-]). */

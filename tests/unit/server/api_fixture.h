@@ -63,9 +63,14 @@ static inline void api_fixture_close(struct api_fixture *f)
 	store_close(f->app.store);
 }
 
-/* METHOD PATH?QUERY as USER (ticket cookie, plus the CSRF header). */
-static inline struct api_answer api_call(struct api_fixture *f, const char *method,
-					 const char *path, const char *query, const char *user)
+/* METHOD PATH through the router as the HTTP layer calls it: QUERY as the
+ * query string, BODY (may be NULL) as a form body, as USER (ticket cookie plus
+ * the CSRF header) or, when USER is NULL, with the Authorization header AUTHZ
+ * (may be NULL too: no credentials). */
+static inline struct api_answer api_request(struct api_fixture *f, const char *method,
+					    const char *path, const char *query,
+					    const char *body, const char *user,
+					    const char *authz)
 {
 	char ticket[AUTH_TICKET_MAX], csrf[AUTH_CSRF_MAX];
 	struct router_request rq = {
@@ -73,16 +78,31 @@ static inline struct api_answer api_call(struct api_fixture *f, const char *meth
 	struct router_reply out;
 	struct api_answer a = {0};
 
-	CHECK_INT(auth_ticket_make(f->app.auth, user, time(NULL), ticket, sizeof(ticket)), 0);
-	CHECK_INT(auth_csrf_make(f->app.auth, user, time(NULL), csrf, sizeof(csrf)), 0);
-	rq.cookie = ticket;
-	rq.csrf_token = csrf;
+	if (body) {
+		rq.body = body;
+		rq.body_len = strlen(body);
+		rq.content_type = "application/x-www-form-urlencoded";
+	}
+	if (user) {
+		CHECK_INT(auth_ticket_make(f->app.auth, user, time(NULL), ticket, sizeof(ticket)), 0);
+		CHECK_INT(auth_csrf_make(f->app.auth, user, time(NULL), csrf, sizeof(csrf)), 0);
+		rq.cookie = ticket;
+		rq.csrf_token = csrf;
+	}
+	rq.authorization = authz;
 	router_handle(&f->app, &rq, &out);
 	a.status = out.status;
 	snprintf(a.reason, sizeof(a.reason), "%s", out.reason ? out.reason : "");
 	a.body = out.body ? cJSON_ParseWithLength(out.body, out.body_len) : NULL;
 	router_reply_clear(&out);
 	return a;
+}
+
+/* METHOD PATH?QUERY as USER (ticket cookie, plus the CSRF header). */
+static inline struct api_answer api_call(struct api_fixture *f, const char *method,
+					 const char *path, const char *query, const char *user)
+{
+	return api_request(f, method, path, query, NULL, user, NULL);
 }
 
 static inline cJSON *api_data(const struct api_answer *a)
