@@ -114,7 +114,8 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all unit-bins
 	@$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=address,undefined unit-bins
-	@tests/run build/tests/unit build/san/tests/unit tests/compat tests/integration tests/package
+	@CORRAL_BINDIR=$(CURDIR)/$(dir $(firstword $(BINS))) CORRAL_IMG=$(CURDIR)/$(dir $(firstword $(BINS)))corral-img \
+	  tests/run build/tests/unit build/san/tests/unit tests/compat tests/integration tests/package
 
 bench: deps all
 	@bench/run
