@@ -29,7 +29,27 @@ const char *pool_type(const struct pool *p)
 
 const char *pool_content_list(const struct pool *p)
 {
-	return p->ops->content;
+	return p->content_list;
+}
+
+unsigned pool_content_mask(const struct pool *p)
+{
+	return p->content;
+}
+
+int pool_shared(const struct pool *p)
+{
+	return p->shared;
+}
+
+const char *pool_root(const struct pool *p)
+{
+	return p->ops->root(p);
+}
+
+int pool_active(struct pool *p, char *err, size_t errlen)
+{
+	return p->ops->active(p, err, errlen);
 }
 
 /* Parses VOLID and checks it names this pool. */
@@ -47,6 +67,23 @@ static int own_volid(const struct pool *p, const char *volid, struct pool_volid 
 	return 0;
 }
 
+/* Parses VOLID, checks it names this pool, that the pool holds its content
+ * and that the pool is online. */
+static int usable_volid(struct pool *p, const char *volid, struct pool_volid *v, char *err,
+			size_t errlen)
+{
+	int r = own_volid(p, volid, v, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (!(p->content & (1u << v->content))) {
+		snprintf(err, errlen, "storage '%s' does not support content-type '%s'", p->id,
+			 pool_content_name(v->content));
+		return -EINVAL;
+	}
+	return p->ops->active(p, err, errlen);
+}
+
 int pool_path(struct pool *p, const char *volid, char *out, size_t n, char *err, size_t errlen)
 {
 	struct pool_volid v;
@@ -55,9 +92,53 @@ int pool_path(struct pool *p, const char *volid, char *out, size_t n, char *err,
 	return r < 0 ? r : p->ops->path(p, &v, out, n, err, errlen);
 }
 
+int pool_vol_path(struct pool *p, const char *volid, char *out, size_t n, char *err,
+		  size_t errlen)
+{
+	struct pool_volid v;
+	int r = usable_volid(p, volid, &v, err, errlen);
+
+	return r < 0 ? r : p->ops->path(p, &v, out, n, err, errlen);
+}
+
+int pool_vol_info(struct pool *p, const char *volid, struct pool_volume *out, char *err,
+		  size_t errlen)
+{
+	struct pool_volid v;
+	int r = usable_volid(p, volid, &v, err, errlen);
+
+	return r < 0 ? r : p->ops->info(p, &v, out, err, errlen);
+}
+
+int pool_tmp_create(struct pool *p, enum pool_content content, char *path, size_t n, int *fd,
+		    char *err, size_t errlen)
+{
+	int r;
+
+	if (content >= POOL_CONTENT_COUNT || !(p->content & (1u << content))) {
+		snprintf(err, errlen, "storage '%s' does not support content-type '%s'", p->id,
+			 pool_content_name(content));
+		return -EINVAL;
+	}
+	if ((r = p->ops->active(p, err, errlen)) < 0)
+		return r;
+	return p->ops->tmp_create(p, content, path, n, fd, err, errlen);
+}
+
+int pool_tmp_commit(struct pool *p, const char *tmp, const char *volid, char *err,
+		    size_t errlen)
+{
+	struct pool_volid v;
+	int r = usable_volid(p, volid, &v, err, errlen);
+
+	return r < 0 ? r : p->ops->tmp_commit(p, tmp, &v, err, errlen);
+}
+
 int pool_alloc(struct pool *p, int vmid, const char *format, uint64_t size, char *volid, size_t n,
 	       char *err, size_t errlen)
 {
+	int r;
+
 	if (!format)
 		format = "qcow2";
 	if (strcmp(format, "qcow2") != 0 && strcmp(format, "raw") != 0) {
@@ -69,6 +150,12 @@ int pool_alloc(struct pool *p, int vmid, const char *format, uint64_t size, char
 			 (unsigned long long)size);
 		return -EINVAL;
 	}
+	if (!(p->content & (1u << POOL_CONTENT_IMAGES))) {
+		snprintf(err, errlen, "storage '%s' does not support content-type 'images'", p->id);
+		return -EINVAL;
+	}
+	if ((r = p->ops->active(p, err, errlen)) < 0)
+		return r;
 	return p->ops->alloc(p, vmid, format, size, volid, n, err, errlen);
 }
 
@@ -82,10 +169,15 @@ int pool_vol_free(struct pool *p, const char *volid, char *err, size_t errlen)
 
 int pool_list(struct pool *p, int content, int vmid, pool_volume_fn fn, void *ctx)
 {
-	return p->ops->list(p, content, vmid, fn, ctx);
+	char err[256];
+	int r = p->ops->active(p, err, sizeof(err));
+
+	return r < 0 ? r : p->ops->list(p, content, vmid, fn, ctx);
 }
 
 int pool_status(struct pool *p, struct pool_status *st, char *err, size_t errlen)
 {
-	return p->ops->status(p, st, err, errlen);
+	int r = p->ops->active(p, err, errlen);
+
+	return r < 0 ? r : p->ops->status(p, st, err, errlen);
 }

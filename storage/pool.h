@@ -1,7 +1,8 @@
 /* Storage pools and their volumes, named as Proxmox names them
  * ("local:100/vm-100-disk-0.qcow2", "local:iso/x.iso", "local:import/x.qcow2").
  * A pool is an opaque handle over a type's ops table; "dir" (a directory
- * holding images/<vmid>/, iso/ and import/) is the only type so far.
+ * holding images/<vmid>/, iso/, import/, snippets/ and dump/) is the only
+ * type so far.  A pool_set holds the open pools of a node by id.
  * Library rules: no logging, 0 or a negative code, detail in ERR. */
 #ifndef CORRAL_STORAGE_POOL_H
 #define CORRAL_STORAGE_POOL_H
@@ -20,8 +21,14 @@ enum pool_content {
 	POOL_CONTENT_IMAGES, /* "<vmid>/vm-<vmid>-<name>.<qcow2|raw>" */
 	POOL_CONTENT_ISO,    /* "iso/<name>.<iso|img>" */
 	POOL_CONTENT_IMPORT, /* "import/<name>.<qcow2|raw|vmdk|ova|ovf>" */
+	POOL_CONTENT_SNIPPETS, /* "snippets/<name>.<yaml|json|txt...>" */
+	POOL_CONTENT_BACKUP,   /* "backup/<name>.<vma|zst|...>", in the directory dump/ */
 	POOL_CONTENT_COUNT
 };
+
+#define POOL_CONTENT_ALL ((1u << POOL_CONTENT_COUNT) - 1)
+#define POOL_CONTENT_DEFAULT \
+	((1u << POOL_CONTENT_IMAGES) | (1u << POOL_CONTENT_ISO) | (1u << POOL_CONTENT_IMPORT))
 
 /* A volume id taken apart.  Pure: no file system access. */
 struct pool_volid {
@@ -41,14 +48,39 @@ int pool_volid_parse(const char *volid, struct pool_volid *out, char *err, size_
 const char *pool_content_name(enum pool_content c);
 /* The content named NAME, or -EINVAL. */
 int pool_content_parse(const char *name);
+/* Its directory in a dir pool ("images", "iso", "dump"...). */
+const char *pool_content_dir(enum pool_content c);
+/* "images,iso" <-> a mask of 1 << content.  Empty items are skipped; an
+ * unknown one is -EINVAL with ERR.  Format writes Proxmox's order. */
+int pool_content_mask_parse(const char *list, unsigned *mask, char *err, size_t errlen);
+void pool_content_mask_format(unsigned mask, char *out, size_t n);
 
 /* Opens the directory pool ID rooted at ROOT (created if missing, with its
- * content directories).  *OUT is owned by the caller: pool_free(). */
+ * content directories) holding images, iso and import.  *OUT is owned by
+ * the caller: pool_free(). */
 int pool_dir_new(const char *id, const char *root, struct pool **out, char *err, size_t errlen);
+
+struct pool_dir_opts {
+	const char *id, *root;
+	unsigned content; /* mask of 1 << enum pool_content */
+	int shared;	  /* the directory is on storage shared by the nodes */
+	int mkdir;	  /* create ROOT and the content directories now */
+};
+/* Opens a dir pool.  Without MKDIR a missing root is no error here: every
+ * later call then fails with "unable to activate storage" (a mount point
+ * that went away must not be filled on the root file system). */
+int pool_dir_open(const struct pool_dir_opts *o, struct pool **out, char *err, size_t errlen);
 void pool_free(struct pool *p);
 const char *pool_id(const struct pool *p);
 const char *pool_type(const struct pool *p);	     /* "dir" */
 const char *pool_content_list(const struct pool *p); /* "images,iso,import" */
+unsigned pool_content_mask(const struct pool *p);
+int pool_shared(const struct pool *p);
+/* The root directory as configured. */
+const char *pool_root(const struct pool *p);
+/* 0 when the pool can be used now (its directory exists), else -ENOENT with
+ * "unable to activate storage 'x' - directory '/p' does not exist". */
+int pool_active(struct pool *p, char *err, size_t errlen);
 
 /* The file of VOLID.  The volume must belong to this pool, and the path,
  * after resolving symlinks (of the file if it exists, else of its
@@ -63,6 +95,52 @@ int pool_alloc(struct pool *p, int vmid, const char *format, uint64_t size, char
 	       char *err, size_t errlen);
 /* Deletes the volume's file (and the VM's directory once it is empty). */
 int pool_vol_free(struct pool *p, const char *volid, char *err, size_t errlen);
+
+/* Like pool_path, and the pool must hold VOLID's content: -EINVAL with
+ * "storage 'x' does not support content-type 'iso'" otherwise. */
+int pool_vol_path(struct pool *p, const char *volid, char *out, size_t n, char *err,
+		  size_t errlen);
+
+/* Uploads: a hidden temporary file in the pool's directory of CONTENT (same
+ * file system as the final name).  *FD is open for writing; PATH gets its
+ * name.  The caller unlinks it on failure. */
+int pool_tmp_create(struct pool *p, enum pool_content content, char *path, size_t n, int *fd,
+		    char *err, size_t errlen);
+/* Gives the finished temporary file TMP its volume name VOLID atomically;
+ * CR_EEXISTS when the volume exists (TMP stays for the caller). */
+int pool_tmp_commit(struct pool *p, const char *tmp, const char *volid, char *err,
+		    size_t errlen);
+
+/* Refuses a qcow2 at PATH whose header names a backing file or an external
+ * data file (a way to read host files through an image): CR_EFORMAT with
+ * the reason.  Raw files and clean qcow2 images pass. */
+int pool_image_check_standalone(const char *path, char *err, size_t errlen);
+/* The same check on the first LEN bytes of a file (pure; 104 bytes cover a
+ * v3 header).  0 for anything that is not qcow2. */
+int pool_qcow2_header_check(const unsigned char *h, size_t len, char *err, size_t errlen);
+
+/* Copies the image SRC_VOLID of SRC (qcow2 or raw; a backing chain is
+ * followed only inside SRC's directory and flattened) into a new disk of
+ * DST for VMID in FORMAT ("qcow2", "raw"; NULL: qcow2) with the same
+ * virtual size.  NEW_VOLID gets the new volume id; on failure nothing new
+ * is left behind.  PROGRESS (may be NULL) is called after each chunk;
+ * a non-zero return cancels with -ECANCELED. */
+struct pool_copy_opts {
+	int vmid;
+	const char *format;
+	int (*progress)(void *opaque, uint64_t done, uint64_t total);
+	void *opaque;
+};
+int pool_vol_copy(struct pool *src, const char *src_volid, struct pool *dst,
+		  const struct pool_copy_opts *o, char *new_volid, size_t n, char *err,
+		  size_t errlen);
+/* The same copy between two files: SRC (format probed; backing files only
+ * inside SRC_DIRS, a NULL-ended list, or SRC's directory when NULL) into the
+ * existing, zero-reading image DST of at least SRC's virtual size. */
+int pool_image_copy(const char *src, const char *const *src_dirs, const char *dst,
+		    const struct pool_copy_opts *o, char *err, size_t errlen);
+/* Virtual size of the image at PATH (format probed, backing not opened). */
+int pool_image_size(const char *path, uint64_t *size, char *err, size_t errlen);
 
 struct pool_volume {
 	char volid[POOL_VOLID_MAX];
@@ -83,5 +161,26 @@ struct pool_status {
 	uint64_t total, used, avail; /* bytes of the file system holding the pool */
 };
 int pool_status(struct pool *p, struct pool_status *st, char *err, size_t errlen);
+
+/* Details of one volume (what a listing shows); CR_ENOTFOUND when absent. */
+int pool_vol_info(struct pool *p, const char *volid, struct pool_volume *out, char *err,
+		  size_t errlen);
+
+/* ---- the pools of a node ---- */
+
+struct pool_set;
+int pool_set_new(struct pool_set **out);
+/* Frees the set and every pool it ever held. */
+void pool_set_free(struct pool_set *s);
+/* Adds or replaces the pool with P's id; the set owns P.  A replaced pool
+ * stays allocated until pool_set_free, so a handle a request still uses
+ * stays valid. */
+int pool_set_put(struct pool_set *s, struct pool *p);
+/* Takes the pool ID out of the set (kept allocated as above); CR_ENOTFOUND. */
+int pool_set_remove(struct pool_set *s, const char *id);
+/* The pool ID (borrowed, valid until pool_set_free), or NULL. */
+struct pool *pool_set_get(struct pool_set *s, const char *id);
+/* Calls FN for each pool in id order; non-zero from FN stops and is returned. */
+int pool_set_foreach(struct pool_set *s, int (*fn)(struct pool *p, void *ctx), void *ctx);
 
 #endif

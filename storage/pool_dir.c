@@ -22,7 +22,8 @@
 #define DIR_MAX_DISKS 1000
 
 struct dir_pool {
-	char root[PATH_MAX]; /* realpath of the root */
+	char root[PATH_MAX]; /* realpath of the root (as configured while it is missing) */
+	char conf[PATH_MAX]; /* the root as configured */
 };
 
 static const char *root_of(const struct pool *p)
@@ -36,7 +37,7 @@ static void content_dir(enum pool_content c, int vmid, char *out, size_t n)
 	if (c == POOL_CONTENT_IMAGES)
 		snprintf(out, n, "images/%d", vmid);
 	else
-		snprintf(out, n, "%s", pool_content_name(c));
+		snprintf(out, n, "%s", pool_content_dir(c));
 }
 
 /* 1 if the resolved REAL lies inside ROOT. */
@@ -188,29 +189,57 @@ static uint64_t image_size(const char *path, const struct stat *st, const char *
 	return size;
 }
 
-/* One listed file: SUB/NAME under the root, shown if its volume id parses
- * and its path stays inside the pool. */
-static int list_one(struct pool *p, const char *sub, const char *name, pool_volume_fn fn, void *ctx)
+/* Fills V from the file of the parsed volume ID; CR_ENOTFOUND unless it
+ * is a regular file inside the pool. */
+static int vol_fill(struct pool *p, const struct pool_volid *id, struct pool_volume *v,
+		    char *err, size_t errlen)
+{
+	char path[PATH_MAX + POOL_NAME_MAX];
+	struct stat st;
+	int r = dir_path(p, id, path, sizeof(path), err, errlen);
+
+	if (r < 0)
+		return r;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "volume '%s' does not exist", v->volid);
+		return CR_ENOTFOUND;
+	}
+	v->content = id->content;
+	v->vmid = id->vmid;
+	snprintf(v->format, sizeof(v->format), "%s", id->format);
+	v->size = id->content == POOL_CONTENT_ISO ? (uint64_t)st.st_size
+						   : image_size(path, &st, id->format);
+	v->used = (uint64_t)st.st_blocks * 512;
+	v->ctime = st.st_ctime;
+	return 0;
+}
+
+static int dir_info(struct pool *p, const struct pool_volid *id, struct pool_volume *out,
+		    char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (id->content == POOL_CONTENT_IMAGES)
+		snprintf(out->volid, sizeof(out->volid), "%s:%d/%s", p->id, id->vmid, id->name);
+	else
+		snprintf(out->volid, sizeof(out->volid), "%s:%s/%s", p->id,
+			 pool_content_name(id->content), id->name);
+	return vol_fill(p, id, out, err, errlen);
+}
+
+/* One listed file: NAME in the directory of VOLDIR ("iso", "100"), shown
+ * if its volume id parses and its path stays inside the pool. */
+static int list_one(struct pool *p, const char *voldir, const char *name, pool_volume_fn fn,
+		    void *ctx)
 {
 	struct pool_volume v = {.vmid = 0};
 	struct pool_volid id;
-	char path[PATH_MAX + POOL_NAME_MAX], err[256];
-	struct stat st;
-	const char *volname = strncmp(sub, "images/", 7) == 0 ? sub + 7 : sub;
+	char err[256];
 
-	if ((size_t)snprintf(v.volid, sizeof(v.volid), "%s:%s/%s", p->id, volname, name) >=
+	if ((size_t)snprintf(v.volid, sizeof(v.volid), "%s:%s/%s", p->id, voldir, name) >=
 		sizeof(v.volid) ||
 	    pool_volid_parse(v.volid, &id, err, sizeof(err)) < 0 ||
-	    dir_path(p, &id, path, sizeof(path), err, sizeof(err)) < 0 || stat(path, &st) < 0 ||
-	    !S_ISREG(st.st_mode))
+	    vol_fill(p, &id, &v, err, sizeof(err)) < 0)
 		return 0;
-	v.content = id.content;
-	v.vmid = id.vmid;
-	snprintf(v.format, sizeof(v.format), "%s", id.format);
-	v.size = id.content == POOL_CONTENT_ISO ? (uint64_t)st.st_size
-						: image_size(path, &st, id.format);
-	v.used = (uint64_t)st.st_blocks * 512;
-	v.ctime = st.st_ctime;
 	return fn(&v, ctx);
 }
 
@@ -219,25 +248,43 @@ static int not_dot(const struct dirent *e)
 	return e->d_name[0] != '.';
 }
 
-/* Calls list_one for every entry of SUB (or, with RECURSE, of each of its
- * subdirectories named by a VMID matching VMID (0: all)). */
-static int list_dir(struct pool *p, const char *sub, int recurse, int vmid, pool_volume_fn fn,
+/* Calls list_one for every entry of the directory SUB, naming the volumes
+ * VOLDIR/<entry>. */
+static int list_dir(struct pool *p, const char *sub, const char *voldir, pool_volume_fn fn,
 		    void *ctx)
 {
 	struct dirent **ents;
-	char path[PATH_MAX + 64], child[96];
+	char path[PATH_MAX + 64];
 	int n, r = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", root_of(p), sub);
 	if ((n = scandir(path, &ents, not_dot, alphasort)) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	for (int i = 0; i < n; i++) {
-		if (r == 0 && !recurse)
-			r = list_one(p, sub, ents[i]->d_name, fn, ctx);
-		else if (r == 0 && (vmid == 0 || atoi(ents[i]->d_name) == vmid) &&
-			 strlen(ents[i]->d_name) < 16) {
-			snprintf(child, sizeof(child), "%s/%s", sub, ents[i]->d_name);
-			r = list_dir(p, child, 0, 0, fn, ctx);
+		if (r == 0)
+			r = list_one(p, voldir, ents[i]->d_name, fn, ctx);
+		free(ents[i]);
+	}
+	free(ents);
+	return r;
+}
+
+/* images/<vmid>/ for every VMID matching VMID (0: all). */
+static int list_images(struct pool *p, int vmid, pool_volume_fn fn, void *ctx)
+{
+	struct dirent **ents;
+	char path[PATH_MAX + 64], child[96];
+	int n, r = 0;
+
+	snprintf(path, sizeof(path), "%s/images", root_of(p));
+	if ((n = scandir(path, &ents, not_dot, alphasort)) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+
+		if (r == 0 && strlen(name) < 16 && (vmid == 0 || atoi(name) == vmid)) {
+			snprintf(child, sizeof(child), "images/%s", name);
+			r = list_dir(p, child, name, fn, ctx);
 		}
 		free(ents[i]);
 	}
@@ -250,50 +297,139 @@ static int dir_list(struct pool *p, int content, int vmid, pool_volume_fn fn, vo
 	int r = 0;
 
 	for (int c = 0; r == 0 && c < POOL_CONTENT_COUNT; c++) {
-		if (content >= 0 && c != content)
+		enum pool_content pc = (enum pool_content)c;
+
+		if ((content >= 0 && c != content) || !(p->content & (1u << c)))
 			continue;
-		if (c == POOL_CONTENT_IMAGES)
-			r = list_dir(p, "images", 1, vmid, fn, ctx);
+		if (pc == POOL_CONTENT_IMAGES)
+			r = list_images(p, vmid, fn, ctx);
 		else if (vmid == 0)
-			r = list_dir(p, pool_content_name((enum pool_content)c), 0, 0, fn, ctx);
+			r = list_dir(p, pool_content_dir(pc), pool_content_name(pc), fn, ctx);
 	}
 	return r;
 }
 
+static int dir_active(struct pool *p, char *err, size_t errlen)
+{
+	const struct dir_pool *d = p->priv;
+	struct stat st;
+
+	if (stat(d->conf, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	snprintf(err, errlen, "unable to activate storage '%s' - directory '%s' does not exist",
+		 p->id, d->conf);
+	return -ENOENT;
+}
+
+static const char *dir_root(const struct pool *p)
+{
+	return ((const struct dir_pool *)p->priv)->conf;
+}
+
+/* A hidden ".upload-XXXXXX" beside the final name: rename stays atomic. */
+static int dir_tmp_create(struct pool *p, enum pool_content c, char *path, size_t n, int *fd,
+			  char *err, size_t errlen)
+{
+	char dir[PATH_MAX + 32];
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/%s", root_of(p), pool_content_dir(c));
+	if ((r = util_mkdir_p(dir, 0700)) < 0 || (r = confine(root_of(p), dir, err, errlen)) < 0) {
+		if (r != -EACCES)
+			snprintf(err, errlen, "cannot create directory %s: %s", dir, err_str(r));
+		return r;
+	}
+	if ((size_t)snprintf(path, n, "%s/.upload-XXXXXX", dir) >= n) {
+		snprintf(err, errlen, "path too long");
+		return -ENAMETOOLONG;
+	}
+	if ((*fd = mkostemp(path, O_CLOEXEC)) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create a file in %s: %s", dir, strerror(errno));
+		return r;
+	}
+	fchmod(*fd, 0600);
+	return 0;
+}
+
+/* link() then unlink(): an existing volume is never replaced. */
+static int dir_tmp_commit(struct pool *p, const char *tmp, const struct pool_volid *v, char *err,
+			  size_t errlen)
+{
+	char path[PATH_MAX + POOL_NAME_MAX];
+	int r = dir_path(p, v, path, sizeof(path), err, errlen);
+
+	if (r < 0)
+		return r;
+	if (link(tmp, path) < 0) {
+		r = errno == EEXIST ? CR_EEXISTS : -errno;
+		snprintf(err, errlen, "%s: %s", path,
+			 errno == EEXIST ? "file already exists" : strerror(errno));
+		return r;
+	}
+	unlink(tmp);
+	return 0;
+}
+
 static const struct pool_ops dir_ops = {
     .type = "dir",
-    .content = "images,iso,import",
+    .content = "images,iso,import,snippets,backup",
     .path = dir_path,
     .alloc = dir_alloc,
     .vol_free = dir_vol_free,
     .list = dir_list,
     .status = dir_status,
+    .active = dir_active,
+    .info = dir_info,
+    .tmp_create = dir_tmp_create,
+    .tmp_commit = dir_tmp_commit,
+    .root = dir_root,
     .destroy = dir_destroy,
 };
 
-int pool_dir_new(const char *id, const char *root, struct pool **out, char *err, size_t errlen)
+/* ROOT and the directory of each content of P. */
+static int make_dirs(const struct pool *p, const char *root, char *err, size_t errlen)
 {
-	static const char *const subdirs[] = {"images", "iso", "import"};
+	char path[PATH_MAX + 16];
+	int r;
+
+	if ((r = util_mkdir_p(root, 0700)) < 0) {
+		snprintf(err, errlen, "storage directory %s: %s", root, err_str(r));
+		return r;
+	}
+	for (int c = 0; c < POOL_CONTENT_COUNT; c++) {
+		if (!(p->content & (1u << c)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, pool_content_dir((enum pool_content)c));
+		if ((r = util_mkdir_p(path, 0700)) < 0) {
+			snprintf(err, errlen, "storage directory %s: %s", path, err_str(r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int pool_dir_open(const struct pool_dir_opts *o, struct pool **out, char *err, size_t errlen)
+{
 	struct pool *p = calloc(1, sizeof(*p));
 	struct dir_pool *d = calloc(1, sizeof(*d));
-	char path[PATH_MAX + 16];
 	int r = -ENOMEM;
 
 	if (!p || !d)
 		goto fail_alloc;
-	if ((r = util_mkdir_p(root, 0700)) < 0 || !realpath(root, d->root)) {
-		r = r < 0 ? r : -errno;
-		snprintf(err, errlen, "storage directory %s: %s", root, err_str(r));
+	snprintf(p->id, sizeof(p->id), "%s", o->id);
+	p->content = o->content & POOL_CONTENT_ALL;
+	p->shared = o->shared;
+	pool_content_mask_format(p->content, p->content_list, sizeof(p->content_list));
+	r = -ENAMETOOLONG;
+	if (util_strlcpy(d->conf, o->root, sizeof(d->conf)) < 0 || o->root[0] != '/') {
+		snprintf(err, errlen, "invalid storage path '%s'", o->root);
 		goto fail_alloc;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++) {
-		snprintf(path, sizeof(path), "%s/%s", d->root, subdirs[i]);
-		if ((r = util_mkdir_p(path, 0700)) < 0) {
-			snprintf(err, errlen, "storage directory %s: %s", path, err_str(r));
-			goto fail_alloc;
-		}
-	}
-	snprintf(p->id, sizeof(p->id), "%s", id);
+	if (o->mkdir && (r = make_dirs(p, o->root, err, errlen)) < 0)
+		goto fail_alloc;
+	if (!realpath(o->root, d->root))
+		snprintf(d->root, sizeof(d->root), "%s", o->root);
 	p->ops = &dir_ops;
 	p->priv = d;
 	*out = p;
@@ -302,4 +438,14 @@ fail_alloc:
 	free(d);
 	free(p);
 	return r;
+}
+
+int pool_dir_new(const char *id, const char *root, struct pool **out, char *err, size_t errlen)
+{
+	char abs[PATH_MAX];
+	struct pool_dir_opts o = {.id = id, .root = root, .content = POOL_CONTENT_DEFAULT, .mkdir = 1};
+
+	if (root[0] != '/' && util_mkdir_p(root, 0700) == 0 && realpath(root, abs))
+		o.root = abs;
+	return pool_dir_open(&o, out, err, errlen);
 }

@@ -9,19 +9,59 @@
 
 #include "common/util.h"
 
-/* The extensions each content allows; the first of images is the default. */
+/* Each content's name, directory under a dir pool (Proxmox keeps backups in
+ * "dump") and the extensions it allows; the first of images is the default. */
 static const struct {
-	const char *name;
-	const char *const exts[6];
+	const char *name, *dir;
+	const char *const exts[8];
 } contents[POOL_CONTENT_COUNT] = {
-    [POOL_CONTENT_IMAGES] = {"images", {"qcow2", "raw", NULL}},
-    [POOL_CONTENT_ISO] = {"iso", {"iso", "img", NULL}},
-    [POOL_CONTENT_IMPORT] = {"import", {"qcow2", "raw", "vmdk", "ova", "ovf", NULL}},
+    [POOL_CONTENT_IMAGES] = {"images", "images", {"qcow2", "raw", NULL}},
+    [POOL_CONTENT_ISO] = {"iso", "iso", {"iso", "img", NULL}},
+    [POOL_CONTENT_IMPORT] = {"import", "import", {"qcow2", "raw", "vmdk", "ova", "ovf", NULL}},
+    [POOL_CONTENT_SNIPPETS] = {"snippets", "snippets", {"yaml", "yml", "json", "txt", "conf", "sh", NULL}},
+    [POOL_CONTENT_BACKUP] = {"backup", "dump", {"vma", "zst", "gz", "lzo", "tgz", "tar", "log", NULL}},
 };
 
 const char *pool_content_name(enum pool_content c)
 {
 	return c < POOL_CONTENT_COUNT ? contents[c].name : "";
+}
+
+const char *pool_content_dir(enum pool_content c)
+{
+	return c < POOL_CONTENT_COUNT ? contents[c].dir : "";
+}
+
+int pool_content_mask_parse(const char *list, unsigned *mask, char *err, size_t errlen)
+{
+	char item[32];
+	size_t len;
+	int c;
+
+	*mask = 0;
+	for (const char *p = list; *p; p += len + (p[len] == ',')) {
+		len = strcspn(p, ",");
+		if (len == 0)
+			continue;
+		if (len >= sizeof(item) || (memcpy(item, p, len), item[len] = '\0',
+					    (c = pool_content_parse(item)) < 0)) {
+			snprintf(err, errlen, "invalid content type '%.*s'", (int)len, p);
+			return -EINVAL;
+		}
+		*mask |= 1u << c;
+	}
+	return 0;
+}
+
+void pool_content_mask_format(unsigned mask, char *out, size_t n)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (int c = 0; c < POOL_CONTENT_COUNT; c++)
+		if ((mask & (1u << c)) && used < n)
+			used += (size_t)snprintf(out + used, n - used, "%s%s", used ? "," : "",
+						 contents[c].name);
 }
 
 int pool_content_parse(const char *name)
