@@ -24,7 +24,8 @@
 	X(EQMP, 500, "QEMU monitor error")                                     \
 	X(ENOTRUNNING, 500, "not running")                                     \
 	X(ETIMEOUT, 500, "timeout")                                            \
-	X(EINTERNAL, 500, "internal error")
+	X(EINTERNAL, 500, "internal error")                                     \
+	X(EPEER, 595, "cannot reach the cluster node")
 
 #define CR_ERR_BASE (-10000)
 
@@ -55,6 +56,7 @@ enum corral_err {
 #define CR_ENOTRUNNING CR_CODE(ENOTRUNNING)
 #define CR_ETIMEOUT CR_CODE(ETIMEOUT)
 #define CR_EINTERNAL CR_CODE(EINTERNAL)
+#define CR_EPEER CR_CODE(EPEER)
 
 /* Message for any code (project or -errno).  Static storage, never NULL. */
 const char *err_str(int code);

@@ -16,6 +16,7 @@ struct http;
 struct nodeinfo;
 struct hv;
 struct pool;
+struct cluster;
 
 struct app_config {
 	char data_dir[APP_PATH_MAX];  /* LMDB, certs, images (package: /var/lib/corral) */
@@ -29,6 +30,7 @@ struct app_config {
 	unsigned http_threads;
 	unsigned task_workers;
 	char webui_dir[APP_PATH_MAX]; /* static files of the web UI */
+	char gossip_listen[80];       /* cluster gossip UDP+TCP "0.0.0.0:7946" */
 };
 
 struct app {
@@ -40,6 +42,7 @@ struct app {
 	struct nodeinfo *nodeinfo;    /* CPU sampler (nodeinfo_new); NULL: averages since boot */
 	struct hv *hv;                /* running VMs (hv/vm.h); NULL: none can run */
 	struct pool *pool;            /* the directory pool "local"; NULL: no storage */
+	struct cluster *cluster;      /* membership (server/cluster.h); never NULL once started */
 	time_t started;               /* wall clock at start-up */
 	char cert_fingerprint[128];   /* SHA-256, "AA:BB:..." as Proxmox shows it */
 	volatile int stopping;        /* set by the signal handler */

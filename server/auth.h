@@ -21,6 +21,9 @@ struct auth;
  * secret under KEYDIR.  Returns 0 or a code with detail in ERR. */
 int auth_new(struct app *app, const char *keydir, struct auth **out, char *err, size_t errlen);
 void auth_free(struct auth *a);
+/* Loads the ticket key pair and CSRF secret from KEYDIR again (a cluster
+ * join installed the cluster's).  0 or a code with ERR. */
+int auth_reload_keys(struct auth *a, const char *keydir, char *err, size_t errlen);
 
 /* First start: creates admin@pve with the Administrator role on "/" when no
  * user exists.  PASSWORD may be NULL: a random one is generated and copied to

@@ -43,6 +43,7 @@ struct tcache_slot {
 struct auth {
 	struct app *app;
 	EVP_PKEY *priv, *pub;
+	EVP_PKEY *old_priv, *old_pub; /* replaced by auth_reload_keys, freed at the end */
 	unsigned char csrf[CSRF_SECRET_LEN];
 	pthread_mutex_t lock; /* snap, rl */
 	struct acl_snap *snap;

@@ -17,6 +17,7 @@
 #include "hv/vm.h"
 #include "server/app.h"
 #include "server/auth.h"
+#include "server/cluster.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/nodeinfo.h"
@@ -187,6 +188,19 @@ static int start_vms(struct app *app)
 	return 0;
 }
 
+/* Gossip runs only when DATA/cluster/cluster.json says this node is in a cluster. */
+static int start_cluster(struct app *app)
+{
+	char err[512] = "";
+	int rc = cluster_new(app, &app->cluster, err, sizeof(err));
+
+	if (rc < 0)
+		log_error("cluster: %s", err);
+	else if (cluster_is_member(app->cluster, err, sizeof(err)))
+		log_info("cluster %s: gossip on %s", err, app->cfg.gossip_listen);
+	return rc;
+}
+
 static int start(struct app *app)
 {
 	char *key = NULL, *cert = NULL;
@@ -204,6 +218,8 @@ static int start(struct app *app)
 		log_error("tasks in %s: %s", app->cfg.log_dir, err_str(rc));
 	if (rc == 0)
 		rc = start_http(app, key, cert);
+	if (rc == 0)
+		rc = start_cluster(app);
 	free(key);
 	free(cert);
 	return rc;
@@ -212,6 +228,8 @@ static int start(struct app *app)
 /* Reverse order of start(); each part may be absent. */
 static void stop(struct app *app)
 {
+	cluster_free(app->cluster); /* leaves gossip; peers see this node go */
+	app->cluster = NULL;
 	http_stop(app->http);
 	app->http = NULL;
 	if (app->tasks)
