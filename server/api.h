@@ -115,6 +115,13 @@ cJSON *api_subdirs(const char *prefix);
  * /nodes/<node>.  *OUT is owned by the caller. */
 int api_node_row(const struct req *req, int for_resources, cJSON **out);
 
+/* --- api_rrd.c: rrddata (statistics history for graphs) --- */
+
+extern const struct param_spec api_node_rrddata_params[];
+extern const struct param_spec api_qemu_rrddata_params[];
+int api_node_rrddata(struct req *req, struct resp *resp);
+int api_qemu_rrddata(struct req *req, struct resp *resp);
+
 /* --- api_cluster.c: /cluster --- */
 
 extern const struct param_spec api_nextid_params[];

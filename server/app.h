@@ -16,6 +16,7 @@ struct http;
 struct nodeinfo;
 struct hv;
 struct pool;
+struct rrdstat;
 struct cluster;
 
 struct app_config {
@@ -42,6 +43,7 @@ struct app {
 	struct nodeinfo *nodeinfo;    /* CPU sampler (nodeinfo_new); NULL: averages since boot */
 	struct hv *hv;                /* running VMs (hv/vm.h); NULL: none can run */
 	struct pool *pool;            /* the directory pool "local"; NULL: no storage */
+	struct rrdstat *rrd;          /* statistics history (rrdstat.h); NULL: none kept */
 	struct cluster *cluster;      /* membership (server/cluster.h); never NULL once started */
 	time_t started;               /* wall clock at start-up */
 	char cert_fingerprint[128];   /* SHA-256, "AA:BB:..." as Proxmox shows it */

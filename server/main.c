@@ -21,6 +21,7 @@
 #include "server/config.h"
 #include "server/http.h"
 #include "server/nodeinfo.h"
+#include "server/rrdstat.h"
 #include "server/sdnotify.h"
 #include "server/store.h"
 #include "server/tasks.h"
@@ -201,6 +202,18 @@ static int start_cluster(struct app *app)
 	return rc;
 }
 
+/* Statistics history in DATA/rrd, sampled by its own thread. */
+static int start_rrd(struct app *app)
+{
+	char dir[APP_PATH_MAX + 64], err[512] = "";
+	int rc;
+
+	data_path(app, "rrd", dir, sizeof(dir));
+	if ((rc = rrdstat_new(app, dir, RRDSTAT_INTERVAL_S, &app->rrd, err, sizeof(err))) < 0)
+		log_error("%s", err);
+	return rc;
+}
+
 static int start(struct app *app)
 {
 	char *key = NULL, *cert = NULL;
@@ -214,6 +227,8 @@ static int start(struct app *app)
 		log_error("node figures: %s", err_str(rc));
 	if (rc == 0)
 		rc = start_vms(app);
+	if (rc == 0)
+		rc = start_rrd(app);
 	if (rc == 0 && (rc = tasks_new(app, app->cfg.log_dir, app->cfg.task_workers, &app->tasks)) < 0)
 		log_error("tasks in %s: %s", app->cfg.log_dir, err_str(rc));
 	if (rc == 0)
@@ -234,6 +249,7 @@ static void stop(struct app *app)
 	app->http = NULL;
 	if (app->tasks)
 		tasks_free(app->tasks);
+	rrdstat_free(app->rrd); /* saves the statistics; samples the hv */
 	if (app->hv)
 		hv_free(app->hv); /* stops supervising; the VMs keep running */
 	pool_free(app->pool);

@@ -81,6 +81,8 @@ const struct route routes[] = {
 	{ HTTP_GET, "/nodes/{node}", api_node_params, NULL, PERM_USER, 0, api_node_index },
 	{ HTTP_GET, "/nodes/{node}/status", api_node_params,
 	  "/nodes/{node}", "Sys.Audit", 0, api_node_status },
+	{ HTTP_GET, "/nodes/{node}/rrddata", api_node_rrddata_params,
+	  "/nodes/{node}", "Sys.Audit", 0, api_node_rrddata },
 
 	/* --- /cluster --- */
 	{ HTTP_GET, "/cluster", api_no_params, NULL, PERM_USER, 0, api_cluster_index },
@@ -123,6 +125,8 @@ const struct route routes[] = {
 	  "/vms/{vmid}", QEMU_CONFIG_PRIVS, ROUTE_EXTRA_PARAMS, api_qemu_config_put },
 	{ HTTP_GET, "/nodes/{node}/qemu/{vmid}/pending", api_qemu_vm_params, "/vms/{vmid}",
 	  "VM.Audit", 0, api_qemu_pending },
+	{ HTTP_GET, "/nodes/{node}/qemu/{vmid}/rrddata", api_qemu_rrddata_params, "/vms/{vmid}",
+	  "VM.Audit", 0, api_qemu_rrddata },
 	{ HTTP_GET, "/nodes/{node}/qemu/{vmid}/status", api_qemu_vm_params, "/vms/{vmid}",
 	  "VM.Audit", 0, api_qemu_status_index },
 	{ HTTP_GET, "/nodes/{node}/qemu/{vmid}/status/current", api_qemu_vm_params, "/vms/{vmid}",

