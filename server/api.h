@@ -184,6 +184,27 @@ int api_qemu_resume(struct req *req, struct resp *resp);
 /* /cluster/resources rows of the VMs the caller may see, added to ROWS. */
 int api_qemu_resource_rows(struct req *req, cJSON *rows);
 
+/* --- api_qemu_snapshot.c, api_qemu_clone.c, api_qemu_resize.c: snapshots,
+ * templates, clones, disk resize --- */
+extern const struct param_spec api_qemu_snapshot_create_params[];
+extern const struct param_spec api_qemu_snapshot_params[];
+extern const struct param_spec api_qemu_snapshot_rollback_params[];
+extern const struct param_spec api_qemu_snapshot_delete_params[];
+extern const struct param_spec api_qemu_snapshot_config_params[];
+int api_qemu_snapshot_list(struct req *req, struct resp *resp);
+int api_qemu_snapshot_create(struct req *req, struct resp *resp);
+int api_qemu_snapshot_index(struct req *req, struct resp *resp);
+int api_qemu_snapshot_rollback(struct req *req, struct resp *resp);
+int api_qemu_snapshot_delete(struct req *req, struct resp *resp);
+int api_qemu_snapshot_config_get(struct req *req, struct resp *resp);
+int api_qemu_snapshot_config_put(struct req *req, struct resp *resp);
+extern const struct param_spec api_qemu_template_params[];
+extern const struct param_spec api_qemu_clone_params[];
+extern const struct param_spec api_qemu_resize_params[];
+int api_qemu_template(struct req *req, struct resp *resp);
+int api_qemu_clone(struct req *req, struct resp *resp);
+int api_qemu_resize(struct req *req, struct resp *resp);
+
 /* --- api_storage.c: /nodes/{node}/storage (the pool "local") --- */
 
 extern const struct param_spec api_storage_list_params[];

@@ -392,6 +392,20 @@ static int destroy_task(struct task *t, void *opaque)
 	return r < 0 ? task_fail(t, r, "cannot remove the configuration: %s", err_str(r)) : 0;
 }
 
+/* A template whose bases back linked clones stays (api_qemu_clone.c). */
+static int template_check(struct req *req, struct resp *resp, int vmid)
+{
+	char err[512];
+	struct qvm vm;
+	int r = qvm_read(req->app, vmid, &vm);
+
+	if (r < 0)
+		return 0;
+	r = qemu_template_in_use(req->app, vm.conf, err, sizeof(err));
+	qvm_clear(&vm);
+	return r == 1 ? resp_error(resp, CR_EINTERNAL, "%s", err) : 0;
+}
+
 int api_qemu_destroy(struct req *req, struct resp *resp)
 {
 	int vmid = qemu_vmid(req), r = qemu_check_vm(req, resp, vmid);
@@ -401,6 +415,8 @@ int api_qemu_destroy(struct req *req, struct resp *resp)
 		return r;
 	if (qemu_running(req->app, vmid))
 		return resp_error(resp, CR_EINTERNAL, "VM %d is running - destroy failed", vmid);
+	if ((r = template_check(req, resp, vmid)) < 0)
+		return r;
 	if (!(a = calloc(1, sizeof(*a))))
 		return resp_error(resp, -ENOMEM, "out of memory");
 	*a = (struct destroy_arg){vmid, req_bool(req, "destroy-unreferenced-disks", 0)};

@@ -85,8 +85,7 @@ int qemu_check_volumes(struct app *app, int vmid, const char *const *keys,
 	return errs->n ? -EINVAL : 0;
 }
 
-/* "32G" as Proxmox writes sizes: the largest unit that divides BYTES. */
-static void size_text(uint64_t bytes, char *out, size_t n)
+void qemu_size_text(uint64_t bytes, char *out, size_t n)
 {
 	static const char units[] = "KMGT";
 	int u = -1;
@@ -108,7 +107,7 @@ static int set_sized(struct vmconf *conf, const char *key, struct vmconf_drive *
 	int r;
 
 	d->size = bytes;
-	size_text(bytes, d->size_text, sizeof(d->size_text));
+	qemu_size_text(bytes, d->size_text, sizeof(d->size_text));
 	if (!(text = vmconf_drive_format(d)))
 		return -ENOMEM;
 	r = vmconf_set(conf, key, text);

@@ -35,6 +35,7 @@ void qvm_clear(struct qvm *vm)
 	vmconf_free(vm->conf);
 	vmconf_free(vm->pending);
 	vmconf_free(vm->pdel);
+	cJSON_Delete(vm->snaps);
 	memset(vm, 0, sizeof(*vm));
 }
 
@@ -83,6 +84,9 @@ int qvm_from_json(const cJSON *doc, struct qvm *vm)
 	del = cJSON_GetObjectItemCaseSensitive(doc, "delete");
 	if (r == 0 && cJSON_IsString(del))
 		r = pdel_from_text(vm->pdel, del->valuestring);
+	if (r == 0 && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "snapshots")) &&
+	    !(vm->snaps = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(doc, "snapshots"), 1)))
+		r = -ENOMEM;
 	lock = cJSON_GetObjectItemCaseSensitive(doc, "lock");
 	if (cJSON_IsString(lock))
 		snprintf(vm->lock, sizeof(vm->lock), "%s", lock->valuestring);
@@ -138,6 +142,8 @@ int qvm_save(struct store_txn *t, int vmid, const struct qvm *vm)
 		cJSON_AddStringToObject(doc, "delete", del);
 	if (vm->lock[0])
 		cJSON_AddStringToObject(doc, "lock", vm->lock);
+	if (vm->snaps)
+		cJSON_AddItemToObject(doc, "snapshots", cJSON_Duplicate(vm->snaps, 1));
 	snprintf(key, sizeof(key), "%d", vmid);
 	r = store_put(t, DB_VMS, key, doc);
 out:

@@ -16,6 +16,8 @@ struct http;
 struct nodeinfo;
 struct hv;
 struct pool;
+struct ws_hub;
+struct console_grants;
 struct rrdstat;
 struct cluster;
 
@@ -43,6 +45,8 @@ struct app {
 	struct nodeinfo *nodeinfo;    /* CPU sampler (nodeinfo_new); NULL: averages since boot */
 	struct hv *hv;                /* running VMs (hv/vm.h); NULL: none can run */
 	struct pool *pool;            /* the directory pool "local"; NULL: no storage */
+	struct ws_hub *ws;            /* console websockets (ws_bridge.h) */
+	struct console_grants *consoles; /* one-time console tickets (api_qemu_console.h) */
 	struct rrdstat *rrd;          /* statistics history (rrdstat.h); NULL: none kept */
 	struct cluster *cluster;      /* membership (server/cluster.h); never NULL once started */
 	time_t started;               /* wall clock at start-up */

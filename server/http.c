@@ -27,6 +27,7 @@
 #include "server/app.h"
 #include "server/router.h"
 #include "server/static.h"
+#include "server/ws_bridge.h"
 
 #define HTTP_IDLE_TIMEOUT 30      /* s without traffic on a connection */
 #define HTTP_REQUEST_TIMEOUT_MS 60000 /* a slow body upload is cut here */
@@ -347,6 +348,8 @@ static enum MHD_Result answer_api(struct http *h, struct MHD_Connection *conn, s
 
 	peer_text(conn, peer, sizeof(peer));
 	router_handle(h->app, &rq, &r->reply);
+	if (r->reply.upgrade) /* a console websocket: the session stays with the reply */
+		return queue(conn, MHD_HTTP_SWITCHING_PROTOCOLS, ws_session_response(r->reply.upgrade));
 	if (!r->reply.delay)
 		return queue_reply(conn, &r->reply);
 	/* Answer a failed authentication only AUTH_DELAY after the request came. */
@@ -598,7 +601,7 @@ static int start_daemon(struct http *h, const struct http_options *opt, char *er
 {
 	unsigned threads = default_threads(opt->threads);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS |
-			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem ops[] = {
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, h },
 		{ MHD_OPTION_LISTEN_SOCKET, h->listen_fd, NULL },

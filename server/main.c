@@ -19,12 +19,14 @@
 #include "server/auth.h"
 #include "server/cluster.h"
 #include "server/config.h"
+#include "server/api_qemu_console.h"
 #include "server/http.h"
 #include "server/nodeinfo.h"
 #include "server/rrdstat.h"
 #include "server/sdnotify.h"
 #include "server/store.h"
 #include "server/tasks.h"
+#include "server/ws_bridge.h"
 #include "server/tls.h"
 #include "storage/pool.h"
 
@@ -231,6 +233,9 @@ static int start(struct app *app)
 		rc = start_rrd(app);
 	if (rc == 0 && (rc = tasks_new(app, app->cfg.log_dir, app->cfg.task_workers, &app->tasks)) < 0)
 		log_error("tasks in %s: %s", app->cfg.log_dir, err_str(rc));
+	if (rc == 0 && ((rc = ws_hub_new(0, &app->ws)) < 0 ||
+			(rc = console_grants_new(&app->consoles)) < 0))
+		log_error("consoles: %s", err_str(rc));
 	if (rc == 0)
 		rc = start_http(app, key, cert);
 	if (rc == 0)
@@ -245,8 +250,11 @@ static void stop(struct app *app)
 {
 	cluster_free(app->cluster); /* leaves gossip; peers see this node go */
 	app->cluster = NULL;
+	ws_hub_shutdown(app->ws); /* console bridges end before the HTTP server */
 	http_stop(app->http);
 	app->http = NULL;
+	ws_hub_free(app->ws);
+	console_grants_free(app->consoles);
 	if (app->tasks)
 		tasks_free(app->tasks);
 	rrdstat_free(app->rrd); /* saves the statistics; samples the hv */

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hv/argv.h"
 #include "hv/vmconf.h"
@@ -45,6 +46,9 @@ struct qvm {
 	struct vmconf *pdel;	/* keys to delete at the next start (values unused) */
 	char lock[32];		/* "" or Proxmox's config lock (create, destroy...) */
 	char digest[41];
+	/* The record's "snapshots" object ({"parent", "list"}: see
+	 * api_qemu_snapshot_tree.c), kept as stored; NULL when none. */
+	cJSON *snaps;
 };
 
 int qvm_init(struct qvm *vm);
@@ -110,6 +114,12 @@ int qemu_drive_volid(const char *key, const char *value, char *volid, size_t n);
  * the key goes away) no longer names the same volume, as Proxmox keeps a
  * detached disk. */
 int qemu_keep_unused(struct vmconf *conf, const char *key, const char *new_value);
+/* 1 with Proxmox-style detail in ERR when CONF is a template one of whose
+ * bases still backs a linked clone (deleting it would break the clone),
+ * else 0 (api_qemu_clone.c). */
+int qemu_template_in_use(struct app *app, const struct vmconf *conf, char *err, size_t errlen);
+/* "32G" as Proxmox writes sizes: the largest unit that divides BYTES. */
+void qemu_size_text(uint64_t bytes, char *out, size_t n);
 /* Fills errors in RESP from ERRS (a 400). */
 int qemu_errors_reply(struct resp *resp, const struct vmconf_errors *errs);
 

@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "server/resp.h"
 #include "server/router.h"
+#include "server/ws_bridge.h"
 
 static void set_message(struct resp *r, const char *fmt, va_list ap)
 {
@@ -58,6 +59,7 @@ void resp_clear(struct resp *r)
 	cJSON_Delete(r->errors);
 	free(r->message);
 	free(r->set_cookie);
+	ws_session_put(r->upgrade);
 	memset(r, 0, sizeof(*r));
 	r->total = -1;
 }
@@ -130,6 +132,9 @@ void resp_render(struct resp *r, int rc, struct router_reply *out)
 	out->body_len = out->body ? strlen(out->body) : 0;
 	out->set_cookie = r->set_cookie;
 	r->set_cookie = NULL;
+	out->upgrade = failed ? NULL : r->upgrade;
+	if (!failed)
+		r->upgrade = NULL;
 	out->delay = out->status == 401;
 	resp_clear(r);
 }
@@ -145,6 +150,7 @@ void resp_render_bare(int status, const char *msg, struct router_reply *out)
 
 void router_reply_clear(struct router_reply *r)
 {
+	ws_session_put(r->upgrade);
 	free(r->body);
 	free(r->reason);
 	free(r->set_cookie);

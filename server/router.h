@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 struct app;
+struct ws_session;
 
 enum http_method { HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_METHOD_COUNT };
 
@@ -78,6 +79,7 @@ struct resp {
 	int status;      /* 0 = derive: 200, or from the returned code */
 	int64_t total;   /* -1 = none; list calls like the task log set it */
 	char *set_cookie;/* owned; optional Set-Cookie value */
+	struct ws_session *upgrade; /* owned; a websocket to switch to on success (ws_bridge.h) */
 };
 
 typedef int (*api_handler)(struct req *req, struct resp *resp);
@@ -142,6 +144,7 @@ struct router_reply {
 	char *reason;     /* first line of the error message, or NULL on success */
 	char *set_cookie; /* Set-Cookie value, or NULL */
 	int delay;        /* non-zero: a failed authentication, answer after the delay */
+	struct ws_session *upgrade; /* answer 101 and bridge (ws_session_response) */
 };
 
 /* Authenticates, checks CSRF and privileges, validates the parameters, runs
