@@ -1167,6 +1167,7 @@ struct conv {
 	unsigned char *comp;    /* -c: the window's clusters compressed, same offsets */
 	long clen[UNITS];       /* -c: compressed size per cluster (see Z_NO_DATA) */
 	unsigned zthreads;      /* -c: threads compressing, this one included */
+	enum img_compression ztype; /* -c: the target's compression type */
 };
 
 static int all_zero(const unsigned char *p, size_t n)
@@ -1395,7 +1396,7 @@ static void *zwork_main(void *arg)
 		uint64_t off = c * cv->cluster, n = z->len - off < cv->cluster ? z->len - off : cv->cluster;
 
 		if (cv->clen[c] != Z_NO_DATA)
-			cv->clen[c] = qcow2_compress_cluster(cv->cluster, cv->buf + off, n, cv->comp + off);
+			cv->clen[c] = qcow2_compress_cluster(cv->ztype, cv->cluster, cv->buf + off, n, cv->comp + off);
 	}
 	return NULL;
 }
@@ -1656,6 +1657,8 @@ static int conv_setup(struct conv *cv, struct conv_args *a, const char *dst)
 	if (a->compress && posix_memalign((void **)&cv->comp, 4096, COPY_CHUNK))
 		return -ENOMEM;
 	cv->zthreads = zthreads();
+	if (cv->dq)
+		cv->ztype = qcow2_compression(cv->dq);
 	if (img_virtual_size(cv->dst) < cv->size) {
 		perr(dst, "Target image is smaller than the source");
 		return -EINVAL;

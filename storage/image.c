@@ -141,6 +141,9 @@ int img_file_read(struct img *img, void *buf, size_t len, uint64_t off)
 int img_file_write(struct img *img, const void *buf, size_t len, uint64_t off)
 {
 	int r = img->io->pwrite(img->io_ctx, img->fd, buf, len, off);
+
+	if (off + len > img->zero_from)
+		img->zero_from = off + len;
 	return r < 0 ? img_seterr(img, r, "write of %zu bytes at %llu failed: %s", len,
 				  (unsigned long long)off, err_str(r)) : 0;
 }
@@ -320,6 +323,8 @@ static int open_fd(struct img *img, char *err, size_t errlen)
 	if (img->fd < 0)
 		return img_fmterr(err, errlen, -errno, "Could not open '%s': %s", img->path,
 				  strerror(errno));
+	if (img_file_size(img, &img->zero_from) < 0)
+		img->zero_from = UINT64_MAX;
 	if (!(img->flags & IMG_OPEN_SHARED))
 		return img_lock(img, err, errlen);
 	return 0;

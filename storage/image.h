@@ -130,7 +130,8 @@ int img_pwrite(struct img *img, const void *buf, size_t len, uint64_t off);
 
 #define IMG_ZERO_MAY_UNMAP 0x1u /* the clusters may be deallocated (qcow2 v3: zero flag, no host cluster) */
 /* The range reads as zeros afterwards; whole clusters become zero clusters
- * (v3) without touching data, partial ones are written with zeros. */
+ * (v3) without touching data, whole subclusters (extended L2) get their zero
+ * bits, the rest is written with zeros. */
 int img_pwrite_zeroes(struct img *img, uint64_t off, uint64_t len, unsigned flags);
 /* Drops whole clusters inside the range (partial clusters are left alone):
  * qcow2 v3 makes them read as zeros, v2 or no backing leaves them

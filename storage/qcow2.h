@@ -109,8 +109,8 @@ int qcow2_amend(struct qcow2 *q, const struct qcow2_amend_opts *opts, char *err,
 
 /* ---- compressed write (convert -c) ----------------------------------------------- */
 
-/* Writes one cluster compressed with the image's compression type (deflate;
- * zstd images get CR_EUNSUPPORTED).  OFF is cluster-aligned; LEN is the
+/* Writes one cluster compressed with the image's compression type (deflate,
+ * or zstd when the header says so).  OFF is cluster-aligned; LEN is the
  * cluster size, or less for the last cluster of the disk.  The cluster must
  * be unallocated in this image (as qemu-img convert -c writes a fresh
  * target).  When compression does not shrink it, writes it uncompressed. */
@@ -118,12 +118,16 @@ int qcow2_write_compressed(struct qcow2 *q, uint64_t off, const void *buf, size_
 
 /* For convert -c on several threads: compress clusters anywhere (pure,
  * thread-safe), then link them on the image's thread.
- * qcow2_compress_cluster() deflates LEN bytes (zero-padded to CLUSTER_SIZE)
+ * qcow2_compress_cluster() compresses LEN bytes (zero-padded to CLUSTER_SIZE)
+ * with TYPE (the target's qcow2_compression())
  * into DST (CLUSTER_SIZE bytes) and returns the compressed size, 0 when it
  * does not shrink (write the cluster with img_pwrite instead), or a negative
  * code.  qcow2_write_precompressed() stores such a result at cluster-aligned
  * OFF, under the same rules as qcow2_write_compressed(). */
-long qcow2_compress_cluster(uint32_t cluster_size, const void *src, size_t len, void *dst);
+long qcow2_compress_cluster(enum img_compression type, uint32_t cluster_size, const void *src, size_t len,
+			   void *dst);
+/* The compression type compressed writes to Q use. */
+enum img_compression qcow2_compression(const struct qcow2 *q);
 int qcow2_write_precompressed(struct qcow2 *q, uint64_t off, const void *comp, size_t clen);
 
 /* ---- commit and rebase ------------------------------------------------------------ */

@@ -372,27 +372,76 @@ static void alloc_span(const struct qcow2 *q, uint64_t e, uint64_t bm, uint64_t 
 	*from = s0 * q->sc_size, *to = s1 * q->sc_size;
 }
 
+/* O_DIRECT granularity: a narrowed write keeps to whole 4 KiB blocks. */
+#define FRESH_ALIGN 4096u
+
+/* The guest saw zeros in the whole cluster before this write. */
+static bool old_view_zero(const struct qcow2 *q, uint64_t e)
+{
+	if (q->ext_l2 || (e & QCOW2_OFLAG_COMPRESSED))
+		return false;
+	if ((e & QCOW2_OFLAG_ZERO) && q->version >= 3)
+		return true;
+	return !(e & QCOW2_OFFSET_MASK) && !q->img->backing;
+}
+
+/* Copy-on-write of zeros into a host cluster that already reads as zeros
+ * (past everything ever written) is skipped, as QEMU skips it with a zero
+ * write: [*from, *to) shrinks to the written bytes widened to 4 KiB. */
+static void narrow_fresh(const struct qcow2 *q, uint64_t e, int64_t host, uint64_t in, uint64_t n,
+			 uint64_t *from, uint64_t *to)
+{
+	uint64_t a = q->cluster_size < FRESH_ALIGN ? q->cluster_size : FRESH_ALIGN;
+
+	if ((uint64_t)host < q->img->zero_from || !old_view_zero(q, e))
+		return;
+	*from = in & ~(a - 1);
+	*to = qcow2_align_up(in + n, a);
+}
+
+/* Writes the new cluster's span [from, to): the guest data merged with the
+ * old view around it.  *copied says whether old data (not zeros) was copied. */
+static int fill_new_cluster(struct qcow2 *q, uint64_t gc, uint64_t e, uint64_t bm, uint64_t host,
+			    uint64_t from, uint64_t to, const uint8_t *data, uint64_t in, uint64_t n,
+			    bool *copied)
+{
+	uint8_t *buf;
+	int r;
+
+	*copied = false;
+	if (from == in && to == in + n) /* the write covers the span: no buffer */
+		return write_data(q, data, n, host + from);
+	buf = qcow2_io_alloc(to - from, false);
+	if (!buf)
+		return -ENOMEM;
+	if ((uint64_t)host >= q->img->zero_from && old_view_zero(q, e)) {
+		memset(buf, 0, to - from);
+		memcpy(buf + (in - from), data, n);
+		r = 0;
+	} else {
+		r = merge_cow(q, gc, e, bm, buf, from, to, data, in, n, copied);
+	}
+	if (r == 0)
+		r = write_data(q, buf, to - from, host + from);
+	free(buf);
+	return r;
+}
+
 static int write_alloc(struct qcow2 *q, uint8_t *l2, uint64_t idx, uint64_t gc, uint64_t e,
 		       uint64_t bm, const uint8_t *data, uint64_t in, uint64_t n)
 {
 	uint64_t from, to, nbm;
-	uint8_t *buf;
 	bool copied;
-	int64_t host;
+	int64_t host = qcow2_alloc_clusters(q, 1);
 	int r;
 
+	if (host < 0)
+		return (int)host;
 	alloc_span(q, e, bm, in, n, &from, &to, &nbm);
-	/* A write covering the whole span needs no copy-on-write buffer. */
-	buf = from == in && to == in + n ? NULL : qcow2_io_alloc(to - from, false);
-	if (!buf && !(from == in && to == in + n))
-		return -ENOMEM;
-	r = buf ? merge_cow(q, gc, e, bm, buf, from, to, data, in, n, &copied) : (copied = false, 0);
-	host = r < 0 ? r : qcow2_alloc_clusters(q, 1);
-	if (host >= 0)
-		r = write_data(q, buf ? buf : data, to - from, (uint64_t)host + from);
-	free(buf);
-	if (host < 0 || r < 0)
-		return host < 0 ? (int)host : r;
+	narrow_fresh(q, e, host, in, n, &from, &to);
+	r = fill_new_cluster(q, gc, e, bm, (uint64_t)host, from, to, data, in, n, &copied);
+	if (r < 0)
+		return r;
 	if (copied)
 		qcow2_cache_depends_on_flush(q->l2c);
 	r = q->lazy ? 0 : qcow2_cache_set_dependency(q->l2c, q->rbc);
@@ -587,30 +636,92 @@ static int zero_cluster(struct qcow2 *q, uint64_t gc, unsigned flags, bool disca
 	return free_old ? qcow2_free_l2_entry(q, e) : 0;
 }
 
+/* Extended L2: whole subclusters [off, off+len) of one cluster read as
+ * zeros by their zero bits, as QEMU's zero_l2_subclusters; a compressed
+ * cluster has no subclusters and gets zero data written instead. */
+static int zero_subclusters(struct qcow2 *q, uint64_t off, uint64_t len)
+{
+	uint64_t gc = off >> q->cluster_bits, in = off & (q->cluster_size - 1), idx, e, bm, s0, s1, mask;
+	uint8_t *l2;
+	int r = qcow2_get_l2_for_write(q, gc, &l2, &idx);
+
+	if (r < 0)
+		return r;
+	e = qcow2_l2_get(q, l2, idx);
+	bm = qcow2_l2_bitmap(q, l2, idx);
+	if (e & QCOW2_OFLAG_COMPRESSED) {
+		qcow2_cache_put(q->l2c, l2);
+		return write_zero_bytes(q, off, len);
+	}
+	sc_range(q, in, len, &s0, &s1);
+	mask = sc_mask(s0, s1);
+	qcow2_l2_set(q, l2, idx, e, (bm & ~mask) | (mask << 32));
+	qcow2_cache_mark_dirty(q->l2c, l2);
+	qcow2_cache_put(q->l2c, l2);
+	return 0;
+}
+
+/* Zeroes [off, off+len) inside one cluster (not all of it). */
+static int zero_partial(struct qcow2 *q, uint64_t off, uint64_t len)
+{
+	uint64_t a = qcow2_align_up(off, q->sc_size), b = (off + len) & ~(q->sc_size - 1);
+	int r = 0;
+
+	if (!q->ext_l2 || a >= b)
+		return write_zero_bytes(q, off, len);
+	if (a > off)
+		r = write_zero_bytes(q, off, a - off);
+	if (r == 0)
+		r = zero_subclusters(q, a, b - a);
+	if (r == 0 && b < off + len)
+		r = write_zero_bytes(q, b, off + len - b);
+	return r;
+}
+
 /* v2 keeps no zero flag: unallocated reads as zeros only without backing. */
 static bool can_zero_by_metadata(const struct qcow2 *q)
 {
 	return q->version >= 3 || !q->img->backing;
 }
 
+/* Discard drops whole clusters only; the partial ones at the ends stay. */
+static int discard_range(struct qcow2 *q, uint64_t off, uint64_t len)
+{
+	uint64_t cs = q->cluster_size, head = qcow2_align_up(off, cs), tail = (off + len) & ~(cs - 1);
+	int r = 0;
+
+	for (uint64_t c = head; r == 0 && c < tail; c += cs)
+		r = zero_cluster(q, c >> q->cluster_bits, 0, true);
+	return r;
+}
+
+static int zero_range(struct qcow2 *q, uint64_t off, uint64_t len, unsigned flags)
+{
+	uint64_t cs = q->cluster_size, end = off + len, next;
+	int r = 0;
+
+	if (!can_zero_by_metadata(q))
+		return write_zero_bytes(q, off, len);
+	for (uint64_t pos = off; r == 0 && pos < end; pos = next) {
+		next = (pos & ~(cs - 1)) + cs;
+		if (next > end)
+			next = end;
+		if (next - pos < cs)
+			r = zero_partial(q, pos, next - pos);
+		else
+			r = zero_cluster(q, pos >> q->cluster_bits, flags, false);
+	}
+	return r;
+}
+
 static int zero_or_discard(struct img *img, uint64_t off, uint64_t len, unsigned flags, bool discard)
 {
 	struct qcow2 *q = img->q;
-	uint64_t cs = q->cluster_size, head = qcow2_align_up(off, cs), end = off + len;
-	uint64_t tail = end & ~(cs - 1);
 	int r = begin_write(q);
 
 	if (r < 0)
 		return r;
-	if (head >= tail || (!discard && !can_zero_by_metadata(q)))
-		return discard ? 0 : write_zero_bytes(q, off, len);
-	if (!discard && head > off)
-		r = write_zero_bytes(q, off, head - off);
-	if (r == 0 && !discard && tail < end)
-		r = write_zero_bytes(q, tail, end - tail);
-	for (uint64_t c = head; r == 0 && c < tail; c += cs)
-		r = zero_cluster(q, c >> q->cluster_bits, flags, discard);
-	return r;
+	return discard ? discard_range(q, off, len) : zero_range(q, off, len, flags);
 }
 
 int qcow2_zero(struct img *img, uint64_t off, uint64_t len, unsigned flags)
@@ -747,8 +858,6 @@ static int compressed_args(struct qcow2 *q, uint64_t off, size_t len)
 	if ((off & (q->cluster_size - 1)) || off >= q->img->size ||
 	    (len != q->cluster_size && off + len != q->img->size) || len > q->cluster_size)
 		return img_seterr(q->img, CR_EINVAL_PARAM, "compressed writes are whole clusters");
-	if (q->compression_type != 0)
-		return img_seterr(q->img, CR_EUNSUPPORTED, "only zlib compression is written");
 	return 0;
 }
 
@@ -759,7 +868,7 @@ int qcow2_write_compressed(struct qcow2 *q, uint64_t off, const void *buf, size_
 
 	if (r < 0)
 		return r;
-	clen = qcow2_compress_cluster((uint32_t)q->cluster_size, buf, len, q->cbuf);
+	clen = qcow2_compress_cluster(qcow2_compression(q), (uint32_t)q->cluster_size, buf, len, q->cbuf);
 	if (clen > 0)
 		return link_compressed(q, off >> q->cluster_bits, q->cbuf, clen);
 	return clen < 0 ? (int)clen : qcow2_pwrite(q->img, buf, len, off);

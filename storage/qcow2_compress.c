@@ -1,11 +1,13 @@
 /* Compressed clusters: raw deflate (zlib, window 2^12 as QEMU writes it)
- * and zstd frames read by streaming until the cluster is full (the data
- * may be followed by the rest of its last 512-byte sector). */
+ * and zstd frames (one frame per cluster, read by streaming until the
+ * cluster is full: the data may be followed by the rest of its last
+ * 512-byte sector). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "storage/qcow2_int.h"
 
@@ -28,6 +30,16 @@ long qcow2_deflate(const void *src, size_t len, void *dst, size_t dstlen)
 	out = r == Z_STREAM_END ? (long)(dstlen - z.avail_out) : 0;
 	deflateEnd(&z);
 	return out;
+}
+
+/* One zstd frame at the default level; 0 when it does not fit in DSTLEN. */
+static long zstd_frame(const void *src, size_t len, void *dst, size_t dstlen)
+{
+	size_t n = ZSTD_compress(dst, dstlen, src, len, ZSTD_CLEVEL_DEFAULT);
+
+	if (!ZSTD_isError(n))
+		return (long)n;
+	return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? 0 : -EIO;
 }
 
 static int inflate_raw(const void *src, size_t len, void *dst, size_t dstlen)
@@ -81,12 +93,13 @@ int qcow2_decompress(int type, const void *src, size_t len, void *dst, size_t ds
 	return -EINVAL;
 }
 
-long qcow2_compress_cluster(uint32_t cluster_size, const void *src, size_t len, void *dst)
+long qcow2_compress_cluster(enum img_compression type, uint32_t cluster_size, const void *src, size_t len,
+			   void *dst)
 {
 	uint8_t *full = NULL;
 	long n;
 
-	if (len > cluster_size || cluster_size < 512)
+	if (len > cluster_size || cluster_size < 512 || (type != IMG_COMPRESS_ZLIB && type != IMG_COMPRESS_ZSTD))
 		return -EINVAL;
 	if (len < cluster_size) {
 		full = calloc(1, cluster_size);
@@ -95,7 +108,15 @@ long qcow2_compress_cluster(uint32_t cluster_size, const void *src, size_t len, 
 		memcpy(full, src, len);
 	}
 	/* one byte less than a cluster: a compressed cluster must save space */
-	n = qcow2_deflate(full ? full : src, cluster_size, dst, cluster_size - 1);
+	if (type == IMG_COMPRESS_ZSTD)
+		n = zstd_frame(full ? full : src, cluster_size, dst, cluster_size - 1);
+	else
+		n = qcow2_deflate(full ? full : src, cluster_size, dst, cluster_size - 1);
 	free(full);
 	return n;
+}
+
+enum img_compression qcow2_compression(const struct qcow2 *q)
+{
+	return q->compression_type ? IMG_COMPRESS_ZSTD : IMG_COMPRESS_ZLIB;
 }

@@ -236,6 +236,9 @@ struct img {
 	unsigned depth;      /* 0 for the top */
 	unsigned max_depth;
 	uint64_t l2_cache_bytes, refcount_cache_bytes;
+	/* Every byte of the file at or past it reads as zeros: the file's end
+	 * at open, raised by each write (UINT64_MAX when unknown). */
+	uint64_t zero_from;
 	struct qcow2 *q;     /* owned, qcow2 only */
 	char errmsg[256];
 };

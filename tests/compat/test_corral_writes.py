@@ -199,17 +199,22 @@ def case_convert(opts, tag):
     qemu_same(back, src, fmt="raw")
 
 
-def case_convert_compressed(cs):
-    src = raw_source("czsrc%d" % cs, 500 + cs // 512)
-    out = S.path("cz%d.qcow2" % cs)
-    corral("convert", "-c", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=%d" % cs, src, out)
+def case_convert_compressed(cs, ctype="zlib"):
+    tag = "%d%s" % (cs, ctype)
+    src = raw_source("czsrc" + tag, 500 + cs // 512 + len(ctype))
+    out = S.path("cz%s.qcow2" % tag)
+    corral("convert", "-c", "-f", "raw", "-O", "qcow2", "-o",
+           "cluster_size=%d,compression_type=%s" % (cs, ctype), src, out)
     r = qemu_check_clean(out)
     expect(r.get("compressed-clusters", 0) > 0, "no compressed clusters: %s" % r)
+    info = json.loads(qimg("info", "--output=json", out).stdout)
+    got = info["format-specific"]["data"]["compression-type"]
+    expect(got == ctype, "compression-type %s, want %s" % (got, ctype))
     qemu_same(out, src)
     # and QEMU can read every compressed cluster back
-    cp = S.path("cz%d.copy.qcow2" % cs)
+    cp = S.path("cz%s.copy.qcow2" % tag)
     shutil.copyfile(out, cp)
-    qimg("convert", "-O", "qcow2", cp, S.path("cz%d.q.qcow2" % cs))
+    qimg("convert", "-O", "qcow2", cp, S.path("cz%s.q.qcow2" % tag))
 
 
 def case_convert_backing():
@@ -326,6 +331,8 @@ S.case("convert preallocation=metadata", case_convert, "preallocation=metadata",
 S.case("convert extended_l2", case_convert, "extended_l2=on", "g")
 for cs in (512, 4 * KIB, 64 * KIB, 2 * MIB):
     S.case("convert -c cluster_size=%d" % cs, case_convert_compressed, cs)
+for cs in (4 * KIB, 64 * KIB):
+    S.case("convert -c compression_type=zstd cluster_size=%d" % cs, case_convert_compressed, cs, "zstd")
 S.case("convert -B keeps only the top layer", case_convert_backing)
 S.case("convert -n into an existing image", case_convert_existing)
 S.case("convert -S sparse detection", case_convert_sparse)

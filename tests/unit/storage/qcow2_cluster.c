@@ -1,8 +1,11 @@
 /* Tests for storage/qcow2_cluster.c: a randomized differential test (random
  * writes, zero writes, discards, snapshots, reverts and reopens through the
  * library against an in-memory model, then qemu-img check and qemu-img
- * compare), backing-file copy-up, extended L2 and block status. */
+ * compare), zero writes of subclusters (extended L2), and writes into
+ * new clusters that skip copying zeros only where the file reads as zeros. */
 #include <errno.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -225,8 +228,110 @@ static void test_differential(void)
 	}
 }
 
+static uint64_t file_u64(const char *path, uint64_t off)
+{
+	uint8_t b[8] = { 0 };
+	FILE *f = fopen(path, "rb");
+
+	if (f && fseek(f, (long)off, SEEK_SET) == 0 && fread(b, 1, 8, f) != 8)
+		memset(b, 0, 8);
+	if (f)
+		fclose(f);
+	return ((uint64_t)b[0] << 56) | ((uint64_t)b[1] << 48) | ((uint64_t)b[2] << 40) | ((uint64_t)b[3] << 32) |
+	       ((uint64_t)b[4] << 24) | ((uint64_t)b[5] << 16) | ((uint64_t)b[6] << 8) | b[7];
+}
+
+static bool all_byte(const uint8_t *b, size_t n, uint8_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != v)
+			return false;
+	return true;
+}
+
+/* As QEMU (128 KiB clusters): an 8 KiB zero write at 64 KiB into an
+ * allocated cluster clears allocation bits 16-17 and sets zero bits 16-17. */
+static void test_extl2_zero_subclusters(void)
+{
+	const char *p = tpath("sczero.qcow2");
+	uint8_t *b = malloc(128 << 10);
+	uint64_t l2, bm;
+	struct img *img;
+
+	CHECK_INT(sh("qemu-img create -q -f qcow2 -o extended_l2=on,cluster_size=128k '%s' 1M", p), 0);
+	img = open_rw(p);
+	CHECK(img != NULL && b != NULL);
+	memset(b, 0xab, 128 << 10);
+	CHECK_INT(img_pwrite(img, b, 128 << 10, 0), 0);
+	CHECK_INT(img_pwrite_zeroes(img, 64 << 10, 8 << 10, 0), 0);
+	/* a partial subcluster around whole ones: data zeros, then zero bits */
+	CHECK_INT(img_pwrite_zeroes(img, (16 << 10) - 512, (8 << 10) + 512, 0), 0);
+	CHECK_INT(img_close(img), 0);
+	l2 = file_u64(p, file_u64(p, 40)) & 0x00fffffffffffe00ull; /* L1[0] */
+	bm = file_u64(p, l2 + 8);                                  /* entry 0's bitmap */
+	CHECK((bm & 0xffffffffull) == (0xffffffffull & ~(3ull << 16) & ~(3ull << 4)));
+	CHECK((bm >> 32) == ((3ull << 16) | (3ull << 4)));
+	CHECK_INT(qemu_check(p), 0);
+	img = open_ro(p);
+	CHECK(img != NULL);
+	CHECK_INT(img_pread(img, b, 128 << 10, 0), 0);
+	CHECK(all_byte(b, (16 << 10) - 512, 0xab) && all_byte(b + (16 << 10) - 512, (8 << 10) + 512, 0));
+	CHECK(all_byte(b + (24 << 10), 40 << 10, 0xab) && all_byte(b + (64 << 10), 8 << 10, 0));
+	CHECK(all_byte(b + (72 << 10), 56 << 10, 0xab));
+	img_close(img);
+	free(b);
+}
+
+static int no_punch(void *ctx, int fd, uint64_t off, uint64_t len)
+{
+	(void)ctx, (void)fd, (void)off, (void)len;
+	return 0;
+}
+
+/* A 4 KiB write into a new cluster past the end of the file writes only
+ * those 4 KiB; into a reused cluster (freed, its old bytes still there: this
+ * I/O layer punches no holes) it writes the whole cluster, zeros around. */
+static void test_fresh_cluster_write(void)
+{
+	const char *p = tpath("fresh.qcow2");
+	struct img_io_ops io = *img_io_posix();
+	struct img_open_opts o = { .flags = IMG_OPEN_RDWR, .io = &io };
+	struct img *img = NULL;
+	uint8_t *b = malloc(64 << 10);
+	char err[256] = "";
+	struct stat st;
+	off_t end;
+
+	io.punch = no_punch;
+	CHECK(b != NULL);
+	CHECK_INT(create_qcow2(p, 8 << 20, 65536, 16), 0);
+	CHECK_INT(img_open(&img, p, &o, err, sizeof(err)), 0);
+	memset(b, 0xcd, 64 << 10);
+	CHECK_INT(img_pwrite(img, b, 4096, 8192), 0);
+	CHECK_INT(img_flush(img), 0);
+	CHECK_INT(stat(p, &st), 0);
+	end = st.st_size;
+	CHECK(end % 65536 == 8192 + 4096); /* the data cluster holds only the written block */
+	CHECK_INT(img_pwrite(img, b, 64 << 10, 1 << 20), 0);
+	CHECK_INT(img_discard(img, 1 << 20, 64 << 10), 0);
+	CHECK_INT(img_flush(img), 0);
+	CHECK_INT(img_pwrite(img, b, 4096, 2 << 20), 0); /* takes the freed cluster */
+	CHECK_INT(img_close(img), 0);
+	CHECK_INT(qemu_check(p), 0);
+	img = open_ro(p);
+	CHECK(img != NULL);
+	CHECK_INT(img_pread(img, b, 64 << 10, 2 << 20), 0);
+	CHECK(all_byte(b, 4096, 0xcd) && all_byte(b + 4096, (64 << 10) - 4096, 0));
+	CHECK_INT(img_pread(img, b, 64 << 10, 0), 0);
+	CHECK(all_byte(b, 8192, 0) && all_byte(b + 8192, 4096, 0xcd) && all_byte(b + 12288, 52 << 10, 0));
+	img_close(img);
+	free(b);
+}
+
 static const struct test_case tests[] = {
 	{ "differential", test_differential },
+	{ "extended L2 zero write sets subcluster zero bits", test_extl2_zero_subclusters },
+	{ "writes into new clusters copy zeros only where needed", test_fresh_cluster_write },
 };
 
 TEST_MAIN(tests)

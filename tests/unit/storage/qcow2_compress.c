@@ -63,7 +63,7 @@ static void *compress_job(void *arg)
 {
 	struct job *j = arg;
 
-	j->n = qcow2_compress_cluster(CS, j->src, CS, j->dst);
+	j->n = qcow2_compress_cluster(IMG_COMPRESS_ZLIB, CS, j->src, CS, j->dst);
 	return NULL;
 }
 
