@@ -205,13 +205,73 @@ int api_qemu_template(struct req *req, struct resp *resp);
 int api_qemu_clone(struct req *req, struct resp *resp);
 int api_qemu_resize(struct req *req, struct resp *resp);
 
-/* --- api_storage.c: /nodes/{node}/storage (the pool "local") --- */
+/* api_qemu_console.c: vncproxy, termproxy and their websocket */
+extern const struct param_spec api_qemu_vncproxy_params[];
+extern const struct param_spec api_qemu_termproxy_params[];
+extern const struct param_spec api_qemu_vncwebsocket_params[];
+int api_qemu_vncproxy(struct req *req, struct resp *resp);
+int api_qemu_termproxy(struct req *req, struct resp *resp);
+int api_qemu_vncwebsocket(struct req *req, struct resp *resp);
 
 extern const struct param_spec api_storage_list_params[];
 extern const struct param_spec api_storage_content_params[];
 int api_storage_list(struct req *req, struct resp *resp);
-int api_storage_content(struct req *req, struct resp *resp);
-/* /cluster/resources rows of the storages the caller may see. */
-int api_storage_resource_rows(struct req *req, cJSON *rows);
+/* --- api_storage.c: /nodes/{node}/storage --- */
 
+struct pool;
+int api_storage_content(struct req *req, struct resp *resp);
+extern const struct param_spec api_storage_status_params[];
+/* /cluster/resources rows of the storages the caller may see. */
+extern const struct param_spec api_storage_alloc_params[];
+extern const struct param_spec api_storage_volume_params[];
+extern const struct param_spec api_storage_volume_delete_params[];
+extern const struct param_spec api_storage_copy_params[];
+int api_storage_resource_rows(struct req *req, cJSON *rows);
+int api_storage_status(struct req *req, struct resp *resp);
+
+int api_storage_alloc(struct req *req, struct resp *resp);
+int api_storage_volume_get(struct req *req, struct resp *resp);
+int api_storage_volume_delete(struct req *req, struct resp *resp);
+int api_storage_volume_copy(struct req *req, struct resp *resp);
 #endif
+/* The usable pool ID into *OUT, or Proxmox's 500 in RESP ("does not exist",
+ * "is disabled", "unable to activate storage"). */
+int api_storage_pool_for(struct req *req, struct resp *resp, const char *id, struct pool **out);
+/* import-from=SRC_VOLID on a new disk of TARGET: the caller may read the
+ * source (Datastore.Audit|Datastore.AllocateSpace on its storage, and
+ * VM.Clone on the VM owning a disk image) and allocate on TARGET. */
+int api_storage_check_import(const struct req *req, const char *target, const char *src_volid,
+			     char *err, size_t errlen);
+/* Copies SRC_VOLID into a new disk of VMID on TARGET in FORMAT (NULL:
+ * qcow2); VOLID and *SIZE (bytes) describe the new disk. */
+int api_storage_import(struct app *app, int vmid, const char *target, const char *src_volid,
+		       const char *format, char *volid, size_t n, uint64_t *size, char *err,
+		       size_t errlen);
+
+/* --- api_storage_cfg.c: /storage definitions and the node's pool set --- */
+
+extern const struct param_spec api_storage_cfg_list_params[];
+extern const struct param_spec api_storage_cfg_create_params[];
+extern const struct param_spec api_storage_cfg_params[];
+extern const struct param_spec api_storage_cfg_update_params[];
+int api_storage_cfg_list(struct req *req, struct resp *resp);
+int api_storage_cfg_create(struct req *req, struct resp *resp);
+int api_storage_cfg_get(struct req *req, struct resp *resp);
+int api_storage_cfg_update(struct req *req, struct resp *resp);
+int api_storage_cfg_delete(struct req *req, struct resp *resp);
+/* Parameter formats: a content list, pve-node-list, pve-storage-path. */
+int api_storage_check_content(const char *v, char *err, size_t errlen);
+int api_storage_check_nodes(const char *v, char *err, size_t errlen);
+int api_storage_check_path(const char *v, char *err, size_t errlen);
+/* Start-up: the definitions ("local" added on the first start) opened into
+ * app->pools; app->pool is "local".  ERR names storages that failed. */
+int api_storage_start(struct app *app, char *err, size_t errlen);
+void api_storage_stop(struct app *app);
+/* The open pool STORAGE (borrowed; valid until api_storage_stop), or NULL
+ * when it is not defined, disabled or not for this node. */
+struct pool *api_storage_pool(struct app *app, const char *storage);
+/* The stored definition of ID (*OUT owned by the caller), or CR_ENOTFOUND. */
+int api_storage_definition(struct app *app, const char *id, cJSON **out);
+/* Whether definition DOC applies to NODE (its "nodes" list), and is enabled there. */
+int api_storage_on_node(const cJSON *doc, const char *node);
+int api_storage_enabled(const cJSON *doc, const char *node);

@@ -209,8 +209,8 @@ static int compare_one(struct chk *c, uint64_t k, unsigned fix)
 
 	if (r < 0)
 		return r;
-	if (rc || ref)
-		c->highest = k + 1;
+	if ((rc || ref) && k + 1 > c->highest)
+		c->highest = k + 1; /* leaked clusters count too, as in qemu-img */
 	if (rc == ref)
 		return 0;
 	if (rc > ref && (fix & QCOW2_REPAIR_LEAKS))
@@ -331,6 +331,17 @@ static int chk_init(struct chk *c, struct qcow2 *q, struct qcow2_check_result *r
 					(unsigned long long)c->nb);
 }
 
+/* Before repairing, qemu-img reports what the comparison finds (the
+ * "Leaked cluster"/"ERROR cluster" lines), then repairs ("Repairing ..."). */
+static int pre_report(struct chk *c)
+{
+	struct qcow2_check_result keep = *c->res;
+	int r = compare_all(c, 0);
+
+	*c->res = keep;
+	return r;
+}
+
 static int one_pass(struct chk *c, unsigned fix)
 {
 	struct qcow2 *q = c->q;
@@ -341,6 +352,8 @@ static int one_pass(struct chk *c, unsigned fix)
 	q->reserved = c->refs;
 	q->reserved_n = c->nb;
 	q->rb_allocated = 0;
+	if (r == 0 && fix)
+		r = pre_report(c);
 	if (r == 0)
 		r = compare_all(c, fix);
 	if (r == 0)
