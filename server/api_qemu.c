@@ -147,7 +147,7 @@ static int free_volume(const char *volid, void *ctx)
 	struct task *t = ctx;
 	char err[256];
 
-	if (pool_vol_free(task_app(t)->pool, volid, err, sizeof(err)) < 0)
+	if (pool_set_vol_free(task_app(t)->pools, volid, err, sizeof(err)) < 0)
 		task_warn(t, "cannot remove %s: %s", volid, err);
 	else
 		task_log(t, "removed volume %s", volid);
@@ -284,7 +284,7 @@ static int create_validate(struct req *req, struct resp *resp, int vmid, struct 
 	if (errs.n == 0)
 		vmconf_update(*conf, keys, values, n, NULL, &errs);
 	if (errs.n == 0)
-		qemu_check_volumes(req->app, vmid, keys, values, n, &errs);
+		qemu_check_volumes(req, vmid, keys, values, n, &errs);
 	if (errs.n == 0 && (vmconf_assign_macs(*conf) < 0 || vmconf_assign_smbios_uuid(*conf) < 0))
 		return resp_error(resp, CR_EINTERNAL, "cannot generate MAC addresses or uuid");
 	return errs.n ? qemu_errors_reply(resp, &errs) : 0;

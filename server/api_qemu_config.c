@@ -237,7 +237,7 @@ static int retire_volume(struct apply *a, const char *key)
 	if (!a->app->pool ||
 	    qemu_drive_volid(key, vmconf_get(a->vm.conf, key), volid, sizeof(volid)) < 0)
 		return 0;
-	return pool_vol_free(a->app->pool, volid, err, sizeof(err));
+	return pool_set_vol_free(a->app->pools, volid, err, sizeof(err));
 }
 
 static int delete_key(const char *key, void *ctx)
@@ -385,7 +385,7 @@ static int update_validate(struct req *req, struct resp *resp, const struct conf
 			      u->n, u->del, errs);
 	vmconf_free(cand);
 	if (errs->n == 0)
-		qemu_check_volumes(req->app, u->vmid, (const char *const *)u->keys,
+		qemu_check_volumes(req, u->vmid, (const char *const *)u->keys,
 				   (const char *const *)u->values, u->n, errs);
 	return errs->n ? qemu_errors_reply(resp, errs) : 0;
 }

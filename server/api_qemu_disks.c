@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "server/api.h"
 #include "server/app.h"
 #include "storage/image.h"
 #include "storage/pool.h"
@@ -24,13 +25,9 @@ static int volume_path(struct app *app, int vmid, const struct vmconf_drive *d, 
 	struct pool_volid v;
 	int r;
 
-	if (!app->pool) {
-		snprintf(err, errlen, "storage '%s' does not exist", d->storage);
-		return CR_ENOTFOUND;
-	}
 	if ((r = vmconf_drive_volid(d, volid, sizeof(volid))) < 0 ||
 	    (r = pool_volid_parse(volid, &v, err, errlen)) < 0 ||
-	    (r = pool_path(app->pool, volid, path, n, err, errlen)) < 0)
+	    (r = pool_set_vol_path(app->pools, volid, path, n, err, errlen)) < 0)
 		return r;
 	if (d->cdrom ? v.content != POOL_CONTENT_ISO : v.content != POOL_CONTENT_IMAGES) {
 		snprintf(err, errlen, "volume '%s' is not %s", volid,
@@ -44,9 +41,10 @@ static int volume_path(struct app *app, int vmid, const struct vmconf_drive *d, 
 	return 0;
 }
 
-static int check_drive(struct app *app, int vmid, const char *key, const char *value, char *err,
-		       size_t errlen)
+static int check_drive(const struct req *req, int vmid, const char *key, const char *value,
+		       char *err, size_t errlen)
 {
+	struct app *app = req->app;
 	struct vmconf_drive d;
 	char path[PATH_MAX];
 	struct stat st;
@@ -54,12 +52,10 @@ static int check_drive(struct app *app, int vmid, const char *key, const char *v
 
 	if (r < 0 || d.kind == VMCONF_VOL_NONE)
 		return r;
-	if (d.import_from[0]) {
-		snprintf(err, errlen, "import-from is not available on this node");
-		return -EINVAL;
-	}
+	if (d.import_from[0])
+		return api_storage_check_import(req, d.storage, d.import_from, err, errlen);
 	if (d.kind == VMCONF_VOL_NEW) {
-		if (app->pool && strcmp(d.storage, pool_id(app->pool)) == 0)
+		if (pool_set_get(app->pools, d.storage))
 			return 0;
 		snprintf(err, errlen, "storage '%s' does not exist", d.storage);
 		return CR_ENOTFOUND;
@@ -73,14 +69,14 @@ static int check_drive(struct app *app, int vmid, const char *key, const char *v
 	return 0;
 }
 
-int qemu_check_volumes(struct app *app, int vmid, const char *const *keys,
+int qemu_check_volumes(const struct req *req, int vmid, const char *const *keys,
 		       const char *const *values, size_t n, struct vmconf_errors *errs)
 {
 	char err[384];
 
 	for (size_t i = 0; i < n; i++)
 		if (qemu_is_drive_key(keys[i]) &&
-		    check_drive(app, vmid, keys[i], values[i], err, sizeof(err)) < 0)
+		    check_drive(req, vmid, keys[i], values[i], err, sizeof(err)) < 0)
 			vmconf_errors_add(errs, keys[i], "%s", err);
 	return errs->n ? -EINVAL : 0;
 }
@@ -133,11 +129,38 @@ static int add_size(struct app *app, int vmid, struct vmconf *conf, const char *
 	return set_sized(conf, key, d, bytes);
 }
 
+/* The volume of new disk D: imported (import-from) or allocated empty. */
+static int new_volume(struct app *app, int vmid, const char *key, struct vmconf_drive *d,
+		      char *volid, size_t n, uint64_t *bytes, char *err, size_t errlen)
+{
+	struct pool *p = pool_set_get(app->pools, d->storage);
+	char gib[32];
+	int r;
+
+	if (d->import_from[0]) {
+		r = api_storage_import(app, vmid, d->storage, d->import_from,
+				       d->format[0] ? d->format : NULL, volid, n, bytes, err, errlen);
+		d->import_from[0] = '\0';
+		return r;
+	}
+	snprintf(gib, sizeof(gib), "%sG", d->new_size);
+	if ((r = util_parse_size(gib, 1, bytes)) < 0 || *bytes == 0) {
+		snprintf(err, errlen, "%s: invalid size '%s'", key, d->new_size);
+		return -EINVAL;
+	}
+	*bytes = (*bytes + 511) & ~(uint64_t)511;
+	if (!p) {
+		snprintf(err, errlen, "storage '%s' does not exist", d->storage);
+		return CR_ENOTFOUND;
+	}
+	return pool_alloc(p, vmid, d->format[0] ? d->format : NULL, *bytes, volid, n, err, errlen);
+}
+
 static int alloc_one(struct app *app, int vmid, struct vmconf *conf, const char *key, char *err,
 		     size_t errlen)
 {
 	struct vmconf_drive d;
-	char volid[POOL_VOLID_MAX], gib[32];
+	char volid[POOL_VOLID_MAX];
 	uint64_t bytes;
 	int r = vmconf_drive_parse(key, vmconf_get(conf, key), &d, err, errlen);
 
@@ -146,15 +169,7 @@ static int alloc_one(struct app *app, int vmid, struct vmconf *conf, const char 
 		return add_size(app, vmid, conf, key, &d, err, errlen);
 	if (r < 0 || d.kind != VMCONF_VOL_NEW)
 		return r;
-	snprintf(gib, sizeof(gib), "%sG", d.new_size);
-	if ((r = util_parse_size(gib, 1, &bytes)) < 0 || bytes == 0) {
-		snprintf(err, errlen, "%s: invalid size '%s'", key, d.new_size);
-		return -EINVAL;
-	}
-	bytes = (bytes + 511) & ~(uint64_t)511;
-	r = pool_alloc(app->pool, vmid, d.format[0] ? d.format : NULL, bytes, volid, sizeof(volid),
-		       err, errlen);
-	if (r < 0)
+	if ((r = new_volume(app, vmid, key, &d, volid, sizeof(volid), &bytes, err, errlen)) < 0)
 		return r;
 	d.kind = VMCONF_VOL_VOLUME;
 	snprintf(d.volname, sizeof(d.volname), "%s", strchr(volid, ':') + 1);

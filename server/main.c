@@ -28,6 +28,7 @@
 #include "server/tasks.h"
 #include "server/ws_bridge.h"
 #include "server/tls.h"
+#include "server/api.h"
 #include "storage/pool.h"
 
 #define ADMIN_PASSWORD_ENV "CORRAL_ADMIN_PASSWORD"
@@ -170,14 +171,15 @@ static void on_vm_event(void *opaque, const struct hv_event *ev)
 static int start_vms(struct app *app)
 {
 	struct hv_config hc = { .run_dir = app->cfg.run_dir, .on_event = on_vm_event };
-	char dir[APP_PATH_MAX + 64], err[512] = "";
+	char err[512] = "";
 	int vmids[ATTACH_LOG_MAX], n, rc;
 
-	data_path(app, "images", dir, sizeof(dir));
-	if ((rc = pool_dir_new("local", dir, &app->pool, err, sizeof(err))) < 0) {
-		log_error("storage 'local': %s", err);
+	if ((rc = api_storage_start(app, err, sizeof(err))) < 0) {
+		log_error("storage definitions: %s", err);
 		return rc;
 	}
+	if (err[0])
+		log_warn("%s", err);
 	if ((rc = hv_new(&hc, &app->hv, err, sizeof(err))) < 0) {
 		log_error("hypervisor: %s", err);
 		return rc;
@@ -260,7 +262,7 @@ static void stop(struct app *app)
 	rrdstat_free(app->rrd); /* saves the statistics; samples the hv */
 	if (app->hv)
 		hv_free(app->hv); /* stops supervising; the VMs keep running */
-	pool_free(app->pool);
+	api_storage_stop(app);
 	nodeinfo_free(app->nodeinfo);
 	auth_free(app->auth);
 	if (app->store)

@@ -103,7 +103,7 @@ int qemu_foreach_volume(const struct vmconf *conf, int (*fn)(const char *volid, 
 
 /* Checks the drives of the N keys/values against the pool: volumes must
  * exist inside it, new disks must name a known storage.  Errors per key. */
-int qemu_check_volumes(struct app *app, int vmid, const char *const *keys,
+int qemu_check_volumes(const struct req *req, int vmid, const char *const *keys,
 		       const char *const *values, size_t n, struct vmconf_errors *errs);
 /* Allocates every new disk ("local:4") of CONF and rewrites its value to
  * the volume id plus size=.  Logs through LOG (may be NULL). */

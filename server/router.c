@@ -89,7 +89,7 @@ static void add_var(cJSON *vars, const char *name, size_t nlen, const char *val,
  * fail on their first segment.  Returns -1, or a score where a literal
  * segment outranks a variable one at the same depth (Proxmox's find_handler
  * prefers fixed subdirectories). */
-static int64_t match_pattern(const char *pattern, const struct segs *s, cJSON *vars)
+static int64_t match_pattern(const char *pattern, const struct segs *s, cJSON *vars, int tail)
 {
 	int64_t score = 0;
 	const char *ps;
@@ -101,6 +101,13 @@ static int64_t match_pattern(const char *pattern, const struct segs *s, cJSON *v
 
 		if (i >= s->n)
 			return -1;
+		if (is_var && tail && *pattern == '\0') {
+			/* ROUTE_PATH_TAIL: this last variable is the rest of the path */
+			if (vars)
+				add_var(vars, ps + 1, len - 2, s->p[i],
+					(size_t)(s->p[s->n - 1] + s->len[s->n - 1] - s->p[i]));
+			return score;
+		}
 		if (!is_var) {
 			if (len != s->len[i] || memcmp(ps, s->p[i], len) != 0)
 				return -1;
@@ -126,7 +133,8 @@ const struct route *router_match_in(const struct route *table, size_t n, enum ht
 	if (split_path(path, &s) < 0)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		int64_t score = match_pattern(table[i].path, &s, NULL);
+		int64_t score = match_pattern(table[i].path, &s, NULL,
+					      !!(table[i].flags & ROUTE_PATH_TAIL));
 
 		if (score < 0)
 			continue;
@@ -142,7 +150,7 @@ const struct route *router_match_in(const struct route *table, size_t n, enum ht
 	}
 	if (best && vars) {
 		*vars = cJSON_CreateObject();
-		match_pattern(best->path, &s, *vars);
+		match_pattern(best->path, &s, *vars, !!(best->flags & ROUTE_PATH_TAIL));
 	}
 	return best;
 }
@@ -337,6 +345,40 @@ static int dispatch(struct pipeline *p)
 	if ((rc = gather_params(p)) < 0 || (rc = check_access(p)) < 0 || (rc = validate(p)) < 0)
 		return rc;
 	return run_handler(p);
+}
+
+const struct route *router_authorize(struct app *app, const struct router_request *rq,
+				     struct identity *who, cJSON **vars, struct router_reply *out)
+{
+	struct pipeline p = { .app = app, .rq = rq, .resp = { .total = -1 } };
+	int method = router_method_parse(rq->method), known = 0, rc = CR_ENOROUTE;
+
+	memset(out, 0, sizeof(*out));
+	p.method = method < 0 ? HTTP_GET : (enum http_method)method;
+	if (method >= 0)
+		p.route = router_match(p.method, rq->path, &p.vars, &known);
+	if (!p.route || is_world(p.route))
+		rc = not_implemented(&p);
+	else if (authenticate(&p, out) < 0)
+		goto fail;
+	else if ((p.params = cJSON_Duplicate(p.vars, 1)) && (rc = check_access(&p)) == 0 &&
+		 (p.resp.errors = cJSON_CreateObject()))
+		rc = params_validate(p.route->params, 1, p.params, p.resp.errors);
+	if (rc == 0 && p.params) {
+		*who = p.who;
+		*vars = p.vars;
+		resp_clear(&p.resp);
+		cJSON_Delete(p.params);
+		return p.route;
+	}
+	if (rc == CR_EINVAL_PARAM)
+		resp_error(&p.resp, rc, "%s", err_str(rc));
+	resp_render(&p.resp, rc < 0 ? rc : -ENOMEM, out);
+fail:
+	resp_clear(&p.resp);
+	cJSON_Delete(p.params);
+	cJSON_Delete(p.vars);
+	return NULL;
 }
 
 void router_handle(struct app *app, const struct router_request *rq, struct router_reply *out)

@@ -53,6 +53,8 @@ enum route_flags {
 	ROUTE_NO_TOKEN = 1 << 1,     /* API tokens may not call it (/access/ticket) */
 	ROUTE_NO_CSRF = 1 << 2,      /* multipart upload: exempt from the CSRF header */
 	ROUTE_UPLOAD = 1 << 3,       /* body is streamed to the handler, not parsed */
+	ROUTE_PATH_TAIL = 1 << 4,    /* the last path variable takes the rest of the path,
+	                              * slashes included ("local:iso/x.iso") */
 };
 
 struct identity {
@@ -152,6 +154,13 @@ struct router_reply {
  * become error replies. */
 void router_handle(struct app *app, const struct router_request *rq, struct router_reply *out);
 void router_reply_clear(struct router_reply *r);
+
+/* For a streamed body (ROUTE_UPLOAD), before it is read: matches the
+ * route, authenticates (CSRF included), checks its privilege and validates
+ * the path variables.  Returns the route with WHO and *VARS (caller deletes)
+ * filled, or NULL with the error rendered into OUT. */
+const struct route *router_authorize(struct app *app, const struct router_request *rq,
+				     struct identity *who, cJSON **vars, struct router_reply *out);
 
 /* router_match over any table (tests and the fuzzer use their own). */
 const struct route *router_match_in(const struct route *table, size_t n, enum http_method method,

@@ -181,3 +181,27 @@ const struct route routes[] = {
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
+	{ HTTP_POST, "/nodes/{node}/storage/{storage}/content", api_storage_alloc_params,
+	  "/storage/{storage}", "Datastore.AllocateSpace", 0, api_storage_alloc },
+	{ HTTP_GET, "/nodes/{node}/storage/{storage}/content/{volume}", api_storage_volume_params,
+	  "/storage/{storage}", "Datastore.Audit|Datastore.AllocateSpace", ROUTE_PATH_TAIL,
+	  api_storage_volume_get },
+	{ HTTP_DELETE, "/nodes/{node}/storage/{storage}/content/{volume}",
+	  api_storage_volume_delete_params, "/storage/{storage}", "Datastore.Allocate",
+	  ROUTE_PATH_TAIL, api_storage_volume_delete },
+	{ HTTP_POST, "/nodes/{node}/storage/{storage}/content/{volume}", api_storage_copy_params,
+	  "/storage/{storage}", "Datastore.Audit|Datastore.AllocateSpace", ROUTE_PATH_TAIL,
+	  api_storage_volume_copy },
+	{ HTTP_GET, "/nodes/{node}/storage/{storage}/status", api_storage_status_params,
+	  "/storage/{storage}", "Datastore.Audit|Datastore.AllocateSpace", 0, api_storage_status },
+	/* --- /storage (api_storage_cfg.c) --- */
+	{ HTTP_GET, "/storage", api_storage_cfg_list_params, NULL, PERM_USER, 0,
+	  api_storage_cfg_list },
+	{ HTTP_POST, "/storage", api_storage_cfg_create_params, "/storage", "Datastore.Allocate", 0,
+	  api_storage_cfg_create },
+	{ HTTP_GET, "/storage/{storage}", api_storage_cfg_params, "/storage/{storage}",
+	  "Datastore.Allocate", 0, api_storage_cfg_get },
+	{ HTTP_PUT, "/storage/{storage}", api_storage_cfg_update_params, "/storage/{storage}",
+	  "Datastore.Allocate", 0, api_storage_cfg_update },
+	{ HTTP_DELETE, "/storage/{storage}", api_storage_cfg_params, "/storage",
+	  "Datastore.Allocate", 0, api_storage_cfg_delete },

@@ -134,13 +134,10 @@ int pool_tmp_commit(struct pool *p, const char *tmp, const char *volid, char *er
 	return r < 0 ? r : p->ops->tmp_commit(p, tmp, &v, err, errlen);
 }
 
-int pool_alloc(struct pool *p, int vmid, const char *format, uint64_t size, char *volid, size_t n,
-	       char *err, size_t errlen)
+/* What every allocation checks before the type's code runs. */
+static int alloc_check(struct pool *p, int vmid, const char *format, uint64_t size, char *err,
+		       size_t errlen)
 {
-	int r;
-
-	if (!format)
-		format = "qcow2";
 	if (strcmp(format, "qcow2") != 0 && strcmp(format, "raw") != 0) {
 		snprintf(err, errlen, "unsupported format '%s'", format);
 		return -EINVAL;
@@ -154,9 +151,34 @@ int pool_alloc(struct pool *p, int vmid, const char *format, uint64_t size, char
 		snprintf(err, errlen, "storage '%s' does not support content-type 'images'", p->id);
 		return -EINVAL;
 	}
-	if ((r = p->ops->active(p, err, errlen)) < 0)
+	return p->ops->active(p, err, errlen);
+}
+
+int pool_alloc(struct pool *p, int vmid, const char *format, uint64_t size, char *volid, size_t n,
+	       char *err, size_t errlen)
+{
+	int r;
+
+	if (!format)
+		format = "qcow2";
+	if ((r = alloc_check(p, vmid, format, size, err, errlen)) < 0)
 		return r;
-	return p->ops->alloc(p, vmid, format, size, volid, n, err, errlen);
+	return p->ops->alloc(p, vmid, NULL, format, size, volid, n, err, errlen);
+}
+
+int pool_alloc_named(struct pool *p, int vmid, const char *name, uint64_t size, char *volid,
+		     size_t n, char *err, size_t errlen)
+{
+	char want[POOL_VOLID_MAX];
+	struct pool_volid v;
+	int r;
+
+	snprintf(want, sizeof(want), "%s:%d/%s", p->id, vmid, name);
+	if ((r = pool_volid_parse(want, &v, err, errlen)) < 0)
+		return r;
+	if ((r = alloc_check(p, vmid, v.format, size, err, errlen)) < 0)
+		return r;
+	return p->ops->alloc(p, vmid, v.name, v.format, size, volid, n, err, errlen);
 }
 
 int pool_vol_free(struct pool *p, const char *volid, char *err, size_t errlen)

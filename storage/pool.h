@@ -51,7 +51,8 @@ int pool_content_parse(const char *name);
 /* Its directory in a dir pool ("images", "iso", "dump"...). */
 const char *pool_content_dir(enum pool_content c);
 /* "images,iso" <-> a mask of 1 << content.  Empty items are skipped; an
- * unknown one is -EINVAL with ERR.  Format writes Proxmox's order. */
+ * unknown one is -EINVAL with ERR.  Format writes them sorted by name, as
+ * Proxmox does. */
 int pool_content_mask_parse(const char *list, unsigned *mask, char *err, size_t errlen);
 void pool_content_mask_format(unsigned mask, char *out, size_t n);
 
@@ -93,6 +94,10 @@ int pool_path(struct pool *p, const char *volid, char *out, size_t n, char *err,
  * its volume id to VOLID. */
 int pool_alloc(struct pool *p, int vmid, const char *format, uint64_t size, char *volid, size_t n,
 	       char *err, size_t errlen);
+/* The same with the file name NAME ("vm-<vmid>-<x>.<qcow2|raw>", the format
+ * from its extension); CR_EEXISTS when it is taken. */
+int pool_alloc_named(struct pool *p, int vmid, const char *name, uint64_t size, char *volid,
+		     size_t n, char *err, size_t errlen);
 /* Deletes the volume's file (and the VM's directory once it is empty). */
 int pool_vol_free(struct pool *p, const char *volid, char *err, size_t errlen);
 
@@ -182,5 +187,10 @@ int pool_set_remove(struct pool_set *s, const char *id);
 struct pool *pool_set_get(struct pool_set *s, const char *id);
 /* Calls FN for each pool in id order; non-zero from FN stops and is returned. */
 int pool_set_foreach(struct pool_set *s, int (*fn)(struct pool *p, void *ctx), void *ctx);
+/* pool_vol_path / pool_vol_free on the pool VOLID names; CR_ENOTFOUND with
+ * "storage 'x' does not exist" when the set has no such pool. */
+int pool_set_vol_path(struct pool_set *s, const char *volid, char *out, size_t n, char *err,
+		      size_t errlen);
+int pool_set_vol_free(struct pool_set *s, const char *volid, char *err, size_t errlen);
 
 #endif

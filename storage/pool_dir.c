@@ -110,8 +110,22 @@ static int reserve_name(const char *dir, int vmid, const char *fmt, char *name, 
 	return -ENOSPC;
 }
 
-static int dir_alloc(struct pool *p, int vmid, const char *format, uint64_t size, char *volid,
-		     size_t n, char *err, size_t errlen)
+/* Takes exactly NAME in DIR with O_EXCL. */
+static int take_name(const char *dir, const char *name)
+{
+	char path[PATH_MAX + 64 + POOL_NAME_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return errno == EEXIST ? CR_EEXISTS : -errno;
+	close(fd);
+	return 0;
+}
+
+static int dir_alloc(struct pool *p, int vmid, const char *want, const char *format,
+		     uint64_t size, char *volid, size_t n, char *err, size_t errlen)
 {
 	struct img_create_opts o = {.size = size};
 	char dir[PATH_MAX + 32], path[PATH_MAX + 64 + POOL_NAME_MAX], name[POOL_NAME_MAX];
@@ -120,11 +134,15 @@ static int dir_alloc(struct pool *p, int vmid, const char *format, uint64_t size
 	o.format = strcmp(format, "raw") == 0 ? IMG_FMT_RAW : IMG_FMT_QCOW2;
 	snprintf(dir, sizeof(dir), "%s/images/%d", root_of(p), vmid);
 	if ((r = util_mkdir_p(dir, 0700)) < 0 || (r = confine(root_of(p), dir, err, errlen)) < 0 ||
-	    (r = reserve_name(dir, vmid, format, name, sizeof(name))) < 0) {
-		if (r != -EACCES)
+	    (r = want ? take_name(dir, want) : reserve_name(dir, vmid, format, name, sizeof(name))) < 0) {
+		if (r == CR_EEXISTS)
+			snprintf(err, errlen, "volume '%s:%d/%s' already exists", p->id, vmid, want);
+		else if (r != -EACCES)
 			snprintf(err, errlen, "cannot allocate a disk in %s: %s", dir, err_str(r));
 		return r;
 	}
+	if (want)
+		snprintf(name, sizeof(name), "%s", want);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((r = img_create(path, &o, err, errlen)) < 0) {
 		unlink(path);

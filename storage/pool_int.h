@@ -10,8 +10,9 @@ struct pool_ops {
 	const char *content; /* what the type can hold, Proxmox's list form */
 	int (*path)(struct pool *p, const struct pool_volid *v, char *out, size_t n, char *err,
 		    size_t errlen);
-	int (*alloc)(struct pool *p, int vmid, const char *format, uint64_t size, char *volid,
-		     size_t n, char *err, size_t errlen);
+	/* NAME: the file name to take, or NULL for the next free vm-<vmid>-disk-<n> */
+	int (*alloc)(struct pool *p, int vmid, const char *name, const char *format, uint64_t size,
+		     char *volid, size_t n, char *err, size_t errlen);
 	int (*vol_free)(struct pool *p, const struct pool_volid *v, char *err, size_t errlen);
 	int (*list)(struct pool *p, int content, int vmid, pool_volume_fn fn, void *ctx);
 	int (*status)(struct pool *p, struct pool_status *st, char *err, size_t errlen);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,4 +136,37 @@ int pool_set_foreach(struct pool_set *s, int (*fn)(struct pool *p, void *ctx), v
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = fn(snap[i], ctx);
 	return r;
+}
+
+/* The pool named by VOLID's storage into *OUT, or an error with ERR. */
+static int pool_of(struct pool_set *s, const char *volid, struct pool **out, char *err,
+		   size_t errlen)
+{
+	struct pool_volid v;
+	int r = pool_volid_parse(volid, &v, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (!(*out = pool_set_get(s, v.storage))) {
+		snprintf(err, errlen, "storage '%s' does not exist", v.storage);
+		return CR_ENOTFOUND;
+	}
+	return 0;
+}
+
+int pool_set_vol_path(struct pool_set *s, const char *volid, char *out, size_t n, char *err,
+		      size_t errlen)
+{
+	struct pool *p;
+	int r = pool_of(s, volid, &p, err, errlen);
+
+	return r < 0 ? r : pool_vol_path(p, volid, out, n, err, errlen);
+}
+
+int pool_set_vol_free(struct pool_set *s, const char *volid, char *err, size_t errlen)
+{
+	struct pool *p;
+	int r = pool_of(s, volid, &p, err, errlen);
+
+	return r < 0 ? r : pool_vol_free(p, volid, err, errlen);
 }

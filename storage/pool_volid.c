@@ -57,11 +57,16 @@ void pool_content_mask_format(unsigned mask, char *out, size_t n)
 {
 	size_t used = 0;
 
+	/* Proxmox writes content lists sorted by name. */
+	static const enum pool_content order[] = {POOL_CONTENT_BACKUP, POOL_CONTENT_IMAGES,
+						  POOL_CONTENT_IMPORT, POOL_CONTENT_ISO,
+						  POOL_CONTENT_SNIPPETS};
+
 	out[0] = '\0';
-	for (int c = 0; c < POOL_CONTENT_COUNT; c++)
-		if ((mask & (1u << c)) && used < n)
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if ((mask & (1u << order[i])) && used < n)
 			used += (size_t)snprintf(out + used, n - used, "%s%s", used ? "," : "",
-						 contents[c].name);
+						 contents[order[i]].name);
 }
 
 int pool_content_parse(const char *name)

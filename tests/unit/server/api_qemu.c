@@ -12,23 +12,24 @@
 
 #include "common/err.h"
 #include "server/qemu_int.h"
+#include "server/api.h"
 #include "storage/pool.h"
 
 #define NODE_QEMU "/nodes/" FIX_NODE "/qemu"
 
 static void open_node(struct api_fixture *f, const char *name)
 {
-	char dir[APP_PATH_MAX + 16], err[256];
+	char err[256];
 
 	api_fixture_open(f, name);
-	snprintf(dir, sizeof(dir), "%s/images", f->app.cfg.data_dir);
-	CHECK_INT(pool_dir_new("local", dir, &f->app.pool, err, sizeof(err)), 0);
+	/* the storage definitions: "local" in DATA/images */
+	CHECK_INT(api_storage_start(&f->app, err, sizeof(err)), 0);
 }
 
 static void close_node(struct api_fixture *f)
 {
 	api_fixture_close(f);
-	pool_free(f->app.pool);
+	api_storage_stop(&f->app);
 }
 
 /* Waits for the task whose UPID A answered; returns its exit status. */

@@ -62,7 +62,7 @@ static void test_content_masks(void)
 
 	CHECK_INT(pool_content_mask_parse("iso,images,,backup", &m, err, sizeof(err)), 0);
 	pool_content_mask_format(m, out, sizeof(out));
-	CHECK_STR(out, "images,iso,backup");
+	CHECK_STR(out, "backup,images,iso");
 	CHECK_INT(pool_content_mask_parse("iso,rootdir", &m, err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "invalid content type 'rootdir'");
 	CHECK_INT(pool_content_mask_parse("", &m, err, sizeof(err)), 0);
