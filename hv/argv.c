@@ -766,6 +766,38 @@ int hv_argv_build(const struct hv_argv_opts *o, char ***out, char *err, size_t e
 	return 0;
 }
 
+int hv_argv_device(const struct hv_argv_opts *o, const char *key, char ***out, char *err,
+		   size_t errlen)
+{
+	struct argv_ctx a = { .o = o, .err = err, .errlen = errlen };
+	const char *v = conf(&a, key);
+	struct vmconf_drive d;
+	unsigned scsi_done = 0;
+	char mbuf[48];
+	int q35 = is_q35(machine_type(&a, mbuf, sizeof(mbuf)));
+
+	*out = NULL;
+	a.nboot = vmconf_boot_order(o->conf, a.boot, BOOT_MAX);
+	a.nboot = a.nboot < 0 ? 0 : a.nboot;
+	if (!v) {
+		fail(&a, -EINVAL, "%s is not in the configuration", key);
+	} else if (strncmp(key, "net", 3) == 0) {
+		add_nic(&a, key, v);
+	} else if (drive_of(&a, key, v, &d)) {
+		if (strcmp(d.bus, "scsi") == 0)
+			add_scsi_controller(&a, &d, &scsi_done);
+		add_disk(&a, key, &d, q35);
+	} else {
+		fail(&a, -EINVAL, "%s is not a disk or a NIC", key);
+	}
+	if (a.failed) {
+		hv_argv_free(a.v);
+		return a.failed;
+	}
+	*out = a.v;
+	return 0;
+}
+
 void hv_argv_free(char **argv)
 {
 	if (!argv)

@@ -40,6 +40,12 @@ struct hv_argv_opts {
  * -ENOMEM. */
 int hv_argv_build(const struct hv_argv_opts *o, char ***out, char *err, size_t errlen);
 void hv_argv_free(char **argv);
+/* The options hv_argv_build gives the disk or NIC KEY of O->conf, for
+ * hot-plugging it: pairs such as "-blockdev" "<opts>", "-netdev" "<opts>",
+ * "-device" "<opts>" (a SCSI disk's controller first), NULL-terminated;
+ * free with hv_argv_free.  0 or -EINVAL with ERR. */
+int hv_argv_device(const struct hv_argv_opts *o, const char *key, char ***out, char *err,
+		   size_t errlen);
 
 /* "<run_dir>/<vmid>.<suffix>" (qmp, vnc, serial0, pid, log, qga).
  * 0 or -ENAMETOOLONG. */

@@ -71,7 +71,7 @@ static int is_bridge(const char *name)
 	return stat(path, &st) == 0;
 }
 
-static int setup_one(int vmid, const struct vmconf_net *n, char *err, size_t errlen)
+int hv_tap_setup_nic(int vmid, const struct vmconf_net *n, char *err, size_t errlen)
 {
 	char tap[IFNAMSIZ];
 	int r;
@@ -101,7 +101,7 @@ int hv_tap_setup(struct hv *h, int vmid, const struct vmconf *conf, char *err, s
 		    vmconf_net_parse(k, vmconf_value_at(conf, i), &n, err, errlen) < 0 ||
 		    !n.bridge[0])
 			continue;
-		r = setup_one(vmid, &n, err, errlen);
+		r = hv_tap_setup_nic(vmid, &n, err, errlen);
 		if (r < 0) {
 			hv_tap_teardown(vmid);
 			return r;
@@ -111,6 +111,21 @@ int hv_tap_setup(struct hv *h, int vmid, const struct vmconf *conf, char *err, s
 }
 
 /* Multi-queue or not is unknown here: try both ways of attaching. */
+static void tap_delete(const char *name)
+{
+	if (tun_ctl(name, 0, 0) < 0)
+		tun_ctl(name, 1, 0);
+}
+
+void hv_tap_delete(int vmid, int index)
+{
+	char tap[IFNAMSIZ];
+
+	snprintf(tap, sizeof(tap), "tap%di%d", vmid, index);
+	if (if_nametoindex(tap))
+		tap_delete(tap);
+}
+
 void hv_tap_teardown(int vmid)
 {
 	char prefix[32];
@@ -126,8 +141,7 @@ void hv_tap_teardown(int vmid)
 		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || !*rest ||
 		    strspn(rest, "0123456789") != strlen(rest))
 			continue;
-		if (tun_ctl(e->d_name, 0, 0) < 0)
-			tun_ctl(e->d_name, 1, 0);
+		tap_delete(e->d_name);
 	}
 	closedir(d);
 }

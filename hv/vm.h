@@ -98,6 +98,29 @@ int hv_vm_resume(struct hv *h, int vmid, char *err, size_t errlen);  /* cont */
 int hv_vm_qmp(struct hv *h, int vmid, const char *cmd, const cJSON *args, int timeout_ms,
 	      cJSON **ret, char *err, size_t errlen);
 
+/* ---- hot-plug (hv/hotplug.c) ------------------------------------------------- */
+
+/* Adds disk or NIC KEY of CONF (the configuration with KEY in it) to the
+ * running VM: the options hv_argv_device gives KEY, as blockdev-add,
+ * netdev_add (a bridged NIC's tap made first) and device_add; what was
+ * added is taken back on failure.  The guest sees a PCI hot-plug. */
+int hv_vm_plug(struct hv *h, int vmid, const struct vmconf *conf, const char *key,
+	       const struct hv_disk_path *disks, size_t ndisks, char *err, size_t errlen);
+/* device_del of KEY, then waits up to TIMEOUT_MS for the guest to release
+ * it (CR_ETIMEOUT otherwise) and deletes its block nodes, or its netdev
+ * and tap.  A KEY that is not plugged is no error. */
+int hv_vm_unplug(struct hv *h, int vmid, const char *key, int timeout_ms, char *err,
+		 size_t errlen);
+/* QMP set_link: NIC KEY's carrier on (UP 1) or off. */
+int hv_vm_set_link(struct hv *h, int vmid, const char *key, int up, char *err, size_t errlen);
+/* Pure: QEMU option text OPTS ("driver=qcow2,file.filename=/a,,b") as a QMP
+ * argument object: dotted keys nest, ",," is a comma, a first item without
+ * '=' is the value of IMPLIED ("driver", "type"; NULL: an error).  TYPED
+ * turns on/off into booleans and digit strings into numbers (blockdev-add,
+ * netdev_add); otherwise every value stays a string (device_add takes
+ * strings).  0 or -EINVAL; *OUT is the caller's. */
+int hv_keyval_json(const char *opts, const char *implied, int typed, cJSON **out);
+
 struct hv_vm_status {
 	int running;
 	char qmpstatus[32];    /* query-status: running, paused...; "stopped" */

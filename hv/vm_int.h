@@ -89,6 +89,10 @@ int hv_spawn(char *const *argv, const char *log_path, pid_t *pid, char *err, siz
 int hv_tap_setup(struct hv *h, int vmid, const struct vmconf *conf, char *err, size_t errlen);
 /* Deletes every tap<vmid>i<n>. */
 void hv_tap_teardown(int vmid);
+/* One NIC's tap (hot-plug): made, enslaved to N's bridge and up. */
+int hv_tap_setup_nic(int vmid, const struct vmconf_net *n, char *err, size_t errlen);
+/* Deletes tap<vmid>i<index> if it exists. */
+void hv_tap_delete(int vmid, int index);
 /* pidfd for PID (pidfd_open), -errno on failure. */
 int hv_pidfd_open(pid_t pid);
 

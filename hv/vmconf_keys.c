@@ -228,6 +228,32 @@ static int check_serial_port(const char *v, char *err, size_t errlen)
 	return pattern_fail(err, errlen);
 }
 
+/* pve-hotplug-features: 0, 1, or a comma list of the features. */
+static int check_hotplug(const char *v, char *err, size_t errlen)
+{
+	static const char *const features[] = { "network", "disk", "cpu", "memory", "usb",
+						 "cloudinit" };
+	const char *s = v;
+
+	if (strcmp(v, "0") == 0 || strcmp(v, "1") == 0)
+		return 0;
+	while (*s) {
+		size_t n = strcspn(s, ","), i;
+
+		for (i = 0; i < ARRAY_SIZE(features); i++)
+			if (strlen(features[i]) == n && strncmp(s, features[i], n) == 0)
+				break;
+		if (i == ARRAY_SIZE(features))
+			return fmt_fail(err, errlen,
+					"value does not look like a valid hotplug feature list", v);
+		s += n;
+		if (*s == ',' && *++s == '\0')
+			return fmt_fail(err, errlen,
+					"value does not look like a valid hotplug feature list", v);
+	}
+	return *v ? 0 : fmt_fail(err, errlen, "empty hotplug feature list", NULL);
+}
+
 /* tags: [a-z0-9_][a-z0-9_\-\+\.]* separated by ';' ',' or ' ' */
 static int check_tags(const char *v, char *err, size_t errlen)
 {
@@ -576,6 +602,8 @@ static const struct vc_prop keys[] = {
 	{ .name = "description", .type = VC_STR, .max_len = 8192, .desc = "Notes" },
 	{ .name = "efidisk", .type = VC_FMT, .fmt = &vc_drive_format, .indexed = 1,
 	  .max_index = 0, .buses = VC_EFI, .desc = "Disk for OVMF EFI variables" },
+	{ .name = "hotplug", .type = VC_STR, .check = check_hotplug,
+	  .desc = "Hot-plug features (network, disk...; 0 for none)" },
 	K_DISK("ide", 3, VC_IDE, "IDE hard disk or CD-ROM"),
 	{ .name = "lock", .type = VC_ENUM, .enumv = e_lock, .desc = "Lock held by a task" },
 	K_FMT("machine", &machine_format, "QEMU machine type"),

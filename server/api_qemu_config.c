@@ -351,9 +351,12 @@ out_txn:
 
 static int config_task(struct task *t, void *opaque)
 {
+	const struct config_update *u = opaque;
 	char err[512] = "";
-	int r = config_apply(task_app(t), opaque, err, sizeof(err));
+	int r = config_apply(task_app(t), u, err, sizeof(err));
 
+	if (r == 0)
+		r = qemu_hotplug_pending(task_app(t), u->vmid, t, err, sizeof(err));
 	return r < 0 ? task_fail(t, r, "%s", err) : 0;
 }
 
@@ -405,6 +408,8 @@ static int config_set(struct req *req, struct resp *resp, int async)
 	}
 	if (!async) {
 		r = config_apply(req->app, u, err, sizeof(err));
+		if (r == 0)
+			r = qemu_hotplug_pending(req->app, u->vmid, NULL, err, sizeof(err));
 		update_free(u);
 		return r < 0 ? resp_error(resp, r, "%s", err) : 0;
 	}

@@ -132,6 +132,13 @@ int qemu_task_start(struct task *t, int vmid, int timeout_s);
 size_t qemu_config_params(const struct req *req, const struct param_spec *spec, const char **keys,
 			  const char **values, size_t max, struct vmconf_errors *errs);
 
+/* After a config update of a running VM: applies the pending changes that
+ * can change live (NICs and virtio/SCSI disks plugged or unplugged,
+ * link_down) and moves them into the configuration; the rest stays
+ * pending.  Logs each to T (may be NULL).  0, or the first failure with
+ * "hotplug problem - <key>: <why>" in ERR (that change stays pending). */
+int qemu_hotplug_pending(struct app *app, int vmid, struct task *t, char *err, size_t errlen);
+
 /* vmstatus: one row of GET /nodes/{node}/qemu and of status/current.
  * HOST_CPUS caps "cpus" (qemu_host_cpus(), read once per request: it costs
  * a sysfs read).  CACHED takes the running figures from hv's snapshot

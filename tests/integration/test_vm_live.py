@@ -191,6 +191,71 @@ def test_vm_rrddata(ctx):
         assert key in st, (key, st)
 
 
+def guest_has(ctx, path):
+    return ctx.console.run(f"test -e {path} && echo yes || echo no").strip() == "yes"
+
+
+@suite.test
+def test_link_down(ctx):
+    """link_down=1 on a running VM: QMP set_link, the guest loses carrier; and back"""
+    net0 = ctx.vm.config.get()["net0"]
+    ctx.vm.config.put(net0=net0 + ",link_down=1")
+    conf = ctx.vm.config.get()
+    check_equal(conf["net0"], net0 + ",link_down=1")
+    check_equal([p for p in ctx.vm.pending.get() if "pending" in p or "delete" in p], [])
+    wait_for("carrier off", lambda: ctx.console.run("cat /sys/class/net/eth0/carrier")
+             .strip() == "0", timeout=30)
+    ctx.vm.config.put(net0=net0)
+    wait_for("carrier on", lambda: ctx.console.run("cat /sys/class/net/eth0/carrier")
+             .strip() == "1", timeout=30)
+
+
+@suite.test
+def test_hotplug_disk(ctx):
+    """a new virtio disk appears in the guest's /sys/block; removing it unplugs it (unused0)"""
+    ctx.vm.config.put(virtio1="local:1")
+    conf = ctx.vm.config.get()
+    assert conf["virtio1"].startswith(f"local:{VMID}/vm-{VMID}-disk-1"), conf
+    assert not [p for p in ctx.vm.pending.get() if "pending" in p], ctx.vm.pending.get()
+    wait_for("vdb in the guest", lambda: guest_has(ctx, "/sys/block/vdb"), timeout=60)
+    size = int(ctx.console.run("cat /sys/block/vdb/size").strip())
+    check_equal(size * 512, 1 << 30)
+    ctx.vm.config.put(delete="virtio1")
+    conf = ctx.vm.config.get()
+    assert "virtio1" not in conf, conf
+    assert conf["unused0"].startswith(f"local:{VMID}/vm-{VMID}-disk-1"), conf
+    wait_for("vdb gone from the guest", lambda: not guest_has(ctx, "/sys/block/vdb"),
+             timeout=60)
+
+
+@suite.test
+def test_hotplug_nic(ctx):
+    """a NIC added through POST config (a qmconfig task) shows up in the guest; delete unplugs it"""
+    log = ctx.ok(ctx.vm.config.post(net1="virtio"))
+    assert "net1: applied to the running VM" in log, log
+    conf = ctx.vm.config.get()
+    assert conf["net1"].startswith("virtio=BC:24:11:"), conf
+    wait_for("eth1 in the guest", lambda: guest_has(ctx, "/sys/class/net/eth1"), timeout=60)
+    ctx.ok(ctx.vm.config.post(delete="net1"))
+    assert "net1" not in ctx.vm.config.get()
+    wait_for("eth1 gone", lambda: not guest_has(ctx, "/sys/class/net/eth1"), timeout=60)
+
+
+@suite.test
+def test_not_hotpluggable(ctx):
+    """memory, and a NIC once hotplug leaves out network, wait in pending as in Proxmox"""
+    ctx.vm.config.put(hotplug="disk")
+    check_equal(ctx.vm.config.get()["hotplug"], "disk")
+    ctx.vm.config.put(memory=384, net2="virtio")
+    pending = {p["key"]: p for p in ctx.vm.pending.get()}
+    check_equal(pending["memory"].get("pending"), "384")
+    check_equal(pending["memory"]["value"], "256")
+    assert "pending" in pending["net2"] and "value" not in pending["net2"], pending["net2"]
+    assert not guest_has(ctx, "/sys/class/net/eth2")
+    ctx.vm.config.put(revert="memory,net2", delete="hotplug")
+    assert not [p for p in ctx.vm.pending.get() if "pending" in p], ctx.vm.pending.get()
+
+
 @suite.test
 def test_rrd_restart(ctx):
     """rrddata survives a corrald restart (one file per object under DATA/rrd)"""

@@ -45,6 +45,14 @@ static void test_scalars(void)
 	CHECK_STR(canon("ostype", "l26"), "l26");
 	CHECK_STR(canon("tags", "web prod,web;db"), "db;prod;web");
 	CHECK_STR(canon("serial0", "socket"), "socket");
+	CHECK_STR(canon("hotplug", "network,disk,usb"), "network,disk,usb");
+	CHECK_STR(canon("hotplug", "0"), "0");
+	CHECK_STR(canon("hotplug", "1"), "1");
+	CHECK_STR(fails("hotplug", "network,floppy"),
+		  "invalid format - value does not look like a valid hotplug feature list "
+		  "'network,floppy'");
+	CHECK_STR(fails("hotplug", "disk,"),
+		  "invalid format - value does not look like a valid hotplug feature list 'disk,'");
 	CHECK_STR(canon("description", "line one\nline two"), "line one\nline two");
 }
 
