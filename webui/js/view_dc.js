@@ -102,7 +102,7 @@ const nonEmpty = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v
 function userFields(u) {
   const isNew = !u;
   return [
-    { name: "userid", label: "User name", value: u ? u.userid : "", required: true, disabled: !isNew, pattern: "[^\\s:/]+@[A-Za-z][A-Za-z0-9.\\-_]+", placeholder: "name@pve", help: isNew ? "user@realm" : "" },
+    { name: "userid", label: "User name", value: u ? u.userid : "", required: true, disabled: !isNew, pattern: "[^\\s:\\/]+@[A-Za-z][A-Za-z0-9.\\-_]+", placeholder: "name@pve", help: isNew ? "user@realm" : "" },
     isNew ? { name: "password", label: "Password", type: "password", autocomplete: "new-password", help: "At least 8 characters (pve realm)" } : null,
     { name: "groups", label: "Groups", value: u ? (u.groups || []).toString() : "", placeholder: "comma separated" },
     { name: "firstname", label: "First Name", value: u ? u.firstname : "" },

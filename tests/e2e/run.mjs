@@ -1,0 +1,308 @@
+// Corral's web UI driven in Debian's chromium (headless) by playwright-core,
+// against the corrald that tests/e2e/test_webui.py started.  Prints
+// "ok - name" / "not ok - name" per step and "N passed, N failed".
+import { chromium } from "playwright-core";
+import fs from "node:fs";
+import path from "node:path";
+
+const BASE = process.env.CORRAL_URL;
+const USER = process.env.CORRAL_USER || "admin@pve";
+const PASSWORD = process.env.CORRAL_PASSWORD;
+const NODE = process.env.CORRAL_NODE;
+const VMID = process.env.CORRAL_VMID || "100";
+const SHOTS = process.env.CORRAL_SCREENSHOTS;
+const STEP_TIMEOUT = 180000; // ms for any one step
+const BOOT_TIMEOUT = 150000; // ms for the guest to boot under TCG
+
+const errors = []; // uncaught exceptions and console errors seen in the page
+let passed = 0;
+let failed = 0;
+
+async function step(name, fn) {
+  let timer;
+  try {
+    await Promise.race([fn(), new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`step took longer than ${STEP_TIMEOUT} ms`)), STEP_TIMEOUT); })]);
+    console.log(`ok - ${name}`);
+    passed++;
+  } catch (e) {
+    console.log(`not ok - ${name}`);
+    for (const line of String(e.stack || e).split("\n").slice(0, 12)) console.log(`    ${line}`);
+    failed++;
+    await closeDialogs();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+let currentPage = null;
+
+// A failed step may leave a dialog open over the page; the next steps start clean.
+async function closeDialogs() {
+  if (currentPage) await currentPage.evaluate(() => document.querySelectorAll("dialog").forEach((d) => { d.close(); d.remove(); })).catch(() => {});
+}
+
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+function watch(page) {
+  page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => {
+    // Chromium logs every non-2xx fetch as "Failed to load resource"; the
+    // wrong-password 401 is one the test causes on purpose.  Script errors
+    // are what this collects.
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push(`console: ${m.text()}`);
+  });
+}
+
+const treeItem = (page, hash) => page.locator(`#tree a.tree-item[href="${hash}"]`);
+const vmHash = `#/qemu/${NODE}/${VMID}`;
+
+async function go(page, hash) {
+  await page.evaluate((h) => { location.hash = h; }, hash);
+}
+
+async function waitVmStatus(page, status, timeout = 60000) {
+  await page.locator(`#tree a.tree-item[href="${vmHash}"][data-status="${status}"]`).waitFor({ timeout });
+}
+
+async function waitTasksIdle(page) {
+  // The task panel shows running tasks with class task-running.
+  await page.waitForFunction(() => !document.querySelector("#tasks-body tr.task-running"), null, { timeout: 150000 });
+}
+
+// Picks the option of SELECT whose value starts with PREFIX.
+async function selectStarting(sel, prefix) {
+  const values = await sel.locator("option").evaluateAll((os) => os.map((o) => o.value));
+  const v = values.find((x) => x.startsWith(prefix));
+  check(v, `an option starting with ${prefix} among ${values.join(", ")}`);
+  await sel.selectOption(v);
+}
+
+async function wizard(page) {
+  await page.click("#create-vm");
+  const dlg = page.locator("dialog.wizard");
+  await dlg.waitFor();
+  const next = dlg.locator('[data-action="next"]');
+  const label = (l) => dlg.getByLabel(l, { exact: true });
+  check((await label("VM ID").inputValue()) === VMID, "VM ID defaults to the next free id");
+  await label("Name").fill("bad name!");
+  await next.click();
+  check(await label("Name").evaluate((el) => !el.validity.valid), "an invalid name is refused");
+  await label("Name").fill("e2e-guest");
+  await shot(page, "wizard-general");
+  await next.click();
+  await label("Media").selectOption("none");
+  await next.click();
+  check(await label("Serial port (socket)").isChecked(), "serial port on by default");
+  check((await label("SCSI Controller").inputValue()) === "virtio-scsi-single", "Proxmox's SCSI default");
+  await next.click();
+  check((await label("Disk size (GiB)").inputValue()) === "32", "32 GiB default disk");
+  await label("Bus/Device").selectOption("virtio");
+  await selectStarting(label("Disk source"), "existing:");
+  await shot(page, "wizard-disks");
+  await next.click();
+  check((await label("Cores").inputValue()) === "1", "1 core by default");
+  await next.click();
+  check((await label("Memory (MiB)").inputValue()) === "2048", "2048 MiB default");
+  await label("Memory (MiB)").fill("8");
+  await next.click();
+  check(await label("Memory (MiB)").evaluate((el) => !el.validity.valid), "memory below 16 MiB is refused");
+  await label("Memory (MiB)").fill("256");
+  await next.click();
+  check((await label("Model").inputValue()) === "virtio", "virtio NIC by default");
+  await next.click();
+  const confirmText = await dlg.locator("table.confirm").innerText();
+  check(confirmText.includes("virtio0") && confirmText.includes(`local:${VMID}/vm-${VMID}-disk-0.qcow2`), `confirm lists the disk: ${confirmText}`);
+  await shot(page, "wizard-confirm");
+  await next.click();
+  await dlg.waitFor({ state: "detached" });
+}
+
+async function serialLogHas(marker) {
+  const data = process.env.CORRAL_DATA;
+  const file = path.join(data, "run", `${VMID}.serial0.log`);
+  const deadline = Date.now() + BOOT_TIMEOUT;
+  while (Date.now() < deadline) {
+    try {
+      if (fs.readFileSync(file, "latin1").includes(marker)) return true;
+    } catch {
+      // not written yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`no ${marker} in ${file}`);
+}
+
+async function main() {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 720 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(30000);
+  currentPage = page;
+  watch(page);
+
+  await step("login page: realms from /access/domains, wrong password shows an error", async () => {
+    await page.goto(`${BASE}/`);
+    await page.locator("#login-realm option").first().waitFor({ state: "attached" });
+    check((await page.locator("#login-realm option").count()) >= 2, "two realms");
+    await page.fill("#login-user", "admin");
+    await page.fill("#login-password", "wrong-password");
+    await page.selectOption("#login-realm", "pve");
+    await page.click("#login-submit");
+    await page.locator("#login-error", { hasText: "Login failed" }).waitFor({ timeout: 15000 });
+    check(await page.locator("#app").isHidden(), "still on the login page");
+    await shot(page, "login-error");
+  });
+
+  await step("log in: the tree shows Datacenter, the node and its storage", async () => {
+    await page.fill("#login-user", USER);
+    await page.fill("#login-password", PASSWORD);
+    await page.click("#login-submit");
+    await page.locator("body[data-tree-ready]").waitFor();
+    await treeItem(page, `#/node/${NODE}`).waitFor();
+    await treeItem(page, `#/storage/${NODE}/local`).waitFor();
+    check((await page.locator("#user").innerText()) === USER, "user shown");
+    await shot(page, "datacenter-summary");
+  });
+
+  await step("keyboard: arrow keys move through the tree, Enter opens the node", async () => {
+    await page.locator("#tree a.tree-item").first().focus();
+    await page.keyboard.press("ArrowDown");
+    check(await page.evaluate(() => document.activeElement.getAttribute("href")) === `#/node/${NODE}`, "focus on the node");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction((n) => location.hash === `#/node/${n}`, NODE);
+    await page.locator('.tab-body[data-tab="summary"] canvas').first().waitFor();
+    await page.locator('.tab-body [data-charts="ready"]').or(page.locator('.tab-body[data-charts="ready"]')).first().waitFor({ timeout: 20000 });
+    await shot(page, "node-summary");
+  });
+
+  await step("datacenter permission views: users, groups, tokens, ACL", async () => {
+    await go(page, "#/dc/users");
+    await page.locator(".tab-body table.grid td", { hasText: USER }).first().waitFor();
+    await shot(page, "datacenter-users");
+    await page.click('.tab-body [data-action="add"]');
+    const dlg = page.locator("dialog[open]");
+    await dlg.getByLabel("User name", { exact: true }).fill("alice@pve");
+    await dlg.getByLabel("Password", { exact: true }).fill("alice-password-1");
+    await dlg.locator('button[type="submit"]').click();
+    await page.locator(".tab-body table.grid td", { hasText: "alice@pve" }).waitFor();
+    await go(page, "#/dc/groups");
+    await page.locator(".tab-body table.grid").waitFor();
+    await go(page, "#/dc/tokens");
+    await page.locator(".tab-body table.grid").waitFor();
+    await go(page, "#/dc/acl");
+    await page.locator(".tab-body table.grid td", { hasText: "Administrator" }).first().waitFor();
+    await shot(page, "datacenter-acl");
+    await go(page, "#/dc/cluster");
+    await page.locator(".tab-body table.grid td", { hasText: NODE }).first().waitFor();
+  });
+
+  await step("storage view lists the test guest's disk volume", async () => {
+    await go(page, `#/storage/${NODE}/local/images`);
+    await page.locator(".tab-body td", { hasText: `vm-${VMID}-disk-0.qcow2` }).waitFor();
+    await shot(page, "storage-content");
+  });
+
+  await step("create a VM with the test guest's disk through the wizard", async () => {
+    await wizard(page);
+    await treeItem(page, vmHash).waitFor({ timeout: 30000 });
+    await waitTasksIdle(page);
+    await page.locator("#tasks-body td", { hasText: `VM ${VMID} - Create` }).first().waitFor();
+    await page.locator('.panel-head [data-action="start"]:not([disabled])').waitFor();
+    await shot(page, "vm-summary-stopped");
+  });
+
+  await step("hardware: add a disk, change memory, remove the disk", async () => {
+    await go(page, `${vmHash}/hardware`);
+    await page.locator(".tab-body td", { hasText: "Hard Disk (virtio0)" }).waitFor();
+    await page.click('.tab-body [data-action="add-disk"]');
+    let dlg = page.locator("dialog[open]");
+    await dlg.getByLabel("Bus/Device", { exact: true }).selectOption("scsi");
+    await dlg.getByLabel("Disk size (GiB)", { exact: true }).fill("1");
+    await dlg.locator('button[type="submit"]').click();
+    await page.locator(".tab-body td", { hasText: "Hard Disk (scsi0)" }).waitFor();
+    await page.locator(".tab-body tr", { hasText: "Memory" }).click();
+    await page.click('.tab-body [data-action="edit"]');
+    dlg = page.locator("dialog[open]");
+    await dlg.getByLabel("Memory (MiB)", { exact: true }).fill("320");
+    await dlg.locator('button[type="submit"]').click();
+    await page.locator(".tab-body td", { hasText: "320 MiB" }).waitFor();
+    await shot(page, "vm-hardware");
+    await page.locator(".tab-body tr", { hasText: "Hard Disk (scsi0)" }).click();
+    await page.click('.tab-body [data-action="remove"]');
+    await page.locator("dialog[open] button[type=submit]").click();
+    await page.locator(".tab-body td", { hasText: "Unused Disk 0" }).waitFor();
+  });
+
+  await step("start the VM: the tree shows it running and the guest boots", async () => {
+    await go(page, `${vmHash}/summary`);
+    await page.locator('.panel-head [data-action="start"]:not([disabled])').click();
+    await waitVmStatus(page, "running", 60000);
+    await page.locator('.panel-head [data-action="shutdown"]:not([disabled])').waitFor();
+    check(await page.locator('.panel-head [data-action="start"]').isDisabled(), "Start disabled while running");
+    await serialLogHas("CORRAL-GUEST-READY");
+    await page.locator('.tab-body[data-charts="ready"]').or(page.locator('.tab-body [data-charts="ready"]')).first().waitFor({ timeout: 20000 });
+    await shot(page, "vm-summary-running");
+  });
+
+  await step("shut down from the UI: the tree shows it stopped", async () => {
+    await page.locator('.panel-head [data-action="shutdown"]').click();
+    await waitVmStatus(page, "stopped", 150000);
+    await page.locator('.panel-head [data-action="start"]:not([disabled])').waitFor();
+  });
+
+  await step("the task panel opens a task's log", async () => {
+    await page.locator("#tasks-body tr", { hasText: `VM ${VMID} - Start` }).first().click();
+    const log = page.locator("dialog[open] pre.tasklog");
+    await page.waitForFunction(() => (document.querySelector("dialog[open] pre.tasklog") || {}).textContent?.includes("TASK OK"), null, { timeout: 15000 });
+    check((await log.innerText()).length > 0, "log text");
+    await shot(page, "task-log");
+    await page.locator("dialog[open] button[type=submit]").click();
+  });
+
+  await step("delete the VM: confirmation by VM ID, gone from the tree", async () => {
+    await go(page, `${vmHash}/summary`);
+    await page.locator('.panel-head [data-action="remove"]:not([disabled])').click();
+    const dlg = page.locator("dialog[open]");
+    await dlg.locator("button[type=submit]").click();
+    check(await dlg.isVisible(), "not deleted without the ID");
+    await dlg.getByLabel(`Please enter the ID to confirm (${VMID})`, { exact: true }).fill(VMID);
+    await dlg.locator("button[type=submit]").click();
+    await treeItem(page, vmHash).waitFor({ state: "detached", timeout: 60000 });
+    await page.waitForFunction((n) => location.hash === `#/node/${n}`, NODE);
+  });
+
+  await step("dark mode renders with the dark palette", async () => {
+    await page.emulateMedia({ colorScheme: "dark" });
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    check(bg === "rgb(22, 25, 29)", `dark background, got ${bg}`);
+    await shot(page, "dark-mode");
+    await page.emulateMedia({ colorScheme: "light" });
+  });
+
+  await step("logout returns to the login page", async () => {
+    await page.click("#logout");
+    await page.locator("#login-form").waitFor();
+    check(await page.locator("#app").isHidden(), "app hidden");
+  });
+
+  await step("no uncaught JavaScript errors during the run", async () => {
+    check(errors.length === 0, errors.join("\n"));
+  });
+
+  await browser.close();
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exitCode = failed ? 1 : 0;
+}
+
+main().catch((e) => {
+  console.log(`not ok - browser run: ${e.stack || e}`);
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,60 @@
+"""The web UI in a real browser: starts a real corrald (with the test guest's
+disk placed in its pool for VM 100), then runs tests/e2e/run.mjs, which
+drives Debian's chromium through playwright-core and prints ok / not ok
+lines and the closing count.  This wrapper passes them through."""
+import os
+import shutil
+import subprocess
+import sys
+
+from corral_test import ROOT, Corrald
+
+E2E = os.path.join(ROOT, "tests", "e2e")
+GUEST = os.path.join(ROOT, "build", "guest", "guest.qcow2")
+RUN_TIMEOUT = 300   # seconds for the whole browser run
+VMID = 100
+
+
+def ensure_deps():
+    if not os.path.isdir(os.path.join(E2E, "node_modules", "playwright-core")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=E2E, check=True, timeout=300)
+    if not os.path.exists(GUEST):
+        subprocess.run(["make", "-s", "guest"], cwd=ROOT, check=True, timeout=900)
+
+
+def place_guest(d):
+    """The guest disk as an unattached volume of VM 100, as an earlier
+    upload would leave it."""
+    disk_dir = os.path.join(d.data_dir, "images", "images", str(VMID))
+    os.makedirs(disk_dir, exist_ok=True)
+    shutil.copyfile(GUEST, os.path.join(disk_dir, f"vm-{VMID}-disk-0.qcow2"))
+
+
+def main():
+    try:
+        ensure_deps()
+    except (OSError, subprocess.SubprocessError) as e:
+        print(f"not ok - e2e dependencies: {e}")
+        print("0 passed, 1 failed")
+        return 1
+    with Corrald(node="e2e", args=["--webui-dir", os.path.join(ROOT, "webui")]) as d:
+        place_guest(d)
+        env = dict(os.environ, CORRAL_URL=d.base, CORRAL_USER="admin@pve", CORRAL_PASSWORD=d.admin_password,
+                   CORRAL_NODE=d.node, CORRAL_VMID=str(VMID), CORRAL_DATA=d.data_dir,
+                   CORRAL_SCREENSHOTS=os.path.join(E2E, "screenshots"))
+        try:
+            proc = subprocess.run(["node", os.path.join(E2E, "run.mjs")], env=env, timeout=RUN_TIMEOUT)
+            rc = proc.returncode
+        except subprocess.TimeoutExpired:
+            print(f"not ok - browser run finished within {RUN_TIMEOUT}s")
+            print("0 passed, 1 failed")
+            rc = 1
+        if rc:
+            sys.stdout.write("    corrald log (tail):\n")
+            for line in d.log().splitlines()[-40:]:
+                sys.stdout.write(f"    {line}\n")
+        return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
