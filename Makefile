@@ -111,11 +111,18 @@ unit: $(UNIT_BINS)
 
 # Everything make check runs; CI calls `make check` (see .ci/run).
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-check: deps
+check: deps e2e-deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all unit-bins
 	@$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=address,undefined unit-bins
 	@CORRAL_BINDIR=$(CURDIR)/$(dir $(firstword $(BINS))) CORRAL_IMG=$(CURDIR)/$(dir $(firstword $(BINS)))corral-img \
-	  tests/run build/tests/unit build/san/tests/unit tests/compat tests/integration tests/package
+	  tests/run build/tests/unit build/san/tests/unit tests/compat tests/integration tests/e2e tests/package
+
+# The browser tests' npm packages (playwright-core), installed when missing or stale.
+.PHONY: e2e-deps
+e2e-deps: tests/e2e/node_modules/.package-lock.json
+tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --no-audit --no-fund
+	@touch $@
 
 bench: deps all
 	@bench/run
