@@ -1534,7 +1534,7 @@ static int conv_run(struct conv *cv, const char *src_path)
 struct conv_args {
 	struct opener src;
 	struct cache_io scache, tcache; /* -T, -t */
-	const char *out_fmt, *backing, *backing_fmt;
+	const char *out_fmt, *backing, *backing_fmt, *snapshot;
 	char ostr[4096];
 	int compress, progress, existing, target_zero, quiet;
 	uint64_t sparse;
@@ -1546,11 +1546,13 @@ static int conv_parse(int argc, char **argv, struct conv_args *a)
 					    { "force-share", 0, NULL, 'U' }, { NULL, 0, NULL, 0 } };
 	int c;
 
-	while ((c = getopt_long(argc, argv, "f:O:co:pS:nB:F:Wm:t:T:qUhr:C", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:O:co:pS:nB:F:Wm:t:T:qUhr:Cl:", lo, NULL)) != -1) {
 		if (common_opt(c, &a->src) < 0)
 			return -EINVAL;
 		if (c == 'O')
 			a->out_fmt = optarg;
+		else if (c == 'l')
+			a->snapshot = optarg;
 		else if (c == 'c')
 			a->compress = 1;
 		else if (c == 'o' && add_o(a->ostr, sizeof(a->ostr), optarg) < 0)
@@ -1577,6 +1579,54 @@ static int conv_parse(int argc, char **argv, struct conv_args *a)
 			a->quiet = 1;
 	}
 	return want_args(argc, 2, "one source and one target file name");
+}
+
+/* -l "snapshot.id=ID,snapshot.name=NAME" (either part): *id and *name
+ * point into BUF.  0, or -EINVAL after telling why. */
+static int snapshot_param(char *buf, const char *param, const char **id, const char **name)
+{
+	char *save = NULL;
+
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(t, "snapshot.id=", 12))
+			*id = t + 12;
+		else if (!strncmp(t, "snapshot.name=", 14))
+			*name = t + 14;
+		else {
+			perr(NULL, "Failed in parsing snapshot param '%s'", param);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* -l PARAM: the source shows that internal snapshot.  A bare PARAM is an
+ * id, or else a name (as qemu-img). */
+static int conv_load_snapshot(struct img *src, const char *param)
+{
+	struct qcow2 *q = img_qcow2(src);
+	const char *id = NULL, *name = NULL;
+	char buf[1024], err[ERRLEN] = "";
+	int rc;
+
+	if (!q) {
+		perr(NULL, "Failed to load snapshot: Block format 'raw' does not support temporarily "
+			   "loading internal snapshots");
+		return -EINVAL;
+	}
+	if (strncmp(param, "snapshot.", 9)) {
+		rc = qcow2_snapshot_load_tmp(q, param, NULL, err, sizeof(err));
+		if (rc == CR_ENOTFOUND)
+			rc = qcow2_snapshot_load_tmp(q, NULL, param, err, sizeof(err));
+	} else if (snprintf(buf, sizeof(buf), "%s", param) >= (int)sizeof(buf) ||
+		   snapshot_param(buf, param, &id, &name) < 0) {
+		return -EINVAL;
+	} else {
+		rc = qcow2_snapshot_load_tmp(q, id, name, err, sizeof(err));
+	}
+	if (rc < 0)
+		perr(NULL, "Failed to load snapshot: %s", why(rc, err));
+	return rc;
 }
 
 /* Creates the target (unless -n) like the source: same virtual size. */
@@ -1690,11 +1740,14 @@ static int cmd_convert(int argc, char **argv)
 	cache_use(&a.scache, &a.src);
 	if (open_img(&cv->src, argv[optind], &a.src) < 0)
 		goto free_conv;
+	if (a.snapshot && conv_load_snapshot(cv->src, a.snapshot) < 0)
+		goto close_src;
 	if (conv_setup(cv, &a, cv->dst_path) == 0)
 		rc = conv_run(cv, argv[optind]);
 	if (cv->dst && close_img(cv->dst, cv->dst_path) < 0)
 		rc = -EIO;
 	progress_end(cv->progress && rc == 0);
+close_src:
 	img_close(cv->src);
 free_conv:
 	cache_close(&a.scache);
@@ -1866,18 +1919,23 @@ static int cmd_resize(int argc, char **argv)
 
 /* ---- commit and rebase ------------------------------------------------------------------------ */
 
-/* qcow2_commit() writes into the direct backing file only; -b must name it. */
-static int commit_base_ok(struct img *img, const char *path, const char *base)
+/* The layer of IMG's backing chain that is the file BASE, or NULL. */
+static struct img *commit_base(struct img *img, const char *path, const char *base)
 {
 	struct img_info in;
-	char full[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+	char cur[PATH_MAX], full[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
 
-	if (!base)
-		return 1;
-	if (img_get_info(img, &in) < 0 || !in.backing_file[0])
-		return 0;
-	path_combine(path, in.backing_file, full, sizeof(full));
-	return realpath(full, a) && realpath(base, b) && !strcmp(a, b);
+	if (!realpath(base, b) || snprintf(cur, sizeof(cur), "%s", path) >= (int)sizeof(cur))
+		return NULL;
+	for (; img; img = img_backing(img)) {
+		if (img_get_info(img, &in) < 0 || !in.backing_file[0])
+			return NULL;
+		path_combine(cur, in.backing_file, full, sizeof(full));
+		if (realpath(full, a) && !strcmp(a, b))
+			return img_backing(img);
+		snprintf(cur, sizeof(cur), "%s", full);
+	}
+	return NULL;
 }
 
 static int cmd_commit(int argc, char **argv)
@@ -1886,7 +1944,7 @@ static int cmd_commit(int argc, char **argv)
 	const char *base = NULL;
 	char err[ERRLEN] = "";
 	int c, keep = 0, quiet = 0, prog = 0, last = -1, rc = -EINVAL;
-	struct img *img;
+	struct img *img, *layer = NULL;
 	struct qcow2 *q;
 
 	while ((c = getopt_long(argc, argv, "f:b:dpqt:r:h", NULL, NULL)) != -1) {
@@ -1910,11 +1968,12 @@ static int cmd_commit(int argc, char **argv)
 	prog = prog && !quiet;
 	if (open_img(&img, argv[optind], &o) < 0)
 		return 1;
-	if (!commit_base_ok(img, argv[optind], base))
-		perr(argv[optind], "'%s' is not the direct backing file of this image", base);
+	if (base && !(layer = commit_base(img, argv[optind], base)))
+		perr(argv[optind], "Did not find '%s' in the backing chain of '%s'", base, argv[optind]);
 	else if ((q = need_qcow2(img, argv[optind], "Commit"))) {
-		rc = qcow2_commit(q, keep ? QCOW2_COMMIT_KEEP : 0, prog ? progress_cb : NULL, &last, err,
-				  sizeof(err));
+		/* -b implies -d: the layers between stay as they are, the top valid */
+		rc = qcow2_commit(q, layer, keep || base ? QCOW2_COMMIT_KEEP : 0, prog ? progress_cb : NULL, &last,
+				  err, sizeof(err));
 		if (rc < 0)
 			perr(argv[optind], "Commit failed: %s", why(rc, err));
 	}
@@ -2618,8 +2677,8 @@ static const struct command commands[] = {
 	{ "commit", cmd_commit, "commit [-f fmt] [-b base] [-d] [-p] [-q] filename" },
 	{ "compare", cmd_compare, "compare [-f fmt] [-F fmt] [-s] [-q] [-U] filename1 filename2" },
 	{ "convert", cmd_convert,
-	  "convert [-c] [-f fmt] [-O output_fmt] [-o options] [-S sparse_size] [-n] [-B backing] [-p] "
-	  "[-q] [-U] filename output_filename" },
+	  "convert [-c] [-f fmt] [-O output_fmt] [-o options] [-l snapshot_param] [-S sparse_size] [-n] [-B backing] "
+	  "[-p] [-q] [-U] filename output_filename" },
 	{ "create", cmd_create, "create [-f fmt] [-o options] [-b backing [-F backing_fmt]] [-u] [-q] filename [size]" },
 	{ "info", cmd_info, "info [-f fmt] [--output=ofmt] [--backing-chain] [-U] filename" },
 	{ "map", cmd_map, "map [-f fmt] [--output=ofmt] [--start-offset=N] [--max-length=N] [-U] filename" },

@@ -752,10 +752,53 @@ static uint64_t l1_needed(const struct qcow2 *q, uint64_t size)
 	return size / per + !!(size % per);
 }
 
+/* L2 tables wholly past the new end go, as QEMU's qcow2_shrink_l1_table:
+ * their L1 entries are cleared on disk before the clusters are freed. */
+static int drop_tail_l2(struct qcow2 *q, uint64_t size)
+{
+	uint64_t keep = l1_needed(q, size), *gone, n = 0;
+	int r = 0;
+
+	if (keep >= q->l1_size)
+		return 0;
+	gone = calloc(q->l1_size - keep, sizeof(*gone));
+	if (!gone)
+		return -ENOMEM;
+	for (uint64_t i = keep; r == 0 && i < q->l1_size; i++) {
+		if (!(q->l1[i] & QCOW2_OFFSET_MASK))
+			continue;
+		gone[n++] = q->l1[i] & QCOW2_OFFSET_MASK;
+		q->l1[i] = 0;
+		r = qcow2_write_l1_entry(q, (uint32_t)i);
+	}
+	if (r == 0 && n)
+		r = img_file_sync(q->img);
+	for (uint64_t j = 0; r == 0 && j < n; j++) {
+		qcow2_cache_discard(q->l2c, gone[j]);
+		r = qcow2_free_clusters(q, gone[j], q->cluster_size);
+	}
+	free(gone);
+	return r;
+}
+
+/* The host file ends after the last cluster in use (QEMU truncates it too). */
+static int truncate_unused_tail(struct qcow2 *q)
+{
+	uint64_t size, k, rc = 0;
+	int r = img_file_size(q->img, &size);
+
+	k = r == 0 ? qcow2_align_up(size, q->cluster_size) >> q->cluster_bits : 0;
+	while (r == 0 && k > 1 && (r = qcow2_get_refcount(q, k - 1, &rc)) == 0 && !rc)
+		k--;
+	if (r == 0 && (k << q->cluster_bits) < size)
+		r = q->img->io->truncate(q->img->io_ctx, q->img->fd, k << q->cluster_bits);
+	return r;
+}
+
 static int shrink(struct qcow2 *q, uint64_t size, char *err, size_t errlen)
 {
 	uint64_t start = qcow2_align_up(size, q->cluster_size);
-	int r;
+	int r = 0;
 
 	if (q->nb_snapshots)
 		return img_fmterr(err, errlen, CR_EUNSUPPORTED,
@@ -767,9 +810,16 @@ static int shrink(struct qcow2 *q, uint64_t size, char *err, size_t errlen)
 		if (r < 0)
 			return img_fmterr(err, errlen, r, "%s", q->img->errmsg);
 	}
-	r = qcow2_flush_all(q);
+	if (r == 0)
+		r = qcow2_flush_all(q);
+	if (r == 0)
+		r = drop_tail_l2(q, size);
 	if (r == 0)
 		r = set_size_header(q, size);
+	if (r == 0)
+		r = qcow2_flush_all(q);
+	if (r == 0)
+		r = truncate_unused_tail(q);
 	return r < 0 ? img_fmterr(err, errlen, r, "Could not shrink: %s", q->img->errmsg) : 0;
 }
 

@@ -45,6 +45,11 @@ int qcow2_snapshot_apply(struct qcow2 *q, const char *id_or_name, char *err, siz
 /* Deletes the snapshot and frees the clusters only it referenced (VM state
  * included). */
 int qcow2_snapshot_delete(struct qcow2 *q, const char *id_or_name, char *err, size_t errlen);
+/* On a read-only handle, reads show the snapshot whose id is ID and whose
+ * name is NAME (either NULL: any) instead of the active disk, and the
+ * virtual size becomes the snapshot's (qemu-img convert -l).  CR_ENOTFOUND
+ * when none matches.  There is no way back: close the handle. */
+int qcow2_snapshot_load_tmp(struct qcow2 *q, const char *id, const char *name, char *err, size_t errlen);
 
 /* ---- check and repair ------------------------------------------------------------ */
 
@@ -134,10 +139,13 @@ int qcow2_write_precompressed(struct qcow2 *q, uint64_t off, const void *comp, s
 
 #define QCOW2_COMMIT_KEEP 0x1u /* qemu-img commit -d: leave the top image as is
                                   (default: empty it afterwards) */
-/* Copies every range allocated in the top image into its direct backing
- * file, which is reopened read-write (and locked) for the duration.
- * PROGRESS may be NULL. */
-int qcow2_commit(struct qcow2 *q, unsigned flags, img_progress_fn progress, void *opaque,
+/* Copies every range allocated in the top image (and in the layers between
+ * it and BASE) into BASE, a layer of Q's backing chain (img_backing() of
+ * some layer; NULL: the direct backing file), which is reopened read-write
+ * (and locked) for the duration.  The top image is emptied afterwards
+ * unless QCOW2_COMMIT_KEEP (emptying makes sense only when BASE is the
+ * direct backing file: qemu-img's -b implies -d).  PROGRESS may be NULL. */
+int qcow2_commit(struct qcow2 *q, struct img *base, unsigned flags, img_progress_fn progress, void *opaque,
 		 char *err, size_t errlen);
 
 #define QCOW2_REBASE_UNSAFE 0x1u /* -u: only rewrite the header */

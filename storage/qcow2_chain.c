@@ -16,6 +16,7 @@ static int progress_step(img_progress_fn fn, void *opaque, uint64_t done, uint64
 
 /* ---- commit --------------------------------------------------------------------------------- */
 
+/* Copies an extent the layers above the base own, as the top shows it. */
 static int copy_extent(struct img *top, struct img *base, const struct img_extent *e, uint8_t *buf)
 {
 	uint64_t pos = e->start, end = e->start + e->length;
@@ -25,7 +26,7 @@ static int copy_extent(struct img *top, struct img *base, const struct img_exten
 		return img_pwrite_zeroes(base, pos, end - pos, 0);
 	while (r == 0 && pos < end) {
 		size_t n = end - pos < CHAIN_CHUNK ? (size_t)(end - pos) : CHAIN_CHUNK;
-		r = top->drv->pread(top, buf, n, pos);
+		r = img_pread(top, buf, n, pos);
 		if (r == 0)
 			r = img_pwrite(base, buf, n, pos);
 		pos += n;
@@ -33,6 +34,8 @@ static int copy_extent(struct img *top, struct img *base, const struct img_exten
 	return r;
 }
 
+/* The chain of TOP ends above the base here: every range some layer
+ * answers for goes into BASE. */
 static int commit_copy(struct img *top, struct img *base, img_progress_fn fn, void *opaque)
 {
 	uint8_t *buf = qcow2_io_alloc(CHAIN_CHUNK, false);
@@ -43,7 +46,7 @@ static int commit_copy(struct img *top, struct img *base, img_progress_fn fn, vo
 	if (r == 0 && base->size < top->size)
 		r = img_resize(base, top->size, 0, IMG_PREALLOC_OFF, NULL, 0);
 	while (r == 0 && pos < top->size) {
-		r = img_block_status(top, pos, top->size - pos, 0, &e);
+		r = img_block_status(top, pos, top->size - pos, IMG_BS_FOLLOW_BACKING, &e);
 		if (r == 0 && (e.flags & IMG_BS_ALLOCATED))
 			r = copy_extent(top, base, &e, buf);
 		if (r == 0)
@@ -54,28 +57,40 @@ static int commit_copy(struct img *top, struct img *base, img_progress_fn fn, vo
 	return r == 0 ? img_flush(base) : r;
 }
 
-/* The backing file is reopened read-write on its own (our read-only
- * handle's lock would forbid that), then reopened read-only. */
-int qcow2_commit(struct qcow2 *q, unsigned flags, img_progress_fn progress, void *opaque,
-		 char *err, size_t errlen)
+/* The layer whose backing file is BASE (NULL: the top's own backing). */
+static struct img *layer_above(struct img *top, struct img *base)
 {
-	struct img *top = q->img, *base = NULL;
+	struct img *p = top;
+
+	if (!base)
+		return top->backing ? top : NULL;
+	while (p && p->backing != base)
+		p = p->backing;
+	return p;
+}
+
+/* The base is reopened read-write on its own (our read-only handle's lock
+ * would forbid that), then reopened read-only below the layer above it. */
+int qcow2_commit(struct qcow2 *q, struct img *base_layer, unsigned flags, img_progress_fn progress,
+		 void *opaque, char *err, size_t errlen)
+{
+	struct img *top = q->img, *above = layer_above(top, base_layer), *base = NULL;
 	struct img_open_opts o = { .flags = IMG_OPEN_RDWR, .io = top->io, .io_ctx = top->io_ctx,
 				   .allowed_dirs = (const char *const *)top->allowed };
 	char *path;
-	const char *fmt;
 	int r, r2;
 
-	if (!top->rw || !top->backing)
+	if (!top->rw || !above)
 		return img_fmterr(err, errlen, !top->rw ? -EBADF : CR_EINVAL_PARAM,
-				  !top->rw ? "Image is opened read-only" : "Image does not have a backing file");
-	path = strdup(top->backing->path);
+				  !top->rw ? "Image is opened read-only"
+				  : top->backing ? "The base is not in the backing chain"
+						 : "Image does not have a backing file");
+	path = strdup(above->backing->path);
 	if (!path)
 		return -ENOMEM;
-	fmt = top->backing->drv->name;
-	o.format = fmt;
-	img_close(top->backing);
-	top->backing = NULL;
+	o.format = above->backing->drv->name;
+	img_close(above->backing);
+	above->backing = NULL;
 	r = img_open(&base, path, &o, err, errlen);
 	if (r == 0) {
 		r = commit_copy(top, base, progress, opaque);
@@ -86,7 +101,8 @@ int qcow2_commit(struct qcow2 *q, unsigned flags, img_progress_fn progress, void
 	}
 	if (r == 0 && !(flags & QCOW2_COMMIT_KEEP))
 		r = qcow2_make_empty(q);
-	r2 = img_open_backing(top, q->backing_name, q->backing_format, r < 0 ? NULL : err, errlen);
+	r2 = img_open_backing(above, above->q->backing_name, above->q->backing_format, r < 0 ? NULL : err,
+			      errlen);
 	free(path);
 	return r < 0 ? r : r2;
 }

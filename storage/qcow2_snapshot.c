@@ -452,3 +452,34 @@ void qcow2_snapshot_list_free(struct qcow2_snapshot_info *list, size_t n)
 	}
 	free(list);
 }
+
+/* Index of the snapshot matching ID and NAME (each NULL: any), or -1. */
+static int match_snapshot(const struct qcow2 *q, const char *id, const char *name)
+{
+	for (uint32_t i = 0; i < q->nb_snapshots; i++)
+		if ((!id || !strcmp(q->snaps[i].id, id)) && (!name || !strcmp(q->snaps[i].name, name)))
+			return (int)i;
+	return -1;
+}
+
+int qcow2_snapshot_load_tmp(struct qcow2 *q, const char *id, const char *name, char *err, size_t errlen)
+{
+	uint64_t *sl1 = NULL;
+	int i, r;
+
+	if (q->img->rw)
+		return img_fmterr(err, errlen, -EBADF, "Snapshots can only be viewed on a read-only image");
+	if (!id && !name)
+		return img_fmterr(err, errlen, CR_EINVAL_PARAM, "No snapshot id or name given");
+	i = match_snapshot(q, id, name);
+	if (i < 0)
+		return img_fmterr(err, errlen, CR_ENOTFOUND, "Can't find snapshot");
+	r = qcow2_read_l1(q, q->snaps[i].l1_offset, q->snaps[i].l1_size, &sl1);
+	if (r < 0)
+		return img_fmterr(err, errlen, r, "Could not read the snapshot's L1 table: %s", q->img->errmsg);
+	free(q->l1);
+	q->l1 = sl1;
+	q->l1_size = q->snaps[i].l1_size;
+	q->img->size = q->snaps[i].disk_size;
+	return 0;
+}

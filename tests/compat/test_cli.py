@@ -132,6 +132,24 @@ def case_snapshot():
     both(["snapshot", "-l", image("nosnaps.qcow2")])
 
 
+def case_convert_snapshot():
+    """convert -l: the snapshot's content, by id, name or snapshot.id/name."""
+    img = image("cvsn.qcow2")
+    qimg("snapshot", "-c", "one", img)
+    qio(img, ["write -P 0x77 0 512k", "discard 1M 64k"])
+    want = S.path("cvsn.want.raw")
+    qimg("convert", "-l", "one", "-O", "raw", img, want)
+    out = S.path("cvsn.out.raw")
+    for param in ("one", "1", "snapshot.id=1", "snapshot.name=one,snapshot.id=1",
+                  "nothere", "snapshot.name=one,snapshot.id=2", "snapshot.foo=1"):
+        rc, _, _ = both(["convert", "-l", param, "-O", "raw", img, out],
+                        prepare=lambda: os.path.exists(out) and os.unlink(out))
+        if rc == 0:
+            p = qimg("compare", "-f", "raw", "-F", "raw", out, want, ok=None)
+            expect(p.returncode == 0, "convert -l %s: %s" % (param, p.stdout))
+    both(["convert", "-l", "one", "-O", "raw", want, out])
+
+
 def case_commit():
     base = image("cmbase.qcow2")
     top = S.path("cmtop.qcow2")
@@ -188,6 +206,7 @@ S.case("resize +1G", case_resize, ["+1G"])
 S.case("resize without --shrink", case_resize, ["4M"])
 S.case("resize --shrink", case_resize, ["--shrink", "4M"])
 S.case("snapshot -c/-l/-a/-d", case_snapshot)
+S.case("convert -l snapshot", case_convert_snapshot)
 S.case("commit", case_commit)
 S.case("bench read", case_bench, ["-c", "1000"])
 S.case("bench write, flush interval", case_bench, ["-w", "-c", "500", "-S", "65536", "--flush-interval=100"])

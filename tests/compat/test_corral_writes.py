@@ -8,7 +8,7 @@ import os
 import shutil
 
 from compat_util import (CLUSTER_SIZES, KIB, MIB, REFCOUNT_BITS, Suite, corral, expect,
-                         imgio, make_ref, qemu_check_clean, qemu_same, qimg)
+                         imgio, make_ref, qemu_check_clean, qemu_same, qimg, qio)
 
 S = Suite("writes")
 SIZE = 8 * MIB
@@ -152,6 +152,20 @@ def case_commit():
     qemu_same(paths[0], refs[2])
 
 
+def case_commit_deep(base_fmt):
+    """commit -b BASE: the top and the middle layer go into the base; -b
+    implies -d, so the top keeps its data and stays valid."""
+    paths, refs = chain("cmd" + base_fmt, base_fmt)
+    top_map = qimg("map", "--output=json", paths[2]).stdout
+    corral("commit", "-q", "-b", paths[0], paths[2])
+    if base_fmt == "qcow2":
+        qemu_check_clean(paths[0])
+    qemu_check_clean(paths[2])
+    qemu_same(paths[0], refs[2], fmt=base_fmt)
+    qemu_same(paths[2], refs[2])
+    expect(qimg("map", "--output=json", paths[2]).stdout == top_map, "commit -b emptied the top image")
+
+
 def case_rebase_safe():
     paths, refs = chain("rb")
     corral("rebase", "-q", "-b", os.path.basename(paths[0]), "-F", "qcow2", paths[2])
@@ -266,6 +280,20 @@ def case_resize():
     expect("--shrink" in p.stderr, "shrink without --shrink: %s" % p.stderr)
 
 
+def case_shrink_tail():
+    """--shrink drops the L2 tables past the new end and truncates the file
+    after the last cluster in use: the same file as qemu-img leaves."""
+    res = []
+    for tool in (qimg, corral):
+        img = S.path("shr-%s.qcow2" % tool.__name__)
+        qimg("create", "-q", "-f", "qcow2", img, "2G")
+        qio(img, ["write -P 1 0 1M", "write -P 3 600M 64k", "write -P 2 1500M 1M"])
+        tool("resize", "-q", "--shrink", img, "1G")
+        r = qemu_check_clean(img)
+        res.append((os.path.getsize(img), r["image-end-offset"], qimg("map", "--output=json", img).stdout))
+    expect(res[0] == res[1], "after --shrink: qemu-img %r, corral-img %r" % (res[0][:2], res[1][:2]))
+
+
 def case_resize_prealloc():
     img, ref = fresh("rsp")
     corral("resize", "-q", "--preallocation=metadata", img, "16M")
@@ -322,6 +350,8 @@ S.case("backing chain raw<-qcow2<-qcow2", case_chain, "raw", "", "cr")
 S.case("backing chain v2 4K clusters", case_chain, "qcow2", "compat=0.10,cluster_size=4096", "c2")
 S.case("backing chain extended_l2", case_chain, "qcow2", "extended_l2=on", "cx")
 S.case("commit into the backing file", case_commit)
+S.case("commit -b into the bottom of a qcow2 chain", case_commit_deep, "qcow2")
+S.case("commit -b into a raw base", case_commit_deep, "raw")
 S.case("rebase (safe) onto the grandparent", case_rebase_safe)
 S.case("rebase -b '' flattens", case_rebase_flatten)
 S.case("rebase -u onto an identical copy", case_rebase_unsafe)
@@ -337,6 +367,7 @@ S.case("convert -B keeps only the top layer", case_convert_backing)
 S.case("convert -n into an existing image", case_convert_existing)
 S.case("convert -S sparse detection", case_convert_sparse)
 S.case("resize grow, shrink", case_resize)
+S.case("resize --shrink truncates the unused tail", case_shrink_tail)
 S.case("resize --preallocation=metadata", case_resize_prealloc)
 S.case("amend lazy_refcounts=on", case_amend, "lazy_refcounts=on", "lazy-refcounts", True)
 S.case("amend refcount_bits=4", case_amend, "refcount_bits=4", "refcount-bits", 4)

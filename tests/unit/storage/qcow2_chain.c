@@ -35,7 +35,7 @@ static void test_commit(void)
 	CHECK(img != NULL);
 	if (!img)
 		return;
-	CHECK_INT(qcow2_commit(img_qcow2(img), 0, count_progress, &calls, err, sizeof(err)), 0);
+	CHECK_INT(qcow2_commit(img_qcow2(img), NULL, 0, count_progress, &calls, err, sizeof(err)), 0);
 	CHECK(calls > 0);
 	CHECK(img_backing(img) != NULL); /* reopened */
 	CHECK_INT(img_close(img), 0);
