@@ -213,27 +213,25 @@ int api_qemu_vncproxy(struct req *req, struct resp *resp);
 int api_qemu_termproxy(struct req *req, struct resp *resp);
 int api_qemu_vncwebsocket(struct req *req, struct resp *resp);
 
-extern const struct param_spec api_storage_list_params[];
-extern const struct param_spec api_storage_content_params[];
-int api_storage_list(struct req *req, struct resp *resp);
 /* --- api_storage.c: /nodes/{node}/storage --- */
 
 struct pool;
-int api_storage_content(struct req *req, struct resp *resp);
+extern const struct param_spec api_storage_list_params[];
 extern const struct param_spec api_storage_status_params[];
-/* /cluster/resources rows of the storages the caller may see. */
+extern const struct param_spec api_storage_content_params[];
 extern const struct param_spec api_storage_alloc_params[];
 extern const struct param_spec api_storage_volume_params[];
 extern const struct param_spec api_storage_volume_delete_params[];
 extern const struct param_spec api_storage_copy_params[];
-int api_storage_resource_rows(struct req *req, cJSON *rows);
+int api_storage_list(struct req *req, struct resp *resp);
 int api_storage_status(struct req *req, struct resp *resp);
-
+int api_storage_content(struct req *req, struct resp *resp);
 int api_storage_alloc(struct req *req, struct resp *resp);
 int api_storage_volume_get(struct req *req, struct resp *resp);
 int api_storage_volume_delete(struct req *req, struct resp *resp);
 int api_storage_volume_copy(struct req *req, struct resp *resp);
-#endif
+/* /cluster/resources rows of the storages the caller may see. */
+int api_storage_resource_rows(struct req *req, cJSON *rows);
 /* The usable pool ID into *OUT, or Proxmox's 500 in RESP ("does not exist",
  * "is disabled", "unable to activate storage"). */
 int api_storage_pool_for(struct req *req, struct resp *resp, const char *id, struct pool **out);
@@ -275,3 +273,11 @@ int api_storage_definition(struct app *app, const char *id, cJSON **out);
 /* Whether definition DOC applies to NODE (its "nodes" list), and is enabled there. */
 int api_storage_on_node(const cJSON *doc, const char *node);
 int api_storage_enabled(const cJSON *doc, const char *node);
+
+/* --- upload.c: POST /nodes/{node}/storage/{storage}/upload (streamed) --- */
+
+extern const struct param_spec api_storage_upload_params[];
+/* Only reached when the body was not streamed: a 400. */
+int api_storage_upload(struct req *req, struct resp *resp);
+
+#endif

@@ -27,6 +27,7 @@
 #include "server/app.h"
 #include "server/router.h"
 #include "server/static.h"
+#include "server/upload.h"
 #include "server/ws_bridge.h"
 
 #define HTTP_IDLE_TIMEOUT 30      /* s without traffic on a connection */
@@ -88,6 +89,7 @@ struct hreq {
 	int too_big;
 	int delayed;      /* REPLY waits for the end of the auth delay */
 	struct router_reply reply;
+	struct upload *upload; /* a streamed upload body (upload.h), or NULL */
 	struct MHD_Connection *conn;
 	uint64_t due_ms;
 	struct hreq *next;
@@ -328,10 +330,10 @@ static const char *api_path(const char *url)
 	return NULL;
 }
 
-static enum MHD_Result answer_api(struct http *h, struct MHD_Connection *conn, struct hreq *r,
-				  const char *path, const char *method)
+/* The router's view of request R (PEER: INET6_ADDRSTRLEN bytes). */
+static struct router_request request_of(struct MHD_Connection *conn, struct hreq *r,
+					const char *path, const char *method, char *peer)
 {
-	char peer[INET6_ADDRSTRLEN];
 	struct router_request rq = {
 		.method = method,
 		.path = path,
@@ -346,7 +348,16 @@ static enum MHD_Result answer_api(struct http *h, struct MHD_Connection *conn, s
 		.conn = conn,
 	};
 
-	peer_text(conn, peer, sizeof(peer));
+	peer_text(conn, peer, INET6_ADDRSTRLEN);
+	return rq;
+}
+
+static enum MHD_Result answer_api(struct http *h, struct MHD_Connection *conn, struct hreq *r,
+				  const char *path, const char *method)
+{
+	char peer[INET6_ADDRSTRLEN];
+	struct router_request rq = request_of(conn, r, path, method, peer);
+
 	router_handle(h->app, &rq, &r->reply);
 	if (r->reply.upgrade) /* a console websocket: the session stays with the reply */
 		return queue(conn, MHD_HTTP_SWITCHING_PROTOCOLS, ws_session_response(r->reply.upgrade));
@@ -420,14 +431,31 @@ static enum MHD_Result answer(struct http *h, struct MHD_Connection *conn, struc
 	return queue_text(conn, MHD_HTTP_NOT_IMPLEMENTED, "text/plain", "not implemented\n");
 }
 
+/* An upload route streams its body to upload.c instead of collecting it;
+ * it is authorized now, before any of the body is read. */
+static enum MHD_Result start_upload(struct http *h, struct MHD_Connection *conn, struct hreq *r,
+				    const char *path, const char *method)
+{
+	char peer[INET6_ADDRSTRLEN];
+	struct router_request rq = request_of(conn, r, path, method, peer);
+
+	if (upload_begin(h->app, &rq, &r->upload, &r->reply) < 0)
+		return queue_reply(conn, &r->reply);
+	return MHD_YES;
+}
+
 /* First call: checks the announced body size.  A 413 here closes the
  * connection, which is right: the body is not read. */
-static enum MHD_Result on_first_call(struct http *h, struct MHD_Connection *conn, struct hreq *r)
+static enum MHD_Result on_first_call(struct http *h, struct MHD_Connection *conn, struct hreq *r,
+				     const char *url, const char *method)
 {
 	const char *cl = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *path = api_path(url);
 	uint64_t len;
 
 	r->started = 1;
+	if (path && upload_is_route(method, path))
+		return start_upload(h, conn, r, path, method);
 	if (cl && util_parse_u64(cl, &len) == 0 && len > h->body_limit)
 		return answer_too_big(conn);
 	return MHD_YES;
@@ -435,6 +463,11 @@ static enum MHD_Result on_first_call(struct http *h, struct MHD_Connection *conn
 
 static enum MHD_Result on_body(struct http *h, struct hreq *r, const char *data, size_t *size)
 {
+	if (r->upload) { /* streamed: no overall deadline, the idle timeout applies */
+		upload_feed(r->upload, data, *size);
+		*size = 0;
+		return MHD_YES;
+	}
 	if (util_now_ms() - r->start_ms > HTTP_REQUEST_TIMEOUT_MS)
 		return MHD_NO; /* a client this slow is cut off */
 	if (!r->too_big && r->body.len + *size > h->body_limit) {
@@ -472,11 +505,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!r && !(r = *ctx = hreq_new(h, NULL)))
 		return MHD_NO;
 	if (!r->started)
-		return on_first_call(h, conn, r);
+		return on_first_call(h, conn, r, url, method);
 	if (*upload_size)
 		return on_body(h, r, upload_data, upload_size);
 	if (r->delayed)
 		return queue_reply(conn, &r->reply);
+	if (r->upload) {
+		upload_finish(r->upload, &r->reply);
+		return queue_reply(conn, &r->reply);
+	}
 	return answer(h, conn, r, url, method);
 }
 
@@ -499,6 +536,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx,
 	if (!r)
 		return;
 	buf_free(&r->body);
+	upload_free(r->upload); /* a partial upload's file goes with it */
 	router_reply_clear(&r->reply);
 	free(r->query);
 	free(r);

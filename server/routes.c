@@ -178,9 +178,6 @@ const struct route routes[] = {
 	{ HTTP_GET, "/nodes/{node}/storage/{storage}/content", api_storage_content_params,
 	  "/storage/{storage}", "Datastore.Audit|Datastore.AllocateSpace", 0,
 	  api_storage_content },
-};
-
-const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
 	{ HTTP_POST, "/nodes/{node}/storage/{storage}/content", api_storage_alloc_params,
 	  "/storage/{storage}", "Datastore.AllocateSpace", 0, api_storage_alloc },
 	{ HTTP_GET, "/nodes/{node}/storage/{storage}/content/{volume}", api_storage_volume_params,
@@ -194,6 +191,8 @@ const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
 	  api_storage_volume_copy },
 	{ HTTP_GET, "/nodes/{node}/storage/{storage}/status", api_storage_status_params,
 	  "/storage/{storage}", "Datastore.Audit|Datastore.AllocateSpace", 0, api_storage_status },
+	{ HTTP_POST, "/nodes/{node}/storage/{storage}/upload", api_storage_upload_params,
+	  "/storage/{storage}", "Datastore.AllocateTemplate", ROUTE_UPLOAD, api_storage_upload },
 	/* --- /storage (api_storage_cfg.c) --- */
 	{ HTTP_GET, "/storage", api_storage_cfg_list_params, NULL, PERM_USER, 0,
 	  api_storage_cfg_list },
@@ -205,3 +204,6 @@ const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
 	  "Datastore.Allocate", 0, api_storage_cfg_update },
 	{ HTTP_DELETE, "/storage/{storage}", api_storage_cfg_params, "/storage",
 	  "Datastore.Allocate", 0, api_storage_cfg_delete },
+};
+
+const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

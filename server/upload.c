@@ -1,0 +1,444 @@
+/* Streamed uploads into a storage (see upload.h): pve-storage's
+ * API2/Storage/Status.pm upload, with the file written as it arrives. */
+#include "server/upload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "server/api.h"
+#include "server/app.h"
+#include "server/multipart.h"
+#include "server/params.h"
+#include "server/resp.h"
+#include "server/tasks.h"
+#include "storage/pool.h"
+
+#define UPLOAD_WBUF (1u << 20) /* bytes gathered before each write(2) */
+#define UPLOAD_FIELD_MAX 4096  /* a form field's value */
+
+const struct param_spec api_storage_upload_params[] = {
+    {.name = "node", .type = PT_STRING, .check = param_check_pve_node},
+    {.name = "storage", .type = PT_STRING, .check = param_check_pve_storage_id},
+    {.name = "content", .type = PT_ENUM, .flags = PF_OPTIONAL, .enum_values = "iso|vztmpl|import"},
+    {.name = "filename", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 255},
+    {.name = "checksum", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 256},
+    {.name = "checksum-algorithm",
+     .type = PT_ENUM,
+     .flags = PF_OPTIONAL,
+     .enum_values = "md5|sha1|sha224|sha256|sha384|sha512"},
+    {.name = NULL},
+};
+
+struct upload {
+	struct app *app;
+	struct identity who;
+	cJSON *params; /* path variables, then the form fields */
+	struct pool *pool;
+	struct mp *mp;
+	int in_file, file_seen, handed_over, fd;
+	char field_name[128], field[UPLOAD_FIELD_MAX + 1];
+	size_t field_len;
+	char tmp[PATH_MAX], volid[POOL_VOLID_MAX];
+	enum pool_content content;
+	unsigned char *wbuf;
+	size_t wlen;
+	uint64_t bytes;
+	int rc; /* the first failure, then the rest of the body is dropped */
+	char param[32], msg[512];
+};
+
+int upload_is_route(const char *method, const char *path)
+{
+	const struct route *r;
+	cJSON *vars = NULL;
+
+	if (router_method_parse(method) != HTTP_POST)
+		return 0;
+	r = router_match(HTTP_POST, path, &vars, NULL);
+	cJSON_Delete(vars);
+	return r && (r->flags & ROUTE_UPLOAD);
+}
+
+static const char *param(const struct upload *u, const char *name)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u->params, name));
+}
+
+static void drop_file(struct upload *u)
+{
+	if (u->fd >= 0)
+		close(u->fd);
+	u->fd = -1;
+	if (u->tmp[0] && !u->handed_over)
+		unlink(u->tmp);
+	u->tmp[0] = '\0';
+}
+
+/* Records the first failure (PARAM: a 400 on that parameter) and drops the
+ * partial file.  Returns 0: the parse goes on, the bytes are ignored. */
+static int fail(struct upload *u, int rc, const char *par, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(struct upload *u, int rc, const char *par, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (u->rc < 0)
+		return 0;
+	u->rc = rc;
+	snprintf(u->param, sizeof(u->param), "%s", par ? par : "");
+	va_start(ap, fmt);
+	vsnprintf(u->msg, sizeof(u->msg), fmt, ap);
+	va_end(ap);
+	drop_file(u);
+	return 0;
+}
+
+/* pve-storage's normalize_content_filename: the base name, with every byte
+ * outside [-a-zA-Z0-9_.] made '_'. */
+static void normalize_name(const char *in, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (const char *p = in; *p && o + 1 < n; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		out[o++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				   (c >= '0' && c <= '9') || strchr("-_.", c)
+			       ? (char)c
+			       : '_';
+	}
+	out[o] = '\0';
+}
+
+/* The file part begins: its target volume is decided and a temporary file
+ * opened beside it. */
+static int open_file(struct upload *u, const char *client_name)
+{
+	const char *content = param(u, "content");
+	char name[POOL_NAME_MAX], path[PATH_MAX], err[512];
+	struct pool_volid v;
+	int c = content ? pool_content_parse(content) : -EINVAL, r;
+
+	if (!content)
+		return fail(u, CR_EINVAL_PARAM, "content", "property is missing and it is not optional");
+	if (c != POOL_CONTENT_ISO && c != POOL_CONTENT_IMPORT)
+		return fail(u, CR_EINVAL_PARAM, "content", "upload of content type '%s' is not supported",
+			    content);
+	normalize_name(client_name, name, sizeof(name));
+	snprintf(u->volid, sizeof(u->volid), "%s:%s/%s", pool_id(u->pool), content, name);
+	if (pool_volid_parse(u->volid, &v, err, sizeof(err)) < 0)
+		return fail(u, CR_EINVAL_PARAM, "filename", "invalid filename or wrong extension for "
+							    "content type '%s'", content);
+	u->content = (enum pool_content)c;
+	cJSON_DeleteItemFromObjectCaseSensitive(u->params, "filename");
+	cJSON_AddStringToObject(u->params, "filename", name);
+	if ((r = pool_vol_path(u->pool, u->volid, path, sizeof(path), err, sizeof(err))) < 0)
+		return fail(u, r == -EINVAL ? CR_EINVAL_PARAM : CR_EINTERNAL, r == -EINVAL ? "content" : NULL,
+			    "%s", err);
+	if (access(path, F_OK) == 0)
+		return fail(u, CR_EEXISTS, NULL, "volume '%s' already exists", u->volid);
+	if ((r = pool_tmp_create(u->pool, u->content, u->tmp, sizeof(u->tmp), &u->fd, err,
+				 sizeof(err))) < 0) {
+		u->tmp[0] = '\0';
+		return fail(u, CR_EINTERNAL, NULL, "%s", err);
+	}
+	u->in_file = 1;
+	return 0;
+}
+
+static int flush_buf(struct upload *u)
+{
+	int r = u->wlen ? util_write_all(u->fd, u->wbuf, u->wlen) : 0;
+
+	u->wlen = 0;
+	if (r < 0)
+		return fail(u, CR_EINTERNAL, NULL, "failed to write '%s': %s", u->volid, strerror(-r));
+	return 0;
+}
+
+static int on_part_begin(void *ctx, const struct mp_part *p)
+{
+	struct upload *u = ctx;
+
+	if (u->rc < 0)
+		return 0;
+	if (p->has_filename && u->file_seen)
+		return fail(u, CR_EINVAL_PARAM, "filename", "only one file per upload");
+	if (p->has_filename) {
+		u->file_seen = 1;
+		return open_file(u, p->filename);
+	}
+	snprintf(u->field_name, sizeof(u->field_name), "%s", p->name);
+	u->field_len = 0;
+	return 0;
+}
+
+static int on_part_data(void *ctx, const char *d, size_t n)
+{
+	struct upload *u = ctx;
+
+	if (u->rc < 0)
+		return 0;
+	if (!u->in_file) {
+		if (u->field_len + n > UPLOAD_FIELD_MAX)
+			return fail(u, CR_EINVAL_PARAM, u->field_name, "value too long");
+		memcpy(u->field + u->field_len, d, n);
+		u->field_len += n;
+		return 0;
+	}
+	u->bytes += n;
+	if (u->wlen + n > UPLOAD_WBUF && (flush_buf(u), u->rc < 0))
+		return 0;
+	if (n >= UPLOAD_WBUF) {
+		int r = util_write_all(u->fd, d, n);
+
+		return r < 0 ? fail(u, CR_EINTERNAL, NULL, "failed to write '%s': %s", u->volid,
+				    strerror(-r))
+			     : 0;
+	}
+	memcpy(u->wbuf + u->wlen, d, n);
+	u->wlen += n;
+	return 0;
+}
+
+static int on_part_end(void *ctx)
+{
+	struct upload *u = ctx;
+
+	if (u->rc < 0)
+		return 0;
+	if (u->in_file) {
+		u->in_file = 0;
+		return flush_buf(u);
+	}
+	if (memchr(u->field, '\0', u->field_len))
+		return fail(u, CR_EINVAL_PARAM, u->field_name, "value contains a NUL byte");
+	u->field[u->field_len] = '\0';
+	cJSON_DeleteItemFromObjectCaseSensitive(u->params, u->field_name);
+	cJSON_AddStringToObject(u->params, u->field_name, u->field);
+	return 0;
+}
+
+static const struct mp_callbacks upload_cbs = {on_part_begin, on_part_data, on_part_end};
+
+int upload_begin(struct app *app, const struct router_request *rq, struct upload **out,
+		 struct router_reply *reply)
+{
+	struct upload *u = calloc(1, sizeof(*u));
+	struct resp resp = {.total = -1};
+	struct req req = {.app = app, .method = HTTP_POST, .path = rq->path, .peer = rq->peer};
+	char err[256];
+	int r = -ENOMEM;
+
+	if (!u || !(u->wbuf = malloc(UPLOAD_WBUF)))
+		goto fail;
+	u->app = app;
+	u->fd = -1;
+	if (!router_authorize(app, rq, &u->who, &u->params, reply)) {
+		upload_free(u);
+		return CR_EPERM_CHECK;
+	}
+	req.params = u->params;
+	req.who = &u->who;
+	if ((r = api_node_check(&req, &resp)) < 0 ||
+	    (r = api_storage_pool_for(&req, &resp, param(u, "storage"), &u->pool)) < 0)
+		goto fail;
+	if ((r = mp_new(rq->content_type, &upload_cbs, u, &u->mp, err, sizeof(err))) < 0) {
+		r = resp_error(&resp, CR_EBADREQ, "%s", err);
+		goto fail;
+	}
+	*out = u;
+	return 0;
+fail:
+	resp_render(&resp, r, reply);
+	upload_free(u);
+	return r;
+}
+
+void upload_feed(struct upload *u, const char *data, size_t len)
+{
+	char err[256];
+	int r;
+
+	if (u->rc < 0)
+		return;
+	if ((r = mp_feed(u->mp, data, len, err, sizeof(err))) < 0)
+		fail(u, r == -EINVAL ? CR_EBADREQ : CR_EINTERNAL, NULL, "%s", err);
+}
+
+void upload_free(struct upload *u)
+{
+	if (!u)
+		return;
+	drop_file(u);
+	mp_free(u->mp);
+	cJSON_Delete(u->params);
+	free(u->wbuf);
+	free(u);
+}
+
+/* --- the task: verify, then rename into place --- */
+
+struct upload_job {
+	struct pool *pool;
+	char tmp[PATH_MAX], volid[POOL_VOLID_MAX], checksum[257], algo[16];
+	enum pool_content content;
+	uint64_t bytes;
+};
+
+/* Hex digest of the file at PATH with ALGO into OUT. */
+static int file_digest(const char *path, const char *algo, char *out, size_t n)
+{
+	const EVP_MD *md = EVP_get_digestbyname(algo);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char *buf = malloc(UPLOAD_WBUF), dig[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = -EIO;
+	ssize_t got = 0;
+
+	if (fd >= 0 && md && ctx && buf && EVP_DigestInit_ex(ctx, md, NULL) == 1) {
+		while ((got = read(fd, buf, UPLOAD_WBUF)) > 0)
+			EVP_DigestUpdate(ctx, buf, (size_t)got);
+		if (got == 0 && EVP_DigestFinal_ex(ctx, dig, &len) == 1)
+			r = 0;
+	}
+	for (unsigned i = 0; r == 0 && i < len && 2 * i + 2 < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", dig[i]);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
+static int verify_checksum(struct task *t, const struct upload_job *j)
+{
+	char got[2 * EVP_MAX_MD_SIZE + 1] = "";
+
+	if (!j->algo[0])
+		return 0;
+	task_log(t, "calculating checksum...");
+	if (file_digest(j->tmp, j->algo, got, sizeof(got)) < 0)
+		return task_fail(t, CR_EINTERNAL, "cannot compute the %s checksum", j->algo);
+	if (strcasecmp(got, j->checksum) != 0)
+		return task_fail(t, CR_EINTERNAL, "checksum mismatch: got '%s' != expect '%s'", got,
+				 j->checksum);
+	task_log(t, "checksum verified");
+	return 0;
+}
+
+static int upload_task(struct task *t, void *arg)
+{
+	struct upload_job *j = arg;
+	char path[PATH_MAX], err[512];
+	int r, fd;
+
+	task_log(t, "starting file import from: %s", j->tmp);
+	if (pool_vol_path(j->pool, j->volid, path, sizeof(path), err, sizeof(err)) == 0)
+		task_log(t, "target file: %s", path);
+	task_log(t, "file size is: %llu", (unsigned long long)j->bytes);
+	if ((r = verify_checksum(t, j)) < 0)
+		goto fail;
+	if (j->content == POOL_CONTENT_IMPORT &&
+	    (r = pool_image_check_standalone(j->tmp, err, sizeof(err))) < 0) {
+		r = task_fail(t, r, "refusing '%s': %s", j->volid, err);
+		goto fail;
+	}
+	if ((fd = open(j->tmp, O_RDONLY | O_CLOEXEC)) >= 0) {
+		fdatasync(fd); /* the data is on disk before the name is */
+		close(fd);
+	}
+	if ((r = pool_tmp_commit(j->pool, j->tmp, j->volid, err, sizeof(err))) < 0) {
+		r = task_fail(t, r, "%s", err);
+		goto fail;
+	}
+	task_log(t, "stored as '%s'", j->volid);
+	return 0;
+fail:
+	unlink(j->tmp);
+	return r;
+}
+
+/* Checks the collected parameters; 0 or the error in RESP. */
+static int check_params(struct upload *u, struct resp *resp)
+{
+	int r;
+
+	if (!(resp->errors = cJSON_CreateObject()))
+		return -ENOMEM;
+	if ((r = params_validate(api_storage_upload_params, 0, u->params, resp->errors)) < 0)
+		return resp_error(resp, r, "%s", err_str(r));
+	if (!param(u, "checksum") != !param(u, "checksum-algorithm"))
+		return resp_param_error(resp, param(u, "checksum") ? "checksum-algorithm" : "checksum",
+					"'checksum' and 'checksum-algorithm' go together");
+	cJSON_Delete(resp->errors);
+	resp->errors = NULL;
+	return 0;
+}
+
+static int start_job(struct upload *u, struct resp *resp)
+{
+	struct upload_job *j = calloc(1, sizeof(*j));
+	char upid[UPID_MAX], err[256];
+	int r;
+
+	if (!j)
+		return resp_error(resp, -ENOMEM, "out of memory");
+	j->pool = u->pool;
+	j->content = u->content;
+	j->bytes = u->bytes;
+	snprintf(j->tmp, sizeof(j->tmp), "%s", u->tmp);
+	snprintf(j->volid, sizeof(j->volid), "%s", u->volid);
+	snprintf(j->checksum, sizeof(j->checksum), "%s", param(u, "checksum") ? param(u, "checksum") : "");
+	snprintf(j->algo, sizeof(j->algo), "%s",
+		 param(u, "checksum-algorithm") ? param(u, "checksum-algorithm") : "");
+	close(u->fd);
+	u->fd = -1;
+	u->handed_over = 1; /* the task removes it on failure */
+	r = tasks_start(u->app->tasks, "imgcopy", "", &u->who, NULL, upload_task, j, free, upid, err,
+			sizeof(err));
+	if (r < 0) {
+		unlink(u->tmp);
+		return resp_error(resp, r, "%s", err);
+	}
+	resp->data = cJSON_CreateString(upid);
+	return 0;
+}
+
+void upload_finish(struct upload *u, struct router_reply *reply)
+{
+	struct resp resp = {.total = -1};
+	char err[256];
+	int r = 0;
+
+	if (u->rc == 0 && mp_finish(u->mp, err, sizeof(err)) < 0)
+		fail(u, CR_EBADREQ, NULL, "%s", err);
+	if (u->rc == 0 && !u->file_seen)
+		fail(u, CR_EINVAL_PARAM, "filename", "property is missing and it is not optional");
+	if (u->rc < 0 && u->param[0])
+		r = resp_param_error(&resp, u->param, "%s", u->msg);
+	else if (u->rc < 0)
+		r = resp_error(&resp, u->rc, "%s", u->msg);
+	else if ((r = check_params(u, &resp)) == 0)
+		r = start_job(u, &resp);
+	if (r < 0)
+		drop_file(u);
+	resp_render(&resp, r, reply);
+}
+
+int api_storage_upload(struct req *req, struct resp *resp)
+{
+	(void)req;
+	return resp_error(resp, CR_EBADREQ, "upload expects a multipart/form-data body");
+}

@@ -1,0 +1,409 @@
+#!/usr/bin/python3
+"""Uploads and imports on a real corrald over TLS: multipart uploads of an
+ISO and a qcow2 (requests, ticket + CSRF and API token), checksums, the
+test guest uploaded, imported into a VM and booted, and every bad input
+leaving nothing behind: a qcow2 naming /etc/shadow as backing file or an
+external data file, truncated and aborted bodies, checksum mismatches, a
+full file system (a small tmpfs), a missing storage directory.  A ~200 MB
+upload checks corrald's RSS stays flat."""
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+from corral_test import ADMIN, ROOT, Corrald, Session, Suite, check_equal
+
+suite = Suite("storage upload")
+NODE = "upnode"
+GUEST = os.path.join(ROOT, "build", "guest", "guest.qcow2")
+MARKER = b"CORRAL-GUEST-READY"
+BOOT_TIMEOUT = 150
+
+
+class Ctx:
+    def __init__(self, d, tmp):
+        self.d = d
+        self.s = d.session()
+        self.tmp = tmp
+        self.url = f"{d.url}/nodes/{NODE}/storage"
+
+    def upload(self, storage, content, path, name=None, session=None, **extra):
+        with open(path, "rb") as f:
+            return (session or self.s).post(
+                f"{self.url}/{storage}/upload", data=dict(content=content, **extra),
+                files={"filename": (name or os.path.basename(path), f)}, timeout=120)
+
+    def wait(self, upid, timeout=120):
+        q = urllib.parse.quote(upid, safe="")
+        end = time.time() + timeout
+        while time.time() < end:
+            st = self.s.get(f"{self.d.url}/nodes/{NODE}/tasks/{q}/status").json()["data"]
+            if st["status"] == "stopped":
+                log = self.s.get(f"{self.d.url}/nodes/{NODE}/tasks/{q}/log",
+                                 params={"limit": 500}).json()["data"]
+                return st["exitstatus"], "\n".join(x["t"] for x in log)
+            time.sleep(0.1)
+        raise AssertionError(f"task {upid} still running")
+
+    def ok(self, r):
+        check_equal(r.status_code, 200, r.text)
+        upid = r.json()["data"]
+        assert ":imgcopy:" in upid or ":qmcreate:" in upid or ":qmstart:" in upid, upid
+        status, log = self.wait(upid)
+        check_equal(status, "OK", log)
+        return log
+
+    def leftovers(self, root):
+        """Hidden temporaries and files anywhere under ROOT."""
+        out = []
+        for dirpath, _, files in os.walk(root):
+            out += [os.path.join(dirpath, f) for f in files if f.startswith(".upload-")]
+        return out
+
+
+def make_file(path, size, seed=b"corral"):
+    block = hashlib.sha512(seed).digest() * 16384  # 1 MiB of varied bytes
+    with open(path, "wb") as f:
+        left = size
+        while left > 0:
+            f.write(block[:min(left, len(block))])
+            left -= len(block)
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def expect(r, status, text, param=None):
+    body = r.text or ""
+    if r.status_code != status or text not in r.reason + body:
+        raise AssertionError(f"want {status} '{text}', got {r.status_code} {r.reason} {body}")
+    if param is not None and param not in r.json().get("errors", {}):
+        raise AssertionError(f"no error on '{param}': {body}")
+
+
+def local_root(ctx):
+    return os.path.join(ctx.d.data_dir, "images")
+
+
+@suite.test
+def test_upload_iso(ctx):
+    """an ISO through multipart with a sha256 checksum, listed and identical"""
+    src = os.path.join(ctx.tmp, "install.iso")
+    make_file(src, 5 << 20)
+    log = ctx.ok(ctx.upload("local", "iso", src, checksum=sha256(src),
+                            **{"checksum-algorithm": "sha256"}))
+    assert "checksum verified" in log, log
+    dst = os.path.join(local_root(ctx), "iso", "install.iso")
+    check_equal(sha256(dst), sha256(src))
+    rows = ctx.s.get(f"{ctx.url}/local/content", params={"content": "iso"}).json()["data"]
+    check_equal([(x["volid"], x["size"], x["format"]) for x in rows],
+                [("local:iso/install.iso", 5 << 20, "iso")])
+    r = ctx.upload("local", "iso", src)
+    expect(r, 500, "already exists")
+    check_equal(ctx.leftovers(local_root(ctx)), [])
+
+
+@suite.test
+def test_upload_qcow2_token(ctx):
+    """a qcow2 into import/ with an API token (no CSRF), names normalized"""
+    r = ctx.s.post(f"{ctx.d.url}/access/users/{ADMIN}/token/up", data={"privsep": "0"})
+    value = r.json()["data"]["value"]
+    tok = Session()
+    tok.headers["Authorization"] = f"PVEAPIToken={ADMIN}!up={value}"
+    src = os.path.join(ctx.tmp, "disk.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", src, "32M"], check=True)
+    subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x33 1M 256k", src], check=True,
+                   stdout=subprocess.DEVNULL)
+    ctx.ok(ctx.upload("local", "import", src, name="my disk.qcow2", session=tok))
+    dst = os.path.join(local_root(ctx), "import", "my_disk.qcow2")
+    check_equal(sha256(dst), sha256(src))
+    info = ctx.s.get(f"{ctx.url}/local/content/local:import/my_disk.qcow2").json()["data"]
+    check_equal((info["format"], info["size"], info["path"]), ("qcow2", 32 << 20, dst))
+
+
+@suite.test
+def test_upload_auth(ctx):
+    """no ticket: 401; ticket without CSRF: 401; no Datastore.AllocateTemplate: 403"""
+    src = os.path.join(ctx.tmp, "small.iso")
+    make_file(src, 4096)
+    expect(ctx.upload("local", "iso", src, session=Session()), 401, "No ticket")
+    nocsrf = ctx.d.session()
+    del nocsrf.headers["CSRFPreventionToken"]
+    expect(ctx.upload("local", "iso", src, session=nocsrf), 401, "invalid csrf token")
+    ctx.s.post(f"{ctx.d.url}/access/users", data={"userid": "user@pve", "password": "Us3r-pw-12"})
+    ctx.s.put(f"{ctx.d.url}/access/acl", data={"path": "/storage/local", "roles": "PVEDatastoreUser",
+                                              "users": "user@pve"})
+    user = ctx.d.session("user@pve", "Us3r-pw-12")
+    expect(ctx.upload("local", "iso", src, session=user), 403,
+           "Permission check failed (/storage/local, Datastore.AllocateTemplate)")
+    check_equal(ctx.leftovers(local_root(ctx)), [])
+
+
+@suite.test
+def test_upload_bad_parameters(ctx):
+    """missing or wrong content, wrong extension, unknown storage: clear errors"""
+    src = os.path.join(ctx.tmp, "small.iso")
+    make_file(src, 4096)
+    with open(src, "rb") as f:
+        r = ctx.s.post(f"{ctx.url}/local/upload", files={"filename": ("a.iso", f)})
+    expect(r, 400, "Parameter verification failed", "content")
+    expect(ctx.upload("local", "vztmpl", src), 400, "Parameter verification failed", "content")
+    expect(ctx.upload("local", "isos", src), 400, "Parameter verification failed", "content")
+    expect(ctx.upload("local", "iso", src, name="x.exe"), 400, "Parameter verification failed",
+           "filename")
+    expect(ctx.upload("local", "iso", src, name=".hidden.iso"), 400,
+           "Parameter verification failed", "filename")
+    expect(ctx.upload("local", "iso", src, checksum="abc"), 400,
+           "Parameter verification failed", "checksum-algorithm")
+    expect(ctx.upload("nope", "iso", src), 500, "storage 'nope' does not exist")
+    r = ctx.s.post(f"{ctx.url}/local/upload", data={"content": "iso"})
+    expect(r, 400, "multipart/form-data")
+    check_equal(ctx.leftovers(local_root(ctx)), [])
+    assert not os.path.exists(os.path.join(local_root(ctx), "iso", "x.exe"))
+
+
+@suite.test
+def test_qcow2_backing_refused(ctx):
+    """a qcow2 with backing file /etc/shadow or an external data file is refused and removed"""
+    evil = os.path.join(ctx.tmp, "evil.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", "/etc/shadow", "-F",
+                    "raw", evil, "1M"], check=True)
+    r = ctx.upload("local", "import", evil)
+    check_equal(r.status_code, 200, r.text)
+    status, log = ctx.wait(r.json()["data"])
+    assert "backing file" in status, status
+    ext = os.path.join(ctx.tmp, "ext.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o",
+                    f"data_file={os.path.join(ctx.tmp, 'ext.raw')}", ext, "1M"], check=True)
+    r = ctx.upload("local", "import", ext)
+    status, log = ctx.wait(r.json()["data"])
+    assert "external data file" in status, status
+    names = os.listdir(os.path.join(local_root(ctx), "import"))
+    assert "evil.qcow2" not in names and "ext.qcow2" not in names, names
+    check_equal(ctx.leftovers(local_root(ctx)), [])
+    # planted by hand, the import flattens nothing outside the storage: refused
+    shutil.copy(evil, os.path.join(local_root(ctx), "import", "planted.qcow2"))
+    r = ctx.s.post(f"{ctx.d.url}/nodes/{NODE}/qemu",
+                   data={"vmid": "301", "scsi0": "local:0,import-from=local:import/planted.qcow2"})
+    if r.status_code == 200:
+        status, _ = ctx.wait(r.json()["data"])
+        assert status != "OK", status
+    assert not os.path.exists(os.path.join(local_root(ctx), "images", "301")) or \
+        os.listdir(os.path.join(local_root(ctx), "images", "301")) == []
+
+
+@suite.test
+def test_checksum_mismatch(ctx):
+    """a checksum mismatch fails the task and leaves nothing"""
+    src = os.path.join(ctx.tmp, "sum.iso")
+    make_file(src, 1 << 20)
+    r = ctx.upload("local", "iso", src, checksum="00" * 20, **{"checksum-algorithm": "sha1"})
+    status, log = ctx.wait(r.json()["data"])
+    assert status.startswith("checksum mismatch: got '"), status
+    assert not os.path.exists(os.path.join(local_root(ctx), "iso", "sum.iso"))
+    check_equal(ctx.leftovers(local_root(ctx)), [])
+    md5 = hashlib.md5(open(src, "rb").read()).hexdigest().upper()
+    ctx.ok(ctx.upload("local", "iso", src, checksum=md5, **{"checksum-algorithm": "md5"}))
+
+
+def raw_post(ctx, body, content_length, boundary="B0und4ry"):
+    """Sends a multipart POST by hand over TLS; returns the status line
+    (or '' when the server closed without answering)."""
+    ticket, csrf = ctx.d.login()
+    tls = ssl.create_default_context()
+    tls.check_hostname = False
+    tls.verify_mode = ssl.CERT_NONE
+    head = (f"POST /api2/json/nodes/{NODE}/storage/local/upload HTTP/1.1\r\n"
+            f"Host: 127.0.0.1\r\nCookie: PVEAuthCookie={urllib.parse.quote(ticket)}\r\n"
+            f"CSRFPreventionToken: {csrf}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {content_length}\r\nConnection: close\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", ctx.d.port), timeout=30) as raw:
+        with tls.wrap_socket(raw) as s:
+            s.sendall(head + body)
+            if content_length > len(body):
+                return ""  # closed mid-body
+            return s.recv(4096).decode(errors="replace").split("\r\n")[0]
+
+
+@suite.test
+def test_truncated_uploads(ctx):
+    """a body cut before its closing boundary, and a client gone mid-body"""
+    part = (b"--B0und4ry\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\niso\r\n"
+            b"--B0und4ry\r\nContent-Disposition: form-data; name=\"filename\"; "
+            b"filename=\"cut.iso\"\r\n\r\n" + b"x" * 300000)
+    line = raw_post(ctx, part, len(part))
+    assert line.startswith("HTTP/1.1 400"), line
+    raw_post(ctx, part, len(part) + 1000000)
+    deadline = time.time() + 10
+    while ctx.leftovers(local_root(ctx)) and time.time() < deadline:
+        time.sleep(0.1)
+    check_equal(ctx.leftovers(local_root(ctx)), [])
+    assert not os.path.exists(os.path.join(local_root(ctx), "iso", "cut.iso"))
+
+
+@suite.test
+def test_enospc(ctx):
+    """a full file system (tmpfs of 4 MiB): a clear 500 and nothing left"""
+    mnt = os.path.join(ctx.tmp, "small")
+    os.makedirs(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt], check=True)
+    try:
+        r = ctx.s.post(f"{ctx.d.url}/storage", data={"storage": "small", "type": "dir",
+                                                      "path": mnt, "content": "iso"})
+        check_equal(r.status_code, 200, r.text)
+        src = os.path.join(ctx.tmp, "big.iso")
+        make_file(src, 12 << 20)
+        r = ctx.upload("small", "iso", src)
+        expect(r, 500, "No space left on device")
+        check_equal(ctx.leftovers(mnt), [])
+        check_equal(os.listdir(os.path.join(mnt, "iso")), [])
+    finally:
+        subprocess.run(["umount", mnt], check=False)
+
+
+@suite.test
+def test_missing_directory(ctx):
+    """an upload to a storage whose directory is gone: a clear 500"""
+    path = os.path.join(ctx.tmp, "vanished")
+    ctx.s.post(f"{ctx.d.url}/storage", data={"storage": "vanished", "type": "dir", "path": path})
+    shutil.rmtree(path)
+    src = os.path.join(ctx.tmp, "small.iso")
+    make_file(src, 4096)
+    expect(ctx.upload("vanished", "iso", src), 500, "unable to activate storage 'vanished'")
+    assert not os.path.exists(path)
+
+
+def vm_rss_kb(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+@suite.test
+def test_large_upload_rss(ctx):
+    """a 200 MiB upload streams: corrald's peak RSS grows by less than 16 MiB"""
+    src = os.path.join(ctx.tmp, "large.iso")
+    make_file(src, 200 << 20, seed=b"large")
+    pid = ctx.d.proc.pid
+    before = vm_rss_kb(pid, "VmHWM")
+    ctx.ok(ctx.upload("local", "iso", src))
+    grown = vm_rss_kb(pid, "VmHWM") - before
+    assert grown < 16 * 1024, f"peak RSS grew by {grown} KiB"
+    check_equal(os.path.getsize(os.path.join(local_root(ctx), "iso", "large.iso")), 200 << 20)
+    os.unlink(src)
+
+
+def serial_marker(ctx, vmid, timeout=BOOT_TIMEOUT):
+    path = os.path.join(ctx.d.data_dir, "run", f"{vmid}.serial0")
+    seen = b""
+    deadline = time.monotonic() + timeout
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(path)
+        s.settimeout(0.5)
+        while time.monotonic() < deadline and MARKER not in seen:
+            try:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                seen += chunk
+            except socket.timeout:
+                pass
+    assert MARKER in seen, seen[-2000:]
+
+
+@suite.test
+def test_import_and_boot(ctx):
+    """the test guest uploaded, imported into a VM (import-from), booted, deleted"""
+    ctx.ok(ctx.upload("local", "import", GUEST, name="guest.qcow2"))
+    r = ctx.s.post(f"{ctx.d.url}/nodes/{NODE}/qemu",
+                   data={"vmid": "200", "name": "imported", "memory": "256", "cores": "1",
+                         "virtio0": "local:0,import-from=local:import/guest.qcow2",
+                         "serial0": "socket", "boot": "order=virtio0"})
+    ctx.ok(r)
+    conf = ctx.s.get(f"{ctx.d.url}/nodes/{NODE}/qemu/200/config").json()["data"]
+    check_equal(conf["virtio0"], "local:200/vm-200-disk-0.qcow2,size=64M")
+    disk = os.path.join(local_root(ctx), "images", "200", "vm-200-disk-0.qcow2")
+    out = subprocess.run(["qemu-img", "compare", GUEST, disk], capture_output=True, text=True)
+    check_equal(out.returncode, 0, out.stdout + out.stderr)
+    # a second VM's disk imported from the first VM's disk, as raw
+    r = ctx.s.post(f"{ctx.d.url}/nodes/{NODE}/qemu",
+                   data={"vmid": "201", "scsi0": "local:0,format=raw,"
+                                                 "import-from=local:200/vm-200-disk-0.qcow2"})
+    ctx.ok(r)
+    conf = ctx.s.get(f"{ctx.d.url}/nodes/{NODE}/qemu/201/config").json()["data"]
+    check_equal(conf["scsi0"], "local:201/vm-201-disk-0.raw,size=64M")
+    ctx.ok(ctx.s.post(f"{ctx.d.url}/nodes/{NODE}/qemu/200/status/start"))
+    try:
+        serial_marker(ctx, 200)
+    finally:
+        r = ctx.s.post(f"{ctx.d.url}/nodes/{NODE}/qemu/200/status/stop")
+        ctx.wait(r.json()["data"])
+    r = ctx.s.delete(f"{ctx.url}/local/content/local:import/guest.qcow2")
+    status, _ = ctx.wait(r.json()["data"])
+    check_equal(status, "OK")
+    r = ctx.s.delete(f"{ctx.url}/local/content/local:200/vm-200-disk-0.qcow2")
+    expect(r, 500, "volume is used by VM 200")
+    for vmid in (200, 201):
+        r = ctx.s.delete(f"{ctx.d.url}/nodes/{NODE}/qemu/{vmid}", params={"purge": "1"})
+        ctx.wait(r.json()["data"])
+    assert not os.path.exists(disk)
+
+
+@suite.test
+def test_import_errors(ctx):
+    """import-from: unknown volumes, wrong content, paths outside: 400s"""
+    for src, text in [("local:import/none.qcow2", "does not exist"),
+                      ("local:iso/install.iso", "content type needs to be"),
+                      ("nope:import/x.qcow2", "does not exist"),
+                      ("/etc/shadow", "unable to parse"),
+                      ("local:import/../../x.qcow2", "unable to parse")]:
+        r = ctx.s.post(f"{ctx.d.url}/nodes/{NODE}/qemu",
+                       data={"vmid": "210", "scsi0": f"local:0,import-from={src}"})
+        expect(r, 400, "Parameter verification failed", "scsi0")
+        assert text in r.json()["errors"]["scsi0"], (src, r.json())
+
+
+def kill_vms(d):
+    for vmid in (200, 201, 301):
+        try:
+            with open(os.path.join(d.data_dir, "run", f"{vmid}.pid")) as f:
+                os.kill(int(f.read().strip()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
+def main():
+    if not os.path.exists(GUEST):
+        subprocess.run(["make", "-s", "guest"], cwd=ROOT, check=True, timeout=900)
+    tmp = tempfile.mkdtemp(prefix="corral-upload-")
+    failed = 1
+    try:
+        with Corrald(node=NODE) as d:
+            try:
+                _, failed = suite.run(Ctx(d, tmp), exit=False)
+            finally:
+                kill_vms(d)
+    finally:
+        subprocess.run(["umount", os.path.join(tmp, "small")], check=False,
+                       stderr=subprocess.DEVNULL)
+        shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
