@@ -280,6 +280,34 @@ def damage_overlap_l1(img):
     poke(img, l2 + 8, ">Q", (1 << 63) | header(img)["l1"])  # data cluster aliases the L1 table
 
 
+def autoclear(img):
+    with open(img, "rb") as f:
+        f.seek(88)
+        return struct.unpack(">Q", f.read(8))[0]
+
+
+def case_bitmaps():
+    """The library has no bitmap support: reading leaves QEMU's bitmaps alone;
+    the first read-write open clears the autoclear bit, as the format asks of
+    such a program, and QEMU then knows the bitmaps are stale (no corruption)."""
+    img = qemu_made("bm", seed=7)
+    qimg("bitmap", "--add", img, "b0")
+    expect(autoclear(img) & 1, "qemu-img did not set the bitmaps bit")
+    want = raw_of(img)
+    corral_same(img, want)
+    corral("info", img)
+    expect(autoclear(img) & 1, "a read-only open cleared the bitmaps bit")
+    corral("resize", "-q", img, str(SIZE + MIB))
+    expect(autoclear(img) == 0, "autoclear still %#x after a read-write open" % autoclear(img))
+    p = qimg("check", "--output=json", img, ok=(0, 3))
+    expect(not json.loads(p.stdout).get("corruptions"), "check: %s" % p.stdout)
+    p = qimg("info", img)
+    expect("lacking bitmap support" in p.stderr, "QEMU did not notice: %s" % p.stderr)
+    with open(want, "ab") as f:
+        f.truncate(SIZE + MIB)
+    qemu_same(img, want)
+
+
 def case_damaged(name, damage, want_rc):
     img = damaged_base(name)
     damage(img)
@@ -398,6 +426,7 @@ S.case("qemu backing chain qcow2", case_chain, "qcow2", "", "q")
 S.case("qemu backing chain on raw", case_chain, "raw", "", "r")
 S.case("qemu backing chain compat=0.10", case_chain, "qcow2", "compat=0.10", "v2")
 S.case("qemu backing chain extended_l2", case_chain, "qcow2", "extended_l2=on", "x")
+S.case("bitmaps: autoclear bit cleared on read-write open", case_bitmaps)
 S.case("damaged: leaked cluster", case_damaged, "dleak", damage_leak, 3)
 S.case("damaged: refcount 0 on a used cluster", case_damaged, "dzero", damage_refcount_zero, 2)
 S.case("damaged: refcount 2 on a cluster used once", case_damaged, "dtwo", damage_refcount_two, 2)
