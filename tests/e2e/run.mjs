@@ -103,7 +103,8 @@ async function wizard(page) {
   await next.click();
   check((await label("Disk size (GiB)").inputValue()) === "32", "32 GiB default disk");
   await label("Bus/Device").selectOption("virtio");
-  await selectStarting(label("Disk source"), "existing:");
+  await label("Disk source").selectOption("import:local:import/guest.qcow2");
+  check(await label("Disk size (GiB)").isDisabled(), "no size for an imported disk");
   await shot(page, "wizard-disks");
   await next.click();
   check((await label("Cores").inputValue()) === "1", "1 core by default");
@@ -117,7 +118,7 @@ async function wizard(page) {
   check((await label("Model").inputValue()) === "virtio", "virtio NIC by default");
   await next.click();
   const confirmText = await dlg.locator("table.confirm").innerText();
-  check(confirmText.includes("virtio0") && confirmText.includes(`local:${VMID}/vm-${VMID}-disk-0.qcow2`), `confirm lists the disk: ${confirmText}`);
+  check(confirmText.includes("virtio0") && confirmText.includes("import-from=local:import/guest.qcow2"), `confirm lists the disk: ${confirmText}`);
   await shot(page, "wizard-confirm");
   await next.click();
   await dlg.waitFor({ state: "detached" });
@@ -203,9 +204,9 @@ async function main() {
     await page.locator(".tab-body table.grid td", { hasText: NODE }).first().waitFor();
   });
 
-  await step("storage view lists the test guest's disk volume", async () => {
-    await go(page, `#/storage/${NODE}/local/images`);
-    await page.locator(".tab-body td", { hasText: `vm-${VMID}-disk-0.qcow2` }).waitFor();
+  await step("storage view lists the test guest's image for import", async () => {
+    await go(page, `#/storage/${NODE}/local/import`);
+    await page.locator(".tab-body td", { hasText: "import/guest.qcow2" }).waitFor();
     await shot(page, "storage-content");
   });
 
@@ -249,6 +250,24 @@ async function main() {
     await serialLogHas("CORRAL-GUEST-READY");
     await page.locator('.tab-body[data-charts="ready"]').or(page.locator('.tab-body [data-charts="ready"]')).first().waitFor({ timeout: 20000 });
     await shot(page, "vm-summary-running");
+  });
+
+  await step("snapshots: take one of the running VM, see it in the tree", async () => {
+    await go(page, `${vmHash}/snapshots`);
+    await page.locator(".tab-body td", { hasText: "NOW" }).waitFor();
+    await page.click('.tab-body [data-action="snapshot"]');
+    const dlg = page.locator("dialog[open]");
+    await dlg.getByLabel("Name", { exact: true }).fill("1bad");
+    await dlg.locator("button[type=submit]").click();
+    check(await dlg.getByLabel("Name", { exact: true }).evaluate((el) => !el.validity.valid), "a name starting with a digit is refused");
+    await dlg.getByLabel("Name", { exact: true }).fill("before_shutdown");
+    await dlg.getByLabel("Include RAM", { exact: true }).uncheck();
+    await dlg.getByLabel("Description", { exact: true }).fill("taken by the browser test");
+    await dlg.locator("button[type=submit]").click();
+    await page.locator(".tab-body td", { hasText: "before_shutdown" }).waitFor({ timeout: 60000 });
+    await page.locator(".tab-body td", { hasText: "taken by the browser test" }).waitFor();
+    await shot(page, "vm-snapshots");
+    await go(page, `${vmHash}/summary`);
   });
 
   await step("shut down from the UI: the tree shows it stopped", async () => {

@@ -1,5 +1,5 @@
 """The web UI in a real browser: starts a real corrald (with the test guest's
-disk placed in its pool for VM 100), then runs tests/e2e/run.mjs, which
+disk in its pool's import area), then runs tests/e2e/run.mjs, which
 drives Debian's chromium through playwright-core and prints ok / not ok
 lines and the closing count.  This wrapper passes them through."""
 import os
@@ -23,11 +23,11 @@ def ensure_deps():
 
 
 def place_guest(d):
-    """The guest disk as an unattached volume of VM 100, as an earlier
-    upload would leave it."""
-    disk_dir = os.path.join(d.data_dir, "images", "images", str(VMID))
-    os.makedirs(disk_dir, exist_ok=True)
-    shutil.copyfile(GUEST, os.path.join(disk_dir, f"vm-{VMID}-disk-0.qcow2"))
+    """The test guest's disk in the pool's import area, as an upload of it
+    would leave it (local:import/guest.qcow2)."""
+    import_dir = os.path.join(d.data_dir, "images", "import")
+    os.makedirs(import_dir, exist_ok=True)
+    shutil.copyfile(GUEST, os.path.join(import_dir, "guest.qcow2"))
 
 
 def main():

@@ -273,6 +273,7 @@ export function render(main, [node, vmid], tab) {
       const st = await api.get(`${ctx.path}/status/current`);
       ctx.status = st;
       acts.apply(st);
+      p.header.querySelector("h1").textContent = `Virtual Machine ${vmid} (${st.name}) on node '${node}'${st.template ? " - template" : ""}`;
       main.dataset.vmStatus = st.status;
       if (lastTpl !== null && lastTpl !== !!st.template) p.rerender();
       lastTpl = !!st.template;
