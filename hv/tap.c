@@ -84,8 +84,15 @@ int hv_tap_setup_nic(int vmid, const struct vmconf_net *n, char *err, size_t err
 	r = tun_ctl(tap, n->queues > 1, 1);
 	if (r == 0)
 		r = link_setup(tap, n->bridge, n->mtu);
-	if (r < 0)
+	if (r < 0) {
 		snprintf(err, errlen, "tap device %s on %s: %s", tap, n->bridge, strerror(-r));
+		return r;
+	}
+	r = hv_tap_vlan(tap, n, err, errlen);
+	if (r == 0)
+		r = hv_tap_rate(tap, n->rate, err, errlen);
+	if (r < 0)
+		hv_tap_delete(vmid, n->index);
 	return r;
 }
 

@@ -93,6 +93,11 @@ void hv_tap_teardown(int vmid);
 int hv_tap_setup_nic(int vmid, const struct vmconf_net *n, char *err, size_t errlen);
 /* Deletes tap<vmid>i<index> if it exists. */
 void hv_tap_delete(int vmid, int index);
+/* hv/tap_net.c: N's tag (untagged PVID) and trunks on the VLAN-aware bridge
+ * port TAP (-EINVAL with ERR when the bridge is not VLAN-aware), and its
+ * rate limit RATE (MB/s as written; "" for none) with tc. */
+int hv_tap_vlan(const char *tap, const struct vmconf_net *n, char *err, size_t errlen);
+int hv_tap_rate(const char *tap, const char *rate, char *err, size_t errlen);
 /* pidfd for PID (pidfd_open), -errno on failure. */
 int hv_pidfd_open(pid_t pid);
 

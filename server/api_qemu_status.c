@@ -442,6 +442,23 @@ static void log_accel(struct task *t)
 		 strcmp(accel, "tcg") == 0 ? " (no usable /dev/kvm)" : "");
 }
 
+/* Corral keeps no firewall rules: firewall=1 is stored for Proxmox clients
+ * but filters nothing (as Proxmox with the datacenter firewall off, its
+ * default).  The start log says so rather than staying silent. */
+static void log_firewall(struct task *t, const struct vmconf *c)
+{
+	for (size_t i = 0; i < vmconf_count(c); i++) {
+		struct vmconf_net n;
+		char err[256];
+
+		if (strncmp(vmconf_key_at(c, i), "net", 3) == 0 &&
+		    vmconf_net_parse(vmconf_key_at(c, i), vmconf_value_at(c, i), &n, err,
+				     sizeof(err)) == 0 && n.firewall)
+			task_log(t, "%s: firewall=1 has no effect: Corral applies no packet filter",
+				 vmconf_key_at(c, i));
+	}
+}
+
 int qemu_task_start(struct task *t, int vmid, int timeout_s)
 {
 	struct app *app = task_app(t);
@@ -458,6 +475,7 @@ int qemu_task_start(struct task *t, int vmid, int timeout_s)
 		r = task_fail(t, CR_EEXISTS, "VM %d already running", vmid);
 	else if ((r = prepare_start(t, vmid, &vm, disks)) == 0) {
 		log_accel(t);
+		log_firewall(t, vm.conf);
 		r = hv_vm_start(app->hv, vmid, vm.conf, disks->d, disks->n, timeout_s * 1000, err,
 				sizeof(err));
 		if (r < 0)
