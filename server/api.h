@@ -280,4 +280,9 @@ extern const struct param_spec api_storage_upload_params[];
 /* Only reached when the body was not streamed: a 400. */
 int api_storage_upload(struct req *req, struct resp *resp);
 
+/* --- api_storage_download.c: POST .../storage/{storage}/download-url --- */
+
+extern const struct param_spec api_storage_download_params[];
+int api_storage_download(struct req *req, struct resp *resp);
+
 #endif

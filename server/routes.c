@@ -193,6 +193,8 @@ const struct route routes[] = {
 	  "/storage/{storage}", "Datastore.Audit|Datastore.AllocateSpace", 0, api_storage_status },
 	{ HTTP_POST, "/nodes/{node}/storage/{storage}/upload", api_storage_upload_params,
 	  "/storage/{storage}", "Datastore.AllocateTemplate", ROUTE_UPLOAD, api_storage_upload },
+	{ HTTP_POST, "/nodes/{node}/storage/{storage}/download-url", api_storage_download_params,
+	  "/storage/{storage}", "Datastore.AllocateTemplate", 0, api_storage_download },
 	/* --- /storage (api_storage_cfg.c) --- */
 	{ HTTP_GET, "/storage", api_storage_cfg_list_params, NULL, PERM_USER, 0,
 	  api_storage_cfg_list },

@@ -104,9 +104,7 @@ static int fail(struct upload *u, int rc, const char *par, const char *fmt, ...)
 	return 0;
 }
 
-/* pve-storage's normalize_content_filename: the base name, with every byte
- * outside [-a-zA-Z0-9_.] made '_'. */
-static void normalize_name(const char *in, char *out, size_t n)
+void upload_normalize_name(const char *in, char *out, size_t n)
 {
 	size_t o = 0;
 
@@ -135,7 +133,7 @@ static int open_file(struct upload *u, const char *client_name)
 	if (c != POOL_CONTENT_ISO && c != POOL_CONTENT_IMPORT)
 		return fail(u, CR_EINVAL_PARAM, "content", "upload of content type '%s' is not supported",
 			    content);
-	normalize_name(client_name, name, sizeof(name));
+	upload_normalize_name(client_name, name, sizeof(name));
 	snprintf(u->volid, sizeof(u->volid), "%s:%s/%s", pool_id(u->pool), content, name);
 	if (pool_volid_parse(u->volid, &v, err, sizeof(err)) < 0)
 		return fail(u, CR_EINVAL_PARAM, "filename", "invalid filename or wrong extension for "
@@ -290,13 +288,6 @@ void upload_free(struct upload *u)
 
 /* --- the task: verify, then rename into place --- */
 
-struct upload_job {
-	struct pool *pool;
-	char tmp[PATH_MAX], volid[POOL_VOLID_MAX], checksum[257], algo[16];
-	enum pool_content content;
-	uint64_t bytes;
-};
-
 /* Hex digest of the file at PATH with ALGO into OUT. */
 static int file_digest(const char *path, const char *algo, char *out, size_t n)
 {
@@ -338,13 +329,11 @@ static int verify_checksum(struct task *t, const struct upload_job *j)
 	return 0;
 }
 
-static int upload_task(struct task *t, void *arg)
+int upload_job_finish(struct task *t, struct upload_job *j)
 {
-	struct upload_job *j = arg;
 	char path[PATH_MAX], err[512];
 	int r, fd;
 
-	task_log(t, "starting file import from: %s", j->tmp);
 	if (pool_vol_path(j->pool, j->volid, path, sizeof(path), err, sizeof(err)) == 0)
 		task_log(t, "target file: %s", path);
 	task_log(t, "file size is: %llu", (unsigned long long)j->bytes);
@@ -368,6 +357,14 @@ static int upload_task(struct task *t, void *arg)
 fail:
 	unlink(j->tmp);
 	return r;
+}
+
+static int upload_task(struct task *t, void *arg)
+{
+	struct upload_job *j = arg;
+
+	task_log(t, "starting file import from: %s", j->tmp);
+	return upload_job_finish(t, j);
 }
 
 /* Checks the collected parameters; 0 or the error in RESP. */

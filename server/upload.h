@@ -8,9 +8,14 @@
 #ifndef CORRAL_SERVER_UPLOAD_H
 #define CORRAL_SERVER_UPLOAD_H
 
+#include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "server/router.h"
+#include "storage/pool.h"
+
+struct task;
 
 struct upload;
 
@@ -30,5 +35,22 @@ void upload_feed(struct upload *u, const char *data, size_t len);
 void upload_finish(struct upload *u, struct router_reply *reply);
 /* Frees U; the temporary file goes unless a task took it over. */
 void upload_free(struct upload *u);
+
+/* pve-storage's normalize_content_filename: the base name, with every byte
+ * outside [-a-zA-Z0-9_.] made '_'. */
+void upload_normalize_name(const char *in, char *out, size_t n);
+
+/* A file received into a temporary file of POOL, to become VOLID. */
+struct upload_job {
+	struct pool *pool;
+	char tmp[PATH_MAX], volid[POOL_VOLID_MAX];
+	char checksum[257], algo[16]; /* algo "": no checksum to verify */
+	enum pool_content content;
+	uint64_t bytes;
+};
+/* In task T: verifies the checksum, refuses an import qcow2 naming a
+ * backing or data file, syncs and renames TMP to its volume.  On failure
+ * TMP is removed and the task's error set. */
+int upload_job_finish(struct task *t, struct upload_job *j);
 
 #endif

@@ -269,6 +269,84 @@ def test_cluster_resources(d, s, tmp):
     assert all(r["type"] != "storage" for r in vm_rows)
 
 
+class HttpServer:
+    """python3 -m http.server on a free loopback port serving DIR."""
+
+    def __init__(self, directory):
+        from corral_test import free_port
+        self.port = free_port()
+        self.proc = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", "--bind",
+                                      "127.0.0.1", "--directory", directory, str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import socket
+        end = time.time() + 15
+        while time.time() < end:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("http.server did not start")
+
+    def url(self, name):
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@suite.test
+def test_download_url(d, s, tmp):
+    """download-url from a local HTTP server: checksum, 404, qcow2 with a backing file"""
+    import hashlib
+    www = os.path.join(tmp, "www")
+    os.makedirs(www)
+    with open(os.path.join(www, "boot.iso"), "wb") as f:
+        f.write(os.urandom(3 << 20))
+    digest = hashlib.sha256(open(os.path.join(www, "boot.iso"), "rb").read()).hexdigest()
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", os.path.join(www, "disk.qcow2"),
+                    "16M"], check=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", "/etc/shadow", "-F",
+                    "raw", os.path.join(www, "evil.qcow2"), "1M"], check=True)
+    srv = HttpServer(www)
+    url = f"{d.url}/nodes/{NODE}/storage/local/download-url"
+    try:
+        r = s.post(url, data={"url": srv.url("boot.iso"), "filename": "boot.iso", "content": "iso",
+                              "checksum": digest, "checksum-algorithm": "sha256"})
+        check_equal(r.status_code, 200, r.text)
+        assert ":download:" in r.json()["data"]
+        check_equal(wait_task(s, d, r.json()["data"]), "OK")
+        got = os.path.join(d.data_dir, "images/iso/boot.iso")
+        check_equal(hashlib.sha256(open(got, "rb").read()).hexdigest(), digest)
+        r = s.post(url, data={"url": srv.url("disk.qcow2"), "filename": "disk.qcow2",
+                              "content": "import", "verify-certificates": "0"})
+        check_equal(wait_task(s, d, r.json()["data"]), "OK")
+        r = s.post(url, data={"url": srv.url("boot.iso"), "filename": "bad.iso", "content": "iso",
+                              "checksum": "0" * 64, "checksum-algorithm": "sha256"})
+        assert wait_task(s, d, r.json()["data"]).startswith("checksum mismatch"), r.text
+        r = s.post(url, data={"url": srv.url("missing.iso"), "filename": "m.iso", "content": "iso"})
+        status = wait_task(s, d, r.json()["data"])
+        assert "download failed" in status and "404" in status, status
+        r = s.post(url, data={"url": srv.url("evil.qcow2"), "filename": "evil.qcow2",
+                              "content": "import"})
+        assert "backing file" in wait_task(s, d, r.json()["data"])
+        for name in ("bad.iso", "m.iso"):
+            assert not os.path.exists(os.path.join(d.data_dir, "images/iso", name))
+        assert not os.path.exists(os.path.join(d.data_dir, "images/import/evil.qcow2"))
+        left = [f for sub in ("iso", "import") for f in os.listdir(os.path.join(d.data_dir, "images", sub))
+                if f.startswith(".")]
+        check_equal(left, [])
+        for data, param in [({"url": "file:///etc/shadow"}, "url"), ({"url": "ftp://x/y.iso"}, "url"),
+                            ({"filename": "x.exe"}, "filename"), ({"content": "images"}, "content")]:
+            args = dict({"url": srv.url("boot.iso"), "filename": "y.iso", "content": "iso"}, **data)
+            expect_error(s.post(url, data=args), 400, "Parameter verification failed", param)
+        expect_error(s.post(url, data={"url": srv.url("boot.iso"), "filename": "boot.iso",
+                                       "content": "iso"}), 500, "already exists")
+    finally:
+        srv.stop()
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="corral-storage-")
     try:
