@@ -28,9 +28,7 @@ const struct param_spec api_qemu_template_params[] = {
     QEMU_NODE_PARAM,
     QEMU_VMID_PARAM,
     {.name = "disk", .type = PT_ENUM, .flags = PF_OPTIONAL,
-     .enum_values = "ide0,ide1,ide2,ide3,sata0,sata1,sata2,sata3,sata4,sata5,scsi0,scsi1,"
-		    "scsi2,scsi3,scsi4,scsi5,scsi6,scsi7,scsi8,scsi9,scsi10,virtio0,virtio1,"
-		    "virtio2,virtio3,virtio4,virtio5,virtio6,virtio7,efidisk0,tpmstate0"},
+     .enum_values = QSNAP_DISK_KEYS},
     {.name = NULL},
 };
 
@@ -45,7 +43,7 @@ const struct param_spec api_qemu_clone_params[] = {
     QEMU_BOOL_OPT("full"),
     {.name = "storage", .type = PT_STRING, .flags = PF_OPTIONAL,
      .check = param_check_pve_storage_id},
-    {.name = "format", .type = PT_ENUM, .flags = PF_OPTIONAL, .enum_values = "raw,qcow2"},
+    {.name = "format", .type = PT_ENUM, .flags = PF_OPTIONAL, .enum_values = "raw|qcow2"},
     {.name = "snapname", .type = PT_STRING, .flags = PF_OPTIONAL, .max = QSNAP_NAME_MAX,
      .check = param_check_pve_configid},
     {.name = "target", .type = PT_STRING, .flags = PF_OPTIONAL, .check = param_check_pve_node},

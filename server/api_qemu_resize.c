@@ -35,12 +35,7 @@ const struct param_spec api_qemu_resize_params[] = {
     QEMU_NODE_PARAM,
     QEMU_VMID_PARAM,
     {.name = "disk", .type = PT_ENUM,
-     .enum_values = "ide0,ide1,ide2,ide3,sata0,sata1,sata2,sata3,sata4,sata5,scsi0,scsi1,"
-		    "scsi2,scsi3,scsi4,scsi5,scsi6,scsi7,scsi8,scsi9,scsi10,scsi11,scsi12,"
-		    "scsi13,scsi14,scsi15,scsi16,scsi17,scsi18,scsi19,scsi20,scsi21,scsi22,"
-		    "scsi23,scsi24,scsi25,scsi26,scsi27,scsi28,scsi29,scsi30,virtio0,virtio1,"
-		    "virtio2,virtio3,virtio4,virtio5,virtio6,virtio7,virtio8,virtio9,virtio10,"
-		    "virtio11,virtio12,virtio13,virtio14,virtio15,efidisk0,tpmstate0"},
+     .enum_values = QSNAP_DISK_KEYS},
     {.name = "size", .type = PT_STRING, .max = 64, .check = check_size},
     {.name = "digest", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 64},
     QEMU_BOOL_OPT("skiplock"),

@@ -20,6 +20,15 @@
 
 #define QSNAP_NAME_MAX 40
 
+/* Proxmox's enumeration of the disks resize and template name. */
+#define QSNAP_DISK_KEYS                                                                   \
+	"ide0|ide1|ide2|ide3|sata0|sata1|sata2|sata3|sata4|sata5|scsi0|scsi1|"            \
+	"scsi2|scsi3|scsi4|scsi5|scsi6|scsi7|scsi8|scsi9|scsi10|scsi11|scsi12|"           \
+	"scsi13|scsi14|scsi15|scsi16|scsi17|scsi18|scsi19|scsi20|scsi21|scsi22|"          \
+	"scsi23|scsi24|scsi25|scsi26|scsi27|scsi28|scsi29|scsi30|virtio0|virtio1|"        \
+	"virtio2|virtio3|virtio4|virtio5|virtio6|virtio7|virtio8|virtio9|virtio10|"       \
+	"virtio11|virtio12|virtio13|virtio14|virtio15|efidisk0|tpmstate0"
+
 /* Proxmox's API-level refusals of a name ("current", "pending" are
  * reserved): 0, or -EINVAL with the message in ERR. */
 int qsnap_name_reserved(const char *name, char *err, size_t errlen);

@@ -1,0 +1,134 @@
+"""Driving the test guest (build/guest/guest.qcow2) of a VM that a real corrald
+runs: put the guest disk into the pool, wait for its boot marker on the serial
+console and run shell commands through it (the guest keeps a root shell on
+ttyS0).  Used by the snapshot and clone suites; standard library only."""
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+from corral_test import ADMIN, ROOT, TIMEOUT, check_equal
+
+GUEST = os.path.join(ROOT, "build", "guest", "guest.qcow2")
+READY = b"CORRAL-GUEST-READY"
+BOOT_TIMEOUT = 150     # seconds for the guest to print its marker under TCG
+TASK_TIMEOUT = 150
+
+
+def ensure_guest():
+    if not os.path.exists(GUEST):
+        subprocess.run(["make", "-s", "guest"], cwd=ROOT, check=True, timeout=900)
+
+
+def images_dir(d, vmid):
+    return os.path.join(d.data_dir, "images", "images", str(vmid))
+
+
+def put_guest_disk(d, vmid):
+    """Copies the guest disk to the pool as vm-<vmid>-disk-0.qcow2; its volume id."""
+    os.makedirs(images_dir(d, vmid), exist_ok=True)
+    shutil.copyfile(GUEST, os.path.join(images_dir(d, vmid), f"vm-{vmid}-disk-0.qcow2"))
+    return f"local:{vmid}/vm-{vmid}-disk-0.qcow2"
+
+
+def api(d):
+    from proxmoxer import ProxmoxAPI
+    return ProxmoxAPI("127.0.0.1", port=d.port, user=ADMIN, password=d.admin_password,
+                      verify_ssl=False, backend="https", timeout=TIMEOUT)
+
+
+def wait_task(node, upid, timeout=TASK_TIMEOUT):
+    """(exitstatus, log text) of task UPID once it has stopped."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = node.tasks(upid).status.get()
+        if st["status"] == "stopped":
+            log = node.tasks(upid).log.get(limit=1000)
+            return st["exitstatus"], "\n".join(line["t"] for line in log)
+        time.sleep(0.2)
+    raise AssertionError(f"task {upid} still running after {timeout}s")
+
+
+def task_ok(node, upid, timeout=TASK_TIMEOUT):
+    status, log = wait_task(node, upid, timeout)
+    check_equal(status, "OK", f"task {upid} (log:\n{log})")
+    return log
+
+
+class Serial:
+    """The guest's ttyS0 through the VM's serial socket in the run dir."""
+
+    def __init__(self, d, vmid):
+        self.path = os.path.join(d.data_dir, "run", f"{vmid}.serial0")
+        self.sock = None
+        self.seen = b""
+        self.n = 0
+
+    def connect(self):
+        self.close()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+        self.sock.settimeout(0.3)
+        self.seen = b""
+
+    def close(self):
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+
+    def read_until(self, token, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            i = self.seen.find(token)
+            if i >= 0:
+                out, self.seen = self.seen[:i], self.seen[i + len(token):]
+                return out
+            try:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                self.seen += chunk
+            except socket.timeout:
+                pass
+        raise AssertionError(f"no {token!r} on the serial console within {timeout}s; "
+                             f"got {self.seen[-1500:]!r}")
+
+    def wait_boot(self, timeout=BOOT_TIMEOUT):
+        """Connects and waits for the boot marker (the log file kept beside the
+        socket covers a marker printed before the connection)."""
+        self.connect()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.read_until(READY, 1)
+                return
+            except AssertionError:
+                with open(self.path + ".log", "rb") as f:
+                    log = f.read()
+                # the marker of this boot: after the last BIOS banner
+                if READY in log.split(b"SeaBIOS")[-1]:
+                    return
+        raise AssertionError(f"guest did not boot within {timeout}s")
+
+    def run(self, cmd, timeout=60):
+        """Runs CMD in the guest shell; its output (text, stripped).  The end
+        tag is computed by the shell, so the echo of the typed line (which
+        the line editor may redraw) never holds it: the output is what
+        follows the typed line's end."""
+        self.n += 1
+        typed_end = f"+{self.n}))".encode()
+        self.sock.sendall(f"{cmd}; echo CMD-END-$((100000+{self.n}))\n".encode())
+        out = self.read_until(f"CMD-END-{100000 + self.n}".encode(), timeout)
+        i = out.rfind(typed_end)
+        if i >= 0:
+            out = out[i + len(typed_end):]
+        return out.decode(errors="replace").replace("\r", "").strip()
+
+    def write_marker(self, dev, text):
+        self.run(f"printf '{text}' | dd of=/dev/{dev} bs=1 seek=4096 conv=notrunc "
+                 f"2>/dev/null; sync")
+
+    def read_marker(self, dev, n):
+        return self.run(f"echo 3 > /proc/sys/vm/drop_caches; "
+                        f"dd if=/dev/{dev} bs=1 skip=4096 count={n} 2>/dev/null")
