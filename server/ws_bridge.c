@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -227,14 +228,26 @@ static int send_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Header and payload in one call: one segment (and one TLS record) per frame. */
 static int send_frame(struct ws_session *s, int opcode, const uint8_t *data, size_t n)
 {
 	uint8_t hdr[WS_MAX_HEADER];
-	size_t hl = ws_frame_header(hdr, opcode, n);
+	struct iovec iov[2] = { { hdr, ws_frame_header(hdr, opcode, n) }, { (void *)data, n } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = n ? 2 : 1 };
+	ssize_t w;
 
-	if (send_all(s->sock, hdr, hl) < 0)
+	do
+		w = sendmsg(s->sock, &msg, MSG_NOSIGNAL);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
 		return -EIO;
-	return n ? send_all(s->sock, data, n) : 0;
+	if ((size_t)w < iov[0].iov_len) { /* a short write: finish piecewise */
+		if (send_all(s->sock, hdr + w, iov[0].iov_len - (size_t)w) < 0)
+			return -EIO;
+		w = (ssize_t)iov[0].iov_len;
+	}
+	w -= (ssize_t)iov[0].iov_len;
+	return (size_t)w < n ? send_all(s->sock, data + w, n - (size_t)w) : 0;
 }
 
 static void send_close(struct ws_session *s, unsigned code, const char *reason)
@@ -386,6 +399,9 @@ static void *bridge_main(void *arg)
 	uint8_t *buf = malloc(WS_IO_CHUNK);
 
 	log_info("console: %s connected", s->label);
+	/* libmicrohttpd may leave the socket corked from the 101 response:
+	 * console keystrokes must not wait for a full segment. */
+	MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CORK_OFF);
 	set_blocking(s->sock);
 	set_blocking(s->fd);
 	if (buf)
