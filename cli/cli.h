@@ -61,5 +61,6 @@ int cmd_nodes(struct cli *c);
 int cmd_tasks(struct cli *c);
 int cmd_task(struct cli *c);
 int cmd_vm(struct cli *c);
+int cmd_storage(struct cli *c);
 
 #endif

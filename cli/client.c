@@ -27,6 +27,11 @@ struct client {
 	enum pin_verdict verdict;
 	char *auth_header;        /* "Authorization: ..." or "Cookie: ..." */
 	char *csrf_header;
+	/* client_set_upload: the next POST is multipart with this file */
+	const char *up_field, *up_path, *up_name;
+	const struct param *up_params;
+	size_t up_n;
+	curl_mime *mime;
 };
 
 /* OpenSSL calls this instead of chain verification: only the leaf counts. */
@@ -244,6 +249,39 @@ static struct curl_slist *build_headers(struct client *c, const char *method)
 	return h;
 }
 
+void client_set_upload(struct client *c, const char *field, const char *path, const char *name)
+{
+	c->up_field = field;
+	c->up_path = path;
+	c->up_name = name;
+}
+
+/* The multipart body of an upload: the parameters, then the file, which
+ * libcurl streams from disk. */
+static int set_mime(struct client *c)
+{
+	curl_mimepart *part;
+
+	curl_mime_free(c->mime);
+	if (!(c->mime = curl_mime_init(c->curl)))
+		return CLIENT_ENOMEM;
+	for (size_t i = 0; i < c->up_n; i++) {
+		char key[128];
+
+		snprintf(key, sizeof(key), "%.*s", (int)c->up_params[i].keylen, c->up_params[i].key);
+		if (!(part = curl_mime_addpart(c->mime)) || curl_mime_name(part, key) != CURLE_OK ||
+		    curl_mime_data(part, c->up_params[i].value, CURL_ZERO_TERMINATED) != CURLE_OK)
+			return CLIENT_ENOMEM;
+	}
+	if (!(part = curl_mime_addpart(c->mime)) || curl_mime_name(part, c->up_field) != CURLE_OK ||
+	    curl_mime_filedata(part, c->up_path) != CURLE_OK ||
+	    curl_mime_filename(part, c->up_name) != CURLE_OK)
+		return CLIENT_ENOMEM;
+	curl_easy_setopt(c->curl, CURLOPT_MIMEPOST, c->mime);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 0L); /* as long as the file needs */
+	return 0;
+}
+
 static void set_options(struct client *c, const char *method, const struct buf *url,
 			const struct buf *form, struct buf *body, struct client_resp *resp)
 {
@@ -307,6 +345,10 @@ static int perform_once(struct client *c, const char *method, const struct buf *
 	memset(resp, 0, sizeof(*resp));
 	c->verdict = PIN_NONE;
 	set_options(c, method, url, form, &body, resp);
+	if (c->up_path && strcmp(method, "POST") == 0 && (r = set_mime(c)) < 0) {
+		curl_slist_free_all(headers);
+		return r;
+	}
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
 	cc = curl_easy_perform(c->curl);
 	if (cc != CURLE_OK)
@@ -354,6 +396,9 @@ int client_call(struct client *c, const char *method, const char *path, const st
 	struct buf url = BUF_INIT, form = BUF_INIT;
 	int r = build_url(c, method, path, p, n, &url, &form) < 0 ? CLIENT_ENOMEM : 0;
 
+	c->up_params = p;
+	c->up_n = n;
+
 	if (!r)
 		r = perform_once(c, method, &url, &form, resp, err, errlen);
 	if (r == CLIENT_EUNKNOWN && !c->pinned[0] && trust_first_use(c, err, errlen) == 0)
@@ -362,6 +407,10 @@ int client_call(struct client *c, const char *method, const char *path, const st
 		remember_explicit(c);
 	if (r == CLIENT_ENOMEM)
 		snprintf(err, errlen, "out of memory");
+	c->up_path = NULL; /* an upload is for one call */
+	curl_easy_setopt(c->curl, CURLOPT_MIMEPOST, NULL);
+	curl_mime_free(c->mime);
+	c->mime = NULL;
 	buf_free(&url);
 	buf_free(&form);
 	return r;

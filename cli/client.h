@@ -54,5 +54,9 @@ const char *client_fingerprint(const struct client *c);
 int client_call(struct client *c, const char *method, const char *path, const struct param *p,
 		size_t n, struct client_resp *resp, char *err, size_t errlen);
 void client_resp_free(struct client_resp *r);
+/* Makes the next POST a multipart/form-data upload: its parameters as
+ * fields, then the file at PATH (streamed from disk) as field FIELD named
+ * NAME.  The strings are borrowed until that call returns. */
+void client_set_upload(struct client *c, const char *field, const char *path, const char *name);
 
 #endif

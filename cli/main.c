@@ -37,6 +37,7 @@ static const struct verb verbs[] = {
 	{ "tasks", cmd_tasks, tasks_opts, 1, FMT_TEXT },
 	{ "task", cmd_task, task_opts, 0, FMT_TEXT },
 	{ "vm", cmd_vm, vm_opts, 1, FMT_TEXT },
+	{ "storage", cmd_storage, vm_opts, 1, FMT_TEXT },
 };
 
 static const char usage_text[] =
@@ -61,6 +62,9 @@ static const char usage_text[] =
 	"                       keys (--memory 512 --scsi0 local:4); config without\n"
 	"                       keys shows it; task verbs wait and exit with the task's\n"
 	"                       result (stop/shutdown take --timeout, --forceStop...)\n"
+	"  storage list|status|content|upload|alloc|free ... [--node N]\n"
+	"                       storages and volumes like pvesm: upload STORAGE FILE,\n"
+	"                       alloc STORAGE VMID FILENAME SIZE, free VOLID\n"
 	"\n"
 	"options:\n"
 	"  --host H             node to talk to (default: CORRAL_HOST, the session's\n"
