@@ -40,6 +40,7 @@ struct app_config {
 struct app {
 	struct app_config cfg;
 	struct store *store;
+	struct store *task_store;     /* task index (STORE_NOSYNC); NULL: in store */
 	struct auth *auth;
 	struct tasks *tasks;
 	struct http *http;

@@ -107,6 +107,27 @@ static int start_auth(struct app *app)
 	return generated[0] ? announce_admin(app, generated) : 0;
 }
 
+/* The task index in DATA/db-tasks, committed without syncing at task start
+ * (store.h): one an OS crash damaged starts afresh, losing task history
+ * only; VM configurations stay in the synced store. */
+static int open_task_store(struct app *app)
+{
+	char dir[APP_PATH_MAX + 64], file[APP_PATH_MAX + 96], err[256] = "";
+	int rc;
+
+	data_path(app, "db-tasks", dir, sizeof(dir));
+	rc = store_open_flags(dir, STORE_NOSYNC, &app->task_store, err, sizeof(err));
+	if (rc < 0) {
+		log_warn("task index %s: %s; starting a new one", dir, err);
+		snprintf(file, sizeof(file), "%s/data.mdb", dir);
+		unlink(file);
+		rc = store_open_flags(dir, STORE_NOSYNC, &app->task_store, err, sizeof(err));
+	}
+	if (rc < 0)
+		log_error("task index %s: %s", dir, err);
+	return rc;
+}
+
 static int start_store_and_tls(struct app *app, char **key, char **cert)
 {
 	char dir[APP_PATH_MAX + 64], err[256] = "";
@@ -117,6 +138,8 @@ static int start_store_and_tls(struct app *app, char **key, char **cert)
 		log_error("store %s: %s", dir, err);
 		return rc;
 	}
+	if ((rc = open_task_store(app)) < 0)
+		return rc;
 	data_path(app, "certs", dir, sizeof(dir));
 	rc = tls_load_or_create(dir, app->cfg.node, key, cert, app->cert_fingerprint, err,
 				sizeof(err));
@@ -265,6 +288,8 @@ static void stop(struct app *app)
 	api_storage_stop(app);
 	nodeinfo_free(app->nodeinfo);
 	auth_free(app->auth);
+	if (app->task_store)
+		store_close(app->task_store);
 	if (app->store)
 		store_close(app->store);
 }

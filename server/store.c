@@ -83,6 +83,17 @@ static int check_schema(struct store *s, char *err, size_t errlen)
 
 int store_open(const char *dir, struct store **out, char *err, size_t errlen)
 {
+	return store_open_flags(dir, 0, out, err, errlen);
+}
+
+int store_sync(struct store *s)
+{
+	return mdb_code(mdb_env_sync(s->env, 1));
+}
+
+int store_open_flags(const char *dir, unsigned flags, struct store **out, char *err,
+		     size_t errlen)
+{
 	struct store *s = calloc(1, sizeof(*s));
 	int rc, r;
 
@@ -101,7 +112,8 @@ int store_open(const char *dir, struct store **out, char *err, size_t errlen)
 	if (rc == 0)
 		rc = mdb_env_set_maxreaders(s->env, 256);
 	if (rc == 0)
-		rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+		rc = mdb_env_open(s->env, dir,
+				  MDB_NOTLS | (flags & STORE_NOSYNC ? MDB_NOSYNC : 0), 0600);
 	if (rc) {
 		snprintf(err, errlen, "cannot open store %s: %s", dir, mdb_strerror(rc));
 		r = mdb_code(rc);

@@ -27,6 +27,14 @@ struct store_txn;
 /* Opens (creating when missing) the environment in DIR.  Returns 0 or a
  * negative code with detail in ERR.  Close with store_close(). */
 int store_open(const char *dir, struct store **out, char *err, size_t errlen);
+/* The same with STORE_* flags.  STORE_NOSYNC commits without waiting for the
+ * disk (LMDB's MDB_NOSYNC): a daemon crash loses nothing, an OS crash may
+ * lose or damage the latest commits, so only data that can be rebuilt or
+ * lost (the task index) lives in such an environment; store_sync() flushes. */
+#define STORE_NOSYNC 1u
+int store_open_flags(const char *dir, unsigned flags, struct store **out, char *err,
+		     size_t errlen);
+int store_sync(struct store *s);
 void store_close(struct store *s);
 
 /* A transaction belongs to one thread at a time; read-only ones never block

@@ -68,6 +68,13 @@ struct tasks {
 
 /* --- index entries --- */
 
+/* The index's store: its own environment without per-commit syncs when
+ * corrald opened one (app->task_store), else the configuration store. */
+static struct store *task_index(const struct tasks *ts)
+{
+	return ts->app->task_store ? ts->app->task_store : ts->app->store;
+}
+
 static cJSON *entry_new(const struct task *t, const char *exitstatus, time_t endtime)
 {
 	cJSON *e = cJSON_CreateObject();
@@ -93,9 +100,13 @@ static cJSON *entry_new(const struct task *t, const char *exitstatus, time_t end
 static int index_put(struct tasks *ts, const struct task *t, const char *exitstatus)
 {
 	cJSON *e = entry_new(t, exitstatus, time(NULL));
-	int r = e ? store_put1(ts->app->store, DB_TASKS, t->upid, e) : -ENOMEM;
+	int r = e ? store_put1(task_index(ts), DB_TASKS, t->upid, e) : -ENOMEM;
 
 	cJSON_Delete(e);
+	/* A start is not synced (it is on the request path); an end flushes
+	 * every commit before it, off the request path. */
+	if (r == 0 && exitstatus && ts->app->task_store)
+		r = store_sync(ts->app->task_store);
 	return r;
 }
 
@@ -289,7 +300,7 @@ static int drop_oldest(struct tasks *ts, struct finished_list *l, size_t n)
 {
 	char path[APP_PATH_MAX + UPID_MAX];
 	struct store_txn *txn;
-	int r = store_begin(ts->app->store, 0, &txn);
+	int r = store_begin(task_index(ts), 0, &txn);
 
 	if (r < 0)
 		return r;
@@ -311,7 +322,7 @@ static int prune_index(struct tasks *ts)
 {
 	struct finished_list l = {NULL, 0, 0};
 	struct store_txn *txn;
-	int r = store_begin(ts->app->store, 1, &txn);
+	int r = store_begin(task_index(ts), 1, &txn);
 
 	if (r < 0)
 		return r;
@@ -567,7 +578,7 @@ out_free:
 
 int tasks_get(struct tasks *ts, const char *upid, cJSON **out)
 {
-	return store_get1(ts->app->store, DB_TASKS, upid, out);
+	return store_get1(task_index(ts), DB_TASKS, upid, out);
 }
 
 struct foreach_ctx {
@@ -587,7 +598,7 @@ int tasks_foreach(struct tasks *ts, int (*fn)(const cJSON *entry, void *ctx), vo
 {
 	struct foreach_ctx c = {fn, ctx};
 	struct store_txn *txn;
-	int r = store_begin(ts->app->store, 1, &txn);
+	int r = store_begin(task_index(ts), 1, &txn);
 
 	if (r < 0)
 		return r;
@@ -666,6 +677,77 @@ static int collect_running(const char *key, const cJSON *val, void *ctx)
 	return 0;
 }
 
+/* --- moving index entries out of the configuration store --- */
+
+static int collect_entry(const char *key, const cJSON *val, void *ctx)
+{
+	cJSON *pair = cJSON_CreateArray();
+
+	cJSON_AddItemToArray(pair, cJSON_CreateString(key));
+	cJSON_AddItemToArray(pair, cJSON_Duplicate(val, 1));
+	cJSON_AddItemToArray(ctx, pair);
+	return 0;
+}
+
+/* Writes PAIRS ([upid, entry]...) into the task store, flushed. */
+static int put_entries(struct store *s, const cJSON *pairs)
+{
+	struct store_txn *txn;
+	const cJSON *p;
+	int r = store_begin(s, 0, &txn);
+
+	if (r < 0)
+		return r;
+	cJSON_ArrayForEach(p, pairs)
+		if (r == 0)
+			r = store_put(txn, DB_TASKS, p->child->valuestring, p->child->next);
+	if (r < 0) {
+		store_abort(txn);
+		return r;
+	}
+	r = store_commit(txn);
+	return r < 0 ? r : store_sync(s);
+}
+
+static int del_entries(struct store *s, const cJSON *pairs)
+{
+	struct store_txn *txn;
+	const cJSON *p;
+	int r = store_begin(s, 0, &txn);
+
+	if (r < 0)
+		return r;
+	cJSON_ArrayForEach(p, pairs)
+		if (r == 0)
+			r = store_del(txn, DB_TASKS, p->child->valuestring);
+	if (r < 0) {
+		store_abort(txn);
+		return r;
+	}
+	return store_commit(txn);
+}
+
+/* Entries in the configuration store (from a corrald before the separate
+ * task index, or put there by hand) move into the task store. */
+static int migrate_index(struct tasks *ts)
+{
+	cJSON *pairs = cJSON_CreateArray();
+	struct store_txn *txn;
+	int r = pairs ? store_begin(ts->app->store, 1, &txn) : -ENOMEM;
+
+	if (r < 0)
+		goto out;
+	r = store_foreach(txn, DB_TASKS, "", collect_entry, pairs);
+	store_abort(txn);
+	if (r == 0 && pairs->child)
+		r = put_entries(ts->app->task_store, pairs);
+	if (r == 0 && pairs->child)
+		r = del_entries(ts->app->store, pairs);
+out:
+	cJSON_Delete(pairs);
+	return r;
+}
+
 /* Adds Proxmox's closing line to the log of a task whose corrald died; its
  * end time is the log's last change. */
 static time_t close_orphan_log(struct tasks *ts, const char *upid)
@@ -710,7 +792,7 @@ static int recover_orphans(struct tasks *ts)
 {
 	cJSON *keys = cJSON_CreateArray(), *k;
 	struct store_txn *txn;
-	int r = keys ? store_begin(ts->app->store, 0, &txn) : -ENOMEM;
+	int r = keys ? store_begin(task_index(ts), 0, &txn) : -ENOMEM;
 
 	if (r < 0)
 		goto out_keys;
@@ -781,6 +863,8 @@ int tasks_new(struct app *app, const char *log_dir, unsigned workers, struct tas
 	if (r == 0)
 		r = make_dirs(ts, log_dir);
 	if (r == 0)
+		r = ts->app->task_store ? migrate_index(ts) : 0;
+	if (r == 0)
 		r = recover_orphans(ts);
 	if (r == 0)
 		r = prune_index(ts);
@@ -806,6 +890,8 @@ void tasks_free(struct tasks *ts)
 	pthread_mutex_unlock(&ts->mu);
 	for (unsigned i = 0; i < ts->nworkers; i++)
 		pthread_join(ts->workers[i], NULL);
+	if (ts->app->task_store)
+		store_sync(ts->app->task_store);
 	free(ts->workers);
 	pthread_cond_destroy(&ts->work);
 	pthread_cond_destroy(&ts->done);

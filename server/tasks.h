@@ -42,7 +42,9 @@ typedef int (*task_fn)(struct task *t, void *arg);
 
 /* LOG_DIR is the node's log directory: each task's log is the file
  * LOG_DIR/tasks/<last hex digit of starttime>/<UPID>, as Proxmox lays out
- * /var/log/pve/tasks.  The index lives in APP's store (DB_TASKS).  Entries
+ * /var/log/pve/tasks.  The index (DB_TASKS) lives in APP's task_store, an
+ * environment committed without syncing at task start and flushed at every
+ * task end, or in APP's store when task_store is NULL.  Entries
  * a previous corrald left "running" are closed with exitstatus
  * "unexpected status".  WORKERS 0 means 4. */
 int tasks_new(struct app *app, const char *log_dir, unsigned workers, struct tasks **out);

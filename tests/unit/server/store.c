@@ -104,11 +104,33 @@ static void test_reopen_keeps_data(void)
 	store_close(s);
 }
 
+/* A STORE_NOSYNC environment (the task index) keeps what it committed
+ * across a reopen once synced, like the synced store. */
+static void test_nosync_env(void)
+{
+	char dir[512], err[256];
+	struct store *s = NULL;
+	cJSON *v = cJSON_CreateString("task"), *got = NULL;
+
+	snprintf(dir, sizeof(dir), "%s/nosync", test_tmpdir());
+	CHECK_INT(store_open_flags(dir, STORE_NOSYNC, &s, err, sizeof(err)), 0);
+	CHECK_INT(store_put1(s, DB_TASKS, "UPID:x", v), 0);
+	CHECK_INT(store_sync(s), 0);
+	store_close(s);
+	CHECK_INT(store_open_flags(dir, STORE_NOSYNC, &s, err, sizeof(err)), 0);
+	CHECK_INT(store_get1(s, DB_TASKS, "UPID:x", &got), 0);
+	CHECK_STR(got->valuestring, "task");
+	cJSON_Delete(got);
+	cJSON_Delete(v);
+	store_close(s);
+}
+
 static const struct test_case tests[] = {
 	{ "put get del", test_put_get_del },
 	{ "abort changes nothing", test_abort_changes_nothing },
 	{ "foreach prefix and digest", test_foreach_prefix_and_digest },
 	{ "reopen keeps data", test_reopen_keeps_data },
+	{ "nosync environment", test_nosync_env },
 };
 
 TEST_MAIN(tests)
