@@ -264,6 +264,25 @@ def test_stop_closes_console(ctx):
     assert "not running" in r.reason, r.reason
 
 
+@suite.test
+def test_daemon_stop_closes_console(ctx):
+    """corrald stopping closes open consoles (1001) and exits cleanly"""
+    check_equal(ctx.wait_task(ctx.ok("POST", f"{ctx.vm_path()}/status/start")), "OK")
+    ws = ctx.connect(ctx.grant("vncproxy", websocket=1))
+    check_equal(ws.read_exact(12)[:4], b"RFB ")
+    check_equal(ctx.d.stop(), 0)
+    try:
+        while True:
+            ws.recv_data(15)
+    except ConnectionError:
+        pass
+    check_equal(ws.closed, 1001)
+    ws.close()
+    with open(ctx.d.log_path, "rb") as f:
+        log = f.read()
+    assert b"Sanitizer" not in log and b"runtime error" not in log, log[-3000:]
+
+
 def kill_leftover(d):
     try:
         with open(os.path.join(d.data_dir, "run", f"{VMID}.pid")) as f:
