@@ -1,0 +1,85 @@
+"""The console page (webui/console.html) in a real browser: a real corrald
+serving webui/ with its CSP, a running test guest, and Debian's chromium
+driven by tests/integration/console_page.mjs (playwright-core from
+tests/e2e).  The serial page types a command and sees its answer; the VNC
+page gets noVNC connected and drawing.  Results pass through."""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from corral_test import ROOT, Corrald
+
+E2E = os.path.join(ROOT, "tests", "e2e")
+GUEST = os.path.join(ROOT, "build", "guest", "guest.qcow2")
+VMID = 100
+RUN_TIMEOUT = 180
+
+
+def ensure_deps():
+    if not os.path.isdir(os.path.join(E2E, "node_modules", "playwright-core")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=E2E, check=True, timeout=300)
+    if not os.path.exists(GUEST):
+        subprocess.run(["make", "-s", "guest"], cwd=ROOT, check=True, timeout=900)
+
+
+def wait_task(s, d, upid):
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        st = s.get(d.url + f"/nodes/{d.node}/tasks/{upid}/status").json()["data"]
+        if st["status"] == "stopped":
+            return st["exitstatus"]
+        time.sleep(0.2)
+    raise AssertionError(f"task {upid} still running")
+
+
+def start_guest(d, s):
+    """Boots the guest; returns once its shell printed the marker (from the
+    console log QEMU keeps)."""
+    disk_dir = os.path.join(d.data_dir, "images", "images", str(VMID))
+    os.makedirs(disk_dir, exist_ok=True)
+    shutil.copyfile(GUEST, os.path.join(disk_dir, f"vm-{VMID}-disk-0.qcow2"))
+    upid = s.post(d.url + f"/nodes/{d.node}/qemu", data={
+        "vmid": VMID, "memory": 256, "cores": 1, "serial0": "socket", "boot": "order=virtio0",
+        "virtio0": f"local:{VMID}/vm-{VMID}-disk-0.qcow2"}).json()["data"]
+    assert wait_task(s, d, upid) == "OK"
+    upid = s.post(d.url + f"/nodes/{d.node}/qemu/{VMID}/status/start").json()["data"]
+    assert wait_task(s, d, upid) == "OK"
+    log = os.path.join(d.data_dir, "run", f"{VMID}.serial0.log")
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        if os.path.exists(log) and b"CORRAL-GUEST-READY" in open(log, "rb").read():
+            return
+        time.sleep(0.5)
+    raise AssertionError("the guest did not boot")
+
+
+def main():
+    try:
+        ensure_deps()
+    except (OSError, subprocess.SubprocessError) as e:
+        print(f"not ok - console page dependencies: {e}")
+        print("0 passed, 1 failed")
+        return 1
+    with Corrald(node="console-page", args=["--webui-dir", os.path.join(ROOT, "webui")]) as d:
+        s = d.session()
+        try:
+            start_guest(d, s)
+        except AssertionError as e:
+            print(f"not ok - boot the test guest: {e}")
+            print("0 passed, 1 failed")
+            return 1
+        ticket, _ = d.login()
+        env = dict(os.environ, BASE=d.base, TICKET=ticket, NODE=d.node, VMID=str(VMID))
+        try:
+            r = subprocess.run(["node", os.path.join(ROOT, "tests", "integration", "console_page.mjs")],
+                               env=env, timeout=RUN_TIMEOUT)
+            rc = r.returncode
+        finally:
+            wait_task(s, d, s.post(d.url + f"/nodes/{d.node}/qemu/{VMID}/status/stop").json()["data"])
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
