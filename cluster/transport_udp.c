@@ -253,6 +253,19 @@ static int frame(struct buf *out, const uint8_t *buf, size_t len)
 	return rc ? rc : buf_append(out, buf, len);
 }
 
+/* Streams leave from the listen address like the datagrams do, so a peer
+ * (and a firewall) sees one address per node, even among 127.0.0.x. */
+static void bind_source(int fd, const struct swim_udp *u)
+{
+	struct swim_addr src = u->local;
+	uint8_t any[16] = { 0 };
+
+	if (memcmp(src.ip, any, sizeof(any)) == 0)
+		return;
+	src.port = 0;
+	bind_to(fd, u, &src);
+}
+
 static int op_stream_request(void *ctx, const struct swim_addr *to, const uint8_t *buf,
 			     size_t len, uint64_t token)
 {
@@ -266,6 +279,7 @@ static int op_stream_request(void *ctx, const struct swim_addr *to, const uint8_
 		return -EAFNOSUPPORT;
 	if ((fd = socket(u->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
 		return -errno;
+	bind_source(fd, u);
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
 		int rc = -errno;
 

@@ -1,12 +1,15 @@
 /* /cluster: index, status, nextid and resources (pve-manager
  * PVE/API2/Cluster.pm).  A standalone node answers as Proxmox does without a
- * cluster: one node entry with nodeid 0. */
+ * cluster: one node entry with nodeid 0; a member lists every member as
+ * gossip sees it and the other members' VMs from their pulled inventories. */
 #include "server/api.h"
 
 #include "common/err.h"
 #include "common/util.h"
 #include "server/app.h"
+#include "server/cluster.h"
 #include "server/store.h"
+#include "cluster/swim.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +17,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define VMID_MIN 100
@@ -68,37 +72,105 @@ static void node_ip(const struct app *app, char *out, size_t n)
 	freeifaddrs(ifs);
 }
 
+static cJSON *status_node(const char *name, const char *ip, int nodeid, int local, int online)
+{
+	cJSON *o = cJSON_CreateObject();
+	char id[APP_NODE_MAX + 8];
+
+	snprintf(id, sizeof(id), "node/%s", name);
+	cJSON_AddStringToObject(o, "type", "node");
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "name", name);
+	cJSON_AddNumberToObject(o, "nodeid", nodeid);
+	cJSON_AddStringToObject(o, "ip", ip);
+	cJSON_AddNumberToObject(o, "local", local);
+	cJSON_AddNumberToObject(o, "online", online);
+	cJSON_AddStringToObject(o, "level", "");
+	return o;
+}
+
+/* The "cluster" entry, with Corral's gossip counters and VMID conflicts
+ * (the same VMID on two members, e.g. created on both sides of a partition:
+ * reported, never merged; rename one with a clone + destroy). */
+static cJSON *status_cluster(struct cluster *c, const char *name, size_t nodes, size_t online)
+{
+	cJSON *o = cJSON_CreateObject(), *g;
+	struct swim_stats st;
+
+	cluster_stats(c, &st);
+	cJSON_AddStringToObject(o, "type", "cluster");
+	cJSON_AddStringToObject(o, "id", "cluster");
+	cJSON_AddStringToObject(o, "name", name);
+	cJSON_AddNumberToObject(o, "nodes", (double)nodes);
+	cJSON_AddNumberToObject(o, "online", (double)online);
+	cJSON_AddNumberToObject(o, "version", 1);
+	/* Gossip has no quorum: every partition keeps working. */
+	cJSON_AddNumberToObject(o, "quorate", 1);
+	g = cJSON_AddObjectToObject(o, "gossip");
+	cJSON_AddNumberToObject(g, "drop_decrypt", (double)st.drop_decrypt);
+	cJSON_AddNumberToObject(g, "drop_malformed", (double)st.drop_malformed);
+	cJSON_AddNumberToObject(g, "suspects", (double)st.suspects_raised);
+	cJSON_AddNumberToObject(g, "deaths", (double)st.deaths_declared);
+	cJSON_AddNumberToObject(g, "refutations", (double)st.refutations);
+	cJSON_AddNumberToObject(g, "probes", (double)st.probes);
+	cJSON_AddNumberToObject(g, "probes_failed", (double)st.probes_failed);
+	cJSON_AddNumberToObject(g, "udp_sent", (double)st.udp_sent);
+	cJSON_AddNumberToObject(g, "udp_recv", (double)st.udp_recv);
+	cJSON_AddNumberToObject(g, "pushpulls", (double)st.pushpulls);
+	cJSON_AddItemToObject(o, "conflicts", cluster_vmid_conflicts(c));
+	return o;
+}
+
+#define STATUS_MEMBERS_MAX 256
+
+static int status_members(struct app *app, const char *name, cJSON *out)
+{
+	struct cluster_member *m = calloc(STATUS_MEMBERS_MAX, sizeof(*m));
+	size_t n = m ? cluster_members(app->cluster, m, STATUS_MEMBERS_MAX) : 0, online = 0;
+	char host[CLUSTER_HOSTPORT_MAX];
+	uint16_t port;
+
+	if (!m)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		online += m[i].online != 0;
+	cJSON_AddItemToArray(out, status_cluster(app->cluster, name, n, online));
+	for (size_t i = 0; i < n; i++) {
+		if (cluster_parse_hostport(m[i].api, CLUSTER_API_PORT, host, sizeof(host), &port) < 0)
+			host[0] = '\0';
+		cJSON_AddItemToArray(out, status_node(m[i].name, host, (int)i + 1, m[i].local,
+						      m[i].online));
+	}
+	free(m);
+	return 0;
+}
+
 int api_cluster_status(struct req *req, struct resp *resp)
 {
 	struct app *app = req->app;
-	cJSON *o = cJSON_CreateObject();
-	char id[APP_NODE_MAX + 8], ip[64];
+	char ip[64], name[CLUSTER_NAME_MAX];
 
-	snprintf(id, sizeof(id), "node/%s", app->cfg.node);
-	node_ip(app, ip, sizeof(ip));
-	cJSON_AddStringToObject(o, "type", "node");
-	cJSON_AddStringToObject(o, "id", id);
-	cJSON_AddStringToObject(o, "name", app->cfg.node);
-	cJSON_AddNumberToObject(o, "nodeid", 0);
-	cJSON_AddStringToObject(o, "ip", ip);
-	cJSON_AddNumberToObject(o, "local", 1);
-	cJSON_AddNumberToObject(o, "online", 1);
-	cJSON_AddStringToObject(o, "level", "");
 	resp->data = cJSON_CreateArray();
-	cJSON_AddItemToArray(resp->data, o);
+	if (app->cluster && cluster_is_member(app->cluster, name, sizeof(name)))
+		return status_members(app, name, resp->data);
+	node_ip(app, ip, sizeof(ip));
+	cJSON_AddItemToArray(resp->data, status_node(app->cfg.node, ip, 0, 1, 1));
 	return 0;
 }
 
 /* --- nextid --- */
 
-static int vmid_used(struct store_txn *txn, int64_t vmid)
+/* Used here or, as the gossiped inventories say, on any other member. */
+static int vmid_used(const struct app *app, struct store_txn *txn, int64_t vmid)
 {
 	char key[16];
 	const char *data;
 	size_t len;
 
 	snprintf(key, sizeof(key), "%lld", (long long)vmid);
-	return store_get_raw(txn, DB_VMS, key, &data, &len) == 0;
+	if (store_get_raw(txn, DB_VMS, key, &data, &len) == 0)
+		return 1;
+	return app->cluster && cluster_vmid_elsewhere(app->cluster, (int)vmid, NULL, 0);
 }
 
 int api_cluster_nextid(struct req *req, struct resp *resp)
@@ -111,10 +183,10 @@ int api_cluster_nextid(struct req *req, struct resp *resp)
 	if (r < 0)
 		return resp_error(resp, r, "cannot read the configuration: %s", err_str(r));
 	if (want) {
-		r = vmid_used(txn, want) ? CR_EEXISTS : 0;
+		r = vmid_used(req->app, txn, want) ? CR_EEXISTS : 0;
 		id = want;
 	} else {
-		while (id <= VMID_MAX && vmid_used(txn, id))
+		while (id <= VMID_MAX && vmid_used(req->app, txn, id))
 			id++;
 	}
 	store_abort(txn);
@@ -141,12 +213,24 @@ static int node_rows(const struct req *req, cJSON *rows)
 
 	if (r == 0)
 		cJSON_AddItemToArray(rows, row);
-	return r;
+	return r == 0 ? api_cluster_member_rows(req, 1, rows) : r;
+}
+
+static int may_audit_vm(void *arg, int vmid)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/vms/%d", vmid);
+	return api_can(arg, path, "VM.Audit");
 }
 
 static int vm_rows(const struct req *req, cJSON *rows)
 {
-	return api_qemu_resource_rows((struct req *)req, rows);
+	int r = api_qemu_resource_rows((struct req *)req, rows);
+
+	if (r == 0 && req->app->cluster)
+		cluster_remote_vm_rows(req->app->cluster, rows, may_audit_vm, (void *)req);
+	return r;
 }
 
 static int storage_rows(const struct req *req, cJSON *rows)
@@ -174,6 +258,49 @@ int api_cluster_resources(struct req *req, struct resp *resp)
 			r = resource_builders[i].fn(req, resp->data);
 	if (r < 0)
 		return resp_error(resp, r, "cannot list resources: %s", err_str(r));
+	return 0;
+}
+
+/* --- other members' node rows, from their gossiped records --- */
+
+static cJSON *member_row(const struct req *req, const struct cluster_member *m, int for_resources)
+{
+	cJSON *o = cJSON_CreateObject();
+	char id[APP_NODE_MAX + 8];
+	const struct cluster_rec *rec = &m->rec;
+
+	snprintf(id, sizeof(id), "node/%s", m->name);
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "type", "node");
+	cJSON_AddStringToObject(o, "node", m->name);
+	cJSON_AddStringToObject(o, "status", m->online ? "online" : "offline");
+	cJSON_AddStringToObject(o, "level", "");
+	if (!for_resources)
+		cJSON_AddStringToObject(o, "ssl_fingerprint", m->fp);
+	if (!m->online || !m->has_rec || !api_can_audit_node(req, m->name))
+		return o;
+	cJSON_AddNumberToObject(o, "maxcpu", rec->cpus);
+	cJSON_AddNumberToObject(o, "cpu", rec->cpus ? (rec->load > rec->cpus ? 1 : rec->load / rec->cpus) : 0);
+	cJSON_AddNumberToObject(o, "mem", (double)rec->mem);
+	cJSON_AddNumberToObject(o, "maxmem", (double)rec->maxmem);
+	cJSON_AddNumberToObject(o, "uptime", (double)rec->uptime);
+	return o;
+}
+
+int api_cluster_member_rows(const struct req *req, int for_resources, cJSON *rows)
+{
+	struct cluster_member *m;
+	size_t n;
+
+	if (!req->app->cluster || !cluster_is_member(req->app->cluster, NULL, 0))
+		return 0;
+	if (!(m = calloc(STATUS_MEMBERS_MAX, sizeof(*m))))
+		return -ENOMEM;
+	n = cluster_members(req->app->cluster, m, STATUS_MEMBERS_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (!m[i].local)
+			cJSON_AddItemToArray(rows, member_row(req, &m[i], for_resources));
+	free(m);
 	return 0;
 }
 

@@ -205,7 +205,7 @@ int api_nodes_list(struct req *req, struct resp *resp)
 		return resp_error(resp, r, "cannot read node status: %s", err_str(r));
 	resp->data = cJSON_CreateArray();
 	cJSON_AddItemToArray(resp->data, row);
-	return 0;
+	return api_cluster_member_rows(req, 0, resp->data); /* the other cluster members */
 }
 
 int api_node_index(struct req *req, struct resp *resp)

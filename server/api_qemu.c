@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "server/app.h"
+#include "server/cluster.h"
 #include "server/params.h"
 #include "server/qemu_int.h"
 #include "server/store.h"
@@ -250,9 +251,13 @@ static int create_reserve(struct req *req, struct resp *resp, int vmid)
 	char key[16];
 	const char *data;
 	size_t len;
-	int r = store_begin(req->app->store, 0, &t);
+	char where[64];
+	int r;
 
-	if (r < 0)
+	/* VMIDs are unique in the whole cluster (gossiped inventories). */
+	if (req->app->cluster && cluster_vmid_elsewhere(req->app->cluster, vmid, where, sizeof(where)))
+		return resp_param_error(resp, "vmid", "VM %d already exists on node '%s'", vmid, where);
+	if ((r = store_begin(req->app->store, 0, &t)) < 0)
 		return resp_error(resp, r, "cannot write the configuration: %s", err_str(r));
 	snprintf(key, sizeof(key), "%d", vmid);
 	if (store_get_raw(t, DB_VMS, key, &data, &len) == 0) {

@@ -16,6 +16,7 @@ struct http;
 struct nodeinfo;
 struct hv;
 struct pool;
+struct cluster;
 struct ws_hub;
 struct console_grants;
 struct rrdstat;
@@ -35,6 +36,7 @@ struct app_config {
 	unsigned task_workers;
 	char webui_dir[APP_PATH_MAX]; /* static files of the web UI */
 	char gossip_listen[80];       /* cluster gossip UDP+TCP "0.0.0.0:7946" */
+	char gossip_listen[80];       /* cluster gossip UDP+TCP "0.0.0.0:7946" */
 };
 
 struct app {
@@ -47,6 +49,7 @@ struct app {
 	struct nodeinfo *nodeinfo;    /* CPU sampler (nodeinfo_new); NULL: averages since boot */
 	struct hv *hv;                /* running VMs (hv/vm.h); NULL: none can run */
 	struct pool *pool;            /* the directory pool "local"; NULL: no storage */
+	struct cluster *cluster;      /* membership (server/cluster.h); never NULL once started */
 	struct ws_hub *ws;            /* console websockets (ws_bridge.h) */
 	struct console_grants *consoles; /* one-time console tickets (api_qemu_console.h) */
 	struct rrdstat *rrd;          /* statistics history (rrdstat.h); NULL: none kept */

@@ -178,7 +178,9 @@ void cluster_gossip_rejoin(struct cluster *c)
 	for (size_t i = 0; i < c->state->n_nodes; i++) {
 		const struct cluster_state_node *n = &c->state->nodes[i];
 
-		if (strcmp(n->name, c->app->cfg.node) == 0 || swim_member_get(s, n->name, &mi) == 0)
+		/* Dead members too: a healed partition merges within REJOIN_MS. */
+		if (strcmp(n->name, c->app->cfg.node) == 0 ||
+		    (swim_member_get(s, n->name, &mi) == 0 && mi.status != SWIM_DEAD))
 			continue;
 		if (swim_addr_of(n->gossip, &a) == 0)
 			swim_join(s, &a);
@@ -350,6 +352,33 @@ fail:
 	return r;
 }
 
+/* --- removed members --- */
+
+int cluster_was_removed(const struct cluster *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_removed; i++)
+		if (strcmp(c->removed[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static void removed_set(struct cluster *c, const char *name, int removed)
+{
+	for (size_t i = 0; i < c->n_removed; i++)
+		if (strcmp(c->removed[i], name) == 0) {
+			if (!removed)
+				memmove(c->removed[i], c->removed[i + 1],
+					(c->n_removed-- - i - 1) * sizeof(c->removed[0]));
+			return;
+		}
+	if (removed) {
+		/* Full: the oldest removal is forgotten. */
+		if (c->n_removed == CLUSTER_REMOVED_MAX)
+			memmove(c->removed[0], c->removed[1], --c->n_removed * sizeof(c->removed[0]));
+		snprintf(c->removed[c->n_removed++], CLUSTER_NODE_MAX, "%s", name);
+	}
+}
+
 /* --- the member side of a join --- */
 
 static cJSON *auth_file(const struct cluster *c, const char *name)
@@ -394,6 +423,7 @@ int cluster_add_node(struct cluster *c, const char *name, const char *api, const
 	snprintf(n.gossip, sizeof(n.gossip), "%s", gossip);
 	snprintf(n.fp, sizeof(n.fp), "%s", fp);
 	pthread_mutex_lock(&c->lock);
+	removed_set(c, name, 0);
 	if (!c->state) {
 		r = CR_EBADREQ;
 		snprintf(err, errlen, "this node is not in a cluster");
@@ -428,6 +458,7 @@ int cluster_remove_node(struct cluster *c, const char *name, char *err, size_t e
 		c->state = NULL;
 	} else {
 		cluster_state_del_node(c->state, name);
+		removed_set(c, name, 1);
 		r = cluster_state_save(c);
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -24,6 +24,8 @@ struct inv_node {
 	struct inv *inv;
 };
 
+#define CLUSTER_REMOVED_MAX 16
+
 struct cluster {
 	struct app *app;
 	pthread_mutex_t lock;         /* everything below but loop internals */
@@ -44,6 +46,10 @@ struct cluster {
 	uint64_t inv_epoch;
 	struct inv_node remote[CLUSTER_INV_NODES];
 	size_t n_remote;
+	/* Members removed here: gossip may still carry them for a while, so
+	 * they are not adopted again until they join anew. */
+	char removed[CLUSTER_REMOVED_MAX][CLUSTER_NODE_MAX];
+	size_t n_removed;
 	uint64_t rec_published_ms;
 	char rec_last[1024];
 };
@@ -58,6 +64,8 @@ int cluster_self_node(struct cluster *c, const char *link, struct cluster_state_
 int cluster_adopt_state(struct cluster *c, struct cluster_state *st, char *err, size_t errlen);
 /* Push/pull with known members gossip has no entry for; lock held. */
 void cluster_gossip_rejoin(struct cluster *c);
+/* 1 when NAME was removed from the cluster on this node; lock held. */
+int cluster_was_removed(const struct cluster *c, const char *name);
 /* Starts gossip for c->state (lock held).  0 or a code with ERR. */
 int cluster_gossip_start(struct cluster *c, char *err, size_t errlen);
 void cluster_gossip_stop(struct cluster *c);

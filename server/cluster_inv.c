@@ -5,6 +5,7 @@
 #include "server/cluster.h"
 
 #include "common/err.h"
+#include "common/log.h"
 #include "server/api.h"
 #include "server/app.h"
 #include "server/cluster_int.h"
@@ -263,17 +264,34 @@ void inv_each(const struct inv *v, void (*fn)(void *, int vmid, const cJSON *row
 
 /* --- this node's inventory --- */
 
+/* The VM list renders rows as raw JSON text: parse them into objects. */
+static cJSON *parsed_rows(const cJSON *rows)
+{
+	cJSON *out = cJSON_CreateArray();
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, rows)
+	{
+		cJSON *o = cJSON_IsRaw(it) ? cJSON_Parse(it->valuestring) : cJSON_Duplicate(it, 1);
+
+		if (o)
+			cJSON_AddItemToArray(out, o);
+	}
+	return out;
+}
+
 void cluster_inv_refresh_local(struct cluster *c)
 {
 	static const struct identity root = { .userid = "root@pam" };
 	struct req req = { .app = c->app, .method = HTTP_GET, .path = "/cluster/resources",
 			   .who = &root };
-	cJSON *rows = cJSON_CreateArray();
+	cJSON *rows = cJSON_CreateArray(), *objs;
 
-	if (rows && api_qemu_resource_rows(&req, rows) == 0) {
+	if (rows && api_qemu_resource_rows(&req, rows) == 0 && (objs = parsed_rows(rows))) {
 		pthread_mutex_lock(&c->lock);
-		inv_update_local(c->local, rows);
+		inv_update_local(c->local, objs);
 		pthread_mutex_unlock(&c->lock);
+		cJSON_Delete(objs);
 	}
 	cJSON_Delete(rows);
 }
@@ -348,7 +366,11 @@ void cluster_inv_pull(struct cluster *c, const char *node, const struct cluster_
 			 sizeof(err)) == 0) {
 		if (rp.status == 200 && rp.data)
 			apply_pulled(c, node, rp.data);
+		else
+			log_warn("cluster: inventory of %s: %d %s", node, rp.status, rp.reason);
 		peer_reply_free(&rp);
+	} else {
+		log_warn("cluster: inventory of %s: %s", node, err);
 	}
 	cJSON_Delete(q);
 }

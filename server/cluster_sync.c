@@ -99,8 +99,8 @@ static void adopt_new_members(struct cluster *c)
 		struct swim_member_info mi;
 		struct cluster_member m = { 0 };
 
-		if (swim_member_at(s, i, &mi) < 0 || mi.is_self ||
-		    cluster_state_find(c->state, mi.name) || !mi.state_len)
+		if (swim_member_at(s, i, &mi) < 0 || mi.is_self || !mi.state_len ||
+		    cluster_state_find(c->state, mi.name) || cluster_was_removed(c, mi.name))
 			continue;
 		snprintf(m.name, sizeof(m.name), "%s", mi.name);
 		swim_addr_format(&mi.addr, m.gossip, sizeof(m.gossip));

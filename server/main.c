@@ -18,6 +18,7 @@
 #include "server/app.h"
 #include "server/auth.h"
 #include "server/cluster.h"
+#include "server/cluster.h"
 #include "server/config.h"
 #include "server/api_qemu_console.h"
 #include "server/http.h"
@@ -241,6 +242,19 @@ static int start_rrd(struct app *app)
 	return rc;
 }
 
+/* Gossip runs only when DATA/cluster/cluster.json says this node is in a cluster. */
+static int start_cluster(struct app *app)
+{
+	char err[512] = "";
+	int rc = cluster_new(app, &app->cluster, err, sizeof(err));
+
+	if (rc < 0)
+		log_error("cluster: %s", err);
+	else if (cluster_is_member(app->cluster, err, sizeof(err)))
+		log_info("cluster %s: gossip on %s", err, app->cfg.gossip_listen);
+	return rc;
+}
+
 static int start(struct app *app)
 {
 	char *key = NULL, *cert = NULL;
@@ -265,6 +279,8 @@ static int start(struct app *app)
 		rc = start_http(app, key, cert);
 	if (rc == 0)
 		rc = start_cluster(app);
+	if (rc == 0)
+		rc = start_cluster(app);
 	free(key);
 	free(cert);
 	return rc;
@@ -273,6 +289,8 @@ static int start(struct app *app)
 /* Reverse order of start(); each part may be absent. */
 static void stop(struct app *app)
 {
+	cluster_free(app->cluster); /* leaves gossip; peers see this node go */
+	app->cluster = NULL;
 	cluster_free(app->cluster); /* leaves gossip; peers see this node go */
 	app->cluster = NULL;
 	ws_hub_shutdown(app->ws); /* console bridges end before the HTTP server */

@@ -1,0 +1,355 @@
+#!/usr/bin/python3
+"""Three real corrald processes on their own loopback addresses (127.X.Y.1-3)
+form a gossip cluster: create + join, one view of nodes and VMs from every
+node, a VM created and started on node C through node A's API with
+proxmoxer, forwarding, cluster-wide tickets and users, kill -9 and restart,
+an nft partition that heals without help, VMID conflicts reported after the
+merge, and packets sealed with a foreign key dropped and counted."""
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import corral_test as ct  # noqa: E402
+from proxmoxer import ProxmoxAPI  # noqa: E402
+
+suite = ct.Suite("cluster")
+PASSWORD = "Adm1n-test-pw"
+NET = f"127.{random.randint(100, 250)}.{random.randint(1, 250)}"
+TABLE = f"corral_cluster_{os.getpid()}"
+
+
+class Node(ct.Corrald):
+    """A corrald on its own loopback address, gossip on the same address."""
+
+    def __init__(self, name, ip, **kw):
+        self.ip = ip
+        self.gossip = f"{ip}:{ct.free_port()}"
+        super().__init__(node=name, admin_password=PASSWORD, **kw)
+        self.base = f"https://{ip}:{self.port}"
+        self.url = self.base + "/api2/json"
+        self.args = ["--gossip-listen", self.gossip]
+
+    def command(self):
+        return [ct.binary("corrald"), "--data-dir", self.data_dir, "--listen",
+                f"{self.ip}:{self.port}", "--node", self.node] + self.args
+
+    def _port_open(self):
+        import socket
+        try:
+            with socket.create_connection((self.ip, self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def fingerprint(self):
+        return ct.tls_fingerprint(self.ip, self.port)
+
+    def api(self, method, path, **kw):
+        s = self.session()
+        r = s.request(method, self.url + path, **kw)
+        return r
+
+    def get(self, path, **kw):
+        r = self.api("GET", path, **kw)
+        assert r.status_code == 200, f"{self.node} GET {path}: {r.status_code} {r.reason} {r.text}"
+        return r.json()["data"]
+
+
+def wait_for(what, fn, timeout=60, step=0.5):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            v = fn()
+            if v:
+                return v
+            last = v
+        except Exception as e:  # noqa: B902 - keep polling, report the last
+            last = e
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def online_view(node):
+    st = node.get("/cluster/status")
+    return {e["name"]: e["online"] for e in st if e["type"] == "node"}
+
+
+def nft(*args, check=True):
+    return subprocess.run(["nft", *args], check=check, capture_output=True, text=True, timeout=15)
+
+
+class Cluster:
+    def __init__(self):
+        self.nodes = [Node(f"cl-{c}", f"{NET}.{i + 1}") for i, c in enumerate("abc")]
+
+    def start(self):
+        for n in self.nodes:
+            n.start()
+        return self
+
+    def cleanup(self):
+        nft("delete", "table", "inet", TABLE, check=False)
+        for n in self.nodes:
+            n.cleanup()
+
+
+@suite.test
+def test_create_and_join(c):
+    """create on A, join B and C with A's address, fingerprint and password"""
+    a, b, cc = c.nodes
+    r = a.api("POST", "/cluster/config", data={"clustername": "corraltest"})
+    ct.check_equal(r.status_code, 200, r.text)
+    r = a.api("POST", "/cluster/config", data={"clustername": "again"})
+    assert r.status_code == 500 and "already exists" in r.reason, r.reason
+    fp = a.fingerprint()
+    r = b.api("POST", "/cluster/config/join",
+              data={"hostname": f"{a.ip}:{a.port}", "fingerprint": fp, "password": "wrong",
+                    "username": "admin@pve"})
+    assert r.status_code >= 400, r.text
+    for n in (b, cc):
+        r = n.api("POST", "/cluster/config/join",
+                  data={"hostname": f"{a.ip}:{a.port}", "fingerprint": fp, "password": PASSWORD,
+                        "username": "admin@pve", "link0": n.gossip})
+        ct.check_equal(r.status_code, 200, f"join {n.node}: {r.reason} {r.text}")
+    want = {"cl-a": 1, "cl-b": 1, "cl-c": 1}
+    for n in c.nodes:
+        wait_for(f"{n.node} sees 3 online", lambda n=n: online_view(n) == want)
+
+
+@suite.test
+def test_join_validation(c):
+    """join parameters are validated as Proxmox does (400 with errors)"""
+    a = c.nodes[0]
+    r = a.api("POST", "/cluster/config/join",
+              data={"hostname": "bad host!", "fingerprint": "zz", "password": "x"})
+    ct.check_equal(r.status_code, 400)
+    errs = r.json()["errors"]
+    assert "hostname" in errs and "fingerprint" in errs, errs
+    r = a.api("POST", "/cluster/config", data={"clustername": "-bad_name"})
+    ct.check_equal(r.status_code, 400)
+    assert "clustername" in r.json()["errors"]
+
+
+@suite.test
+def test_config_nodes_and_joininfo(c):
+    """GET /cluster/config/nodes and /cluster/config/join list every member"""
+    for n in c.nodes:
+        nodes = sorted(e["node"] for e in n.get("/cluster/config/nodes"))
+        ct.check_equal(nodes, ["cl-a", "cl-b", "cl-c"], n.node)
+    info = c.nodes[1].get("/cluster/config/join")
+    fps = {e["name"]: e["pve_fp"] for e in info["nodelist"]}
+    ct.check_equal(fps["cl-a"], c.nodes[0].fingerprint())
+    ct.check_equal(info["totem"]["cluster_name"], "corraltest")
+
+
+@suite.test
+def test_ticket_valid_everywhere(c):
+    """a ticket from node A is accepted by B and C (shared signing key)"""
+    a = c.nodes[0]
+    s = a.session()
+    for n in c.nodes[1:]:
+        r = s.get(n.url + "/nodes")
+        ct.check_equal(r.status_code, 200, n.node)
+
+
+@suite.test
+def test_nodes_list_everywhere(c):
+    """/nodes on every node lists all three, online, with fingerprints"""
+    for n in c.nodes:
+        rows = {r["node"]: r for r in n.get("/nodes")}
+        ct.check_equal(sorted(rows), ["cl-a", "cl-b", "cl-c"], n.node)
+        for m in c.nodes:
+            ct.check_equal(rows[m.node]["status"], "online")
+            ct.check_equal(rows[m.node]["ssl_fingerprint"], m.fingerprint())
+
+
+@suite.test
+def test_forwarding(c):
+    """/nodes/cl-c/... asked on A is answered by C; unknown node fails"""
+    a = c.nodes[0]
+    st = a.get("/nodes/cl-c/status")
+    assert "uptime" in st and "memory" in st, st
+    r = a.api("GET", "/nodes/cl-zz/status")
+    ct.check_equal(r.status_code, 500)
+    assert "hostname lookup 'cl-zz' failed" in r.reason, r.reason
+
+
+@suite.test
+def test_vm_on_c_through_a(c):
+    """proxmoxer on A creates and starts a VM on C; every node lists it"""
+    a, b, cc = c.nodes
+    px = ProxmoxAPI(a.ip, port=a.port, user="admin@pve", password=PASSWORD, verify_ssl=False,
+                    timeout=30)
+    vmid = int(px.cluster.nextid.get())
+    upid = px.nodes("cl-c").qemu.post(vmid=vmid, name="on-c", memory=64, cores=1)
+    wait_task(px, "cl-c", upid)
+    upid = px.nodes("cl-c").qemu(vmid).status.start.post()
+    wait_task(px, "cl-c", upid)
+    ct.check_equal(px.nodes("cl-c").qemu(vmid).status.current.get()["status"], "running")
+    local = cc.get(f"/nodes/cl-c/qemu/{vmid}/status/current")
+    ct.check_equal(local["status"], "running")
+    for n in c.nodes:
+        wait_for(f"VM {vmid} running on cl-c in {n.node}'s resources",
+                 lambda n=n: any(r.get("vmid") == vmid and r["node"] == "cl-c"
+                                 and r["status"] == "running"
+                                 for r in n.get("/cluster/resources", params={"type": "vm"})))
+    c.vmid = vmid
+    # nextid on B skips it; create of the same id on A is refused.
+    nxt = int(b.get("/cluster/nextid"))
+    assert nxt != vmid, nxt
+    r = a.api("POST", "/nodes/cl-a/qemu", data={"vmid": vmid, "memory": 64})
+    ct.check_equal(r.status_code, 400, r.text)
+    assert "already exists" in json.dumps(r.json()), r.text
+    upid = px.nodes("cl-c").qemu(vmid).status.stop.post()
+    wait_task(px, "cl-c", upid)
+
+
+def wait_task(px, node, upid):
+    def done():
+        st = px.nodes(node).tasks(upid).status.get()
+        return st if st["status"] == "stopped" else None
+    st = wait_for(f"task {upid}", done, timeout=90)
+    ct.check_equal(st.get("exitstatus"), "OK", upid)
+
+
+@suite.test
+def test_same_resources_everywhere(c):
+    """/cluster/resources shows the same nodes and VMs from every node"""
+    def view(n):
+        rows = n.get("/cluster/resources")
+        return sorted((r["type"], r["id"], r.get("node")) for r in rows
+                      if r["type"] in ("node", "qemu"))
+    want = view(c.nodes[2])
+    assert ("node", "node/cl-a", "cl-a") in want, want
+    for n in c.nodes[:2]:
+        wait_for(f"{n.node} view", lambda n=n: view(n) == want, timeout=30)
+
+
+@suite.test
+def test_user_created_on_a_logs_in_on_b(c):
+    """a user created on A logs in on B (cluster-wide access config)"""
+    a, b, _ = c.nodes
+    r = a.api("POST", "/access/users", data={"userid": "gossip@pve", "password": "G0ssip-pw1"})
+    ct.check_equal(r.status_code, 200, r.text)
+
+    def login():
+        r = ct.requests.post(b.url + "/access/ticket", verify=False, timeout=10,
+                             data={"username": "gossip@pve", "password": "G0ssip-pw1"})
+        return r.status_code == 200
+    wait_for("login of gossip@pve on B", login, timeout=30, step=1)
+
+
+@suite.test
+def test_kill_and_restart(c):
+    """kill -9 C: A and B mark it offline; restarted, it is online again"""
+    a, b, cc = c.nodes
+    cc.kill()
+    for n in (a, b):
+        wait_for(f"{n.node} marks cl-c offline", lambda n=n: online_view(n).get("cl-c") == 0,
+                 timeout=40)
+    r = a.api("GET", "/nodes/cl-c/status")
+    ct.check_equal(r.status_code, 595, r.text)
+    cc.start()
+    for n in c.nodes:
+        wait_for(f"{n.node} sees cl-c online", lambda n=n: online_view(n).get("cl-c") == 1,
+                 timeout=40)
+
+
+@suite.test
+def test_partition_and_heal(c):
+    """nft cuts A from B+C: both halves serve; healed, one view within 60 s"""
+    a, b, cc = c.nodes
+    nft("add", "table", "inet", TABLE)
+    nft("add", "chain", "inet", TABLE, "in", "{ type filter hook input priority -10 ; }")
+    for other in (b, cc):
+        nft("add", "rule", "inet", TABLE, "in", "ip", "saddr", a.ip, "ip", "daddr", other.ip,
+            "drop")
+        nft("add", "rule", "inet", TABLE, "in", "ip", "saddr", other.ip, "ip", "daddr", a.ip,
+            "drop")
+    wait_for("A sees B and C offline",
+             lambda: online_view(a) == {"cl-a": 1, "cl-b": 0, "cl-c": 0}, timeout=40)
+    wait_for("B sees A offline", lambda: online_view(b).get("cl-a") == 0, timeout=40)
+    # Each half keeps working: the same new VMID created on both sides.
+    dup = 4242
+    for n in (a, b):
+        r = n.api("POST", f"/nodes/{n.node}/qemu", data={"vmid": dup, "memory": 64})
+        ct.check_equal(r.status_code, 200, f"{n.node}: {r.text}")
+    nft("delete", "table", "inet", TABLE)
+    t0 = time.monotonic()
+    want = {"cl-a": 1, "cl-b": 1, "cl-c": 1}
+    for n in c.nodes:
+        wait_for(f"{n.node} one view", lambda n=n: online_view(n) == want, timeout=60)
+    print(f"# partition healed in {time.monotonic() - t0:.1f} s", flush=True)
+
+    def conflict(n):
+        st = n.get("/cluster/status")
+        cl = [e for e in st if e["type"] == "cluster"][0]
+        return [x for x in cl["conflicts"] if x["vmid"] == dup]
+    for n in c.nodes:
+        got = wait_for(f"{n.node} reports VMID {dup} conflict", lambda n=n: conflict(n),
+                       timeout=30)
+        ct.check_equal(sorted(got[0]["nodes"]), ["cl-a", "cl-b"])
+
+
+@suite.test
+def test_foreign_key_dropped(c):
+    """a node sealing gossip with another cluster's key is dropped and counted"""
+    a = c.nodes[0]
+    st = [e for e in a.get("/cluster/status") if e["type"] == "cluster"][0]
+    before = st["gossip"]["drop_decrypt"]
+    d = Node("cl-x", f"{NET}.9")
+    try:
+        d.start()
+        r = d.api("POST", "/cluster/config", data={"clustername": "foreign"})
+        ct.check_equal(r.status_code, 200, r.text)
+        d.stop()
+        path = os.path.join(d.data_dir, "cluster", "cluster.json")
+        with open(path) as f:
+            cfg = json.load(f)
+        cfg["nodes"]["cl-a"] = {"api": f"{a.ip}:{a.port}", "gossip": a.gossip,
+                                "fp": a.fingerprint()}
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        d.start()
+
+        def dropped():
+            st = [e for e in a.get("/cluster/status") if e["type"] == "cluster"][0]
+            return st["gossip"]["drop_decrypt"] > before
+        wait_for("A counts undecryptable packets", dropped, timeout=30)
+        ct.check_equal(sorted(online_view(a)), ["cl-a", "cl-b", "cl-c"])
+    finally:
+        d.cleanup()
+
+
+@suite.test
+def test_remove_node(c):
+    """DELETE /cluster/config/nodes/{self} on C: C leaves, the others drop it"""
+    a, b, cc = c.nodes
+    r = cc.api("DELETE", "/cluster/config/nodes/cl-c")
+    ct.check_equal(r.status_code, 200, r.text)
+    for n in (a, b):
+        r = n.api("DELETE", "/cluster/config/nodes/cl-c")
+        ct.check_equal(r.status_code, 200, r.text)
+        ct.check_equal(sorted(online_view(n)), ["cl-a", "cl-b"])
+    st = cc.get("/cluster/status")
+    ct.check_equal([e["name"] for e in st], ["cl-c"])
+
+
+if __name__ == "__main__":
+    if not shutil.which("nft"):
+        print("nft is missing (apt-get install nftables)")
+        sys.exit(1)
+    cl = Cluster()
+    failed = 1
+    try:
+        cl.start()
+        _, failed = suite.run(cl, exit=False)
+    finally:
+        cl.cleanup()
+    sys.exit(1 if failed else 0)
