@@ -57,7 +57,6 @@ enum corral_err {
 #define CR_ETIMEOUT CR_CODE(ETIMEOUT)
 #define CR_EINTERNAL CR_CODE(EINTERNAL)
 #define CR_EPEER CR_CODE(EPEER)
-#define CR_EPEER CR_CODE(EPEER)
 
 /* Message for any code (project or -errno).  Static storage, never NULL. */
 const char *err_str(int code);

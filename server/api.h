@@ -153,24 +153,6 @@ int api_cluster_config_delnode(struct req *req, struct resp *resp);
 int api_cluster_peer_inventory(struct req *req, struct resp *resp);
 int api_cluster_peer_access(struct req *req, struct resp *resp);
 
-/* --- api_cluster_config.c: /cluster/config and the peer-only /cluster/peer --- */
-
-extern const struct param_spec api_cluster_create_params[];
-extern const struct param_spec api_cluster_join_params[];
-extern const struct param_spec api_cluster_join_info_params[];
-extern const struct param_spec api_cluster_node_params[];
-extern const struct param_spec api_cluster_addnode_params[];
-extern const struct param_spec api_cluster_peer_inv_params[];
-int api_cluster_config_index(struct req *req, struct resp *resp);
-int api_cluster_config_create(struct req *req, struct resp *resp);
-int api_cluster_config_join(struct req *req, struct resp *resp);
-int api_cluster_config_join_info(struct req *req, struct resp *resp);
-int api_cluster_config_nodes(struct req *req, struct resp *resp);
-int api_cluster_config_addnode(struct req *req, struct resp *resp);
-int api_cluster_config_delnode(struct req *req, struct resp *resp);
-int api_cluster_peer_inventory(struct req *req, struct resp *resp);
-int api_cluster_peer_access(struct req *req, struct resp *resp);
-
 /* --- api_qemu*.c: /nodes/{node}/qemu (VMs) --- */
 
 extern const struct param_spec api_qemu_list_params[];

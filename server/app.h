@@ -36,7 +36,6 @@ struct app_config {
 	unsigned task_workers;
 	char webui_dir[APP_PATH_MAX]; /* static files of the web UI */
 	char gossip_listen[80];       /* cluster gossip UDP+TCP "0.0.0.0:7946" */
-	char gossip_listen[80];       /* cluster gossip UDP+TCP "0.0.0.0:7946" */
 };
 
 struct app {

@@ -179,33 +179,6 @@ int auth_reload_keys(struct auth *a, const char *keydir, char *err, size_t errle
 	return 0;
 }
 
-/* A cluster join replaced the key files: requests in flight may still use
- * the old keys, so they are kept until the next reload or auth_free. */
-int auth_reload_keys(struct auth *a, const char *keydir, char *err, size_t errlen)
-{
-	struct auth tmp = { 0 };
-	int r = load_keypair(&tmp, keydir, err, errlen);
-
-	if (r == 0)
-		r = load_csrf_secret(&tmp, keydir, err, errlen);
-	if (r < 0) {
-		EVP_PKEY_free(tmp.priv);
-		EVP_PKEY_free(tmp.pub);
-		return r;
-	}
-	pthread_mutex_lock(&a->lock);
-	EVP_PKEY_free(a->old_priv);
-	EVP_PKEY_free(a->old_pub);
-	a->old_priv = a->priv;
-	a->old_pub = a->pub;
-	__atomic_store_n(&a->priv, tmp.priv, __ATOMIC_RELEASE);
-	__atomic_store_n(&a->pub, tmp.pub, __ATOMIC_RELEASE);
-	memcpy(a->csrf, tmp.csrf, sizeof(a->csrf));
-	pthread_mutex_unlock(&a->lock);
-	OPENSSL_cleanse(tmp.csrf, sizeof(tmp.csrf));
-	return 0;
-}
-
 void auth_free(struct auth *a)
 {
 	if (!a)
@@ -214,8 +187,6 @@ void auth_free(struct auth *a)
 	acl_snap_free(a->retired);
 	EVP_PKEY_free(a->priv);
 	EVP_PKEY_free(a->pub);
-	EVP_PKEY_free(a->old_priv);
-	EVP_PKEY_free(a->old_pub);
 	EVP_PKEY_free(a->old_priv);
 	EVP_PKEY_free(a->old_pub);
 	OPENSSL_cleanse(a->csrf, sizeof(a->csrf));

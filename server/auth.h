@@ -24,9 +24,6 @@ void auth_free(struct auth *a);
 /* Loads the ticket key pair and CSRF secret from KEYDIR again (a cluster
  * join installed the cluster's).  0 or a code with ERR. */
 int auth_reload_keys(struct auth *a, const char *keydir, char *err, size_t errlen);
-/* Loads the ticket key pair and CSRF secret from KEYDIR again (a cluster
- * join installed the cluster's).  0 or a code with ERR. */
-int auth_reload_keys(struct auth *a, const char *keydir, char *err, size_t errlen);
 
 /* First start: creates admin@pve with the Administrator role on "/" when no
  * user exists.  PASSWORD may be NULL: a random one is generated and copied to

@@ -75,20 +75,6 @@ static int set_gossip_listen(struct app_config *c, const char *v, char *err, siz
 	return -EINVAL;
 }
 
-static int set_gossip_listen(struct app_config *c, const char *v, char *err, size_t n)
-{
-	char addr[64];
-	uint16_t port;
-
-	if (strlen(v) < sizeof(c->gossip_listen) &&
-	    config_parse_listen(v, addr, sizeof(addr), &port) == 0) {
-		snprintf(c->gossip_listen, sizeof(c->gossip_listen), "%s", v);
-		return 0;
-	}
-	snprintf(err, n, "invalid gossip address '%.100s' (want ADDR:PORT)", v);
-	return -EINVAL;
-}
-
 static int set_node(struct app_config *c, const char *v, char *err, size_t n)
 {
 	size_t len = strlen(v);
@@ -142,7 +128,6 @@ static int set_task_workers(struct app_config *c, const char *v, char *err, size
 static const struct config_option options[] = {
 	{ "data-dir", set_data_dir, "DIR", "node data: LMDB, certificates (" CONFIG_DEFAULT_DATA_DIR ")" },
 	{ "listen", set_listen, "ADDR:PORT", "HTTPS address (" CONFIG_DEFAULT_LISTEN ", [::]:8006)" },
-	{ "gossip-listen", set_gossip_listen, "ADDR:PORT", "cluster gossip, UDP and TCP (" CONFIG_DEFAULT_GOSSIP ")" },
 	{ "gossip-listen", set_gossip_listen, "ADDR:PORT", "cluster gossip, UDP and TCP (" CONFIG_DEFAULT_GOSSIP ")" },
 	{ "node", set_node, "NAME", "node name (the short host name)" },
 	{ "run-dir", set_run_dir, "DIR", "sockets and pidfiles (DATA/run)" },
@@ -287,7 +272,6 @@ void config_defaults(struct app_config *cfg)
 		host[strcspn(host, ".")] = '\0';
 	snprintf(cfg->node, sizeof(cfg->node), "%.*s", (int)sizeof(cfg->node) - 1,
 		 host[0] ? host : "localhost");
-	snprintf(cfg->gossip_listen, sizeof(cfg->gossip_listen), "%s", CONFIG_DEFAULT_GOSSIP);
 	snprintf(cfg->gossip_listen, sizeof(cfg->gossip_listen), "%s", CONFIG_DEFAULT_GOSSIP);
 	cfg->log_level = LOG_INFO;
 	cfg->task_workers = 4;

@@ -12,7 +12,6 @@
 #define CONFIG_DEFAULT_DATA_DIR "/var/lib/corral"
 #define CONFIG_DEFAULT_LISTEN "0.0.0.0:8006"
 #define CONFIG_DEFAULT_GOSSIP "0.0.0.0:7946"
-#define CONFIG_DEFAULT_GOSSIP "0.0.0.0:7946"
 #define CONFIG_DEFAULT_WEBUI_DIR "/usr/share/corral/webui"
 
 /* What config_load asks the caller to do besides running. */

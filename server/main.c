@@ -18,7 +18,6 @@
 #include "server/app.h"
 #include "server/auth.h"
 #include "server/cluster.h"
-#include "server/cluster.h"
 #include "server/config.h"
 #include "server/api_qemu_console.h"
 #include "server/http.h"
@@ -279,8 +278,6 @@ static int start(struct app *app)
 		rc = start_http(app, key, cert);
 	if (rc == 0)
 		rc = start_cluster(app);
-	if (rc == 0)
-		rc = start_cluster(app);
 	free(key);
 	free(cert);
 	return rc;
@@ -289,8 +286,6 @@ static int start(struct app *app)
 /* Reverse order of start(); each part may be absent. */
 static void stop(struct app *app)
 {
-	cluster_free(app->cluster); /* leaves gossip; peers see this node go */
-	app->cluster = NULL;
 	cluster_free(app->cluster); /* leaves gossip; peers see this node go */
 	app->cluster = NULL;
 	ws_hub_shutdown(app->ws); /* console bridges end before the HTTP server */

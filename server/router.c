@@ -16,7 +16,6 @@
 #include "server/resp.h"
 #include "server/router.h"
 #include "server/peer.h"
-#include "server/peer.h"
 
 #define ROUTER_MAX_SEGS 32
 
@@ -392,9 +391,6 @@ void router_handle(struct app *app, const struct router_request *rq, struct rout
 	if (method >= 0)
 		p.route = router_match(p.method, rq->path, &p.vars, &known);
 	if (!is_world(p.route) && authenticate(&p, out) < 0)
-		goto done;
-	/* /nodes/{other}/...: the member that owns it answers (server/peer.h). */
-	if (method >= 0 && peer_forward(app, rq, out))
 		goto done;
 	/* /nodes/{other}/...: the member that owns it answers (server/peer.h). */
 	if (method >= 0 && peer_forward(app, rq, out))
