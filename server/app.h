@@ -21,7 +21,6 @@ struct ws_hub;
 struct console_grants;
 struct rrdstat;
 struct pool_set;
-struct cluster;
 
 struct app_config {
 	char data_dir[APP_PATH_MAX];  /* LMDB, certs, images (package: /var/lib/corral) */
@@ -53,7 +52,6 @@ struct app {
 	struct console_grants *consoles; /* one-time console tickets (api_qemu_console.h) */
 	struct rrdstat *rrd;          /* statistics history (rrdstat.h); NULL: none kept */
 	struct pool_set *pools;       /* every storage usable on this node (api_storage_cfg.c) */
-	struct cluster *cluster;      /* membership (server/cluster.h); never NULL once started */
 	time_t started;               /* wall clock at start-up */
 	char cert_fingerprint[128];   /* SHA-256, "AA:BB:..." as Proxmox shows it */
 	volatile int stopping;        /* set by the signal handler */

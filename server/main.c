@@ -241,19 +241,6 @@ static int start_rrd(struct app *app)
 	return rc;
 }
 
-/* Gossip runs only when DATA/cluster/cluster.json says this node is in a cluster. */
-static int start_cluster(struct app *app)
-{
-	char err[512] = "";
-	int rc = cluster_new(app, &app->cluster, err, sizeof(err));
-
-	if (rc < 0)
-		log_error("cluster: %s", err);
-	else if (cluster_is_member(app->cluster, err, sizeof(err)))
-		log_info("cluster %s: gossip on %s", err, app->cfg.gossip_listen);
-	return rc;
-}
-
 static int start(struct app *app)
 {
 	char *key = NULL, *cert = NULL;

@@ -1,0 +1,214 @@
+#!/bin/bash
+# Upload benchmark: a 2 GiB ISO uploaded to corrald over TLS (curl multipart,
+# POST /nodes/{node}/storage/local/upload) beside dd writing the same bytes
+# to the same file system (the disk's own limit) and nginx storing the same
+# multipart upload with client_body_in_file_only.  Also corrald's peak RSS
+# growth during the upload.  Writes build/bench/upload.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZE_MB=${BENCH_UPLOAD_MB:-2048}
+PASSWORD=bench-admin-pw
+OUT=build/bench/upload.md
+CORRALD=${CORRAL_BINDIR:-bin}/corrald
+
+tmp=$(mktemp -d /var/tmp/corral-bench-upload.XXXXXX)
+corrald_pid= backend_pid=
+cleanup() {
+	[ -n "$corrald_pid" ] && kill "$corrald_pid" 2>/dev/null && wait "$corrald_pid" 2>/dev/null
+	[ -n "$backend_pid" ] && kill "$backend_pid" 2>/dev/null && wait "$backend_pid" 2>/dev/null
+	[ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
+	sleep 0.2
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][sys.argv[1]])' "$1"; }
+json_data() { python3 -c 'import json,sys; print(json.load(sys.stdin)["data"])'; }
+status_kb() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
+cpu_s() { # cpu_s PID...: user+system CPU seconds used so far by the processes
+	local t=0 p
+	for p in "$@"; do
+		t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}'
+}
+now() { date +%s.%N; }
+mbps() { awk -v s="$SIZE_MB" -v t="$1" 'BEGIN {printf "%.0f", s / t}'; }
+
+start_corrald() {
+	corrald_port=$(free_port)
+	CORRAL_ADMIN_PASSWORD=$PASSWORD "$CORRALD" --data-dir "$tmp/corrald" \
+		--listen "127.0.0.1:$corrald_port" --node bench --log-level error \
+		>"$tmp/corrald.log" 2>&1 &
+	corrald_pid=$!
+	for _ in $(seq 300); do
+		if answer=$(curl -sk --max-time 5 -d username=admin@pve -d "password=$PASSWORD" \
+			"https://127.0.0.1:$corrald_port/api2/json/access/ticket") &&
+			ticket=$(printf '%s' "$answer" | json_field ticket 2>/dev/null) &&
+			csrf=$(printf '%s' "$answer" | json_field CSRFPreventionToken); then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "bench: corrald did not start" >&2
+	cat "$tmp/corrald.log" >&2
+	return 1
+}
+
+# nginx stores the request body in a file (client_body_in_file_only) and
+# passes only its name on to a trivial backend that answers 200.
+start_nginx() {
+	nginx_port=$(free_port)
+	backend_port=$(free_port)
+	python3 - "$backend_port" >/dev/null 2>&1 <<'PY' &
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+	backend_pid=$!
+	mkdir -p "$tmp/nginx/body"
+	chmod -R a+rX "$tmp"
+	cat >"$tmp/nginx.conf" <<CONF
+worker_processes 1;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx-error.log;
+$( [ "$(id -u)" -eq 0 ] && echo "user root;" || true )
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path $tmp/nginx/body;
+	proxy_temp_path $tmp/nginx/proxy;
+	fastcgi_temp_path $tmp/nginx/fastcgi;
+	uwsgi_temp_path $tmp/nginx/uwsgi;
+	scgi_temp_path $tmp/nginx/scgi;
+	server {
+		listen 127.0.0.1:$nginx_port ssl;
+		ssl_protocols TLSv1.3;
+		ssl_certificate $tmp/corrald/certs/node.pem;
+		ssl_certificate_key $tmp/corrald/certs/node.key;
+		location = /upload {
+			client_max_body_size 0;
+			client_body_in_file_only on;
+			client_body_buffer_size 1m;
+			proxy_pass http://127.0.0.1:$backend_port;
+			proxy_pass_request_body off;
+			proxy_set_header Content-Length "";
+			proxy_set_header X-Body-File \$request_body_file;
+		}
+	}
+}
+CONF
+	nginx -c "$tmp/nginx.conf" -p "$tmp" -e "$tmp/nginx-error.log"
+	for _ in $(seq 100); do
+		curl -sk --max-time 2 -o /dev/null -X POST -d x "https://127.0.0.1:$nginx_port/upload" && return 0
+		sleep 0.1
+	done
+	echo "bench: nginx did not start" >&2
+	return 1
+}
+
+wait_task() { # wait_task UPID: its exit status
+	local q
+	q=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1")
+	for _ in $(seq 6000); do
+		st=$(curl -sk -b "PVEAuthCookie=$ticket" \
+			"https://127.0.0.1:$corrald_port/api2/json/nodes/bench/tasks/$q/status")
+		if [ "$(printf '%s' "$st" | json_field status)" = stopped ]; then
+			printf '%s' "$st" | json_field exitstatus
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo timeout
+}
+
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+src="$tmp/source.iso"
+head -c "$((SIZE_MB << 20))" /dev/urandom >"$src"
+start_corrald
+start_nginx
+fs=$(df -T "$tmp" | awk 'NR == 2 {print $1 " (" $2 ")"}')
+
+# dd: the same bytes to the same file system, through the page cache, then synced.
+sync
+t0=$(now)
+dd if="$src" of="$tmp/dd.out" bs=1M status=none
+t1=$(now)
+sync -f "$tmp/dd.out"
+t2=$(now)
+dd_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
+dd_sync_s=$(awk -v a="$t0" -v b="$t2" 'BEGIN {print b - a}')
+rm -f "$tmp/dd.out"
+
+# corrald: the request (body streamed to disk), then the task (fdatasync, rename).
+sync
+hwm_before=$(status_kb "$corrald_pid" VmHWM)
+rss_before=$(status_kb "$corrald_pid" VmRSS)
+cpu0=$(cpu_s "$corrald_pid")
+t0=$(now)
+upid=$(curl -sk --fail -b "PVEAuthCookie=$ticket" -H "CSRFPreventionToken: $csrf" \
+	-F content=iso -F "filename=@$src;filename=big.iso" \
+	"https://127.0.0.1:$corrald_port/api2/json/nodes/bench/storage/local/upload" | json_data)
+t1=$(now)
+c_cpu=$(awk -v a="$cpu0" -v b="$(cpu_s "$corrald_pid")" 'BEGIN {printf "%.2f", b - a}')
+exitstatus=$(wait_task "$upid")
+t2=$(now)
+hwm_after=$(status_kb "$corrald_pid" VmHWM)
+c_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
+c_sync_s=$(awk -v a="$t0" -v b="$t2" 'BEGIN {print b - a}')
+stored=$(stat -c %s "$tmp/corrald/images/iso/big.iso" 2>/dev/null || echo 0)
+rm -f "$tmp/corrald/images/iso/big.iso"
+
+# nginx: the same multipart upload stored in its body file.
+sync
+nginx_pids=$(pgrep -P "$(cat "$tmp/nginx.pid")" | tr '\n' ' ')
+cpu0=$(cpu_s $nginx_pids)
+t0=$(now)
+curl -sk --fail -o /dev/null -F content=iso -F "filename=@$src;filename=big.iso" \
+	"https://127.0.0.1:$nginx_port/upload"
+t1=$(now)
+n_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
+n_cpu=$(awk -v a="$cpu0" -v b="$(cpu_s $nginx_pids)" 'BEGIN {printf "%.2f", b - a}')
+n_stored=$(find "$tmp/nginx/body" -type f -printf '%s\n' | sort -n | tail -1)
+
+growth=$((hwm_after - hwm_before))
+ratio_dd=$(awk -v c="$c_s" -v d="$dd_s" 'BEGIN {printf "%.2f", d / c}')
+ratio_dd_sync=$(awk -v c="$c_sync_s" -v d="$dd_sync_s" 'BEGIN {printf "%.2f", d / c}')
+ratio_nginx=$(awk -v c="$c_s" -v n="$n_s" 'BEGIN {printf "%.2f", n / c}')
+verdict() { awk -v ok="$1" 'BEGIN {print (ok ? "met" : "**not met**")}'; }
+
+mkdir -p "$(dirname "$OUT")"
+cat >"$OUT" <<MD
+## Upload: a $SIZE_MB MiB ISO over TLS, beside dd and nginx
+
+corrald streams the multipart body of \`POST /nodes/{node}/storage/local/upload\`
+(curl \`-F\`, TLS on loopback) into a temporary file on $fs; its task then
+syncs and renames it (exit status: $exitstatus; $stored bytes stored). dd
+writes the same bytes to the same file system (\`bs=1M\`, then \`sync\`);
+nginx (nginx-light, \`client_body_in_file_only on\`) stores the same upload
+in its body file ($n_stored bytes, multipart framing included). The client
+and the servers share the machine's $(nproc) CPUs. Load average before the run: $load.
+
+| writer | time | MiB/s | server CPU |
+|---|---:|---:|---:|
+| dd (page cache) | ${dd_s}s | $(mbps "$dd_s") | |
+| dd + sync | ${dd_sync_s}s | $(mbps "$dd_sync_s") | |
+| corrald upload request | ${c_s}s | $(mbps "$c_s") | ${c_cpu}s |
+| corrald request + task (fdatasync, rename) | ${c_sync_s}s | $(mbps "$c_sync_s") | |
+| nginx upload request | ${n_s}s | $(mbps "$n_s") | ${n_cpu}s |
+
+| measure | value | goal | |
+|---|---:|---:|---|
+| corrald / dd (both unsynced) | ${ratio_dd}× | ≥ 0.7× | $(verdict "$(awk -v r="$ratio_dd" 'BEGIN {print (r >= 0.7)}')") |
+| corrald / dd (both synced) | ${ratio_dd_sync}× | ≥ 0.7× | $(verdict "$(awk -v r="$ratio_dd_sync" 'BEGIN {print (r >= 0.7)}')") |
+| corrald / nginx | ${ratio_nginx}× | | |
+| corrald peak RSS growth (VmHWM) | $((growth / 1024)) MiB ($growth kB; RSS before $rss_before kB) | < 16 MB | $(verdict "$((growth < 16384))") |
+MD
+cat "$OUT"
