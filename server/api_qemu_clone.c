@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/util.h"
 #include "hv/vm.h"
 #include "hv/vm_snapshot.h"
 #include "server/api_qemu_snapshot.h"
@@ -344,8 +345,13 @@ static int clone_drive(struct task *t, const struct clone_arg *a, const char *ke
 	struct pool_volid v;
 
 	if (!a->full) {
-		task_log(t, "%s: linked clone of %s", key, volid);
-		return pool_vol_link_clone(app->pool, volid, a->newid, nv, n, err, errlen);
+		uint64_t t0 = util_now_ns();
+		int r = pool_vol_link_clone(app->pool, volid, a->newid, nv, n, err, errlen);
+
+		if (r == 0)
+			task_log(t, "%s: linked clone of %s: %s (%.1f ms)", key, volid, nv,
+				 (double)(util_now_ns() - t0) / 1e6);
+		return r;
 	}
 	if (!o.format && pool_volid_parse(volid, &v, NULL, 0) == 0)
 		o.format = strcmp(v.format, "raw") == 0 ? "raw" : "qcow2";

@@ -5,6 +5,7 @@
 #include "storage/pool_snap.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,37 @@ static int base_size(const char *path, uint64_t *size, char *err, size_t errlen)
 	return 0;
 }
 
+/* Takes the next free vm-<vmid>-disk-N.qcow2 of P (no .raw of that N
+ * either) with an O_EXCL create, so two allocations never pick one name;
+ * the file is left empty for img_create.  VOLID and PATH get its names. */
+static int reserve_qcow2(struct pool *p, int vmid, char *volid, size_t n, char *path,
+			 size_t pn, char *err, size_t errlen)
+{
+	char other[POOL_VOLID_MAX], opath[PATH_MAX], dir[PATH_MAX];
+
+	for (int i = 0; i < 1000; i++) {
+		int fd, r;
+
+		snprintf(volid, n, "%s:%d/vm-%d-disk-%d.qcow2", pool_id(p), vmid, vmid, i);
+		snprintf(other, sizeof(other), "%s:%d/vm-%d-disk-%d.raw", pool_id(p), vmid, vmid, i);
+		if ((r = pool_path(p, volid, path, pn, err, errlen)) < 0 ||
+		    (r = pool_path(p, other, opath, sizeof(opath), err, errlen)) < 0)
+			return r;
+		snprintf(dir, sizeof(dir), "%s", path);
+		*strrchr(dir, '/') = '\0';
+		if (i == 0 && (r = util_mkdir_p(dir, 0700)) < 0)
+			return r;
+		if (access(opath, F_OK) == 0)
+			continue;
+		if ((fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0)
+			return close(fd) < 0 ? -errno : 0;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	snprintf(err, errlen, "no free disk name for VM %d", vmid);
+	return -ENOSPC;
+}
+
 int pool_vol_link_clone(struct pool *p, const char *base_volid, int vmid, char *new_volid,
 			size_t n, char *err, size_t errlen)
 {
@@ -82,17 +114,13 @@ int pool_vol_link_clone(struct pool *p, const char *base_volid, int vmid, char *
 		return -EINVAL;
 	}
 	if ((r = base_size(path, &o.size, err, errlen)) < 0 ||
-	    (r = pool_alloc(p, vmid, "qcow2", o.size, new_volid, n, err, errlen)) < 0)
+	    (r = reserve_qcow2(p, vmid, new_volid, n, npath, sizeof(npath), err, errlen)) < 0)
 		return r;
 	snprintf(backing, sizeof(backing), "../%d/%s", v.vmid, v.name);
 	o.backing_file = backing;
 	o.backing_format = v.format;
-	if ((r = pool_path(p, new_volid, npath, sizeof(npath), err, errlen)) < 0 ||
-	    (r = img_create(npath, &o, err, errlen)) < 0) {
-		char e2[64];
-
-		pool_vol_free(p, new_volid, e2, sizeof(e2));
-	}
+	if ((r = img_create(npath, &o, err, errlen)) < 0)
+		unlink(npath);
 	return r;
 }
 
