@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/util.h"
@@ -129,6 +131,52 @@ static int add_size(struct app *app, int vmid, struct vmconf *conf, const char *
 	return set_sized(conf, key, d, bytes);
 }
 
+/* Debian's OVMF variable store template for 4 MiB firmware (Proxmox's
+ * efitype=4m, the firmware hv/argv.c boots). */
+#define OVMF_VARS_4M "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
+/* TPL into the new volume VOLID of P. */
+static int fill_volume(struct pool *p, const char *volid, const char *tpl, size_t len, char *err,
+		       size_t errlen)
+{
+	char path[PATH_MAX];
+	int fd, r = pool_vol_path(p, volid, path, sizeof(path), err, errlen);
+
+	if (r < 0)
+		return r;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	r = fd < 0 ? -errno : util_write_all(fd, tpl, len);
+	if (fd >= 0 && fsync(fd) < 0 && r == 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(-r));
+	return r;
+}
+
+/* An EFI disk is raw, exactly as big as OVMF's variable store (pflash
+ * takes no other size), and starts as a copy of its template, as Proxmox
+ * makes it; the size asked for is ignored as Proxmox ignores it. */
+static int new_efidisk(struct pool *p, int vmid, char *volid, size_t n, uint64_t *bytes,
+		       char *err, size_t errlen)
+{
+	char *tpl = NULL;
+	size_t len;
+	int r = util_read_file(OVMF_VARS_4M, 16 << 20, &tpl, &len);
+
+	if (r < 0) {
+		snprintf(err, errlen, "efidisk0: cannot read %s: %s", OVMF_VARS_4M, strerror(-r));
+		return r;
+	}
+	*bytes = len;
+	r = pool_alloc(p, vmid, "raw", len, volid, n, err, errlen);
+	if (r == 0 && (r = fill_volume(p, volid, tpl, len, err, errlen)) < 0)
+		pool_vol_free(p, volid, err + strlen(err), errlen - strlen(err));
+	free(tpl);
+	return r;
+}
+
 /* The volume of new disk D: imported (import-from) or allocated empty. */
 static int new_volume(struct app *app, int vmid, const char *key, struct vmconf_drive *d,
 		      char *volid, size_t n, uint64_t *bytes, char *err, size_t errlen)
@@ -153,6 +201,8 @@ static int new_volume(struct app *app, int vmid, const char *key, struct vmconf_
 		snprintf(err, errlen, "storage '%s' does not exist", d->storage);
 		return CR_ENOTFOUND;
 	}
+	if (strcmp(key, "efidisk0") == 0)
+		return new_efidisk(p, vmid, volid, n, bytes, err, errlen);
 	return pool_alloc(p, vmid, d->format[0] ? d->format : NULL, *bytes, volid, n, err, errlen);
 }
 
