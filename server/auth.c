@@ -304,7 +304,7 @@ static int unescape_userid(const char *in, size_t len, char *out, size_t n)
 	return 0;
 }
 
-static int rsa_sign(EVP_PKEY *key, const char *msg, unsigned char *sig, size_t *siglen)
+int auth_rsa_sign(EVP_PKEY *key, const char *msg, unsigned char *sig, size_t *siglen)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int ok;
@@ -317,8 +317,8 @@ static int rsa_sign(EVP_PKEY *key, const char *msg, unsigned char *sig, size_t *
 	return ok ? 0 : CR_EINTERNAL;
 }
 
-static int rsa_verify(EVP_PKEY *key, const char *msg, size_t msglen, const unsigned char *sig,
-		      size_t siglen)
+int auth_rsa_verify(EVP_PKEY *key, const char *msg, size_t msglen, const unsigned char *sig,
+		    size_t siglen)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int ok;
@@ -343,7 +343,7 @@ int auth_ticket_make(struct auth *a, const char *userid, time_t now, char *out, 
 	len = snprintf(plain, sizeof(plain), "PVE:%s:%08X", esc, (unsigned)now);
 	if (len < 0 || (size_t)len >= sizeof(plain))
 		return -ERANGE;
-	r = rsa_sign(a->priv, plain, sig, &siglen);
+	r = auth_rsa_sign(a->priv, plain, sig, &siglen);
 	if (r < 0)
 		return r;
 	if ((size_t)len + 2 >= n)
@@ -354,8 +354,7 @@ int auth_ticket_make(struct auth *a, const char *userid, time_t now, char *out, 
 	return r < 0 ? r : 0;
 }
 
-/* Strict %08X: eight upper-case hex digits. */
-static int parse_hex8(const char *s, uint32_t *out)
+int auth_parse_hex8(const char *s, uint32_t *out)
 {
 	uint32_t v = 0;
 
@@ -432,11 +431,11 @@ static int ticket_check(struct auth *a, const char *ticket, time_t now, char *us
 		return CR_EAUTH;
 	plainlen = (size_t)(sep - ticket);
 	if (plainlen < 4 + 1 + 9 || ticket[plainlen - 9] != ':' ||
-	    parse_hex8(ticket + plainlen - 8, &stamp) < 0 || strpbrk(sep + 2, ": \t") ||
+	    auth_parse_hex8(ticket + plainlen - 8, &stamp) < 0 || strpbrk(sep + 2, ": \t") ||
 	    !age_ok(stamp, now))
 		return CR_EAUTH;
 	siglen = auth_b64_decode(sep + 2, sig, sizeof(sig));
-	if (siglen <= 0 || rsa_verify(a->pub, ticket, plainlen, sig, (size_t)siglen) < 0)
+	if (siglen <= 0 || auth_rsa_verify(a->pub, ticket, plainlen, sig, (size_t)siglen) < 0)
 		return CR_EAUTH;
 	if (unescape_userid(ticket + 4, plainlen - 13, userid, n) < 0 ||
 	    acl_valid_userid(userid) < 0)
@@ -493,7 +492,7 @@ int auth_csrf_verify(struct auth *a, const char *userid, const char *token, time
 	uint32_t stamp;
 
 	if (!token || !userid || strlen(token) < 10 || token[8] != ':' ||
-	    parse_hex8(token, &stamp) < 0)
+	    auth_parse_hex8(token, &stamp) < 0)
 		return CR_ECSRF;
 	if (csrf_digest(a, token, userid, digest) < 0 || !auth_str_equal(token + 9, digest))
 		return CR_ECSRF;

@@ -65,6 +65,13 @@ int auth_b64_decode(const char *in, unsigned char *out, size_t n);
 int auth_str_equal(const char *a, const char *b);
 /* N random bytes from OpenSSL's CSPRNG; 0 or CR_EINTERNAL. */
 int auth_random(unsigned char *out, size_t n);
+/* RSA-SHA256 over the NUL-terminated MSG with KEY (tickets, VNC tickets):
+ * 0 or a code; verify gives CR_EAUTH for a bad signature. */
+int auth_rsa_sign(EVP_PKEY *key, const char *msg, unsigned char *sig, size_t *siglen);
+int auth_rsa_verify(EVP_PKEY *key, const char *msg, size_t msglen, const unsigned char *sig,
+		    size_t siglen);
+/* Strict %08X (eight upper-case hex digits, as tickets stamp time): 0 or -EINVAL. */
+int auth_parse_hex8(const char *s, uint32_t *out);
 
 /* A reference to the current compiled access configuration (reloaded when
  * the store's access generation changes).  NULL when the store fails.
