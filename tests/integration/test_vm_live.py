@@ -165,7 +165,8 @@ def test_create_start(ctx):
     shutil.copyfile(GUEST, os.path.join(disk_dir, f"vm-{VMID}-disk-0.qcow2"))
     ctx.ok(ctx.node.qemu.create(vmid=VMID, name="live", memory=256, cores=1,
                                 virtio0=f"local:{VMID}/vm-{VMID}-disk-0.qcow2",
-                                serial0="socket", net0="virtio", boot="order=virtio0"))
+                                serial0="socket", net0="virtio", boot="order=virtio0",
+                                scsihw="virtio-scsi-pci"))
     ctx.ok(ctx.vm.status.start.post())
     ctx.console = Console(os.path.join(ctx.run_dir(), f"{VMID}.serial0"))
     ctx.console.read_until(MARKER, BOOT_TIMEOUT)
@@ -226,6 +227,19 @@ def test_hotplug_disk(ctx):
     assert conf["unused0"].startswith(f"local:{VMID}/vm-{VMID}-disk-1"), conf
     wait_for("vdb gone from the guest", lambda: not guest_has(ctx, "/sys/block/vdb"),
              timeout=60)
+
+
+@suite.test
+def test_hotplug_scsi(ctx):
+    """a SCSI disk on a VM without one: the controller is plugged first, the guest sees sda"""
+    ctx.vm.config.put(scsi1="local:1")
+    conf = ctx.vm.config.get()
+    assert conf["scsi1"].startswith(f"local:{VMID}/vm-{VMID}-disk-"), conf
+    wait_for("sda in the guest", lambda: guest_has(ctx, "/sys/block/sda"), timeout=60)
+    ctx.vm.config.put(delete="scsi1")
+    wait_for("sda gone from the guest", lambda: not guest_has(ctx, "/sys/block/sda"),
+             timeout=60)
+    assert "scsi1" not in ctx.vm.config.get()
 
 
 @suite.test
