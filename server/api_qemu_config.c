@@ -2,6 +2,7 @@
  * digest, updates (POST as qmconfig task, PUT synchronous) with delete,
  * revert, digest checks, and pending changes while the VM runs. */
 #include "server/api.h"
+#include "server/api_qemu_snapshot.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -91,18 +92,23 @@ int api_qemu_config_get(struct req *req, struct resp *resp)
 
 	if (r < 0)
 		return r;
-	if (req_str(req, "snapshot")) {
+	if (req_str(req, "snapshot") && !qsnap_get(vm.snaps, req_str(req, "snapshot"))) {
 		qvm_clear(&vm);
 		return resp_error(resp, CR_EINTERNAL, "snapshot '%s' does not exist",
 				  req_str(req, "snapshot"));
 	}
-	c = req_bool(req, "current", 0) ? vmconf_dup(vm.conf) : qvm_effective(&vm);
+	if (req_str(req, "snapshot"))
+		c = qsnap_config(vm.snaps, req_str(req, "snapshot"));
+	else
+		c = req_bool(req, "current", 0) ? vmconf_dup(vm.conf) : qvm_effective(&vm);
 	resp->data = cJSON_CreateObject();
 	for (size_t i = 0; c && i < vmconf_count(c); i++)
 		cJSON_AddItemToObject(resp->data, vmconf_key_at(c, i),
 				      typed_value(vmconf_key_at(c, i), vmconf_value_at(c, i)));
 	if (vm.lock[0])
 		cJSON_AddStringToObject(resp->data, "lock", vm.lock);
+	if (!req_str(req, "snapshot") && qsnap_parent(vm.snaps)[0])
+		cJSON_AddStringToObject(resp->data, "parent", qsnap_parent(vm.snaps));
 	cJSON_AddStringToObject(resp->data, "digest", vm.digest);
 	vmconf_free(c);
 	qvm_clear(&vm);

@@ -201,12 +201,16 @@ def test_offline(ctx):
 
 @suite.test
 def test_snapshot_config(ctx):
-    """snapshot index, config (the VM config when taken), description update"""
+    """snapshot index, config (the VM config when taken), config?snapshot=, description"""
     idx = ctx.vm.snapshot("s1").get()
     check_equal(sorted(i["cmd"] for i in idx), ["config", "rollback"])
     conf = ctx.vm.snapshot("s1").config.get()
     check_equal((conf["name"], conf["memory"], conf["description"]), ("snap", "256", "first"))
     assert isinstance(conf["snaptime"], int), conf
+    check_equal(ctx.vm.config.get(snapshot="s1")["virtio1"], conf["virtio1"])
+    check_equal(ctx.vm.config.get()["parent"], "off2")
+    r = ctx.raw("GET", f"/{VMID}/config", params={"snapshot": "nope"})
+    check_equal((r.status_code, r.reason), (500, "snapshot 'nope' does not exist"))
     check_equal(ctx.vm.snapshot("s1").config.put(description="new words"), None)
     check_equal(ctx.snaps()["s1"]["description"], "new words")
 
