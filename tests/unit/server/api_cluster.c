@@ -19,7 +19,7 @@ static void test_index_and_status(void)
 	api_fixture_open(&f, "status");
 	a = api_call(&f, "GET", "/cluster", NULL, "bob@pve");
 	CHECK_INT(a.status, 200);
-	CHECK_STR(api_str(cJSON_GetArrayItem(api_data(&a), 0), "name"), "nextid");
+	CHECK_STR(api_str(cJSON_GetArrayItem(api_data(&a), 0), "name"), "config");
 	api_answer_free(&a);
 	a = api_call(&f, "GET", "/cluster/status", NULL, "admin@pve");
 	CHECK_INT(a.status, 200);
