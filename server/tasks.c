@@ -689,8 +689,8 @@ static int collect_entry(const char *key, const cJSON *val, void *ctx)
 	return 0;
 }
 
-/* Writes PAIRS ([upid, entry]...) into the task store, flushed. */
-static int put_entries(struct store *s, const cJSON *pairs)
+/* Writes PAIRS ([upid, entry]...) into S, or with DEL deletes their keys. */
+static int write_entries(struct store *s, const cJSON *pairs, int del)
 {
 	struct store_txn *txn;
 	const cJSON *p;
@@ -700,26 +700,8 @@ static int put_entries(struct store *s, const cJSON *pairs)
 		return r;
 	cJSON_ArrayForEach(p, pairs)
 		if (r == 0)
-			r = store_put(txn, DB_TASKS, p->child->valuestring, p->child->next);
-	if (r < 0) {
-		store_abort(txn);
-		return r;
-	}
-	r = store_commit(txn);
-	return r < 0 ? r : store_sync(s);
-}
-
-static int del_entries(struct store *s, const cJSON *pairs)
-{
-	struct store_txn *txn;
-	const cJSON *p;
-	int r = store_begin(s, 0, &txn);
-
-	if (r < 0)
-		return r;
-	cJSON_ArrayForEach(p, pairs)
-		if (r == 0)
-			r = store_del(txn, DB_TASKS, p->child->valuestring);
+			r = del ? store_del(txn, DB_TASKS, p->child->valuestring)
+				: store_put(txn, DB_TASKS, p->child->valuestring, p->child->next);
 	if (r < 0) {
 		store_abort(txn);
 		return r;
@@ -740,9 +722,11 @@ static int migrate_index(struct tasks *ts)
 	r = store_foreach(txn, DB_TASKS, "", collect_entry, pairs);
 	store_abort(txn);
 	if (r == 0 && pairs->child)
-		r = put_entries(ts->app->task_store, pairs);
+		r = write_entries(ts->app->task_store, pairs, 0);
 	if (r == 0 && pairs->child)
-		r = del_entries(ts->app->store, pairs);
+		r = store_sync(ts->app->task_store);
+	if (r == 0 && pairs->child)
+		r = write_entries(ts->app->store, pairs, 1);
 out:
 	cJSON_Delete(pairs);
 	return r;

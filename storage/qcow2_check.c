@@ -24,6 +24,7 @@ struct chk {
 	uint64_t highest; /* last cluster in use + 1 */
 	uint64_t next_contig;
 	bool quiet;
+	bool rebuild; /* a cluster in use has refcount 0: rebuild the structure */
 };
 
 static void say(struct chk *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -211,6 +212,8 @@ static int compare_one(struct chk *c, uint64_t k, unsigned fix)
 		return r;
 	if ((rc || ref) && k + 1 > c->highest)
 		c->highest = k + 1; /* leaked clusters count too, as in qemu-img */
+	if (!rc && ref)
+		c->rebuild = true;
 	if (rc == ref)
 		return 0;
 	if (rc > ref && (fix & QCOW2_REPAIR_LEAKS))
@@ -332,19 +335,198 @@ static int chk_init(struct chk *c, struct qcow2 *q, struct qcow2_check_result *r
 }
 
 /* Before repairing, qemu-img reports what the comparison finds (the
- * "Leaked cluster"/"ERROR cluster" lines), then repairs ("Repairing ..."). */
-static int pre_report(struct chk *c)
+ * "Leaked cluster"/"ERROR cluster" lines) into *FOUND, then repairs. */
+static int pre_report(struct chk *c, struct qcow2_check_result *found)
 {
 	struct qcow2_check_result keep = *c->res;
-	int r = compare_all(c, 0);
+	int r;
 
+	c->rebuild = false;
+	r = compare_all(c, 0);
+	*found = *c->res;
 	*c->res = keep;
+	return r;
+}
+
+/* ---- rebuilding the refcount structure ------------------------------------------------------- */
+
+/* A refcount table being built: host-endian entries. */
+struct newrt {
+	uint64_t *e;
+	uint64_t n;
+};
+
+static int grow_refs(struct chk *c, uint64_t nb)
+{
+	uint32_t *v = realloc(c->refs, nb * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	memset(v + c->nb, 0, (nb - c->nb) * sizeof(*v));
+	c->refs = v;
+	c->nb = nb;
+	c->q->reserved = v;
+	c->q->reserved_n = nb;
+	return 0;
+}
+
+/* The first run of N clusters free in the counts from *FIRST on (past the
+ * end of the file when there is none), taken: its host offset. */
+static int64_t refs_alloc(struct chk *c, uint64_t n, uint64_t *first)
+{
+	uint64_t k = *first, run = 0;
+	bool gap = true;
+
+	for (; k < c->nb && run < n; k++) {
+		if (c->refs[k]) {
+			run = 0;
+			continue;
+		}
+		if (gap)
+			*first = k, gap = false;
+		run++;
+	}
+	if (run < n && grow_refs(c, k + n - run) < 0)
+		return -ENOMEM;
+	k = (run < n ? k + n - run : k) - n;
+	for (uint64_t i = 0; i < n; i++)
+		c->refs[k + i] = 1;
+	return (int64_t)(k << c->q->cluster_bits);
+}
+
+/* Room for entry BI, a whole cluster of entries at a time. */
+static int newrt_grow(struct chk *c, struct newrt *t, uint64_t bi, bool *grown)
+{
+	uint64_t per = c->q->cluster_size / 8, n = (bi / per + 1) * per;
+	uint64_t *v;
+
+	if (bi < t->n)
+		return 0;
+	v = realloc(t->e, n * 8);
+	if (!v)
+		return -ENOMEM;
+	memset(v + t->n, 0, (n - t->n) * 8);
+	t->e = v;
+	t->n = n;
+	*grown = true;
+	return 0;
+}
+
+/* Blocks for every range of clusters that holds counts, each placed in the
+ * first free cluster; *added: some were placed (the counts changed). */
+static int alloc_blocks(struct chk *c, struct newrt *t, bool *grown, bool *added)
+{
+	struct qcow2 *q = c->q;
+	uint64_t first_free = 0;
+	int64_t off;
+	int r = 0;
+
+	*added = false;
+	for (uint64_t k = 0; r == 0 && k < c->nb; k++) {
+		uint64_t bi = k >> q->rb_bits;
+		if (!c->refs[k])
+			continue;
+		r = newrt_grow(c, t, bi, grown);
+		if (r == 0 && !t->e[bi]) {
+			off = refs_alloc(c, 1, &first_free);
+			r = off < 0 ? (int)off : 0;
+			t->e[bi] = off < 0 ? 0 : (uint64_t)off;
+			*added = true;
+		}
+		k = ((bi + 1) << q->rb_bits) - 1;
+	}
+	return r;
+}
+
+/* Every block of T, from the final counts. */
+static int write_blocks(struct chk *c, const struct newrt *t)
+{
+	struct qcow2 *q = c->q;
+	uint8_t *buf = qcow2_io_alloc(q->cluster_size, false);
+	uint64_t per = 1ull << q->rb_bits;
+	int r = buf ? 0 : -ENOMEM;
+
+	for (uint64_t bi = 0; r == 0 && bi < t->n; bi++) {
+		if (!t->e[bi])
+			continue;
+		memset(buf, 0, q->cluster_size);
+		for (uint64_t i = 0, k = bi << q->rb_bits; i < per && k + i < c->nb; i++)
+			qcow2_rb_set(q, buf, i, c->refs[k + i] > q->refcount_max ? q->refcount_max : c->refs[k + i]);
+		r = qcow2_overlap_check(q, QCOW2_OL_ALL, t->e[bi], q->cluster_size);
+		if (r == 0)
+			r = img_file_write(q->img, buf, q->cluster_size, t->e[bi]);
+	}
+	free(buf);
+	return r;
+}
+
+/* Blocks until every count has one (placing blocks changes the counts). */
+static int alloc_all_blocks(struct chk *c, struct newrt *t, bool *grown)
+{
+	bool added = true;
+	int r = 0;
+
+	*grown = false;
+	while (r == 0 && added)
+		r = alloc_blocks(c, t, grown, &added);
+	return r;
+}
+
+/* As qemu-img check -r all when a cluster in use has refcount 0: blocks for
+ * the counts, then a table placed where the counts leave room (its clusters
+ * need blocks too; when that makes the table grow, it is placed again); the
+ * blocks and the table are written and the header switches to them.  The
+ * old table and blocks become leaks. */
+static int rebuild_refcounts(struct chk *c)
+{
+	struct newrt t = { 0 };
+	uint64_t first;
+	int64_t off = 0;
+	bool grown;
+	int r = qcow2_flush_all(c->q);
+
+	if (r == 0)
+		r = alloc_all_blocks(c, &t, &grown);
+	for (grown = true; r == 0 && grown;) {
+		first = 0;
+		off = refs_alloc(c, qcow2_align_up(t.n * 8, c->q->cluster_size) >> c->q->cluster_bits, &first);
+		r = off < 0 ? (int)off : alloc_all_blocks(c, &t, &grown);
+	}
+	if (r == 0)
+		r = write_blocks(c, &t);
+	if (r == 0)
+		r = qcow2_install_refcount_table(c->q, t.e, t.n, (uint64_t)off);
+	if (r < 0)
+		free(t.e);
+	return r;
+}
+
+/* Rebuilds, counts again (the old structures are leaks now, freed at once,
+ * as qemu-img does), and keeps the first count's statistics. */
+static int rebuild_pass(struct chk *c, const struct qcow2_check_result *found)
+{
+	struct qcow2_check_result keep = *c->res;
+	uint64_t fresh;
+	int r;
+
+	say(c, "Rebuilding refcount structure");
+	r = rebuild_refcounts(c);
+	if (r == 0)
+		r = count_all(c);
+	if (r == 0)
+		r = compare_all(c, QCOW2_REPAIR_LEAKS);
+	fresh = (uint64_t)c->res->leaks;
+	*c->res = keep;
+	c->res->corruptions_fixed += found->corruptions;
+	c->res->leaks_fixed += found->leaks;
+	c->res->leaks += (int64_t)fresh;
 	return r;
 }
 
 static int one_pass(struct chk *c, unsigned fix)
 {
 	struct qcow2 *q = c->q;
+	struct qcow2_check_result found;
 	int r;
 
 	memset(c->res, 0, sizeof(*c->res));
@@ -353,8 +535,10 @@ static int one_pass(struct chk *c, unsigned fix)
 	q->reserved_n = c->nb;
 	q->rb_allocated = 0;
 	if (r == 0 && fix)
-		r = pre_report(c);
-	if (r == 0)
+		r = pre_report(c, &found);
+	if (r == 0 && fix && c->rebuild && (fix & QCOW2_REPAIR_ERRORS))
+		r = rebuild_pass(c, &found);
+	else if (r == 0)
 		r = compare_all(c, fix);
 	if (r == 0)
 		r = check_copied(c, fix);

@@ -388,39 +388,34 @@ static bool old_view_zero(const struct qcow2 *q, uint64_t e)
 /* Copy-on-write of zeros into a host cluster that already reads as zeros
  * (past everything ever written) is skipped, as QEMU skips it with a zero
  * write: [*from, *to) shrinks to the written bytes widened to 4 KiB. */
-static void narrow_fresh(const struct qcow2 *q, uint64_t e, int64_t host, uint64_t in, uint64_t n,
-			 uint64_t *from, uint64_t *to)
+static void narrow_fresh(const struct qcow2 *q, uint64_t in, uint64_t n, uint64_t *from, uint64_t *to)
 {
 	uint64_t a = q->cluster_size < FRESH_ALIGN ? q->cluster_size : FRESH_ALIGN;
 
-	if ((uint64_t)host < q->img->zero_from || !old_view_zero(q, e))
-		return;
 	*from = in & ~(a - 1);
 	*to = qcow2_align_up(in + n, a);
 }
 
 /* Writes the new cluster's span [from, to): the guest data merged with the
- * old view around it.  *copied says whether old data (not zeros) was copied. */
+ * old view around it (ZEROS: that view is zeros and the cluster reads as
+ * zeros already).  *copied says whether old data (not zeros) was copied. */
 static int fill_new_cluster(struct qcow2 *q, uint64_t gc, uint64_t e, uint64_t bm, uint64_t host,
 			    uint64_t from, uint64_t to, const uint8_t *data, uint64_t in, uint64_t n,
-			    bool *copied)
+			    bool zeros, bool *copied)
 {
 	uint8_t *buf;
-	int r;
+	int r = 0;
 
 	*copied = false;
 	if (from == in && to == in + n) /* the write covers the span: no buffer */
 		return write_data(q, data, n, host + from);
-	buf = qcow2_io_alloc(to - from, false);
+	buf = qcow2_io_alloc(to - from, zeros);
 	if (!buf)
 		return -ENOMEM;
-	if ((uint64_t)host >= q->img->zero_from && old_view_zero(q, e)) {
-		memset(buf, 0, to - from);
+	if (zeros)
 		memcpy(buf + (in - from), data, n);
-		r = 0;
-	} else {
+	else
 		r = merge_cow(q, gc, e, bm, buf, from, to, data, in, n, copied);
-	}
 	if (r == 0)
 		r = write_data(q, buf, to - from, host + from);
 	free(buf);
@@ -431,15 +426,17 @@ static int write_alloc(struct qcow2 *q, uint8_t *l2, uint64_t idx, uint64_t gc, 
 		       uint64_t bm, const uint8_t *data, uint64_t in, uint64_t n)
 {
 	uint64_t from, to, nbm;
-	bool copied;
+	bool copied, zeros;
 	int64_t host = qcow2_alloc_clusters(q, 1);
 	int r;
 
 	if (host < 0)
 		return (int)host;
+	zeros = (uint64_t)host >= q->img->zero_from && old_view_zero(q, e);
 	alloc_span(q, e, bm, in, n, &from, &to, &nbm);
-	narrow_fresh(q, e, host, in, n, &from, &to);
-	r = fill_new_cluster(q, gc, e, bm, (uint64_t)host, from, to, data, in, n, &copied);
+	if (zeros)
+		narrow_fresh(q, in, n, &from, &to);
+	r = fill_new_cluster(q, gc, e, bm, (uint64_t)host, from, to, data, in, n, zeros, &copied);
 	if (r < 0)
 		return r;
 	if (copied)

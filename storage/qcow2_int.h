@@ -427,6 +427,13 @@ int64_t qcow2_alloc_bytes(struct qcow2 *q, uint64_t len);
 /* Drops one reference; a cluster reaching 0 is punched and reusable after
  * the next flush. */
 int qcow2_free_clusters(struct qcow2 *q, uint64_t off, uint64_t len);
+/* Sets entry I of the refcount block RB (on-disk format, any width). */
+void qcow2_rb_set(const struct qcow2 *q, uint8_t *rb, uint64_t i, uint64_t v);
+/* Makes RT (ENTRIES host-endian entries, owned by Q afterwards) the refcount
+ * table, written at OFF: the blocks it names must be on disk already.  The
+ * header switches to it after a sync; the old table and blocks are left as
+ * they are (leaks for a repair to free). */
+int qcow2_install_refcount_table(struct qcow2 *q, uint64_t *rt, uint64_t entries, uint64_t off);
 /* Writes refcount table entries of new blocks (after the blocks). */
 int qcow2_flush_rt(struct qcow2 *q);
 /* Punches the holes queued by frees (after a flush made them safe). */

@@ -91,6 +91,11 @@ static void rb_set(const struct qcow2 *q, uint8_t *rb, uint64_t i, uint64_t v)
 		rb[i * (bits / 8) + k] = (uint8_t)v;
 }
 
+void qcow2_rb_set(const struct qcow2 *q, uint8_t *rb, uint64_t i, uint64_t v)
+{
+	rb_set(q, rb, i, v);
+}
+
 static int rb_offset(struct qcow2 *q, uint64_t bi, uint64_t *out)
 {
 	uint64_t e = bi < q->rt_entries ? q->rt[bi] : 0;
@@ -313,6 +318,36 @@ static int grow_refcount_table(struct qcow2 *q, uint64_t bi)
 	q->rt_used = bi + p.nblocks;
 	q->rb_allocated += (unsigned)p.nblocks;
 	return qcow2_free_clusters(q, old_off, old_clusters << q->cluster_bits);
+}
+
+int qcow2_install_refcount_table(struct qcow2 *q, uint64_t *rt, uint64_t entries, uint64_t off)
+{
+	uint32_t clusters = (uint32_t)(qcow2_align_up(entries * 8, q->cluster_size) >> q->cluster_bits);
+	int r = qcow2_cache_flush(q->rbc);
+
+	if (r == 0)
+		r = qcow2_write_table(q, 0, off, rt, entries);
+	if (r == 0)
+		r = img_file_sync(q->img);
+	if (r == 0)
+		r = set_rt_header(q, off, clusters);
+	if (r == 0)
+		r = img_file_sync(q->img);
+	if (r < 0)
+		return r;
+	qcow2_cache_drop_all(q->rbc);
+	free(q->rt);
+	q->rt = rt;
+	q->rt_entries = entries;
+	q->rt_offset = off;
+	q->rt_clusters = clusters;
+	q->rt_dirty = false;
+	q->rt_used = 0;
+	for (uint64_t i = 0; i < entries; i++)
+		if (rt[i])
+			q->rt_used = i + 1;
+	q->free_hint = q->run_hint = 0;
+	return 0;
 }
 
 /* ---- updates ------------------------------------------------------------------------------------ */
