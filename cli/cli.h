@@ -62,5 +62,6 @@ int cmd_tasks(struct cli *c);
 int cmd_task(struct cli *c);
 int cmd_vm(struct cli *c);
 int cmd_storage(struct cli *c);
+int cmd_cluster(struct cli *c);
 
 #endif

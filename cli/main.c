@@ -38,6 +38,7 @@ static const struct verb verbs[] = {
 	{ "task", cmd_task, task_opts, 0, FMT_TEXT },
 	{ "vm", cmd_vm, vm_opts, 1, FMT_TEXT },
 	{ "storage", cmd_storage, vm_opts, 1, FMT_TEXT },
+	{ "cluster", cmd_cluster, vm_opts, 1, FMT_TEXT },
 };
 
 static const char usage_text[] =
@@ -65,6 +66,10 @@ static const char usage_text[] =
 	"  storage list|status|content|upload|alloc|free ... [--node N]\n"
 	"                       storages and volumes like pvesm: upload STORAGE FILE,\n"
 	"                       alloc STORAGE VMID FILENAME SIZE, free VOLID\n"
+	"  cluster create NAME | join HOST[:PORT] FINGERPRINT | status | nodes |\n"
+	"          leave | delnode NODE   [--link0 ADDR] [--username U]\n"
+	"                       gossip cluster like pvecm; join reads the member's\n"
+	"                       password from CORRAL_JOIN_PASSWORD or standard input\n"
 	"\n"
 	"options:\n"
 	"  --host H             node to talk to (default: CORRAL_HOST, the session's\n"

@@ -60,6 +60,19 @@ class Node(ct.Corrald):
         return r.json()["data"]
 
 
+def corral(node, *args, stdin=None, env=None):
+    """bin/corral against NODE with a private HOME; returns (rc, stdout, stderr)."""
+    home = os.path.join(os.path.dirname(node.data_dir), "home")
+    os.makedirs(home, exist_ok=True)
+    e = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
+    e.update(HOME=home, CORRAL_HOST=f"{node.ip}:{node.port}", CORRAL_PASSWORD=PASSWORD,
+             CORRAL_FINGERPRINT=node.fingerprint())
+    e.update(env or {})
+    r = subprocess.run([ct.binary("corral"), *args], input=stdin, capture_output=True,
+                       text=True, env=e, timeout=60)
+    return r.returncode, r.stdout, r.stderr
+
+
 def wait_for(what, fn, timeout=60, step=0.5):
     deadline = time.monotonic() + timeout
     last = None
@@ -112,14 +125,29 @@ def test_create_and_join(c):
               data={"hostname": f"{a.ip}:{a.port}", "fingerprint": fp, "password": "wrong",
                     "username": "admin@pve"})
     assert r.status_code >= 400, r.text
-    for n in (b, cc):
-        r = n.api("POST", "/cluster/config/join",
-                  data={"hostname": f"{a.ip}:{a.port}", "fingerprint": fp, "password": PASSWORD,
-                        "username": "admin@pve", "link0": n.gossip})
-        ct.check_equal(r.status_code, 200, f"join {n.node}: {r.reason} {r.text}")
+    r = b.api("POST", "/cluster/config/join",
+              data={"hostname": f"{a.ip}:{a.port}", "fingerprint": fp, "password": PASSWORD,
+                    "username": "admin@pve", "link0": b.gossip})
+    ct.check_equal(r.status_code, 200, f"join {b.node}: {r.reason} {r.text}")
+    # C joins with the command-line client, the password on standard input.
+    rc, out, err = corral(cc, "cluster", "join", f"{a.ip}:{a.port}", fp, "--username",
+                          "admin@pve", "--link0", cc.gossip, stdin=PASSWORD + "\n")
+    ct.check_equal(rc, 0, f"corral cluster join: {out} {err}")
     want = {"cl-a": 1, "cl-b": 1, "cl-c": 1}
     for n in c.nodes:
         wait_for(f"{n.node} sees 3 online", lambda n=n: online_view(n) == want)
+
+
+@suite.test
+def test_cli_status(c):
+    """corral cluster status and nodes show the members"""
+    rc, out, err = corral(c.nodes[1], "cluster", "status", "--output-format", "json")
+    ct.check_equal(rc, 0, err)
+    names = sorted(e["name"] for e in json.loads(out) if e["type"] == "node")
+    ct.check_equal(names, ["cl-a", "cl-b", "cl-c"])
+    rc, out, err = corral(c.nodes[1], "cluster", "nodes")
+    ct.check_equal(rc, 0, err)
+    assert "cl-a" in out and "cl-c" in out, out
 
 
 @suite.test
@@ -329,10 +357,10 @@ def test_foreign_key_dropped(c):
 
 @suite.test
 def test_remove_node(c):
-    """DELETE /cluster/config/nodes/{self} on C: C leaves, the others drop it"""
+    """corral cluster leave on C, delnode on A and B: the others drop it"""
     a, b, cc = c.nodes
-    r = cc.api("DELETE", "/cluster/config/nodes/cl-c")
-    ct.check_equal(r.status_code, 200, r.text)
+    rc, out, err = corral(cc, "cluster", "leave")
+    ct.check_equal(rc, 0, f"corral cluster leave: {out} {err}")
     for n in (a, b):
         r = n.api("DELETE", "/cluster/config/nodes/cl-c")
         ct.check_equal(r.status_code, 200, r.text)
