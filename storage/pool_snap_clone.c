@@ -55,19 +55,6 @@ int pool_vol_make_base(struct pool *p, const char *volid, char *new_volid, size_
 	return 0;
 }
 
-static int base_size(const char *path, uint64_t *size, char *err, size_t errlen)
-{
-	struct img_open_opts o = {.flags = IMG_OPEN_SHARED | IMG_OPEN_NO_BACKING};
-	struct img *img;
-	int r = img_open(&img, path, &o, err, errlen);
-
-	if (r < 0)
-		return r;
-	*size = img_virtual_size(img);
-	img_close(img);
-	return 0;
-}
-
 /* Takes the next free vm-<vmid>-disk-N.qcow2 of P (no .raw of that N
  * either) with an O_EXCL create, so two allocations never pick one name;
  * the file is left empty for img_create.  VOLID and PATH get its names. */
@@ -113,7 +100,7 @@ int pool_vol_link_clone(struct pool *p, const char *base_volid, int vmid, char *
 		snprintf(err, errlen, "volume '%s' is not a template base", base_volid);
 		return -EINVAL;
 	}
-	if ((r = base_size(path, &o.size, err, errlen)) < 0 ||
+	if ((r = pool_image_size(path, &o.size, err, errlen)) < 0 ||
 	    (r = reserve_qcow2(p, vmid, new_volid, n, npath, sizeof(npath), err, errlen)) < 0)
 		return r;
 	snprintf(backing, sizeof(backing), "../%d/%s", v.vmid, v.name);

@@ -8,16 +8,14 @@ their sources; a template with linked clones cannot be deleted.  Bad input
 gets Proxmox's answers.  The cases run in order."""
 import hashlib
 import os
-import signal
 import subprocess
-import sys
 import tempfile
 
-from corral_guest import Serial, api, ensure_guest, images_dir, put_guest_disk, task_ok, wait_task
-from corral_test import Corrald, Suite, check_equal
+from corral_guest import Serial, api, images_dir, put_guest_disk, run_suite, task_ok, wait_task
+from corral_test import Suite, check_equal
 
 suite = Suite("clones")
-TPL, C1, C2, FULL, SNAPC, TFULL = 200, 201, 202, 203, 204, 205
+TPL, C1, C2, FULL, SNAPC, TFULL, LIVEC = 200, 201, 202, 203, 204, 205, 206
 
 
 class Ctx:
@@ -152,12 +150,16 @@ def test_linked_clones_boot(ctx):
 
 @suite.test
 def test_full_clone_running(ctx):
-    """a full clone of a running VM (QEMU's backup job) boots with the VM's data"""
+    """full clones of a running VM (backup job; from a live snapshot): the VM's data"""
     ctx.serial(C1).write_marker("vdb", "FULL-CLONE")
     log = ctx.ok(ctx.vm(C1).clone.post(newid=FULL, full=1, name="full"))
     assert "running VM" in log, log
     info = qemu_img("info", ctx.disk(FULL, f"vm-{FULL}-disk-0.qcow2")).stdout
     assert "backing file" not in info, info
+    # from a snapshot of the running VM, read beside QEMU as qemu-img convert -l does
+    ctx.ok(ctx.vm(C1).snapshot.post(snapname="live"))
+    ctx.serial(C1).write_marker("vdb", "AFTER-SNAP")
+    ctx.ok(ctx.vm(C1).clone.post(newid=LIVEC, full=1, snapname="live"))
     for vmid in (C1, C2):
         ctx.serial(vmid).close()
         ctx.ok(ctx.vm(vmid).status.stop.post())
@@ -166,6 +168,19 @@ def test_full_clone_running(ctx):
     check_equal(ctx.serial(FULL).read_marker("vdb", 10), "FULL-CLONE")
     ctx.serial(FULL).close()
     ctx.ok(ctx.vm(FULL).status.stop.post())
+    same_as_snapshot(ctx, C1, LIVEC, "live")
+
+
+def same_as_snapshot(ctx, src, copy, snap):
+    """qemu-img compare: COPY's disks hold SRC's disks at snapshot SNAP."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (0, 1):
+            ref = os.path.join(tmp, f"ref{n}.raw")
+            r = qemu_img("convert", "-l", f"snapshot.name={snap}", "-O", "raw",
+                         ctx.disk(src, f"vm-{src}-disk-{n}.qcow2"), ref)
+            check_equal(r.returncode, 0, r.stderr)
+            r = qemu_img("compare", ref, ctx.disk(copy, f"vm-{copy}-disk-{n}.qcow2"))
+            check_equal(r.returncode, 0, r.stdout + r.stderr)
 
 
 @suite.test
@@ -178,14 +193,7 @@ def test_clone_from_snapshot(ctx):
     ctx.ok(ctx.vm(C2).clone.post(newid=SNAPC, snapname="snap1", full=1, format="qcow2"))
     check_equal(ctx.vm(SNAPC).config.get()["virtio1"],
                 f"local:{SNAPC}/vm-{SNAPC}-disk-1.qcow2,size=1G")
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in (0, 1):
-            ref = os.path.join(tmp, f"ref{n}.raw")
-            r = qemu_img("convert", "-l", "snapshot.name=snap1", "-O", "raw",
-                         ctx.disk(C2, f"vm-{C2}-disk-{n}.qcow2"), ref)
-            check_equal(r.returncode, 0, r.stderr)
-            r = qemu_img("compare", ref, ctx.disk(SNAPC, f"vm-{SNAPC}-disk-{n}.qcow2"))
-            check_equal(r.returncode, 0, r.stdout + r.stderr)
+    same_as_snapshot(ctx, C2, SNAPC, "snap1")
     ctx.ok(ctx.vm(TPL).clone.post(newid=TFULL, full=1, format="raw"))
     conf = ctx.vm(TFULL).config.get()
     assert conf["virtio0"].startswith(f"local:{TFULL}/vm-{TFULL}-disk-0.raw"), conf
@@ -198,35 +206,12 @@ def test_delete_template_last(ctx):
     """the template goes once its linked clones are gone; its files were never written"""
     for path in base_files(ctx):
         check_equal(sha256(path), ctx.sums[path], path)
-    for vmid in (C1, C2, FULL, SNAPC, TFULL):
+    for vmid in (C1, C2, FULL, SNAPC, TFULL, LIVEC):
         ctx.ok(ctx.vm(vmid).delete())
     ctx.ok(ctx.vm(TPL).delete())
     check_equal(ctx.node.qemu.get(), [])
     check_equal(os.path.exists(images_dir(ctx.d, TPL)), False)
 
 
-def main():
-    ensure_guest()
-    with Corrald() as d:
-        ctx = Ctx(d)
-        try:
-            _, failed = suite.run(ctx, exit=False)
-        finally:
-            for s in ctx.serials.values():
-                s.close()
-            kill_leftover(d)
-    sys.exit(1 if failed else 0)
-
-
-def kill_leftover(d):
-    """No QEMU outlives the suite."""
-    for vmid in (TPL, C1, C2, FULL, SNAPC, TFULL):
-        try:
-            with open(os.path.join(d.data_dir, "run", f"{vmid}.pid")) as f:
-                os.kill(int(f.read().strip()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
-
-
 if __name__ == "__main__":
-    main()
+    run_suite(suite, Ctx, (TPL, C1, C2, FULL, SNAPC, TFULL, LIVEC))

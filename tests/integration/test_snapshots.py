@@ -7,12 +7,10 @@ snapshot is deleted and qemu-img check finds the images clean; the data disk
 grows while the guest runs and the guest sees the new size.  Bad input gets
 Proxmox's answers.  One VM boots twice; the cases run in order."""
 import os
-import signal
 import subprocess
-import sys
 
-from corral_guest import Serial, api, ensure_guest, images_dir, put_guest_disk, task_ok
-from corral_test import Corrald, Suite, check_equal
+from corral_guest import Serial, api, images_dir, put_guest_disk, run_suite, task_ok
+from corral_test import Suite, check_equal
 
 suite = Suite("snapshots")
 VMID = 100
@@ -24,6 +22,7 @@ class Ctx:
         self.d = d
         self.api = api(d)
         self.serial = Serial(d, VMID)
+        self.serials = {VMID: self.serial}
 
     @property
     def node(self):
@@ -215,26 +214,5 @@ def test_snapshot_config(ctx):
     check_equal(ctx.snaps()["s1"]["description"], "new words")
 
 
-def main():
-    ensure_guest()
-    with Corrald() as d:
-        ctx = Ctx(d)
-        try:
-            _, failed = suite.run(ctx, exit=False)
-        finally:
-            ctx.serial.close()
-            kill_leftover(d)
-    sys.exit(1 if failed else 0)
-
-
-def kill_leftover(d):
-    """No QEMU outlives the suite."""
-    try:
-        with open(os.path.join(d.data_dir, "run", f"{VMID}.pid")) as f:
-            os.kill(int(f.read().strip()), signal.SIGKILL)
-    except (OSError, ValueError):
-        pass
-
-
 if __name__ == "__main__":
-    main()
+    run_suite(suite, Ctx, (VMID, RAWID))

@@ -4,6 +4,7 @@ console and run shell commands through it (the guest keeps a root shell on
 ttyS0).  Used by the snapshot and clone suites; standard library only."""
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -132,3 +133,30 @@ class Serial:
     def read_marker(self, dev, n):
         return self.run(f"echo 3 > /proc/sys/vm/drop_caches; "
                         f"dd if=/dev/{dev} bs=1 skip=4096 count={n} 2>/dev/null")
+
+
+def kill_vms(d, vmids):
+    """No QEMU of VMIDS outlives a suite."""
+    for vmid in vmids:
+        try:
+            with open(os.path.join(d.data_dir, "run", f"{vmid}.pid")) as f:
+                os.kill(int(f.read().strip()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
+def run_suite(suite, ctx_class, vmids):
+    """Runs SUITE against one corrald with a CTX_CLASS(d) context; exits."""
+    import sys
+    from corral_test import Corrald
+    ensure_guest()
+    failed = 1
+    with Corrald() as d:
+        ctx = ctx_class(d)
+        try:
+            _, failed = suite.run(ctx, exit=False)
+        finally:
+            for s in getattr(ctx, "serials", {}).values():
+                s.close()
+            kill_vms(d, vmids)
+    sys.exit(1 if failed else 0)
