@@ -469,6 +469,8 @@ struct layer {
 	struct img_info info;
 	struct qcow2_snapshot_info *snaps;
 	size_t nsnaps;
+	struct qcow2_bitmap_info *bitmaps;
+	size_t nbitmaps;
 };
 
 static int layer_load(struct layer *l, struct img *img, const char *name)
@@ -487,6 +489,8 @@ static int layer_load(struct layer *l, struct img *img, const char *name)
 	rc = q ? qcow2_snapshot_list(q, &l->snaps, &l->nsnaps) : 0;
 	if (rc < 0)
 		perr(name, "Could not list snapshots: %s", img_last_error(img));
+	if (rc == 0 && q && (rc = qcow2_bitmap_list(q, &l->bitmaps, &l->nbitmaps)) < 0)
+		perr(name, "Could not list bitmaps: %s", img_last_error(img));
 	return rc;
 }
 
@@ -520,8 +524,28 @@ static void json_snapshot(struct jw *j, const struct qcow2_snapshot_info *s)
 	jw_close(j, '}');
 }
 
-static void json_format_specific(struct jw *j, const struct img_info *in)
+static void json_bitmaps(struct jw *j, const struct layer *l)
 {
+	jw_open(j, "bitmaps", '[');
+	for (size_t i = 0; i < l->nbitmaps; i++) {
+		jw_open(j, NULL, '{');
+		jw_open(j, "flags", '[');
+		if (l->bitmaps[i].in_use)
+			jw_str(j, NULL, "in-use");
+		if (l->bitmaps[i].autoload)
+			jw_str(j, NULL, "auto");
+		jw_close(j, ']');
+		jw_str(j, "name", l->bitmaps[i].name);
+		jw_int(j, "granularity", (int64_t)l->bitmaps[i].granularity);
+		jw_close(j, '}');
+	}
+	jw_close(j, ']');
+}
+
+static void json_format_specific(struct jw *j, const struct layer *l)
+{
+	const struct img_info *in = &l->info;
+
 	jw_open(j, "format-specific", '{');
 	jw_str(j, "type", "qcow2");
 	jw_open(j, "data", '{');
@@ -529,6 +553,8 @@ static void json_format_specific(struct jw *j, const struct img_info *in)
 	jw_str(j, "compression-type", compress_str(in->compression_type));
 	if (in->version >= 3)
 		jw_bool(j, "lazy-refcounts", in->lazy_refcounts);
+	if (l->nbitmaps)
+		json_bitmaps(j, l);
 	jw_int(j, "refcount-bits", in->refcount_bits);
 	if (in->version >= 3) {
 		jw_bool(j, "corrupt", in->corrupt);
@@ -560,7 +586,7 @@ static void json_layer(struct jw *j, const struct layer *l)
 	jw_str(j, "format", in->format == IMG_FMT_QCOW2 ? "qcow2" : "raw");
 	jw_int(j, "actual-size", (int64_t)in->actual_size);
 	if (in->format == IMG_FMT_QCOW2)
-		json_format_specific(j, in);
+		json_format_specific(j, l);
 	if (in->backing_file[0]) {
 		layer_full_backing(l, full, sizeof(full));
 		jw_str(j, "full-backing-filename", full);
@@ -599,13 +625,33 @@ static void human_snapshots(const struct layer *l)
 		human_snapshot(&l->snaps[i]);
 }
 
-static void human_format_specific(const struct img_info *in)
+static void human_bitmaps(const struct layer *l)
 {
+	printf("    bitmaps:\n");
+	for (size_t i = 0; i < l->nbitmaps; i++) {
+		int k = 0;
+
+		printf("        [%zu]:\n            flags:\n", i);
+		if (l->bitmaps[i].in_use)
+			printf("                [%d]: in-use\n", k++);
+		if (l->bitmaps[i].autoload)
+			printf("                [%d]: auto\n", k++);
+		printf("            name: %s\n            granularity: %" PRIu64 "\n", l->bitmaps[i].name,
+		       l->bitmaps[i].granularity);
+	}
+}
+
+static void human_format_specific(const struct layer *l)
+{
+	const struct img_info *in = &l->info;
+
 	printf("Format specific information:\n");
 	printf("    compat: %s\n", compat_str(in->version));
 	printf("    compression type: %s\n", compress_str(in->compression_type));
 	if (in->version >= 3)
 		printf("    lazy refcounts: %s\n", in->lazy_refcounts ? "true" : "false");
+	if (l->nbitmaps)
+		human_bitmaps(l);
 	printf("    refcount bits: %u\n", in->refcount_bits);
 	if (in->version >= 3) {
 		printf("    corrupt: %s\n", in->corrupt ? "true" : "false");
@@ -640,7 +686,7 @@ static void human_layer(const struct layer *l)
 		human_snapshots(l);
 	}
 	if (in->format == IMG_FMT_QCOW2)
-		human_format_specific(in);
+		human_format_specific(l);
 }
 
 /* Loads the layers of an open chain, top first; the names follow QEMU's
@@ -665,8 +711,10 @@ static int load_chain(struct img *top, const char *name, int whole, struct layer
 
 static void free_layers(struct layer *ls, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		qcow2_snapshot_list_free(ls[i].snaps, ls[i].nsnaps);
+		qcow2_bitmap_list_free(ls[i].bitmaps, ls[i].nbitmaps);
+	}
 }
 
 static int cmd_info(int argc, char **argv)

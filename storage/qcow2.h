@@ -14,6 +14,20 @@
 
 #include "storage/image.h"
 
+/* ---- persistent bitmaps (listed only) ---------------------------------------------- */
+
+struct qcow2_bitmap_info {
+	char *name; /* owned by the array, see qcow2_bitmap_list_free() */
+	uint64_t granularity;
+	int in_use, autoload;
+};
+
+/* Lists QEMU's persistent dirty bitmaps in directory order (none when the
+ * autoclear bit says they are stale, as QEMU shows them).  *out is a new
+ * array owned by the caller (NULL when *n == 0). */
+int qcow2_bitmap_list(struct qcow2 *q, struct qcow2_bitmap_info **out, size_t *n);
+void qcow2_bitmap_list_free(struct qcow2_bitmap_info *list, size_t n);
+
 /* ---- internal snapshots -------------------------------------------------------- */
 
 /* QEMU's limits (block/qcow2.h), enforced on open and on create. */

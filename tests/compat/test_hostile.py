@@ -139,6 +139,31 @@ def case_extension_overrun():
     answers(img)
 
 
+def bitmap_ext(img):
+    """Offset of the bitmaps extension's data in IMG's header."""
+    pos = peek(img, 100, ">I")
+    while True:
+        kind, length = peek(img, pos, ">I"), peek(img, pos + 4, ">I")
+        expect(kind != 0, "no bitmaps extension")
+        if kind == 0x23852875:
+            return pos + 8
+        pos += 8 + (length + 7) // 8 * 8
+
+
+def case_bitmap_directory(off, fmt, value):
+    """A bitmaps extension or directory entry out of range: info says so."""
+    img = base("bm%d-%x" % (off, value & 0xffff))
+    qimg("bitmap", "--add", img, "b0")
+    ext = bitmap_ext(img)
+    if off < 0:  # an offset into the first directory entry
+        poke(img, peek(img, ext + 16, ">Q") - off - 1, fmt, value)
+    else:
+        poke(img, ext + off, fmt, value)
+    p = tool("info", img)
+    expect(p.returncode == 1 and p.stderr.startswith("corral-img: ") and "itmap" in p.stderr,
+           "info: exit %d: %s" % (p.returncode, p.stderr[:300]))
+
+
 def l2_of_first(img):
     return peek(img, peek(img, 40, ">Q"), ">Q") & 0x00fffffffffffe00
 
@@ -274,6 +299,10 @@ S.case("compressed descriptor with every bit set", case_compressed_huge)
 S.case("snapshot entry: l1_size 2^31", case_snapshot_entry, 8, ">I", 0x7fffffff, "l1")
 S.case("snapshot entry: l1 offset past EOF", case_snapshot_entry, 0, ">Q", 1 << 45, "off")
 S.case("snapshot entry: extra_size 64K", case_snapshot_entry, 36, ">I", 65536, "extra")
+S.case("bitmaps: 2^32-1 bitmaps", case_bitmap_directory, 0, ">I", 0xffffffff)
+S.case("bitmaps: directory of 2^40 bytes", case_bitmap_directory, 8, ">Q", 1 << 40)
+S.case("bitmaps: directory past EOF", case_bitmap_directory, 16, ">Q", 1 << 45)
+S.case("bitmaps: entry name longer than the directory", case_bitmap_directory, -19, ">H", 0xffff)
 S.case("backing loop a -> b -> a", case_backing_loop)
 S.case("backing file is the image itself", case_backing_self)
 S.case("backing file /etc/shadow", case_backing_outside, "shadow", "/etc/shadow")

@@ -292,10 +292,12 @@ def case_bitmaps():
     such a program, and QEMU then knows the bitmaps are stale (no corruption)."""
     img = qemu_made("bm", seed=7)
     qimg("bitmap", "--add", img, "b0")
+    qimg("bitmap", "--add", "-g", "128k", "--disable", img, "second")
     expect(autoclear(img) & 1, "qemu-img did not set the bitmaps bit")
+    same_json("info --output=json with bitmaps", ["info", "--output=json", img], ("actual-size",))
+    same_text("info with bitmaps", ["info", img], "disk size:")
     want = raw_of(img)
     corral_same(img, want)
-    corral("info", img)
     expect(autoclear(img) & 1, "a read-only open cleared the bitmaps bit")
     corral("resize", "-q", img, str(SIZE + MIB))
     expect(autoclear(img) == 0, "autoclear still %#x after a read-write open" % autoclear(img))

@@ -1,8 +1,9 @@
 /* libFuzzer target for the qcow2 open path (storage/): the input is an image
  * file (a temp file: the library resolves the image's real path, which a memfd
  * lacks).  It is opened read-only without its backing chain, a few ranges are
- * read and their block status asked, and check walks every table.  Nothing
- * may crash, leak or hang, whatever the header and tables say. */
+ * read and their block status asked, check walks every table, and the
+ * snapshots and bitmaps are listed.  Nothing may crash, leak or hang,
+ * whatever the header and tables say. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ static void check_all(struct img *img)
 	struct qcow2 *q = img_qcow2(img);
 	struct qcow2_check_result res;
 	struct qcow2_snapshot_info *snaps;
+	struct qcow2_bitmap_info *bitmaps;
 	size_t n;
 	char err[256];
 
@@ -48,6 +50,8 @@ static void check_all(struct img *img)
 	(void)qcow2_check(q, 0, &res, NULL, NULL, err, sizeof(err));
 	if (qcow2_snapshot_list(q, &snaps, &n) == 0)
 		qcow2_snapshot_list_free(snaps, n);
+	if (qcow2_bitmap_list(q, &bitmaps, &n) == 0)
+		qcow2_bitmap_list_free(bitmaps, n);
 }
 
 /* One scratch file per process, rewritten for every input and removed at exit. */
