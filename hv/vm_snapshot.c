@@ -15,6 +15,7 @@
 #define QMP_TIMEOUT_MS 30000
 #define JOB_ID "corral-snapshot"
 #define JOB_POLL_US 50000
+#define JOB_CANCEL_WAIT_MS 10000
 
 static void node_name(const char *key, char *out, size_t n)
 {
@@ -110,6 +111,7 @@ static int job_state(struct hv *h, int vmid, int *r, char *err, size_t errlen)
 
 static int wait_job(struct hv *h, int vmid, const char *cmd, int timeout_ms, char *err,
 		    size_t errlen);
+static void job_call(struct hv *h, int vmid, const char *cmd);
 
 /* Runs CMD (snapshot-save or -load) as job JOB_ID and waits for its end. */
 static int run_job(struct hv *h, int vmid, const char *cmd, const char *const *keys, size_t n,
@@ -120,6 +122,7 @@ static int run_job(struct hv *h, int vmid, const char *cmd, const char *const *k
 	char node[48];
 	int r;
 
+	job_call(h, vmid, "job-dismiss"); /* one left concluded by an earlier corrald */
 	node_name(state_key, node, sizeof(node));
 	cJSON_AddStringToObject(args, "job-id", JOB_ID);
 	cJSON_AddStringToObject(args, "tag", name);
@@ -130,27 +133,43 @@ static int run_job(struct hv *h, int vmid, const char *cmd, const char *const *k
 	return r < 0 ? r : wait_job(h, vmid, cmd, timeout_ms, err, errlen);
 }
 
-/* Waits for job JOB_ID (started by CMD) to conclude, then dismisses it. */
+static void job_call(struct hv *h, int vmid, const char *cmd)
+{
+	cJSON *id = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(id, "id", JOB_ID);
+	hv_vm_qmp(h, vmid, cmd, id, QMP_TIMEOUT_MS, NULL, NULL, 0);
+	cJSON_Delete(id);
+}
+
+/* Waits for job JOB_ID (started by CMD) to conclude, then dismisses it.
+ * Past TIMEOUT_MS the job is cancelled (and waited for a little longer, so
+ * its id is free for the next job). */
 static int wait_job(struct hv *h, int vmid, const char *cmd, int timeout_ms, char *err,
 		    size_t errlen)
 {
 	uint64_t deadline = util_now_ms() + (uint64_t)timeout_ms;
-	cJSON *id;
-	int done = 0, jr = 0;
+	int done = 0, jr = 0, cancelled = 0;
 
 	while ((done = job_state(h, vmid, &jr, err, errlen)) == 0) {
 		if (util_now_ms() > deadline) {
-			snprintf(err, errlen, "%s did not finish within %d s", cmd, timeout_ms / 1000);
-			return CR_ETIMEOUT;
+			if (cancelled)
+				break;
+			job_call(h, vmid, "job-cancel");
+			cancelled = 1;
+			deadline = util_now_ms() + JOB_CANCEL_WAIT_MS;
 		}
 		usleep(JOB_POLL_US);
 	}
 	if (done < 0)
 		return done;
-	id = cJSON_CreateObject();
-	cJSON_AddStringToObject(id, "id", JOB_ID);
-	hv_vm_qmp(h, vmid, "job-dismiss", id, QMP_TIMEOUT_MS, NULL, NULL, 0);
-	cJSON_Delete(id);
+	if (done)
+		job_call(h, vmid, "job-dismiss");
+	if (cancelled) {
+		snprintf(err, errlen, "%s did not finish within %d s (cancelled)", cmd,
+			 timeout_ms / 1000);
+		return CR_ETIMEOUT;
+	}
 	return jr;
 }
 
@@ -213,6 +232,7 @@ int hv_vm_drive_backup(struct hv *h, int vmid, const char *key, const char *targ
 	snprintf(tnode, sizeof(tnode), "clone-%s", key);
 	if ((r = add_target(h, vmid, tnode, target, format, err, errlen)) < 0)
 		return r;
+	job_call(h, vmid, "job-dismiss");
 	args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "job-id", JOB_ID);
 	cJSON_AddStringToObject(args, "device", node);
