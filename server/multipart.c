@@ -60,11 +60,17 @@ static int header_param(const char *s, const char *name, char *out, size_t n)
 					v++;
 				out[o++] = *v;
 			}
-			if (*v != '"')
-				return -EINVAL;
+			if (*v != '"') {
+				out[0] = '\0';
+				return -EINVAL; /* unterminated, or longer than OUT */
+			}
 		} else {
 			for (; *v && *v != ';' && *v != ' ' && *v != '\t' && o + 1 < n; v++)
 				out[o++] = *v;
+			if (*v && *v != ';' && *v != ' ' && *v != '\t') {
+				out[0] = '\0';
+				return -EINVAL; /* longer than OUT */
+			}
 		}
 		out[o] = '\0';
 		return 0;
@@ -188,6 +194,7 @@ static int header_line(const char *line, struct mp_part *part)
 {
 	const char *v = strchr(line, ':');
 	const char *slash;
+	int r;
 
 	if (!v)
 		return -EINVAL;
@@ -202,11 +209,14 @@ static int header_line(const char *line, struct mp_part *part)
 	if (strncasecmp(v, "form-data", 9) != 0 ||
 	    header_param(v, "name", part->name, sizeof(part->name)) < 0)
 		return -EINVAL;
-	if (header_param(v, "filename", part->filename, sizeof(part->filename)) == 0) {
+	r = header_param(v, "filename", part->filename, sizeof(part->filename));
+	if (r == -EINVAL)
+		return r;
+	if (r == 0) {
 		part->has_filename = 1;
 		/* browsers of old sent the client's full path */
 		slash = strrchr(part->filename, '/');
-		if (!slash)
+		if (!slash || (strrchr(part->filename, '\\') && strrchr(part->filename, '\\') > slash))
 			slash = strrchr(part->filename, '\\');
 		if (slash)
 			memmove(part->filename, slash + 1, strlen(slash + 1) + 1);

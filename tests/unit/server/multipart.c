@@ -192,6 +192,7 @@ static void test_malformed(void)
 	    "--XyZ-42\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nx\r\n--XyZ-42--",
 	    "--XyZ-42\r\nno colon here\r\n\r\nx\r\n--XyZ-42--",
 	    "--XyZ-42\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n--XyZ-42--",
+	    "--XyZ-42\r\nContent-Disposition: form-data; name=\"a\"; filename=\"x/y\r\n\r\nx\r\n--XyZ-42--",
 	    "--XyZ-42xx",
 	    "--XyZ-42-x",
 	};
