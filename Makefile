@@ -105,6 +105,11 @@ $(O)/tests/integration/hv_boot: tests/integration/hv_boot.c $(O)/tests/unit/test
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/tests/unit/test.o $(O)/libhv.a $(O)/libcommon.a $(LDLIBS)
 
+# hv/migrate.c on two real QEMUs, run by tests/integration/test_hv_migrate.sh.
+$(O)/tests/integration/hv_migrate: tests/integration/hv_migrate.c $(O)/tests/unit/test.o $(O)/libhv.a $(O)/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/tests/unit/test.o $(O)/libhv.a $(O)/libcommon.a $(LDLIBS)
+
 unit-bins: $(UNIT_BINS)
 unit: $(UNIT_BINS)
 	@tests/run $(O)/tests/unit

@@ -215,6 +215,10 @@ static void add_base(struct argv_ctx *a)
 	add(a, "chardev=qmp,mode=control");
 	add(a, "-vnc");
 	add_run_path(a, "unix:", "vnc", "");
+	if (a->o->incoming) { /* the listener comes later over QMP (migrate-incoming) */
+		add(a, "-incoming");
+		add(a, "defer");
+	}
 }
 
 static const char *machine_type(struct argv_ctx *a, char *buf, size_t n)

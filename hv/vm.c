@@ -428,12 +428,13 @@ static int apply_link_down(struct hv *h, int vmid, const struct vmconf *conf, ch
 	return 0;
 }
 
-int hv_vm_start(struct hv *h, int vmid, const struct vmconf *conf,
-		const struct hv_disk_path *disks, size_t ndisks, int timeout_ms, char *err,
-		size_t errlen)
+static int start_vm(struct hv *h, int vmid, const struct vmconf *conf,
+		    const struct hv_disk_path *disks, size_t ndisks, int incoming, int timeout_ms,
+		    char *err, size_t errlen)
 {
 	struct hv_argv_opts o = { .vmid = vmid, .conf = conf, .disks = disks, .ndisks = ndisks,
-				  .run_dir = h->run_dir, .qemu_binary = h->qemu, .kvm = h->kvm };
+				  .run_dir = h->run_dir, .qemu_binary = h->qemu, .kvm = h->kvm,
+				  .incoming = incoming };
 	char **argv = NULL, ignored[256];
 	int r;
 
@@ -456,6 +457,20 @@ int hv_vm_start(struct hv *h, int vmid, const struct vmconf *conf,
 	}
 	hv_argv_free(argv);
 	return r;
+}
+
+int hv_vm_start(struct hv *h, int vmid, const struct vmconf *conf,
+		const struct hv_disk_path *disks, size_t ndisks, int timeout_ms, char *err,
+		size_t errlen)
+{
+	return start_vm(h, vmid, conf, disks, ndisks, 0, timeout_ms, err, errlen);
+}
+
+int hv_vm_start_incoming(struct hv *h, int vmid, const struct vmconf *conf,
+			 const struct hv_disk_path *disks, size_t ndisks, int timeout_ms,
+			 char *err, size_t errlen)
+{
+	return start_vm(h, vmid, conf, disks, ndisks, 1, timeout_ms, err, errlen);
 }
 
 /* ---- re-attach ---------------------------------------------------------------- */

@@ -78,6 +78,11 @@ int hv_vm_attach(struct hv *h, int vmid, char *err, size_t errlen);
 int hv_vm_start(struct hv *h, int vmid, const struct vmconf *conf,
 		const struct hv_disk_path *disks, size_t ndisks, int timeout_ms, char *err,
 		size_t errlen);
+/* The same with -incoming defer: a paused QEMU waiting to become the
+ * target of a live migration (hv/migrate.h). */
+int hv_vm_start_incoming(struct hv *h, int vmid, const struct vmconf *conf,
+			 const struct hv_disk_path *disks, size_t ndisks, int timeout_ms,
+			 char *err, size_t errlen);
 /* Hard stop: QMP quit, then SIGKILL if QEMU is still there after
  * TIMEOUT_MS.  Returns once the process is gone. */
 int hv_vm_stop(struct hv *h, int vmid, int timeout_ms, char *err, size_t errlen);
