@@ -33,6 +33,7 @@ struct app_config {
 	int log_level;                /* enum log_level */
 	unsigned http_threads;
 	unsigned task_workers;
+	unsigned console_max;         /* console websockets at once (0: WS_HUB_DEFAULT_MAX) */
 	char webui_dir[APP_PATH_MAX]; /* static files of the web UI */
 	char gossip_listen[80];       /* cluster gossip UDP+TCP "0.0.0.0:7946" */
 };

@@ -125,6 +125,11 @@ static int set_task_workers(struct app_config *c, const char *v, char *err, size
 	return set_count(&c->task_workers, v, "worker count", err, n);
 }
 
+static int set_console_max(struct app_config *c, const char *v, char *err, size_t n)
+{
+	return set_count(&c->console_max, v, "console count", err, n);
+}
+
 static const struct config_option options[] = {
 	{ "data-dir", set_data_dir, "DIR", "node data: LMDB, certificates (" CONFIG_DEFAULT_DATA_DIR ")" },
 	{ "listen", set_listen, "ADDR:PORT", "HTTPS address (" CONFIG_DEFAULT_LISTEN ", [::]:8006)" },
@@ -136,6 +141,7 @@ static const struct config_option options[] = {
 	{ "webui-dir", set_webui_dir, "DIR", "web UI files (webui/ beside the build, else " CONFIG_DEFAULT_WEBUI_DIR ")" },
 	{ "http-threads", set_http_threads, "N", "HTTP worker threads (one per CPU)" },
 	{ "task-workers", set_task_workers, "N", "task worker threads (4)" },
+	{ "console-max", set_console_max, "N", "console websockets open at once (64)" },
 };
 
 static const struct config_option *find_option(const char *name, size_t len)

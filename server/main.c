@@ -258,7 +258,7 @@ static int start(struct app *app)
 		rc = start_rrd(app);
 	if (rc == 0 && (rc = tasks_new(app, app->cfg.log_dir, app->cfg.task_workers, &app->tasks)) < 0)
 		log_error("tasks in %s: %s", app->cfg.log_dir, err_str(rc));
-	if (rc == 0 && ((rc = ws_hub_new(0, &app->ws)) < 0 ||
+	if (rc == 0 && ((rc = ws_hub_new(app->cfg.console_max, &app->ws)) < 0 ||
 			(rc = console_grants_new(&app->consoles)) < 0))
 		log_error("consoles: %s", err_str(rc));
 	if (rc == 0)
