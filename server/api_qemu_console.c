@@ -212,7 +212,9 @@ static int connect_unix(const char *path)
 
 	if (util_strlcpy(sa.sun_path, path, sizeof(sa.sun_path)) < 0)
 		return -ENAMETOOLONG;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking: a serial socket whose one client slot and backlog are
+	 * taken answers EAGAIN at once instead of holding an HTTP thread. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -233,6 +235,8 @@ static int console_socket(struct req *req, struct resp *resp, int vmid, const ch
 	if (hv_run_path(path, sizeof(path), req->app->cfg.run_dir, vmid, what) < 0)
 		return resp_error(resp, CR_EINTERNAL, "run directory path too long");
 	fd = connect_unix(path);
+	if (fd == -EAGAIN)
+		return resp_error(resp, CR_EINTERNAL, "VM %d: its %s console is busy", vmid, what);
 	if (fd < 0)
 		return resp_error(resp, CR_ENOTRUNNING, "VM %d: cannot connect to its %s console: %s",
 				  vmid, what, strerror(-fd));

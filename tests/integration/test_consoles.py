@@ -9,6 +9,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 import urllib.parse
 
 from corral_test import ADMIN, ROOT, Corrald, Suite, check_equal
@@ -22,6 +23,7 @@ TASK_TIMEOUT = 150
 MARKER = b"CORRAL-GUEST-READY"
 AUDITOR = "viewer@pve"
 AUDITOR_PW = "Viewer-pw-1"
+CONSOLE_LIMIT = 4    # corrald --console-max for this suite
 
 
 class Ctx:
@@ -36,7 +38,12 @@ class Ctx:
         return r
 
     def ok(self, method, path, **kw):
+        deadline = time.monotonic() + 10
         r = self.api(method, path, **kw)
+        # A task shows "stopped" an instant before its VM lock is released.
+        while r.status_code == 500 and "can't lock" in r.reason and time.monotonic() < deadline:
+            time.sleep(0.1)
+            r = self.api(method, path, **kw)
         assert r.status_code == 200, (path, r.status_code, r.reason, r.text)
         return r.json()["data"]
 
@@ -44,7 +51,6 @@ class Ctx:
         return f"/nodes/{self.d.node}/qemu/{vmid}"
 
     def wait_task(self, upid):
-        import time
         deadline = time.monotonic() + TASK_TIMEOUT
         while time.monotonic() < deadline:
             st = self.ok("GET", f"/nodes/{self.d.node}/tasks/{upid}/status")
@@ -225,6 +231,34 @@ def test_ticket_other_user(ctx):
 
 
 @suite.test
+def test_connection_limit(ctx):
+    """console connections are bounded: one past the limit is refused until one closes"""
+    open_ws = []
+    try:
+        for _ in range(CONSOLE_LIMIT):
+            ws = ctx.connect(ctx.grant("vncproxy", websocket=1))
+            check_equal(ws.read_exact(12)[:4], b"RFB ")
+            open_ws.append(ws)
+        status, reason = refused(lambda: ctx.connect(ctx.grant("vncproxy", websocket=1)))
+        check_equal(status, 500)
+        assert "too many console connections" in reason, reason
+        open_ws.pop().close()
+        deadline = time.monotonic() + 30
+        while True:  # the slot frees once the bridge and its request have ended
+            try:
+                ws = ctx.connect(ctx.grant("vncproxy", websocket=1))
+                break
+            except Refused:
+                assert time.monotonic() < deadline, "no slot came free"
+                time.sleep(0.2)
+        check_equal(ws.read_exact(12)[:4], b"RFB ")
+        open_ws.append(ws)
+    finally:
+        for ws in open_ws:
+            ws.close()
+
+
+@suite.test
 def test_bad_requests(ctx):
     """a plain GET, bad parameters, a stopped or missing VM"""
     g = ctx.grant("vncproxy", websocket=1)
@@ -294,7 +328,7 @@ def kill_leftover(d):
 def main():
     if not os.path.exists(GUEST):
         subprocess.run(["make", "-s", "guest"], cwd=ROOT, check=True, timeout=900)
-    with Corrald() as d:
+    with Corrald(args=["--console-max", str(CONSOLE_LIMIT)]) as d:
         ctx = Ctx(d)
         try:
             _, failed = suite.run(ctx, exit=False)
