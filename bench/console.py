@@ -123,6 +123,7 @@ def boot(d, s):
     wait(s.post(d.url + f"/nodes/{d.node}/qemu", data={
         "vmid": VMID, "memory": 256, "cores": 1, "serial0": "socket", "boot": "order=virtio0",
         "virtio0": f"local:{VMID}/vm-{VMID}-disk-0.qcow2"}).json()["data"])
+    time.sleep(1)  # a task shows "stopped" an instant before its VM lock is released
     wait(s.post(d.url + f"/nodes/{d.node}/qemu/{VMID}/status/start").json()["data"])
 
 

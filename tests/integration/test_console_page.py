@@ -34,6 +34,19 @@ def wait_task(s, d, upid):
     raise AssertionError(f"task {upid} still running")
 
 
+def post_task(s, url, **data):
+    """POSTs a task request; a task shows "stopped" an instant before its VM
+    lock is released, so a lock conflict is retried briefly."""
+    deadline = time.monotonic() + 10
+    while True:
+        r = s.post(url, data=data)
+        if r.status_code == 500 and "can't lock" in r.reason and time.monotonic() < deadline:
+            time.sleep(0.1)
+            continue
+        assert r.status_code == 200, (url, r.status_code, r.reason)
+        return r.json()["data"]
+
+
 def start_guest(d, s):
     """Boots the guest; returns once its shell printed the marker (from the
     console log QEMU keeps)."""
@@ -44,7 +57,7 @@ def start_guest(d, s):
         "vmid": VMID, "memory": 256, "cores": 1, "serial0": "socket", "boot": "order=virtio0",
         "virtio0": f"local:{VMID}/vm-{VMID}-disk-0.qcow2"}).json()["data"]
     assert wait_task(s, d, upid) == "OK"
-    upid = s.post(d.url + f"/nodes/{d.node}/qemu/{VMID}/status/start").json()["data"]
+    upid = post_task(s, d.url + f"/nodes/{d.node}/qemu/{VMID}/status/start")
     assert wait_task(s, d, upid) == "OK"
     log = os.path.join(d.data_dir, "run", f"{VMID}.serial0.log")
     deadline = time.monotonic() + 150
@@ -77,7 +90,7 @@ def main():
                                env=env, timeout=RUN_TIMEOUT)
             rc = r.returncode
         finally:
-            wait_task(s, d, s.post(d.url + f"/nodes/{d.node}/qemu/{VMID}/status/stop").json()["data"])
+            wait_task(s, d, post_task(s, d.url + f"/nodes/{d.node}/qemu/{VMID}/status/stop"))
     return rc
 
 
