@@ -47,6 +47,7 @@ async function reloads(page, cold) {
   await cdp.send("Network.setCacheDisabled", { cacheDisabled: cold });
   const times = [];
   for (let i = 0; i < RUNS; i++) {
+    log("reload", i);
     await page.reload();
     times.push(await readyAt(page));
   }
@@ -79,27 +80,31 @@ async function treeRender(page) {
   }, RUNS);
 }
 
+function log(...a) { if (process.env.BENCH_DEBUG) console.error(...a); }
+
 async function main() {
   const phase = process.argv[2];
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 720 } });
   const page = await context.newPage();
+  page.setDefaultTimeout(30000);
+  log("page open");
   const out = {};
   if (phase === "first") {
     const { counts } = await byteCounter(page);
-    const t0 = Date.now();
     await login(page);
-    out.loginToTreeMs = Date.now() - t0;
+    out.loginToTreeMs = await page.evaluate(() => Number(document.body.dataset.treeReadyAt) - Number(document.body.dataset.loginAt));
+    out.pageToLoginMs = await page.evaluate(() => Number(document.body.dataset.loginAt));
     out.staticBytes = counts.static;
     out.apiBytes = counts.api;
-    out.files = counts.files;
-    out.lazyLoaded = counts.files.filter((f) => /chartjs|novnc|xterm/.test(f));
+    out.files = [...counts.files];
+    out.lazyLoaded = out.files.filter((f) => /chartjs|novnc|xterm/.test(f));
   } else {
     await login(page);
   }
   out.warm = await reloads(page, false);
   out.cold = await reloads(page, true);
-  out.tree = await treeRender(page);
+  if (phase !== "first") out.tree = await treeRender(page);
   console.log(JSON.stringify(out));
   await browser.close();
 }

@@ -121,6 +121,7 @@ async function onLogin(e) {
   const btn = $("login-submit");
   const user = $("login-user").value.trim();
   $("login-error").textContent = "";
+  document.body.dataset.loginAt = String(Math.round(performance.now()));
   btn.disabled = true;
   $("login-status").textContent = "Logging in...";
   try {
