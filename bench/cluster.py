@@ -10,53 +10,17 @@ Needs root (ip netns, bridges).  Every namespace, link and process is removed
 on exit."""
 import argparse
 import os
-import random
 import statistics
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+import corral_netns  # noqa: E402
 import corral_test as ct  # noqa: E402
 
 PASSWORD = "Bench-cluster-pw1"
 API_PORT = 8006
 GOSSIP_PORT = 7946
-
-
-def sh(*args, check=True):
-    return subprocess.run(args, check=check, capture_output=True, text=True, timeout=30)
-
-
-class Net:
-    """A bridge in the root namespace and one namespace per node."""
-
-    def __init__(self, n):
-        tag = f"{os.getpid() % 10000}"
-        self.bridge = f"crlb{tag}"
-        self.subnet = f"10.{random.randint(64, 127)}.{random.randint(0, 255)}"
-        self.ns = [f"crl{tag}n{i}" for i in range(n)]
-        self.ips = [f"{self.subnet}.{i + 1}" for i in range(n)]
-
-    def up(self):
-        sh("ip", "link", "add", self.bridge, "type", "bridge")
-        sh("ip", "addr", "add", f"{self.subnet}.254/24", "dev", self.bridge)
-        sh("ip", "link", "set", self.bridge, "up")
-        for i, ns in enumerate(self.ns):
-            host, peer = f"{ns}h", f"{ns}p"
-            sh("ip", "netns", "add", ns)
-            sh("ip", "link", "add", host, "type", "veth", "peer", "name", peer)
-            sh("ip", "link", "set", peer, "netns", ns)
-            sh("ip", "link", "set", host, "master", self.bridge, "up")
-            sh("ip", "-n", ns, "addr", "add", f"{self.ips[i]}/24", "dev", peer)
-            sh("ip", "-n", ns, "link", "set", peer, "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-
-    def down(self):
-        for ns in self.ns:
-            sh("ip", "link", "del", f"{ns}h", check=False)
-            sh("ip", "netns", "del", ns, check=False)
-        sh("ip", "link", "del", self.bridge, check=False)
 
 
 class NsNode(ct.Corrald):
@@ -145,7 +109,7 @@ def main():
     ap.add_argument("--trials", type=int, default=5)
     ap.add_argument("--out", required=True)
     o = ap.parse_args()
-    net = Net(o.nodes)
+    net = corral_netns.Net(o.nodes, prefix="crl")
     nodes = []
     try:
         net.up()

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Three real corrald processes on their own loopback addresses (127.X.Y.1-3)
-form a gossip cluster: create + join, one view of nodes and VMs from every
+"""Three real corrald processes, each in its own network namespace (veth
+pairs to a bridge; CORRAL_CLUSTER_LOOPBACK=1 puts them on loopback addresses
+127.X.Y.1-3 instead), form a gossip cluster: create + join, one view of nodes and VMs from every
 node, a VM created and started on node C through node A's API with
 proxmoxer, forwarding, cluster-wide tickets and users, kill -9 and restart,
 an nft partition that heals without help, VMID conflicts reported after the
@@ -14,6 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import corral_netns  # noqa: E402
 import corral_test as ct  # noqa: E402
 from proxmoxer import ProxmoxAPI  # noqa: E402
 
@@ -21,22 +23,25 @@ suite = ct.Suite("cluster")
 PASSWORD = "Adm1n-test-pw"
 NET = f"127.{random.randint(100, 250)}.{random.randint(1, 250)}"
 TABLE = f"corral_cluster_{os.getpid()}"
+LOOPBACK = os.environ.get("CORRAL_CLUSTER_LOOPBACK") == "1"
 
 
 class Node(ct.Corrald):
-    """A corrald on its own loopback address, gossip on the same address."""
+    """A corrald on IP (in namespace NS when given, else a loopback address),
+    gossip on the same address."""
 
-    def __init__(self, name, ip, **kw):
-        self.ip = ip
-        self.gossip = f"{ip}:{ct.free_port()}"
-        super().__init__(node=name, admin_password=PASSWORD, **kw)
+    def __init__(self, name, ip, ns=None, **kw):
+        self.ip, self.ns = ip, ns
+        self.gossip = f"{ip}:{7946 if ns else ct.free_port()}"
+        super().__init__(node=name, admin_password=PASSWORD, port=8006 if ns else None, **kw)
         self.base = f"https://{ip}:{self.port}"
         self.url = self.base + "/api2/json"
         self.args = ["--gossip-listen", self.gossip]
 
     def command(self):
-        return [ct.binary("corrald"), "--data-dir", self.data_dir, "--listen",
-                f"{self.ip}:{self.port}", "--node", self.node] + self.args
+        pre = ["ip", "netns", "exec", self.ns] if self.ns else []
+        return pre + [ct.binary("corrald"), "--data-dir", self.data_dir, "--listen",
+                      f"{self.ip}:{self.port}", "--node", self.node] + self.args
 
     def _port_open(self):
         import socket
@@ -98,18 +103,52 @@ def nft(*args, check=True):
 
 
 class Cluster:
+    """Nodes a, b, c (and a spare address for a foreign node)."""
+
     def __init__(self):
-        self.nodes = [Node(f"cl-{c}", f"{NET}.{i + 1}") for i, c in enumerate("abc")]
+        self.net = None if LOOPBACK else corral_netns.Net(4, prefix="crc")
+        self.nodes = [self.node(f"cl-{c}", i) for i, c in enumerate("abc")]
+
+    def node(self, name, i):
+        if self.net:
+            return Node(name, self.net.ips[i], self.net.ns[i])
+        return Node(name, f"{NET}.{i + 1}")
 
     def start(self):
+        if self.net:
+            self.net.up()
         for n in self.nodes:
             n.start()
         return self
 
+    def cut(self, i, peers):
+        """Node I stops receiving from PEERS (and they from it)."""
+        if self.net:
+            self.net.cut(i, peers)
+            for p in peers:
+                self.net.cut(p, [i])
+            return
+        nft("add", "table", "inet", TABLE)
+        nft("add", "chain", "inet", TABLE, "in", "{ type filter hook input priority -10 ; }")
+        for p in peers:
+            for src, dst in ((self.nodes[i].ip, self.nodes[p].ip),
+                             (self.nodes[p].ip, self.nodes[i].ip)):
+                nft("add", "rule", "inet", TABLE, "in", "ip", "saddr", src, "ip", "daddr", dst,
+                    "drop")
+
+    def heal(self):
+        if self.net:
+            for i in range(len(self.net.ns)):
+                self.net.heal(i)
+        else:
+            nft("delete", "table", "inet", TABLE, check=False)
+
     def cleanup(self):
-        nft("delete", "table", "inet", TABLE, check=False)
+        self.heal()
         for n in self.nodes:
             n.cleanup()
+        if self.net:
+            self.net.down()
 
 
 @suite.test
@@ -293,13 +332,7 @@ def test_kill_and_restart(c):
 def test_partition_and_heal(c):
     """nft cuts A from B+C: both halves serve; healed, one view within 60 s"""
     a, b, cc = c.nodes
-    nft("add", "table", "inet", TABLE)
-    nft("add", "chain", "inet", TABLE, "in", "{ type filter hook input priority -10 ; }")
-    for other in (b, cc):
-        nft("add", "rule", "inet", TABLE, "in", "ip", "saddr", a.ip, "ip", "daddr", other.ip,
-            "drop")
-        nft("add", "rule", "inet", TABLE, "in", "ip", "saddr", other.ip, "ip", "daddr", a.ip,
-            "drop")
+    c.cut(0, [1, 2])
     wait_for("A sees B and C offline",
              lambda: online_view(a) == {"cl-a": 1, "cl-b": 0, "cl-c": 0}, timeout=40)
     wait_for("B sees A offline", lambda: online_view(b).get("cl-a") == 0, timeout=40)
@@ -308,7 +341,7 @@ def test_partition_and_heal(c):
     for n in (a, b):
         r = n.api("POST", f"/nodes/{n.node}/qemu", data={"vmid": dup, "memory": 64})
         ct.check_equal(r.status_code, 200, f"{n.node}: {r.text}")
-    nft("delete", "table", "inet", TABLE)
+    c.heal()
     t0 = time.monotonic()
     want = {"cl-a": 1, "cl-b": 1, "cl-c": 1}
     for n in c.nodes:
@@ -331,7 +364,7 @@ def test_foreign_key_dropped(c):
     a = c.nodes[0]
     st = [e for e in a.get("/cluster/status") if e["type"] == "cluster"][0]
     before = st["gossip"]["drop_decrypt"]
-    d = Node("cl-x", f"{NET}.9")
+    d = c.node("cl-x", 3)
     try:
         d.start()
         r = d.api("POST", "/cluster/config", data={"clustername": "foreign"})
@@ -370,9 +403,10 @@ def test_remove_node(c):
 
 
 if __name__ == "__main__":
-    if not shutil.which("nft"):
-        print("nft is missing (apt-get install nftables)")
-        sys.exit(1)
+    for tool in ("nft", "ip"):
+        if not shutil.which(tool):
+            print(f"{tool} is missing (apt-get install nftables iproute2)")
+            sys.exit(1)
     cl = Cluster()
     failed = 1
     try:
