@@ -30,6 +30,7 @@ NET = f"127.{random.randint(100, 250)}.{random.randint(1, 250)}"
 TABLE = f"corral_soak_{os.getpid()}"
 
 suite = ct.Suite("cluster soak")
+ct.TEST_ALARM = DURATION + 300  # the per-test alarm of integration suites is too short
 
 
 def form(nodes):
