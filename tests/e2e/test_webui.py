@@ -40,7 +40,7 @@ def main():
     with Corrald(node="e2e", args=["--webui-dir", os.path.join(ROOT, "webui")]) as d:
         place_guest(d)
         env = dict(os.environ, CORRAL_URL=d.base, CORRAL_USER="admin@pve", CORRAL_PASSWORD=d.admin_password,
-                   CORRAL_NODE=d.node, CORRAL_VMID=str(VMID), CORRAL_DATA=d.data_dir,
+                   CORRAL_NODE=d.node, CORRAL_VMID=str(VMID),
                    CORRAL_SCREENSHOTS=os.path.join(E2E, "screenshots"))
         try:
             proc = subprocess.run(["node", os.path.join(E2E, "run.mjs")], env=env, timeout=RUN_TIMEOUT)

@@ -81,7 +81,7 @@ function consoleTab(ctx) {
     };
     el.append(toolbar(
       button("noVNC", () => show("vnc"), { action: "console-vnc" }),
-      button("Serial terminal (xterm.js)", () => show("serial"), { action: "console-serial" }),
+      button("Serial terminal", () => show("serial"), { action: "console-serial" }),
       button("Open in new window", () => openConsole(ctx, "vnc"), { action: "console-window" })), frameBox);
     fetch("/console.html", { method: "HEAD" }).then((r) => {
       if (!r.ok) clear(frameBox).append(h("p", { class: "error", text: "The console page is not installed on this server." }));
