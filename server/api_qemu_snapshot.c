@@ -109,6 +109,8 @@ struct snap_arg {
 	char name[QSNAP_NAME_MAX + 1];
 	char *description;
 	int vmstate, start, force;
+	const char *lock; /* Proxmox's config lock while the task runs */
+	task_fn body;
 };
 
 static void snap_arg_free(void *p)
@@ -168,6 +170,48 @@ static int can_snapshot(const struct vmconf *conf)
 		ok = pool_vol_can_snapshot(d->volid[i]);
 	free(d);
 	return ok ? 0 : -1;
+}
+
+/* ---- config lock ------------------------------------------------------------ */
+
+struct lock_ctx {
+	const char *from, *to;
+};
+
+static int swap_lock(struct qvm *vm, void *ctx)
+{
+	const struct lock_ctx *c = ctx;
+
+	if (strcmp(vm->lock, c->from) != 0)
+		return strcmp(vm->lock, c->to) == 0 ? 0 : CR_ELOCKED;
+	snprintf(vm->lock, sizeof(vm->lock), "%s", c->to);
+	return 0;
+}
+
+/* Runs A->body holding the config lock A->lock ("snapshot", "rollback",
+ * "snapshot-delete"), as Proxmox does: the VM shows it in its status and
+ * config, and configuration changes wait for it. */
+static int locked_task(struct task *t, void *opaque)
+{
+	struct snap_arg *a = opaque;
+	struct lock_ctx set = {"", a->lock}, clear = {a->lock, ""};
+	struct app *app = task_app(t);
+	int r = qemu_snap_edit(app, a->vmid, swap_lock, &set);
+
+	if (r < 0)
+		return task_fail(t, r, "VM %d is locked", a->vmid);
+	r = a->body(t, a);
+	if (qemu_snap_edit(app, a->vmid, swap_lock, &clear) < 0)
+		task_warn(t, "cannot remove the lock '%s'", a->lock);
+	return r;
+}
+
+static int start_locked(struct req *req, struct resp *resp, struct snap_arg *a,
+			const char *type, const char *lock, task_fn body)
+{
+	a->lock = lock;
+	a->body = body;
+	return qemu_task(req, resp, type, a->vmid, locked_task, a, snap_arg_free, 0);
 }
 
 /* ---- list, index, config --------------------------------------------------- */
@@ -383,7 +427,7 @@ int api_qemu_snapshot_create(struct req *req, struct resp *resp)
 		return r;
 	if (!(a = snap_arg_new(req)))
 		return resp_error(resp, -ENOMEM, "out of memory");
-	return qemu_task(req, resp, "qmsnapshot", a->vmid, snapshot_task, a, snap_arg_free, 0);
+	return start_locked(req, resp, a, "qmsnapshot", "snapshot", snapshot_task);
 }
 
 /* ---- rollback ---------------------------------------------------------------- */
@@ -552,7 +596,7 @@ int api_qemu_snapshot_rollback(struct req *req, struct resp *resp)
 		return r;
 	if (!(a = snap_arg_new(req)))
 		return resp_error(resp, -ENOMEM, "out of memory");
-	return qemu_task(req, resp, "qmrollback", a->vmid, rollback_task, a, snap_arg_free, 0);
+	return start_locked(req, resp, a, "qmrollback", "rollback", rollback_task);
 }
 
 /* ---- delete ------------------------------------------------------------------ */
@@ -640,6 +684,5 @@ int api_qemu_snapshot_delete(struct req *req, struct resp *resp)
 		return r;
 	if (!(a = snap_arg_new(req)))
 		return resp_error(resp, -ENOMEM, "out of memory");
-	return qemu_task(req, resp, "qmdelsnapshot", a->vmid, delsnapshot_task, a, snap_arg_free,
-			 0);
+	return start_locked(req, resp, a, "qmdelsnapshot", "snapshot-delete", delsnapshot_task);
 }
