@@ -290,6 +290,30 @@ int hv_vm_unplug(struct hv *h, int vmid, const char *key, int timeout_ms, char *
 	return 0;
 }
 
+int hv_vm_nic_update(struct hv *h, int vmid, const char *key, const char *old, const char *new,
+		     char *err, size_t errlen)
+{
+	struct vmconf_net o, n;
+	int r = vmconf_net_parse(key, old, &o, err, errlen);
+
+	if (r == 0)
+		r = vmconf_net_parse(key, new, &n, err, errlen);
+	if (r < 0)
+		return r;
+	if (!o.bridge[0] || !n.bridge[0]) {
+		snprintf(err, errlen, "%s: user-mode networking cannot change live", key);
+		return CR_EUNSUPPORTED;
+	}
+	if (!hv_vm_running(h, vmid)) {
+		snprintf(err, errlen, "VM %d not running", vmid);
+		return CR_ENOTRUNNING;
+	}
+	r = hv_tap_retune(vmid, &o, &n, err, errlen);
+	if (r == 0 && o.link_down != n.link_down)
+		r = hv_vm_set_link(h, vmid, key, !n.link_down, err, errlen);
+	return r;
+}
+
 int hv_vm_set_link(struct hv *h, int vmid, const char *key, int up, char *err, size_t errlen)
 {
 	cJSON *a = cJSON_CreateObject();

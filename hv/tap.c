@@ -62,6 +62,21 @@ static int link_setup(const char *tap, const char *bridge, int mtu)
 	return r;
 }
 
+static int bridge_leave(const char *tap, const char *bridge)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
+	struct ifreq ifr = { 0 };
+
+	if (s < 0)
+		return -errno;
+	util_strlcpy(ifr.ifr_name, bridge, IFNAMSIZ);
+	ifr.ifr_ifindex = (int)if_nametoindex(tap);
+	if (ioctl(s, SIOCBRDELIF, &ifr) < 0)
+		r = -errno;
+	close(s);
+	return r;
+}
+
 static int is_bridge(const char *name)
 {
 	char path[128];
@@ -93,6 +108,33 @@ int hv_tap_setup_nic(int vmid, const struct vmconf_net *n, char *err, size_t err
 		r = hv_tap_rate(tap, n->rate, err, errlen);
 	if (r < 0)
 		hv_tap_delete(vmid, n->index);
+	return r;
+}
+
+int hv_tap_retune(int vmid, const struct vmconf_net *old, const struct vmconf_net *n, char *err,
+		  size_t errlen)
+{
+	char tap[IFNAMSIZ];
+	int r = 0;
+
+	snprintf(tap, sizeof(tap), "tap%di%d", vmid, n->index);
+	if (!if_nametoindex(tap) || !is_bridge(n->bridge)) {
+		snprintf(err, errlen, if_nametoindex(tap) ? "bridge '%s' does not exist"
+							   : "%s has no tap device", n->bridge);
+		return -ENODEV;
+	}
+	hv_tap_rate_clear(tap);
+	hv_tap_vlan_clear(tap, old);
+	if (strcmp(old->bridge, n->bridge) != 0) {
+		bridge_leave(tap, old->bridge);
+		r = link_setup(tap, n->bridge, 0);
+	}
+	if (r < 0)
+		snprintf(err, errlen, "moving %s to %s: %s", tap, n->bridge, strerror(-r));
+	if (r == 0)
+		r = hv_tap_vlan(tap, n, err, errlen);
+	if (r == 0)
+		r = hv_tap_rate(tap, n->rate, err, errlen);
 	return r;
 }
 

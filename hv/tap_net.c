@@ -87,8 +87,8 @@ static int vlan_aware(const char *bridge)
 	return on;
 }
 
-/* trunks "10;20-30": every VLAN tagged on the port. */
-static int add_trunks(int fd, int ifindex, const char *trunks)
+/* trunks "10;20-30": every VLAN tagged on the port (DEL: taken off it). */
+static int trunk_vlans(int fd, int ifindex, const char *trunks, int del)
 {
 	int r = 0;
 
@@ -98,10 +98,10 @@ static int add_trunks(int fd, int ifindex, const char *trunks)
 
 		if (*end == '-')
 			hi = strtol(end + 1, &end, 10);
-		if (lo < 1 || hi > VLAN_MAX || lo > hi)
+		if (lo < 1 || hi > VLAN_MAX || lo > hi || (*end && *end != ';'))
 			return -EINVAL;
 		for (long v = lo; v <= hi && r == 0; v++)
-			r = port_vlan(fd, ifindex, (int)v, 0, 0);
+			r = port_vlan(fd, ifindex, (int)v, 0, del);
 		s = end + (*end == ';');
 	}
 	return r;
@@ -120,7 +120,7 @@ static int port_vlans(int ifindex, int tag, const char *trunks)
 	if (r == 0 && tag)
 		r = port_vlan(fd, ifindex, tag, BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED, 0);
 	if (r == 0 && trunks[0])
-		r = add_trunks(fd, ifindex, trunks);
+		r = trunk_vlans(fd, ifindex, trunks, 0);
 	close(fd);
 	return r;
 }
@@ -141,6 +141,24 @@ int hv_tap_vlan(const char *tap, const struct vmconf_net *n, char *err, size_t e
 	if (r < 0)
 		snprintf(err, errlen, "net%d: VLAN setup of %s: %s", n->index, tap, strerror(-r));
 	return r;
+}
+
+/* Back to the bridge's default (untagged PVID 1) after OLD's VLANs. */
+void hv_tap_vlan_clear(const char *tap, const struct vmconf_net *old)
+{
+	int ifindex = (int)if_nametoindex(tap);
+	int fd;
+
+	if (!ifindex || (!old->tag && !old->trunks[0]) || !vlan_aware(old->bridge))
+		return;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return;
+	if (old->tag)
+		port_vlan(fd, ifindex, old->tag, 0, 1);
+	trunk_vlans(fd, ifindex, old->trunks, 1);
+	port_vlan(fd, ifindex, 1, BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED, 0);
+	close(fd);
 }
 
 /* ---- rate limit with tc ---- */
@@ -178,6 +196,17 @@ static int run_tc(char *const *argv)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
+void hv_tap_rate_clear(const char *tap)
+{
+	char dev[IFNAMSIZ];
+	char *root[] = { "tc", "qdisc", "del", "dev", dev, "root", NULL };
+	char *ingress[] = { "tc", "qdisc", "del", "dev", dev, "ingress", NULL };
+
+	util_strlcpy(dev, tap, sizeof(dev));
+	run_tc(root);
+	run_tc(ingress);
+}
+
 int hv_tap_rate(const char *tap, const char *rate, char *err, size_t errlen)
 {
 	char bps[32], burst[32], dev[IFNAMSIZ];
@@ -206,6 +235,8 @@ int hv_tap_rate(const char *tap, const char *rate, char *err, size_t errlen)
 		r = run_tc(ingress);
 		r = r ? r : run_tc(police);
 	}
+	if (r < 0)
+		hv_tap_rate_clear(tap); /* no half limit left behind */
 	if (r < 0)
 		snprintf(err, errlen,
 			 "rate limit of %s (%s MB/s): tc cannot police what the VM sends "

@@ -116,6 +116,11 @@ int hv_vm_plug(struct hv *h, int vmid, const struct vmconf *conf, const char *ke
  * and tap.  A KEY that is not plugged is no error. */
 int hv_vm_unplug(struct hv *h, int vmid, const char *key, int timeout_ms, char *err,
 		 size_t errlen);
+/* A bridged NIC KEY changed from OLD to NEW (values of the netN key) only
+ * on the host side (bridge, tag, trunks, rate, firewall, link_down): its
+ * tap is moved and re-limited and the link set, the guest's device stays. */
+int hv_vm_nic_update(struct hv *h, int vmid, const char *key, const char *old, const char *new,
+		     char *err, size_t errlen);
 /* QMP set_link: NIC KEY's carrier on (UP 1) or off. */
 int hv_vm_set_link(struct hv *h, int vmid, const char *key, int up, char *err, size_t errlen);
 /* Pure: QEMU option text OPTS ("driver=qcow2,file.filename=/a,,b") as a QMP

@@ -98,6 +98,12 @@ void hv_tap_delete(int vmid, int index);
  * rate limit RATE (MB/s as written; "" for none) with tc. */
 int hv_tap_vlan(const char *tap, const struct vmconf_net *n, char *err, size_t errlen);
 int hv_tap_rate(const char *tap, const char *rate, char *err, size_t errlen);
+/* A running NIC's tap moved from OLD's bridge, VLANs and rate to N's. */
+int hv_tap_retune(int vmid, const struct vmconf_net *old, const struct vmconf_net *n, char *err,
+		  size_t errlen);
+/* Undo OLD's VLANs (back to untagged PVID 1) and the tap's tc limits. */
+void hv_tap_vlan_clear(const char *tap, const struct vmconf_net *old);
+void hv_tap_rate_clear(const char *tap);
 /* pidfd for PID (pidfd_open), -errno on failure. */
 int hv_pidfd_open(pid_t pid);
 

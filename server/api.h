@@ -131,9 +131,6 @@ int api_cluster_status(struct req *req, struct resp *resp);
 int api_cluster_nextid(struct req *req, struct resp *resp);
 int api_cluster_resources(struct req *req, struct resp *resp);
 int api_cluster_tasks(struct req *req, struct resp *resp);
-/* Other members' rows for /nodes (FOR_RESOURCES 0) or /cluster/resources
- * (1), from their gossiped records, appended to ROWS.  0 or -ENOMEM. */
-int api_cluster_member_rows(const struct req *req, int for_resources, cJSON *rows);
 
 /* --- api_cluster_config.c: /cluster/config and the peer-only /cluster/peer --- */
 
@@ -208,6 +205,18 @@ int api_qemu_template(struct req *req, struct resp *resp);
 int api_qemu_clone(struct req *req, struct resp *resp);
 int api_qemu_resize(struct req *req, struct resp *resp);
 
+/* api_qemu_migrate.c: live migration (qmigrate) and its internal target side */
+extern const struct param_spec api_qemu_migrate_get_params[];
+extern const struct param_spec api_qemu_migrate_params[];
+extern const struct param_spec api_qemu_migrate_in_params[];
+extern const struct param_spec api_qemu_migrate_in_finish_params[];
+extern const struct param_spec api_qemu_migrate_in_abort_params[];
+int api_qemu_migrate_get(struct req *req, struct resp *resp);
+int api_qemu_migrate(struct req *req, struct resp *resp);
+int api_qemu_migrate_in(struct req *req, struct resp *resp);
+int api_qemu_migrate_in_finish(struct req *req, struct resp *resp);
+int api_qemu_migrate_in_abort(struct req *req, struct resp *resp);
+
 /* api_qemu_console.c: vncproxy, termproxy and their websocket */
 extern const struct param_spec api_qemu_vncproxy_params[];
 extern const struct param_spec api_qemu_termproxy_params[];
@@ -228,6 +237,7 @@ extern const struct param_spec api_storage_volume_delete_params[];
 extern const struct param_spec api_storage_copy_params[];
 int api_storage_list(struct req *req, struct resp *resp);
 int api_storage_status(struct req *req, struct resp *resp);
+int api_storage_index(struct req *req, struct resp *resp);
 int api_storage_content(struct req *req, struct resp *resp);
 int api_storage_alloc(struct req *req, struct resp *resp);
 int api_storage_volume_get(struct req *req, struct resp *resp);

@@ -1,7 +1,9 @@
 /* Live changes of a running VM after a config update, as Proxmox's
  * hotplug option allows (default network,disk,usb): pending NICs and
  * virtio/SCSI disks are plugged or unplugged through QMP and then moved into
- * the configuration; a NIC whose only change is link_down gets set_link.
+ * the configuration; a NIC whose only change is link_down gets set_link, one
+ * whose changes stay on the host (bridge, tag, trunks, rate) has its tap
+ * moved and re-limited without the guest seeing a new device.
  * Every other change stays pending for the next start.  Only the i440fx
  * machine ("pc") takes PCI devices live: on q35 they wait as well. */
 #include <errno.h>
@@ -21,7 +23,7 @@
 #define HOTPLUG_DEFAULT "network,disk,usb"
 #define HP_MAX 32
 
-enum hp_action { HP_NONE, HP_PLUG, HP_UNPLUG, HP_REPLUG, HP_LINK };
+enum hp_action { HP_NONE, HP_PLUG, HP_UNPLUG, HP_REPLUG, HP_LINK, HP_RETUNE };
 
 struct hp_features {
 	int network, disk, pci; /* pci: the machine takes PCI hot-plug */
@@ -65,8 +67,23 @@ static int hot_disk(const char *key, const char *value)
 	       d.kind == VMCONF_VOL_VOLUME;
 }
 
-/* 1 when NICs A and B differ in link_down only. */
-static int link_only(const char *key, const char *a, const char *b)
+/* Copies into O what HOST_SIDE allows to change without the guest seeing a
+ * new device: link_down, and with HOST_SIDE the tap's bridge, VLANs, rate
+ * and firewall flag (both NICs on a bridge). */
+static void take_changes(struct vmconf_net *o, const struct vmconf_net *n, int host_side)
+{
+	o->link_down = n->link_down;
+	if (!host_side || !o->bridge[0] || !n->bridge[0])
+		return;
+	memcpy(o->bridge, n->bridge, sizeof(o->bridge));
+	memcpy(o->rate, n->rate, sizeof(o->rate));
+	memcpy(o->trunks, n->trunks, sizeof(o->trunks));
+	o->tag = n->tag;
+	o->firewall = n->firewall;
+}
+
+/* 1 when NIC A becomes B by the changes take_changes() allows. */
+static int changes_only(const char *key, const char *a, const char *b, int host_side)
 {
 	struct vmconf_net na, nb;
 	char err[256], *ta = NULL, *tb = NULL;
@@ -74,7 +91,7 @@ static int link_only(const char *key, const char *a, const char *b)
 
 	if (vmconf_net_parse(key, a, &na, err, sizeof(err)) == 0 &&
 	    vmconf_net_parse(key, b, &nb, err, sizeof(err)) == 0) {
-		nb.link_down = na.link_down;
+		take_changes(&na, &nb, host_side);
 		ta = vmconf_net_format(&na);
 		tb = vmconf_net_format(&nb);
 		same = ta && tb && strcmp(ta, tb) == 0;
@@ -90,8 +107,10 @@ static enum hp_action set_action(const struct qvm *vm, const char *key,
 	const char *cur = vmconf_get(vm->conf, key), *val = vmconf_get(vm->pending, key);
 
 	if (is_net(key) && f->network) {
-		if (cur && link_only(key, cur, val))
+		if (cur && changes_only(key, cur, val, 0))
 			return HP_LINK;
+		if (cur && changes_only(key, cur, val, 1))
+			return HP_RETUNE;
 		if (f->pci)
 			return cur ? HP_REPLUG : HP_PLUG;
 	}
@@ -140,6 +159,9 @@ static int run_action(struct app *app, int vmid, const struct qvm *vm, const cha
 	case HP_LINK:
 		r = vmconf_net_parse(key, vmconf_get(vm->pending, key), &n, err, errlen);
 		return r < 0 ? r : hv_vm_set_link(app->hv, vmid, key, !n.link_down, err, errlen);
+	case HP_RETUNE:
+		return hv_vm_nic_update(app->hv, vmid, key, vmconf_get(vm->conf, key),
+					vmconf_get(vm->pending, key), err, errlen);
 	case HP_UNPLUG:
 		return hv_vm_unplug(app->hv, vmid, key, UNPLUG_TIMEOUT_MS, err, errlen);
 	case HP_REPLUG:

@@ -207,6 +207,27 @@ static int storage_doc(struct req *req, struct resp *resp, cJSON **doc)
 	return 0;
 }
 
+/* GET /nodes/{node}/storage/{storage}: Proxmox's directory index. */
+int api_storage_index(struct req *req, struct resp *resp)
+{
+	cJSON *doc = NULL, *names, *n;
+	int r = storage_doc(req, resp, &doc);
+
+	cJSON_Delete(doc);
+	if (r < 0)
+		return r;
+	names = api_subdirs("/nodes/{node}/storage/{storage}/");
+	resp->data = cJSON_CreateArray();
+	cJSON_ArrayForEach(n, names) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "subdir", cJSON_GetStringValue(cJSON_GetObjectItem(n, "name")));
+		cJSON_AddItemToArray(resp->data, o);
+	}
+	cJSON_Delete(names);
+	return 0;
+}
+
 int api_storage_status(struct req *req, struct resp *resp)
 {
 	cJSON *doc = NULL;

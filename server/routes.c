@@ -171,17 +171,25 @@ const struct route routes[] = {
 	  "VM.Clone", 0, api_qemu_clone },
 	{ HTTP_PUT, "/nodes/{node}/qemu/{vmid}/resize", api_qemu_resize_params, "/vms/{vmid}",
 	  "VM.Config.Disk", 0, api_qemu_resize },
-	/* consoles (api_qemu_console.c) */
-	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/termproxy", api_qemu_termproxy_params,
-	  "/vms/{vmid}", "VM.Console", 0, api_qemu_termproxy },
-	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/vncproxy", api_qemu_vncproxy_params,
-	  "/vms/{vmid}", "VM.Console", 0, api_qemu_vncproxy },
-	{ HTTP_GET, "/nodes/{node}/qemu/{vmid}/vncwebsocket", api_qemu_vncwebsocket_params,
-	  "/vms/{vmid}", "VM.Console", 0, api_qemu_vncwebsocket },
+	/* migration (api_qemu_migrate.c); migrate_in* are the target side, called
+	 * by the source node as root@pam */
+	{ HTTP_GET, "/nodes/{node}/qemu/{vmid}/migrate", api_qemu_migrate_get_params,
+	  "/vms/{vmid}", "VM.Migrate", 0, api_qemu_migrate_get },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/migrate", api_qemu_migrate_params,
+	  "/vms/{vmid}", "VM.Migrate", 0, api_qemu_migrate },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/migrate_in", api_qemu_migrate_in_params,
+	  "/vms/{vmid}", "VM.Migrate", 0, api_qemu_migrate_in },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/migrate_in/finish",
+	  api_qemu_migrate_in_finish_params, "/vms/{vmid}", "VM.Migrate", 0,
+	  api_qemu_migrate_in_finish },
+	{ HTTP_DELETE, "/nodes/{node}/qemu/{vmid}/migrate_in", api_qemu_migrate_in_abort_params,
+	  "/vms/{vmid}", "VM.Migrate", 0, api_qemu_migrate_in_abort },
 
 	/* --- /nodes/{node}/storage (api_storage.c) --- */
 	{ HTTP_GET, "/nodes/{node}/storage", api_storage_list_params, NULL, PERM_USER, 0,
 	  api_storage_list },
+	{ HTTP_GET, "/nodes/{node}/storage/{storage}", api_storage_status_params,
+	  "/storage/{storage}", "Datastore.Audit|Datastore.AllocateSpace", 0, api_storage_index },
 	{ HTTP_GET, "/nodes/{node}/storage/{storage}/content", api_storage_content_params,
 	  "/storage/{storage}", "Datastore.Audit|Datastore.AllocateSpace", 0,
 	  api_storage_content },

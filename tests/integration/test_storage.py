@@ -144,6 +144,9 @@ def test_node_storage_list(d, s, tmp):
     check_equal(sorted(x["storage"] for x in got), ["isos", "local"])
     got = s.get(f"{d.url}/nodes/{NODE}/storage", params={"storage": "isos"}).json()["data"]
     check_equal([x["storage"] for x in got], ["isos"])
+    idx = s.get(f"{d.url}/nodes/{NODE}/storage/isos").json()["data"]
+    check_equal(sorted(x["subdir"] for x in idx),
+                ["content", "download-url", "status", "upload"])
     st = s.get(f"{d.url}/nodes/{NODE}/storage/isos/status").json()["data"]
     check_equal((st["type"], st["content"], st["active"], st["total"]), ("dir", "iso", 1, total))
     expect_error(s.get(f"{d.url}/nodes/{NODE}/storage/nope/status"), 500,

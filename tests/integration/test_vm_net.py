@@ -117,6 +117,39 @@ def test_rate(ctx):
     check_equal(vlans(tap), {} if not vlan_filtering() else vlans(tap))
 
 
+def link(dev):
+    return json.loads(sh("ip", "-j", "link", "show", dev).stdout)[0]
+
+
+@suite.test
+def test_retune(ctx):
+    """a running NIC moved to another bridge keeps its tap (no new device in the guest); a
+    new rate applies to that tap (or is refused clearly and stays pending)"""
+    vm = ctx.node.qemu(VMID)
+    net0 = vm.config.get()["net0"]
+    mac = net0.split(",")[0]
+    tap = f"tap{VMID}i0"
+    before = link(tap)
+    check_equal(before.get("master"), "vmbr1")
+    vm.config.put(net0=f"{mac},bridge=vmbr0")
+    after = link(tap)
+    check_equal(after.get("master"), "vmbr0")
+    check_equal(after["ifindex"], before["ifindex"])
+    check_equal(vm.config.get()["net0"], f"{mac},bridge=vmbr0")
+    if police():
+        vm.config.put(net0=f"{mac},bridge=vmbr0,rate=2")
+        check_rate(tap, 2)
+    else:
+        r = ctx.d.session().put(f"{ctx.d.url}/nodes/{ctx.d.node}/qemu/{VMID}/config",
+                                data={"net0": f"{mac},bridge=vmbr0,rate=2"})
+        check_equal(r.status_code, 500)
+        assert "cannot police what the VM sends" in r.reason, r.reason
+        pend = {p["key"]: p for p in vm.pending.get()}
+        check_equal(pend["net0"].get("pending"), f"{mac},bridge=vmbr0,rate=2")
+        vm.config.put(revert="net0")
+    check_equal(link(tap)["ifindex"], before["ifindex"])
+
+
 @suite.test
 def test_tag_trunks(ctx):
     """tag=10, trunks=20-22 on a VLAN-aware bridge: the untagged PVID and tagged VLANs of the
