@@ -294,6 +294,40 @@ async function main() {
     await page.locator('.panel-head [data-action="start"]:not([disabled])').waitFor();
   });
 
+  await step("resize the disk by 1 GiB from the Hardware tab", async () => {
+    await go(page, `${vmHash}/hardware`);
+    await page.locator(".tab-body tr", { hasText: "Hard Disk (virtio0)" }).click();
+    await page.click('.tab-body [data-action="resize"]');
+    const dlg = page.locator("dialog[open]");
+    await dlg.getByLabel("Size Increment (GiB)", { exact: true }).fill("1");
+    await dlg.locator("button[type=submit]").click();
+    await page.locator(".tab-body td", { hasText: "size=1088M" }).waitFor({ timeout: 60000 });
+  });
+
+  await step("full clone to the next free VM ID, then convert the clone to a template", async () => {
+    const cloneId = String(Number(VMID) + 1);
+    await go(page, `${vmHash}/summary`);
+    await page.locator('.panel-head [data-action="clone"]').click();
+    const dlg = page.locator("dialog[open]");
+    check((await dlg.getByLabel("VM ID", { exact: true }).inputValue()) === cloneId, "the next free VM ID");
+    await dlg.getByLabel("Name", { exact: true }).fill("e2e-clone");
+    await dlg.locator("button[type=submit]").click();
+    const cloneHash = `#/qemu/${NODE}/${cloneId}`;
+    await page.locator(`#tree a.tree-item[href="${cloneHash}"]`).waitFor({ timeout: 60000 });
+    await page.locator("#tasks-body tr:not(.task-running)", { hasText: `VM ${VMID} - Clone` }).first().waitFor({ timeout: 120000 });
+    await go(page, cloneHash);
+    await page.locator('.panel-head [data-action="template"]:not([disabled])').click();
+    await page.locator("dialog[open] button[type=submit]").click();
+    await page.locator(`#tree a.tree-item[href="${cloneHash}"][data-status="template"]`).waitFor({ timeout: 60000 });
+    await page.locator('.panel-head [data-action="start"][disabled]').waitFor();
+    await shot(page, "vm-template");
+    await page.locator('.panel-head [data-action="remove"]:not([disabled])').click();
+    const del = page.locator("dialog[open]");
+    await del.getByLabel(`Please enter the ID to confirm (${cloneId})`, { exact: true }).fill(cloneId);
+    await del.locator("button[type=submit]").click();
+    await page.locator(`#tree a.tree-item[href="${cloneHash}"]`).waitFor({ state: "detached", timeout: 60000 });
+  });
+
   await step("the task panel opens a task's log", async () => {
     await page.locator("#tasks-body tr", { hasText: `VM ${VMID} - Start` }).first().click();
     const log = page.locator("dialog[open] pre.tasklog");
