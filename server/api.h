@@ -131,6 +131,9 @@ int api_cluster_status(struct req *req, struct resp *resp);
 int api_cluster_nextid(struct req *req, struct resp *resp);
 int api_cluster_resources(struct req *req, struct resp *resp);
 int api_cluster_tasks(struct req *req, struct resp *resp);
+/* Other members' rows for /nodes (FOR_RESOURCES 0) or /cluster/resources
+ * (1), from their gossiped records, appended to ROWS.  0 or -ENOMEM. */
+int api_cluster_member_rows(const struct req *req, int for_resources, cJSON *rows);
 
 /* --- api_cluster_config.c: /cluster/config and the peer-only /cluster/peer --- */
 
@@ -204,7 +207,6 @@ extern const struct param_spec api_qemu_resize_params[];
 int api_qemu_template(struct req *req, struct resp *resp);
 int api_qemu_clone(struct req *req, struct resp *resp);
 int api_qemu_resize(struct req *req, struct resp *resp);
-
 
 /* api_qemu_console.c: vncproxy, termproxy and their websocket */
 extern const struct param_spec api_qemu_vncproxy_params[];
