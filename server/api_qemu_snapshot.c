@@ -623,14 +623,35 @@ static int delete_one(struct task *t, const struct snap_arg *a, const struct dri
 	return pool_vol_snapshot(app->pool, volid, POOL_SNAP_DELETE, a->name, err, errlen);
 }
 
+/* Without force, every volume the engine handles must hold the snapshot
+ * before any loses it, so a refused delete changes nothing. */
+static int delete_precheck(struct task *t, const struct snap_arg *a, const struct drives *d,
+			   const struct drives *cur)
+{
+	char err[512] = "";
+
+	for (size_t i = 0; !a->force && i < d->n; i++) {
+		int r;
+
+		if (cur && attached_as(cur, d->volid[i]))
+			continue;
+		r = pool_vol_snapshot_has(task_app(t)->pool, d->volid[i], a->name, err, sizeof(err));
+		if (r == 0)
+			return task_fail(t, CR_ENOTFOUND, "%s: snapshot '%s' does not exist",
+					 d->volid[i], a->name);
+		if (r < 0)
+			return task_fail(t, r, "%s: %s", d->volid[i], err);
+	}
+	return 0;
+}
+
 static int delete_disks(struct task *t, const struct snap_arg *a, const struct drives *d,
 			const struct drives *cur)
 {
 	char err[512];
+	int r = delete_precheck(t, a, d, cur);
 
-	for (size_t i = 0; i < d->n; i++) {
-		int r;
-
+	for (size_t i = 0; r == 0 && i < d->n; i++) {
 		err[0] = '\0';
 		task_log(t, "deleting snapshot '%s' of '%s' (%s)", a->name, d->key[i], d->volid[i]);
 		if ((r = delete_one(t, a, cur, d->volid[i], err, sizeof(err))) == 0)
@@ -638,8 +659,9 @@ static int delete_disks(struct task *t, const struct snap_arg *a, const struct d
 		if (!a->force)
 			return task_fail(t, r, "%s", err);
 		task_warn(t, "%s", err);
+		r = 0;
 	}
-	return 0;
+	return r;
 }
 
 static int remove_section(struct qvm *vm, void *ctx)

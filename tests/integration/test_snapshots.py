@@ -9,7 +9,8 @@ Proxmox's answers.  One VM boots twice; the cases run in order."""
 import os
 import subprocess
 
-from corral_guest import Serial, api, images_dir, put_guest_disk, run_suite, task_ok
+from corral_guest import (Serial, api, images_dir, put_guest_disk, run_suite, task_ok,
+                          wait_task)
 from corral_test import Suite, check_equal
 
 suite = Suite("snapshots")
@@ -213,6 +214,23 @@ def test_snapshot_config(ctx):
     check_equal((r.status_code, r.reason), (500, "snapshot 'nope' does not exist"))
     check_equal(ctx.vm.snapshot("s1").config.put(description="new words"), None)
     check_equal(ctx.snaps()["s1"]["description"], "new words")
+
+
+@suite.test
+def test_delete_force(ctx):
+    """a disk lost its snapshot: delete fails, force=1 drops the section with a warning"""
+    ctx.ok(ctx.vm.snapshot.post(snapname="gone"))
+    r = qemu_img("snapshot", "-d", "gone", ctx.disk(1))
+    check_equal(r.returncode, 0, r.stderr)
+    status, log = wait_task(ctx.node, ctx.vm.snapshot("gone").delete())
+    assert "snapshot 'gone' does not exist" in status, (status, log)
+    assert "gone" in ctx.snaps(), ctx.snaps()
+    assert "gone" in qemu_img("snapshot", "-l", ctx.disk(0)).stdout, "refused: nothing lost"
+    status, log = wait_task(ctx.node, ctx.vm.snapshot("gone").delete(force=1))
+    check_equal(status, "WARNINGS: 1", log)
+    assert "gone" not in ctx.snaps(), ctx.snaps()
+    assert "gone" not in qemu_img("snapshot", "-l", ctx.disk(0)).stdout
+    check_equal(qemu_img("check", ctx.disk(0)).returncode, 0)
 
 
 if __name__ == "__main__":
