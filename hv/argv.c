@@ -770,6 +770,14 @@ int hv_argv_build(const struct hv_argv_opts *o, char ***out, char *err, size_t e
 	return 0;
 }
 
+void hv_argv_scsi_controller(const struct vmconf *conf, int index, char *out, size_t n)
+{
+	struct hv_argv_opts o = { .conf = conf };
+	struct argv_ctx a = { .o = &o };
+
+	scsi_controller_name(&a, index, out, n);
+}
+
 int hv_argv_device(const struct hv_argv_opts *o, const char *key, char ***out, char *err,
 		   size_t errlen)
 {

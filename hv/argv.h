@@ -41,6 +41,9 @@ struct hv_argv_opts {
  * -ENOMEM. */
 int hv_argv_build(const struct hv_argv_opts *o, char ***out, char *err, size_t errlen);
 void hv_argv_free(char **argv);
+/* The id of the SCSI controller that disk scsi<INDEX> of CONF sits on
+ * ("scsihw0", "virtioscsi3" with virtio-scsi-single). */
+void hv_argv_scsi_controller(const struct vmconf *conf, int index, char *out, size_t n);
 /* The options hv_argv_build gives the disk or NIC KEY of O->conf, for
  * hot-plugging it: pairs such as "-blockdev" "<opts>", "-netdev" "<opts>",
  * "-device" "<opts>" (a SCSI disk's controller first), NULL-terminated;

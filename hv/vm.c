@@ -300,7 +300,7 @@ out_destroy:
 /* ---- start --------------------------------------------------------------------- */
 
 /* QEMU's own words from <vmid>.log, last lines first trimmed to fit. */
-static void log_tail(const struct hv *h, int vmid, char *out, size_t n)
+void hv_log_tail(const struct hv *h, int vmid, char *out, size_t n)
 {
 	char path[600], *text = NULL;
 	size_t len = 0;
@@ -319,7 +319,7 @@ static int early_exit(struct hv *h, int vmid, int status, char *err, size_t errl
 {
 	char msg[1024];
 
-	log_tail(h, vmid, msg, sizeof(msg));
+	hv_log_tail(h, vmid, msg, sizeof(msg));
 	if (WIFEXITED(status))
 		snprintf(err, errlen, "start failed: QEMU exited with code %d%s%s",
 			 WEXITSTATUS(status), msg[0] ? ": " : "", msg);

@@ -103,6 +103,20 @@ int hv_vm_resume(struct hv *h, int vmid, char *err, size_t errlen);  /* cont */
 int hv_vm_qmp(struct hv *h, int vmid, const char *cmd, const cJSON *args, int timeout_ms,
 	      cJSON **ret, char *err, size_t errlen);
 
+/* ---- suspend to disk (hv/vm_state.c) ------------------------------------------- */
+
+/* Pauses running VM VMID, saves its RAM and device state into the existing
+ * file PATH (QEMU's migration stream) and stops QEMU.  On failure the VM
+ * runs on.  Within TIMEOUT_MS. */
+int hv_vm_save_state(struct hv *h, int vmid, const char *path, int timeout_ms, char *err,
+		     size_t errlen);
+/* Starts VMID from the state file PATH hv_vm_save_state wrote (QEMU with
+ * -incoming defer, the file streamed in, then cont): it runs on where it
+ * was saved.  CONF and DISKS as for hv_vm_start, unchanged since the save. */
+int hv_vm_start_from_state(struct hv *h, int vmid, const struct vmconf *conf,
+			   const struct hv_disk_path *disks, size_t ndisks, const char *path,
+			   int timeout_ms, char *err, size_t errlen);
+
 /* ---- hot-plug (hv/hotplug.c) ------------------------------------------------- */
 
 /* Adds disk or NIC KEY of CONF (the configuration with KEY in it) to the

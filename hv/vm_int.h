@@ -83,6 +83,8 @@ void hv_vm_note_event(struct hv_vm *vm, enum qmp_event kind);
  * execs ARGV[0] (searched in PATH).  A failed exec is reported through a
  * close-on-exec pipe.  0 with *PID, or -errno with ERR. */
 int hv_spawn(char *const *argv, const char *log_path, pid_t *pid, char *err, size_t errlen);
+/* QEMU's own last words from <vmid>.log into OUT (hv/vm.c). */
+void hv_log_tail(const struct hv *h, int vmid, char *out, size_t n);
 /* Tap devices (hv/tap.c): for every netN on a bridge, a persistent
  * tap<vmid>i<n> enslaved to that bridge and up, for QEMU to open by name.
  * 0 or a negative code with ERR (e.g. the bridge does not exist). */

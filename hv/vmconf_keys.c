@@ -624,6 +624,8 @@ static const struct vc_prop keys[] = {
 	{ .name = "template", .type = VC_BOOL, .desc = "VM is a template" },
 	K_DISK("unused", 255, VC_UNUSED, "Detached volume"),
 	{ .name = "vcpus", .type = VC_INT, .min = 1, .max = 4096, .desc = "Hotplugged vCPUs" },
+	{ .name = "vmstate", .type = VC_STR, .check = check_volume,
+	  .desc = "Saved state of a VM suspended to disk" },
 	K_FMT("vga", &vga_format, "Display adapter"),
 	K_DISK("virtio", 15, VC_VIRTIO, "VirtIO block disk"),
 };

@@ -294,6 +294,8 @@ int qemu_foreach_volume(const struct vmconf *conf, int (*fn)(const char *volid, 
 			continue;
 		r = fn(volid, ctx);
 	}
+	if (r == 0 && vmconf_get(conf, "vmstate")) /* a suspended VM's saved state */
+		r = fn(vmconf_get(conf, "vmstate"), ctx);
 	return r;
 }
 

@@ -149,6 +149,29 @@ static int plug(struct app *app, int vmid, const struct qvm *vm, const char *key
 	return r;
 }
 
+/* After scsi<N> left: its controller goes too when no other disk of CONF
+ * sits on it, as a cold start would not make it (and a resume from a saved
+ * state needs the devices a cold start makes). */
+static int drop_scsi_controller(struct app *app, int vmid, const struct vmconf *conf,
+				const char *key, char *err, size_t errlen)
+{
+	char ctrl[32], other[32];
+
+	if (strncmp(key, "scsi", 4) != 0)
+		return 0;
+	hv_argv_scsi_controller(conf, atoi(key + 4), ctrl, sizeof(ctrl));
+	for (size_t i = 0; i < vmconf_count(conf); i++) {
+		const char *k = vmconf_key_at(conf, i);
+
+		if (strncmp(k, "scsi", 4) != 0 || strcmp(k, key) == 0 || strcmp(k, "scsihw") == 0)
+			continue;
+		hv_argv_scsi_controller(conf, atoi(k + 4), other, sizeof(other));
+		if (strcmp(ctrl, other) == 0)
+			return 0;
+	}
+	return hv_vm_unplug(app->hv, vmid, ctrl, UNPLUG_TIMEOUT_MS, err, errlen);
+}
+
 static int run_action(struct app *app, int vmid, const struct qvm *vm, const char *key,
 		      enum hp_action a, char *err, size_t errlen)
 {
@@ -163,7 +186,8 @@ static int run_action(struct app *app, int vmid, const struct qvm *vm, const cha
 		return hv_vm_nic_update(app->hv, vmid, key, vmconf_get(vm->conf, key),
 					vmconf_get(vm->pending, key), err, errlen);
 	case HP_UNPLUG:
-		return hv_vm_unplug(app->hv, vmid, key, UNPLUG_TIMEOUT_MS, err, errlen);
+		r = hv_vm_unplug(app->hv, vmid, key, UNPLUG_TIMEOUT_MS, err, errlen);
+		return r < 0 ? r : drop_scsi_controller(app, vmid, vm->conf, key, err, errlen);
 	case HP_REPLUG:
 		r = hv_vm_unplug(app->hv, vmid, key, UNPLUG_TIMEOUT_MS, err, errlen);
 		return r < 0 ? r : plug(app, vmid, vm, key, err, errlen);

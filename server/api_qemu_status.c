@@ -418,7 +418,9 @@ static int prepare_start(struct task *t, int vmid, struct qvm *vm, struct qemu_d
 				 "not exist",
 				 app->cfg.node, vmid);
 	}
-	if (vmconf_count(vm->pending) || vmconf_count(vm->pdel)) {
+	/* a resume from a saved state needs the hardware it was saved with */
+	if ((vmconf_count(vm->pending) || vmconf_count(vm->pdel)) &&
+	    !vmconf_get(vm->conf, "vmstate")) {
 		task_log(t, "applying pending changes");
 		if ((r = qvm_apply_pending(vm)) < 0 || (r = qvm_save(txn, vmid, vm)) < 0) {
 			store_abort(txn);
@@ -476,11 +478,14 @@ int qemu_task_start(struct task *t, int vmid, int timeout_s)
 	else if ((r = prepare_start(t, vmid, &vm, disks)) == 0) {
 		log_accel(t);
 		log_firewall(t, vm.conf);
-		r = hv_vm_start(app->hv, vmid, vm.conf, disks->d, disks->n, timeout_s * 1000, err,
-				sizeof(err));
-		if (r < 0)
-			task_fail(t, r, "start failed: %s", err);
+		if (vmconf_get(vm.conf, "vmstate"))
+			r = qemu_start_from_state(t, vmid, vm.conf, disks, timeout_s);
 		else
+			r = hv_vm_start(app->hv, vmid, vm.conf, disks->d, disks->n,
+					timeout_s * 1000, err, sizeof(err));
+		if (r < 0 && err[0])
+			task_fail(t, r, "start failed: %s", err);
+		else if (r == 0)
 			task_log(t, "VM %d started", vmid);
 		qvm_clear(&vm);
 	}
@@ -603,10 +608,28 @@ static const struct power_op power_ops[] = {
     [OP_RESUME] = {"qmresume", 1, 1, resume_task},
 };
 
+/* A VM suspended to disk carries the lock "suspended"; start resumes it. */
+static int check_vm_for(struct req *req, struct resp *resp, int vmid, const struct power_op *op)
+{
+	struct qvm vm;
+	int r;
+
+	if (op != &power_ops[OP_START])
+		return qemu_check_vm(req, resp, vmid);
+	if ((r = api_node_check(req, resp)) < 0)
+		return r;
+	if ((r = qvm_read(req->app, vmid, &vm)) < 0)
+		return r == CR_ENOTFOUND ? qemu_no_such_vm(req, resp, vmid)
+					 : resp_error(resp, r, "%s", err_str(r));
+	r = strcmp(vm.lock, "suspended") == 0 ? 0 : qemu_check_lock(req, resp, vmid, &vm);
+	qvm_clear(&vm);
+	return r;
+}
+
 /* The checks Proxmox makes before forking the worker. */
 static int power_precheck(struct req *req, struct resp *resp, int vmid, const struct power_op *op)
 {
-	int r = qemu_check_vm(req, resp, vmid);
+	int r = check_vm_for(req, resp, vmid, op);
 
 	if (r < 0)
 		return r;
@@ -626,7 +649,7 @@ static int power_request(struct req *req, struct resp *resp, int which)
 	if (r < 0)
 		return r;
 	if (which == OP_SUSPEND && req_bool(req, "todisk", 0))
-		return resp_param_error(resp, "todisk", "suspend to disk is not available");
+		return qemu_suspend_todisk(req, resp, vmid);
 	if (!(a = calloc(1, sizeof(*a))))
 		return resp_error(resp, -ENOMEM, "out of memory");
 	a->vmid = vmid;

@@ -139,6 +139,13 @@ size_t qemu_config_params(const struct req *req, const struct param_spec *spec, 
  * "hotplug problem - <key>: <why>" in ERR (that change stays pending). */
 int qemu_hotplug_pending(struct app *app, int vmid, struct task *t, char *err, size_t errlen);
 
+/* Suspend to disk (api_qemu_suspend.c): the qmsuspend task for VMID
+ * (statestorage, default "local"); and qmstart's resume from the state
+ * volume named by CONF's vmstate, which it then frees. */
+int qemu_suspend_todisk(struct req *req, struct resp *resp, int vmid);
+int qemu_start_from_state(struct task *t, int vmid, const struct vmconf *conf,
+			  const struct qemu_disks *disks, int timeout_s);
+
 /* vmstatus: one row of GET /nodes/{node}/qemu and of status/current.
  * HOST_CPUS caps "cpus" (qemu_host_cpus(), read once per request: it costs
  * a sysfs read).  CACHED takes the running figures from hv's snapshot

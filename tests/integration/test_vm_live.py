@@ -271,6 +271,34 @@ def test_not_hotpluggable(ctx):
 
 
 @suite.test
+def test_suspend_todisk(ctx):
+    """suspend todisk=1 saves the state to a volume and stops QEMU (lock suspended); start
+    resumes the guest where it was: a file in its RAM-backed /tmp is still there"""
+    ctx.console.run("echo before-hibernate > /tmp/mark")
+    upid = ctx.vm.status.suspend.post(todisk=1)
+    check_equal(upid.split(":")[5], "qmsuspend")
+    ctx.ok(upid)
+    st = ctx.vm.status.current.get()
+    check_equal((st["status"], st.get("lock")), ("stopped", "suspended"))
+    state = ctx.vm.config.get()["vmstate"]
+    assert state.startswith(f"local:{VMID}/vm-{VMID}-state-suspend-"), state
+    path = os.path.join(ctx.d.data_dir, "images", "images", str(VMID), state.split("/")[-1])
+    assert os.path.getsize(path) > 1 << 20, path
+    r = ctx.raw("PUT", f"/nodes/{ctx.d.node}/qemu/{VMID}/config", data={"memory": "512"})
+    check_equal(r.status_code, 500)
+    assert "locked (suspended)" in r.reason, r.reason
+    ctx.console.close()
+    log = ctx.ok(ctx.vm.status.start.post())
+    assert f"resuming from the saved state {state}" in log, log
+    ctx.console = Console(os.path.join(ctx.run_dir(), f"{VMID}.serial0"))
+    check_equal(ctx.console.run("cat /tmp/mark").strip(), "before-hibernate")
+    st = ctx.vm.status.current.get()
+    check_equal((st["status"], st.get("lock")), ("running", None))
+    assert "vmstate" not in ctx.vm.config.get()
+    assert not os.path.exists(path)
+
+
+@suite.test
 def test_rrd_restart(ctx):
     """rrddata survives a corrald restart (one file per object under DATA/rrd)"""
     node_before = {r["time"]: r["memtotal"] for r in

@@ -138,9 +138,26 @@ static void test_argv_device(void)
 	free(t);
 }
 
+static void test_scsi_controller(void)
+{
+	static const char *const single[] = { "scsihw", "virtio-scsi-single", NULL };
+	static const char *const lsi[] = { "memory", "256", NULL };
+	struct vmconf *c = conf_of(single);
+	char name[32];
+
+	hv_argv_scsi_controller(c, 3, name, sizeof(name));
+	CHECK_STR(name, "virtioscsi3");
+	vmconf_free(c);
+	c = conf_of(lsi); /* lsi: 7 targets a controller */
+	hv_argv_scsi_controller(c, 8, name, sizeof(name));
+	CHECK_STR(name, "scsihw1");
+	vmconf_free(c);
+}
+
 static const struct test_case tests[] = {
 	{ "keyval", test_keyval },
 	{ "argv_device", test_argv_device },
+	{ "scsi_controller", test_scsi_controller },
 };
 
 TEST_MAIN(tests)

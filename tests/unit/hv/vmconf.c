@@ -47,6 +47,9 @@ static void test_scalars(void)
 	CHECK_STR(canon("serial0", "socket"), "socket");
 	CHECK_STR(canon("hotplug", "network,disk,usb"), "network,disk,usb");
 	CHECK_STR(canon("hotplug", "0"), "0");
+	CHECK_STR(canon("vmstate", "local:100/vm-100-state-suspend-2026-01-01.raw"),
+		  "local:100/vm-100-state-suspend-2026-01-01.raw");
+	CHECK(strcmp(fails("vmstate", "/etc/shadow"), "VALID") != 0);
 	CHECK_STR(canon("hotplug", "1"), "1");
 	CHECK_STR(fails("hotplug", "network,floppy"),
 		  "invalid format - value does not look like a valid hotplug feature list "
