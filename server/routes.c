@@ -171,6 +171,13 @@ const struct route routes[] = {
 	  "VM.Clone", 0, api_qemu_clone },
 	{ HTTP_PUT, "/nodes/{node}/qemu/{vmid}/resize", api_qemu_resize_params, "/vms/{vmid}",
 	  "VM.Config.Disk", 0, api_qemu_resize },
+	/* consoles (api_qemu_console.c) */
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/termproxy", api_qemu_termproxy_params,
+	  "/vms/{vmid}", "VM.Console", 0, api_qemu_termproxy },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/vncproxy", api_qemu_vncproxy_params,
+	  "/vms/{vmid}", "VM.Console", 0, api_qemu_vncproxy },
+	{ HTTP_GET, "/nodes/{node}/qemu/{vmid}/vncwebsocket", api_qemu_vncwebsocket_params,
+	  "/vms/{vmid}", "VM.Console", 0, api_qemu_vncwebsocket },
 
 	/* --- /nodes/{node}/storage (api_storage.c) --- */
 	{ HTTP_GET, "/nodes/{node}/storage", api_storage_list_params, NULL, PERM_USER, 0,
