@@ -296,14 +296,18 @@ def vm_rss_kb(pid, field):
 
 @suite.test
 def test_large_upload_rss(ctx):
-    """a 200 MiB upload streams: corrald's peak RSS grows by less than 16 MiB"""
+    """a 200 MiB upload streams: corrald's peak RSS grows by less than 16 MiB (100 under ASan)"""
     src = os.path.join(ctx.tmp, "large.iso")
     make_file(src, 200 << 20, seed=b"large")
     pid = ctx.d.proc.pid
     before = vm_rss_kb(pid, "VmHWM")
     ctx.ok(ctx.upload("local", "iso", src))
     grown = vm_rss_kb(pid, "VmHWM") - before
-    assert grown < 16 * 1024, f"peak RSS grew by {grown} KiB"
+    # An ASan build keeps freed blocks in its quarantine: there the bound
+    # only shows the body was not held whole.
+    with open(f"/proc/{pid}/maps") as f:
+        limit = 100 if "libasan" in f.read() else 16
+    assert grown < limit * 1024, f"peak RSS grew by {grown} KiB"
     check_equal(os.path.getsize(os.path.join(local_root(ctx), "iso", "large.iso")), 200 << 20)
     os.unlink(src)
 
@@ -393,7 +397,10 @@ def main():
     tmp = tempfile.mkdtemp(prefix="corral-upload-")
     failed = 1
     try:
-        with Corrald(node=NODE) as d:
+        # A small ASan quarantine, so that a sanitized corrald's peak RSS
+        # still tells whether an upload streams (TLS frees a buffer per record).
+        asan = (os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=4").lstrip(":")
+        with Corrald(node=NODE, env={"ASAN_OPTIONS": asan}) as d:
             try:
                 _, failed = suite.run(Ctx(d, tmp), exit=False)
             finally:
