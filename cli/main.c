@@ -20,6 +20,7 @@ static const struct opt_spec plain_opts[] = { GLOBAL_OPTS, { NULL, 0 } };
 static const struct opt_spec tasks_opts[] = { GLOBAL_OPTS, { "node", 1 }, { NULL, 0 } };
 static const struct opt_spec vm_opts[] = { GLOBAL_OPTS, { "node", 1 }, { NULL, 0 } };
 static const struct opt_spec task_opts[] = { GLOBAL_OPTS, { "timeout", 1 }, { NULL, 0 } };
+static const struct opt_spec storage_opts[] = { GLOBAL_OPTS, { "node", 1 }, { NULL, 0 } };
 
 struct verb {
 	const char *name;
@@ -37,7 +38,7 @@ static const struct verb verbs[] = {
 	{ "tasks", cmd_tasks, tasks_opts, 1, FMT_TEXT },
 	{ "task", cmd_task, task_opts, 0, FMT_TEXT },
 	{ "vm", cmd_vm, vm_opts, 1, FMT_TEXT },
-	{ "storage", cmd_storage, vm_opts, 1, FMT_TEXT },
+	{ "storage", cmd_storage, storage_opts, 1, FMT_TEXT },
 	{ "cluster", cmd_cluster, vm_opts, 1, FMT_TEXT },
 };
 
