@@ -3,6 +3,7 @@
 // "ok - name" / "not ok - name" per step and "N passed, N failed".
 import { chromium } from "playwright-core";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 const BASE = process.env.CORRAL_URL;
@@ -11,6 +12,7 @@ const PASSWORD = process.env.CORRAL_PASSWORD;
 const NODE = process.env.CORRAL_NODE;
 const VMID = process.env.CORRAL_VMID || "100";
 const SHOTS = process.env.CORRAL_SCREENSHOTS;
+const GUEST = process.env.CORRAL_GUEST;
 const STEP_TIMEOUT = 180000; // ms for any one step
 const BOOT_TIMEOUT = 150000; // ms for the guest to boot under TCG
 
@@ -83,6 +85,21 @@ async function selectStarting(sel, prefix) {
   await sel.selectOption(v);
 }
 
+// Uploads FILE to local's CONTENT tab through the upload dialog and waits
+// for the bar to reach 100% and the upload task to finish.
+async function uploadFile(page, content, file) {
+  await go(page, `#/storage/${NODE}/local/${content}`);
+  await page.click('.tab-body [data-action="upload"]');
+  const dlg = page.locator("dialog[open]");
+  await dlg.getByLabel("File", { exact: true }).setInputFiles(file);
+  await dlg.locator("button[type=submit]").click();
+  await dlg.locator(".upload-text", { hasText: "100% - done" }).waitFor({ timeout: 120000 });
+  check((await dlg.locator("progress.upload-progress").evaluate((p) => p.value)) === 100, "progress bar at 100");
+  await shot(page, `upload-${content}`);
+  await dlg.locator("button[type=button]").click();
+  await dlg.waitFor({ state: "detached" });
+}
+
 async function wizard(page) {
   await page.click("#create-vm");
   const dlg = page.locator("dialog.wizard");
@@ -96,7 +113,8 @@ async function wizard(page) {
   await label("Name").fill("e2e-guest");
   await shot(page, "wizard-general");
   await next.click();
-  await label("Media").selectOption("none");
+  check((await label("Media").inputValue()) === "iso", "ISO media offered once an ISO exists");
+  await label("ISO image").selectOption("local:iso/e2e-test.iso");
   await next.click();
   check(await label("Serial port (socket)").isChecked(), "serial port on by default");
   check((await label("SCSI Controller").inputValue()) === "virtio-scsi-single", "Proxmox's SCSI default");
@@ -189,10 +207,18 @@ async function main() {
     await page.locator(".tab-body table.grid td", { hasText: NODE }).first().waitFor();
   });
 
-  await step("storage view lists the test guest's image for import", async () => {
-    await go(page, `#/storage/${NODE}/local/import`);
-    await page.locator(".tab-body td", { hasText: "import/guest.qcow2" }).waitFor();
+  await step("upload an ISO: the progress bar reaches 100% and the image is listed", async () => {
+    const iso = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "corral-e2e-")), "e2e-test.iso");
+    fs.writeFileSync(iso, Buffer.alloc(24 << 20, 0x5a));
+    await uploadFile(page, "iso", iso);
+    await page.locator(".tab-body td", { hasText: "iso/e2e-test.iso" }).waitFor();
     await shot(page, "storage-content");
+    fs.rmSync(path.dirname(iso), { recursive: true, force: true });
+  });
+
+  await step("upload the test guest's disk image for import", async () => {
+    await uploadFile(page, "import", GUEST);
+    await page.locator(".tab-body td", { hasText: "import/guest.qcow2" }).waitFor();
   });
 
   await step("create a VM with the test guest's disk through the wizard", async () => {
@@ -347,6 +373,20 @@ async function main() {
     await dlg.locator("button[type=submit]").click();
     await treeItem(page, vmHash).waitFor({ state: "detached", timeout: 60000 });
     await page.waitForFunction((n) => location.hash === `#/node/${n}`, NODE);
+  });
+
+  await step("session renewal: the ticket is renewed with itself as the password", async () => {
+    const session = () => page.evaluate(() => JSON.parse(sessionStorage.getItem("corral-session")));
+    const cookie = async () => (await context.cookies()).find((c) => c.name === "PVEAuthCookie").value;
+    const before = await session();
+    const oldTicket = await cookie();
+    await page.waitForTimeout(1100); // tickets carry whole seconds
+    await page.evaluate(async () => { const api = await import("/js/api.js"); await api.renew(); });
+    const after = await session();
+    check(after.at > before.at && after.username === USER, "session renewed");
+    check((await cookie()) !== oldTicket, "a new ticket in the cookie");
+    await go(page, "#/dc/summary");
+    await page.locator(".tab-body .card h2", { hasText: "Guests" }).waitFor();
   });
 
   await step("dark mode renders with the dark palette", async () => {

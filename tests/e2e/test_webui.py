@@ -1,9 +1,8 @@
-"""The web UI in a real browser: starts a real corrald (with the test guest's
-disk in its pool's import area), then runs tests/e2e/run.mjs, which
-drives Debian's chromium through playwright-core and prints ok / not ok
-lines and the closing count.  This wrapper passes them through."""
+"""The web UI in a real browser: starts a real corrald, then runs
+tests/e2e/run.mjs, which drives Debian's chromium through playwright-core
+(the test guest's disk goes in through the UI's upload) and prints ok /
+not ok lines and the closing count.  This wrapper passes them through."""
 import os
-import shutil
 import subprocess
 import sys
 
@@ -22,14 +21,6 @@ def ensure_deps():
         subprocess.run(["make", "-s", "guest"], cwd=ROOT, check=True, timeout=900)
 
 
-def place_guest(d):
-    """The test guest's disk in the pool's import area, as an upload of it
-    would leave it (local:import/guest.qcow2)."""
-    import_dir = os.path.join(d.data_dir, "images", "import")
-    os.makedirs(import_dir, exist_ok=True)
-    shutil.copyfile(GUEST, os.path.join(import_dir, "guest.qcow2"))
-
-
 def main():
     try:
         ensure_deps()
@@ -38,9 +29,8 @@ def main():
         print("0 passed, 1 failed")
         return 1
     with Corrald(node="e2e", args=["--webui-dir", os.path.join(ROOT, "webui")]) as d:
-        place_guest(d)
         env = dict(os.environ, CORRAL_URL=d.base, CORRAL_USER="admin@pve", CORRAL_PASSWORD=d.admin_password,
-                   CORRAL_NODE=d.node, CORRAL_VMID=str(VMID),
+                   CORRAL_NODE=d.node, CORRAL_VMID=str(VMID), CORRAL_GUEST=GUEST,
                    CORRAL_SCREENSHOTS=os.path.join(E2E, "screenshots"))
         try:
             proc = subprocess.run(["node", os.path.join(E2E, "run.mjs")], env=env, timeout=RUN_TIMEOUT)

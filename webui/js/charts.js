@@ -128,27 +128,39 @@ export function graphs(el, defs, rrdPath, live) {
     if (!charts) {
       const Chart = await loadChartJs();
       if (stopped) return;
-      charts = defs.map((d, i) => makeChart(Chart, boxes[i].querySelector("canvas"), d));
+      if (!charts) charts = defs.map((d, i) => makeChart(Chart, boxes[i].querySelector("canvas"), d));
       el.dataset.charts = "ready";
     }
     points = points.filter((p) => p && p.time);
     defs.forEach((d, i) => fill(charts[i], d, points));
   }
 
+  let generation = 0; // a restarted loop (new timeframe) retires the old one
   async function loop() {
+    const mine = ++generation;
     try {
       await tick();
     } catch (e) {
       note.textContent = `Graphs unavailable: ${e.message}`;
     }
-    if (!stopped) timer = setTimeout(loop, useLive ? 3000 : 10000);
+    if (!stopped && mine === generation) timer = setTimeout(loop, useLive ? 3000 : 10000);
   }
+  // Colours come from the CSS palette: rebuild the charts when it flips.
+  const scheme = matchMedia("(prefers-color-scheme: dark)");
+  const onScheme = () => {
+    if (charts) charts.forEach((c) => c.destroy());
+    charts = null;
+    clearTimeout(timer);
+    loop();
+  };
+  scheme.addEventListener("change", onScheme);
   tf.input.addEventListener("change", () => { clearTimeout(timer); loop(); });
   cf.input.addEventListener("change", () => { clearTimeout(timer); loop(); });
   loop();
   return () => {
     stopped = true;
     clearTimeout(timer);
+    scheme.removeEventListener("change", onScheme);
     if (charts) charts.forEach((c) => c.destroy());
   };
 }

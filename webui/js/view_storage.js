@@ -34,7 +34,7 @@ function uploadDialog(node, storage, content, reload) {
   const bar = h("progress", { max: 100, value: 0, class: "upload-progress", "aria-label": "Upload progress" });
   const text = h("span", { class: "upload-text", role: "status", text: "" });
   const d = dialog(`Upload to ${storage}`, h("div", null, f.el, h("div", { class: "upload" }, bar, text)), {
-    okText: "Upload",
+    okText: "Upload", cancelText: "Close",
     ok: async () => {
       if (!f.valid()) return false;
       const file = f.input("file").files[0];
