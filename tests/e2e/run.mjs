@@ -207,6 +207,34 @@ async function main() {
     await page.locator(".tab-body table.grid td", { hasText: NODE }).first().waitFor();
   });
 
+  await step("datacenter storage: add a directory storage, see it in the tree, edit and remove it", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "corral-e2e-dir-"));
+    try {
+      await go(page, "#/dc/storage");
+      await page.locator(".tab-body table.grid td", { hasText: "local" }).first().waitFor();
+      await page.click('.tab-body [data-action="add"]');
+      let dlg = page.locator("dialog[open]");
+      await dlg.getByLabel("ID", { exact: true }).fill("e2e-dir");
+      await dlg.getByLabel("Directory", { exact: true }).fill(dir);
+      await dlg.getByLabel("Content: Import", { exact: true }).check();
+      await dlg.locator("button[type=submit]").click();
+      await treeItem(page, `#/storage/${NODE}/e2e-dir`).waitFor({ timeout: 15000 });
+      await page.locator(".tab-body tr", { hasText: "e2e-dir" }).click();
+      await page.click('.tab-body [data-action="edit"]');
+      dlg = page.locator("dialog[open]");
+      await dlg.getByLabel("Content: ISO image", { exact: true }).uncheck();
+      await dlg.locator("button[type=submit]").click();
+      await page.locator(".tab-body tr", { hasText: "e2e-dir" }).locator("td", { hasText: /^images,import$|^import,images$/ }).waitFor();
+      await shot(page, "datacenter-storage");
+      await page.locator(".tab-body tr", { hasText: "e2e-dir" }).click();
+      await page.click('.tab-body [data-action="remove"]');
+      await page.locator("dialog[open] button[type=submit]").click();
+      await treeItem(page, `#/storage/${NODE}/e2e-dir`).waitFor({ state: "detached", timeout: 15000 });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   await step("upload an ISO: the progress bar reaches 100% and the image is listed", async () => {
     const iso = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "corral-e2e-")), "e2e-test.iso");
     fs.writeFileSync(iso, Buffer.alloc(24 << 20, 0x5a));
@@ -294,6 +322,27 @@ async function main() {
     await go(page, `${vmHash}/summary`);
     await page.locator('.tab-body[data-charts="ready"]').or(page.locator('.tab-body [data-charts="ready"]')).first().waitFor({ timeout: 20000 });
     await shot(page, "vm-summary-running");
+  });
+
+  await step("pause and resume: the buttons follow the VM's state", async () => {
+    await page.locator('.panel-head [data-action="suspend"]:not([disabled])').click();
+    await page.locator('.panel-head [data-action="resume"]:not([disabled])').waitFor({ timeout: 30000 });
+    check(await page.locator('.panel-head [data-action="suspend"]').isDisabled(), "Pause disabled while paused");
+    await page.locator(".tab-body .vm-status td", { hasText: "running (paused)" }).waitFor();
+    await page.locator('.panel-head [data-action="resume"]').click();
+    await page.locator('.panel-head [data-action="suspend"]:not([disabled])').waitFor({ timeout: 30000 });
+    check(await page.locator('.panel-head [data-action="resume"]').isDisabled(), "Resume disabled while running");
+  });
+
+  await step("options: renaming the VM shows in the tree", async () => {
+    await go(page, `${vmHash}/options`);
+    await page.locator(".tab-body tr", { hasText: "e2e-guest" }).click();
+    await page.click('.tab-body [data-action="edit"]');
+    const dlg = page.locator("dialog[open]");
+    await dlg.getByLabel("Name", { exact: true }).fill("e2e-renamed");
+    await dlg.locator("button[type=submit]").click();
+    await treeItem(page, vmHash).filter({ hasText: "e2e-renamed" }).waitFor({ timeout: 15000 });
+    await shot(page, "vm-options");
   });
 
   await step("snapshots: take one of the running VM, see it in the tree", async () => {

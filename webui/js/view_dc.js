@@ -3,7 +3,7 @@
 import * as api from "./api.js";
 import { h, clear, bytes, kvTable, usage, grid, toolbar, button, form, dialog, confirm, notify } from "./dom.js";
 import { panel, loadInto } from "./panel.js";
-import { state, onResources, nodes } from "./state.js";
+import { state, onResources } from "./state.js";
 
 function summary(el) {
   const box = h("div", { class: "cards" });
@@ -56,16 +56,50 @@ function clusterStatus(el) {
   });
 }
 
+const CONTENT_TYPES = [["images", "Disk image"], ["iso", "ISO image"], ["import", "Import"], ["vztmpl", "Container template"], ["backup", "VZDump backup file"], ["snippets", "Snippets"]];
+
+function storageFields(st) {
+  const content = st ? String(st.content || "").split(",") : ["images", "iso"];
+  return [
+    { name: "storage", label: "ID", required: true, value: st ? st.storage : "", disabled: !!st, pattern: "[A-Za-z][A-Za-z0-9\\-_.]*[A-Za-z0-9]" },
+    st ? null : { name: "path", label: "Directory", required: true, pattern: "/.+", placeholder: "/srv/images" },
+    ...CONTENT_TYPES.map(([c, l]) => ({ name: `content-${c}`, label: `Content: ${l}`, type: "checkbox", value: content.includes(c) })),
+    { name: "nodes", label: "Nodes", value: st ? st.nodes || "" : "", placeholder: "All (no restrictions)" },
+    { name: "shared", label: "Shared", type: "checkbox", value: st ? st.shared : 0 },
+    { name: "enable", label: "Enable", type: "checkbox", value: st ? !Number(st.disable) : 1 },
+  ].filter(Boolean);
+}
+
+// The form's values as /storage parameters.
+function storageParams(v, isNew) {
+  const content = CONTENT_TYPES.map(([c]) => c).filter((c) => v[`content-${c}`]).join(",");
+  if (!content) throw new Error("Select at least one content type");
+  const p = { content, shared: v.shared, disable: v.enable ? 0 : 1 };
+  if (isNew) Object.assign(p, { storage: v.storage, type: "dir", path: v.path });
+  if (v.nodes) p.nodes = v.nodes;
+  else if (!isNew) p.delete = "nodes";
+  return p;
+}
+
 function storageDefs(el) {
-  loadInto(el, () => api.get("/storage").catch((e) => {
-    if (e.status !== 501) throw e;
-    return state.resources.filter((r) => r.type === "storage").map((r) => ({ storage: r.storage, type: r.plugintype, content: r.content, shared: r.shared, nodes: r.node }));
-  }), (rows) => {
-    el.append(grid([
+  crud(el, {
+    label: "Storage definitions", load: () => api.get("/storage"), name: (r) => r.storage,
+    cols: [
       { key: "storage", label: "ID" }, { key: "type", label: "Type" }, { key: "content", label: "Content" },
       { key: "path", label: "Path/Target" }, { label: "Shared", render: (r) => (Number(r.shared) ? "Yes" : "No") },
-      { label: "Enabled", render: (r) => (Number(r.disable) ? "No" : "Yes") },
-    ], rows, { label: "Storage definitions", onActivate: (r) => { location.hash = `#/storage/${nodes()[0]}/${r.storage}`; } }).el);
+      { label: "Enabled", render: (r) => (Number(r.disable) ? "No" : "Yes") }, { label: "Nodes", render: (r) => r.nodes || "All" },
+    ],
+    add: (reload) => formDialog("Add: Directory", storageFields(null), async (v) => {
+      await api.post("/storage", storageParams(v, true));
+      state.refreshResources();
+      reload();
+    }),
+    edit: (st, reload) => formDialog(`Edit: Directory ${st.storage}`, storageFields(st), async (v) => {
+      await api.put(`/storage/${encodeURIComponent(st.storage)}`, storageParams(v, false));
+      state.refreshResources();
+      reload();
+    }),
+    remove: async (st) => { await api.del(`/storage/${encodeURIComponent(st.storage)}`); state.refreshResources(); },
   });
 }
 
