@@ -48,7 +48,7 @@ int qsnap_remove(cJSON *snaps, const char *name);
 struct vmconf *qsnap_config(const cJSON *snaps, const char *name);
 /* Makes NAME the current snapshot (a rollback).  CR_ENOTFOUND if absent. */
 int qsnap_set_current(cJSON *snaps, const char *name);
-/* GET .../snapshot: every snapshot by time (then name) with name, parent,
+/* GET .../snapshot: every snapshot in the order taken with name, parent,
  * snaptime, description, vmstate; then the "current" entry (description
  * "You are here!", parent, digest, running).  New array or NULL. */
 cJSON *qsnap_list(const cJSON *snaps, const char *digest, int running);

@@ -129,14 +129,6 @@ static double num_of(const cJSON *o, const char *key)
 	return cJSON_IsNumber(n) ? n->valuedouble : 0;
 }
 
-static int by_time(const void *a, const void *b)
-{
-	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-	double tx = num_of(x, "snaptime"), ty = num_of(y, "snaptime");
-
-	return tx < ty ? -1 : tx > ty ? 1 : strcmp(x->string, y->string);
-}
-
 static cJSON *list_row(const cJSON *s)
 {
 	cJSON *row = cJSON_CreateObject();
@@ -151,21 +143,16 @@ static cJSON *list_row(const cJSON *s)
 
 cJSON *qsnap_list(const cJSON *snaps, const char *digest, int running)
 {
-	const cJSON *list = list_of(snaps), *it;
-	size_t n = (size_t)cJSON_GetArraySize(list), i = 0;
-	const cJSON **v = calloc(n + 1, sizeof(*v));
-	cJSON *out = v ? cJSON_CreateArray() : NULL, *cur;
+	cJSON *out = cJSON_CreateArray(), *cur = cJSON_CreateObject();
+	const cJSON *it;
 
-	cJSON_ArrayForEach(it, list) if (i < n) v[i++] = it;
-	if (n)
-		qsort(v, n, sizeof(*v), by_time);
-	for (i = 0; out && i < n; i++)
-		cJSON_AddItemToArray(out, list_row(v[i]));
-	free(v);
-	if (!out || !(cur = cJSON_CreateObject())) {
+	if (!out || !cur) {
 		cJSON_Delete(out);
+		cJSON_Delete(cur);
 		return NULL;
 	}
+	/* The list object keeps insertion order: the order they were taken in. */
+	cJSON_ArrayForEach(it, list_of(snaps)) cJSON_AddItemToArray(out, list_row(it));
 	cJSON_AddStringToObject(cur, "name", "current");
 	cJSON_AddStringToObject(cur, "description", "You are here!");
 	cJSON_AddStringToObject(cur, "digest", digest ? digest : "");

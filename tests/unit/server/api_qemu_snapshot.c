@@ -114,6 +114,25 @@ static void test_list_ends_with_current(void)
 	cJSON_Delete(snaps);
 }
 
+static void test_list_in_order_taken(void)
+{
+	struct vmconf *c = conf_with("256");
+	cJSON *snaps = NULL, *l;
+
+	CHECK_INT(qsnap_add(&snaps, "zeta", c, 500, NULL, NULL), 0);
+	CHECK_INT(qsnap_add(&snaps, "alpha", c, 500, NULL, NULL), 0);
+	CHECK_INT(qsnap_add(&snaps, "mid", c, 500, NULL, NULL), 0);
+	CHECK_INT(qsnap_remove(snaps, "alpha"), 0);
+	l = qsnap_list(snaps, "", 0);
+	CHECK_INT(cJSON_GetArraySize(l), 3);
+	CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(l, 0), "name")->valuestring, "zeta");
+	CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(l, 1), "name")->valuestring, "mid");
+	CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(l, 1), "parent")->valuestring, "zeta");
+	cJSON_Delete(l);
+	cJSON_Delete(snaps);
+	vmconf_free(c);
+}
+
 static void test_list_without_snapshots(void)
 {
 	cJSON *l = qsnap_list(NULL, "d", 0), *cur = cJSON_GetArrayItem(l, 0);
@@ -198,6 +217,7 @@ static const struct test_case tests[] = {
     {"remove a middle snapshot re-parents", test_remove_middle_reparents},
     {"rollback then snapshot branches", test_rollback_branches},
     {"list ends with current", test_list_ends_with_current},
+    {"list in the order taken", test_list_in_order_taken},
     {"list without snapshots", test_list_without_snapshots},
     {"names", test_names},
     {"sizes", test_sizes},
