@@ -27,7 +27,8 @@ struct rcur {
 
 static void put_bytes(struct wcur *w, const void *d, size_t n)
 {
-	if (w->err)
+	/* An empty record has no bytes (D may be NULL). */
+	if (w->err || n == 0)
 		return;
 	if (w->cap - w->len < n) {
 		w->err = -ENOSPC;

@@ -250,7 +250,8 @@ static int frame(struct buf *out, const uint8_t *buf, size_t len)
 			   (uint8_t)len };
 	int rc = buf_append(out, hdr, 4);
 
-	return rc ? rc : buf_append(out, buf, len);
+	/* An empty reply frame is the header alone (BUF may be NULL). */
+	return rc || len == 0 ? rc : buf_append(out, buf, len);
 }
 
 /* Streams leave from the listen address like the datagrams do, so a peer
