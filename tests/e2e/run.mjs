@@ -438,6 +438,24 @@ async function main() {
     await page.locator(".tab-body .card h2", { hasText: "Guests" }).waitFor();
   });
 
+  await step("datacenter cluster: create a cluster, its join information names this node", async () => {
+    await go(page, "#/dc/cluster");
+    await page.locator(".tab-body td", { hasText: "Standalone node - no cluster defined" }).waitFor();
+    check(await page.locator('.tab-body [data-action="cluster-joininfo"]').isDisabled(), "no join information without a cluster");
+    await page.click('.tab-body [data-action="cluster-create"]');
+    const dlg = page.locator("dialog[open]");
+    await dlg.getByLabel("Cluster Name", { exact: true }).fill("e2e-lab");
+    await dlg.locator("button[type=submit]").click();
+    await page.locator(".tab-body td", { hasText: "e2e-lab" }).waitFor({ timeout: 30000 });
+    await page.click('.tab-body [data-action="cluster-joininfo"]');
+    const info = page.locator("dialog[open]");
+    const text = await info.getByLabel("Join Information", { exact: true }).inputValue();
+    const decoded = JSON.parse(Buffer.from(text, "base64").toString());
+    check(decoded.totem.cluster_name === "e2e-lab" && /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/.test(decoded.fingerprint), `join information: ${JSON.stringify(decoded)}`);
+    await shot(page, "datacenter-cluster");
+    await info.locator("button[type=button]").click();
+  });
+
   await step("dark mode renders with the dark palette", async () => {
     await page.emulateMedia({ colorScheme: "dark" });
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);

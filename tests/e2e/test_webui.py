@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from corral_test import ROOT, Corrald
+from corral_test import ROOT, Corrald, free_port
 
 E2E = os.path.join(ROOT, "tests", "e2e")
 GUEST = os.path.join(ROOT, "build", "guest", "guest.qcow2")
@@ -28,7 +28,10 @@ def main():
         print(f"not ok - e2e dependencies: {e}")
         print("0 passed, 1 failed")
         return 1
-    with Corrald(node="e2e", args=["--webui-dir", os.path.join(ROOT, "webui")]) as d:
+    # Gossip on a free port: the cluster step creates a cluster.
+    gossip = f"127.0.0.1:{free_port()}"
+    with Corrald(node="e2e", args=["--webui-dir", os.path.join(ROOT, "webui"),
+                                   "--gossip-listen", gossip]) as d:
         env = dict(os.environ, CORRAL_URL=d.base, CORRAL_USER="admin@pve", CORRAL_PASSWORD=d.admin_password,
                    CORRAL_NODE=d.node, CORRAL_VMID=str(VMID), CORRAL_GUEST=GUEST,
                    CORRAL_SCREENSHOTS=os.path.join(E2E, "screenshots"))

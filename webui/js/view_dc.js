@@ -3,6 +3,7 @@
 import * as api from "./api.js";
 import { h, clear, bytes, kvTable, usage, grid, toolbar, button, form, dialog, confirm, notify } from "./dom.js";
 import { panel, loadInto } from "./panel.js";
+import { runTask } from "./tasks.js";
 import { state, onResources } from "./state.js";
 
 function summary(el) {
@@ -41,19 +42,74 @@ function summary(el) {
   });
 }
 
-function clusterStatus(el) {
-  loadInto(el, () => api.get("/cluster/status"), (rows) => {
-    const cl = rows.find((r) => r.type === "cluster");
-    el.append(kvTable([
-      ["Cluster", cl ? cl.name : "Standalone node - no cluster defined"],
-      ["Quorate", cl ? (cl.quorate ? "Yes" : "No") : "-"],
-      ["Nodes", String(rows.filter((r) => r.type === "node").length)],
-    ]), h("h2", { text: "Cluster Nodes" }), grid([
-      { key: "name", label: "Nodename" }, { label: "ID", render: (r) => String(r.nodeid) },
-      { label: "Online", render: (r) => (r.online ? "Yes" : "No") }, { key: "ip", label: "IP" },
-      { label: "Local", render: (r) => (r.local ? "Yes" : "") },
-    ], rows.filter((r) => r.type === "node"), { label: "Cluster nodes" }).el);
+// Proxmox's join information: base64 JSON with the address, fingerprint,
+// links and totem of the node to join through.
+function joinInfoText(info) {
+  const self = info.nodelist.find((n) => n.name === info.preferred_node) || info.nodelist[0];
+  const data = { ipAddress: self.pve_addr, fingerprint: self.pve_fp, peerLinks: { 0: self.ring0_addr },
+    ring_addr: [self.ring0_addr], totem: info.totem };
+  return { self, text: btoa(JSON.stringify(data)) };
+}
+
+function showJoinInfo() {
+  api.get("/cluster/config/join").then((info) => {
+    const { self, text } = joinInfoText(info);
+    dialog("Cluster Join Information", h("div", null,
+      h("p", { text: "Copy the Join Information here and use it on the node you want to add." }),
+      kvTable([["IP Address", self.pve_addr], ["Fingerprint", h("code", { class: "secret", text: self.pve_fp })]]),
+      form([{ name: "joininfo", label: "Join Information", type: "textarea", value: text }]).el), { noOk: true, cancelText: "Close", wide: true });
+  }).catch((e) => notify(e.message, "error"));
+}
+
+function joinDialog(reload) {
+  const f = form([
+    { name: "info", label: "Information", type: "textarea", help: "Paste the Join Information of a cluster member" },
+    { name: "hostname", label: "Peer Address", required: true, placeholder: "host or host:port" },
+    { name: "password", label: "Password", type: "password", required: true, autocomplete: "off" },
+    { name: "fingerprint", label: "Fingerprint", required: true, pattern: "([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}" },
+  ]);
+  f.input("info").addEventListener("input", () => {
+    try {
+      const d = JSON.parse(atob(f.input("info").value.trim()));
+      f.input("hostname").value = d.ipAddress || "";
+      f.input("fingerprint").value = d.fingerprint || "";
+    } catch {
+      // not (yet) a complete join information string
+    }
   });
+  dialog("Cluster Join", f.el, {
+    okText: "Join",
+    ok: async () => {
+      if (!f.valid()) return false;
+      const v = f.values();
+      await runTask("Join cluster", api.post("/cluster/config/join", { hostname: v.hostname, password: v.password, fingerprint: v.fingerprint }));
+      reload();
+    },
+  });
+}
+
+function clusterStatus(el) {
+  const reload = () => {
+    clear(el);
+    loadInto(el, () => api.get("/cluster/status"), (rows) => {
+      const cl = rows.find((r) => r.type === "cluster");
+      el.append(toolbar(
+        button("Create Cluster", () => formDialog("Create Cluster", [{ name: "clustername", label: "Cluster Name", required: true, pattern: "[A-Za-z0-9\\-]{1,15}" }],
+          async (v) => { await api.post("/cluster/config", v); reload(); }), { action: "cluster-create", disabled: !!cl }),
+        button("Join Information", showJoinInfo, { action: "cluster-joininfo", disabled: !cl }),
+        button("Join Cluster", () => joinDialog(reload), { action: "cluster-join", disabled: !!cl })),
+      kvTable([
+        ["Cluster", cl ? cl.name : "Standalone node - no cluster defined"],
+        ["Quorate", cl ? (cl.quorate ? "Yes" : "No") : "-"],
+        ["Nodes", String(rows.filter((r) => r.type === "node").length)],
+      ]), h("h2", { text: "Cluster Nodes" }), grid([
+        { key: "name", label: "Nodename" }, { label: "ID", render: (r) => String(r.nodeid) },
+        { label: "Online", render: (r) => (r.online ? "Yes" : "No") }, { key: "ip", label: "IP" },
+        { label: "Local", render: (r) => (r.local ? "Yes" : "") },
+      ], rows.filter((r) => r.type === "node"), { label: "Cluster nodes" }).el);
+    });
+  };
+  reload();
 }
 
 const CONTENT_TYPES = [["images", "Disk image"], ["iso", "ISO image"], ["import", "Import"], ["vztmpl", "Container template"], ["backup", "VZDump backup file"], ["snippets", "Snippets"]];
