@@ -18,7 +18,9 @@ static const struct opt_spec login_opts[] = {
 };
 static const struct opt_spec plain_opts[] = { GLOBAL_OPTS, { NULL, 0 } };
 static const struct opt_spec tasks_opts[] = { GLOBAL_OPTS, { "node", 1 }, { NULL, 0 } };
-static const struct opt_spec vm_opts[] = { GLOBAL_OPTS, { "node", 1 }, { NULL, 0 } };
+/* online and with-local-disks: flags of vm migrate */
+static const struct opt_spec vm_opts[] = { GLOBAL_OPTS, { "node", 1 }, { "online", 0 },
+					   { "with-local-disks", 0 }, { NULL, 0 } };
 static const struct opt_spec task_opts[] = { GLOBAL_OPTS, { "timeout", 1 }, { NULL, 0 } };
 static const struct opt_spec storage_opts[] = { GLOBAL_OPTS, { "node", 1 }, { NULL, 0 } };
 

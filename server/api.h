@@ -208,6 +208,18 @@ int api_qemu_template(struct req *req, struct resp *resp);
 int api_qemu_clone(struct req *req, struct resp *resp);
 int api_qemu_resize(struct req *req, struct resp *resp);
 
+/* api_qemu_migrate.c: live migration (qmigrate) and its internal target side */
+extern const struct param_spec api_qemu_migrate_get_params[];
+extern const struct param_spec api_qemu_migrate_params[];
+extern const struct param_spec api_qemu_migrate_in_params[];
+extern const struct param_spec api_qemu_migrate_in_finish_params[];
+extern const struct param_spec api_qemu_migrate_in_abort_params[];
+int api_qemu_migrate_get(struct req *req, struct resp *resp);
+int api_qemu_migrate(struct req *req, struct resp *resp);
+int api_qemu_migrate_in(struct req *req, struct resp *resp);
+int api_qemu_migrate_in_finish(struct req *req, struct resp *resp);
+int api_qemu_migrate_in_abort(struct req *req, struct resp *resp);
+
 /* api_qemu_console.c: vncproxy, termproxy and their websocket */
 extern const struct param_spec api_qemu_vncproxy_params[];
 extern const struct param_spec api_qemu_termproxy_params[];

@@ -171,6 +171,19 @@ const struct route routes[] = {
 	  "VM.Clone", 0, api_qemu_clone },
 	{ HTTP_PUT, "/nodes/{node}/qemu/{vmid}/resize", api_qemu_resize_params, "/vms/{vmid}",
 	  "VM.Config.Disk", 0, api_qemu_resize },
+	/* migration (api_qemu_migrate.c); migrate_in* are the target side, called
+	 * by the source node as root@pam */
+	{ HTTP_GET, "/nodes/{node}/qemu/{vmid}/migrate", api_qemu_migrate_get_params,
+	  "/vms/{vmid}", "VM.Migrate", 0, api_qemu_migrate_get },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/migrate", api_qemu_migrate_params,
+	  "/vms/{vmid}", "VM.Migrate", 0, api_qemu_migrate },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/migrate_in", api_qemu_migrate_in_params,
+	  "/vms/{vmid}", "VM.Migrate", 0, api_qemu_migrate_in },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/migrate_in/finish",
+	  api_qemu_migrate_in_finish_params, "/vms/{vmid}", "VM.Migrate", 0,
+	  api_qemu_migrate_in_finish },
+	{ HTTP_DELETE, "/nodes/{node}/qemu/{vmid}/migrate_in", api_qemu_migrate_in_abort_params,
+	  "/vms/{vmid}", "VM.Migrate", 0, api_qemu_migrate_in_abort },
 	/* consoles (api_qemu_console.c) */
 	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/termproxy", api_qemu_termproxy_params,
 	  "/vms/{vmid}", "VM.Console", 0, api_qemu_termproxy },

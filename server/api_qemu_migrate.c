@@ -1,0 +1,796 @@
+/* /nodes/{node}/qemu/{vmid}/migrate: preconditions and the qmigrate task
+ * (online, with local disks: hv/migrate.h), and the target side as the
+ * internal routes .../migrate_in (prepare, finish, abort) that the source
+ * node calls over the cluster's HTTPS channel as root@pam.
+ *
+ * Ownership: the target writes the configuration only once its QEMU runs
+ * the guest; the source then stops its QEMU and deletes its disks and its
+ * configuration.  On any failure before that the target's QEMU, disks and
+ * credentials go, and the source keeps (and runs) the VM. */
+#include "server/api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "hv/migrate.h"
+#include "hv/vm.h"
+#include "server/app.h"
+#include "server/cluster.h"
+#include "server/params.h"
+#include "server/peer.h"
+#include "server/qemu_int.h"
+#include "server/store.h"
+#include "server/tasks.h"
+#include "storage/pool.h"
+
+#define MIG_USER "root@pam"         /* the cluster's own calls */
+#define MIG_FINISH_TIMEOUT_MS 30000 /* the incoming side completes right after the source */
+#define PEM_MAX 8192
+
+static int check_migration_type(const char *v, char *err, size_t errlen)
+{
+	if (strcmp(v, "secure") == 0)
+		return 0;
+	snprintf(err, errlen, "value '%s' does not have a value in the enumeration 'secure'", v);
+	return -EINVAL;
+}
+
+const struct param_spec api_qemu_migrate_get_params[] = {
+	QEMU_NODE_PARAM,
+	QEMU_VMID_PARAM,
+	{ .name = "target", .type = PT_STRING, .flags = PF_OPTIONAL, .check = param_check_pve_node },
+	{ .name = NULL },
+};
+
+const struct param_spec api_qemu_migrate_params[] = {
+	QEMU_NODE_PARAM,
+	QEMU_VMID_PARAM,
+	{ .name = "target", .type = PT_STRING, .check = param_check_pve_node },
+	QEMU_BOOL_OPT("online"),
+	QEMU_BOOL_OPT("force"),
+	QEMU_BOOL_OPT("with-local-disks"),
+	{ .name = "targetstorage", .type = PT_STRING, .flags = PF_OPTIONAL,
+	  .check = param_check_pve_storage_id },
+	{ .name = "bwlimit", .type = PT_INTEGER, .flags = PF_OPTIONAL, .min = 0,
+	  .max = 4294967295LL },
+	{ .name = "migration_type", .type = PT_STRING, .flags = PF_OPTIONAL,
+	  .check = check_migration_type },
+	{ .name = NULL },
+};
+
+/* ---- shared ---------------------------------------------------------------------------- */
+
+/* A disk of the VM as the migration moves it. */
+struct mdisk {
+	char key[16];
+	char volid[POOL_VOLID_MAX];
+	char format[8];
+	uint64_t size;
+};
+
+struct mdisks {
+	struct mdisk d[HV_MIG_MAX_DISKS];
+	size_t n;
+};
+
+/* The VM's disks with their sizes (CD-ROMs and ISO images stay). */
+static int local_disks(struct app *app, const struct vmconf *conf, struct mdisks *out, char *err,
+		       size_t errlen)
+{
+	struct qemu_disks qd;
+	int r = qemu_resolve_disks(app, conf, &qd, err, errlen);
+
+	out->n = 0;
+	for (size_t i = 0; r == 0 && i < qd.n; i++) {
+		struct vmconf_drive d;
+		struct mdisk *m = &out->d[out->n];
+
+		if (vmconf_drive_parse(qd.key[i], vmconf_get(conf, qd.key[i]), &d, err, errlen) < 0 ||
+		    d.cdrom)
+			continue;
+		if (out->n == HV_MIG_MAX_DISKS) {
+			snprintf(err, errlen, "too many disks");
+			return -E2BIG;
+		}
+		snprintf(m->key, sizeof(m->key), "%s", qd.key[i]);
+		snprintf(m->format, sizeof(m->format), "%s", qd.format[i]);
+		vmconf_drive_volid(&d, m->volid, sizeof(m->volid));
+		r = pool_image_size(qd.path[i], &m->size, err, errlen);
+		out->n += r == 0;
+	}
+	return r;
+}
+
+static void disks_keys(const struct mdisks *m, struct hv_mig_disks *out)
+{
+	out->n = m->n;
+	for (size_t i = 0; i < m->n; i++)
+		out->key[i] = m->d[i].key;
+}
+
+/* ---- GET migrate ------------------------------------------------------------------------ */
+
+static cJSON *allowed_nodes(struct app *app)
+{
+	struct cluster_member *m = calloc(256, sizeof(*m));
+	size_t n = m && app->cluster ? cluster_members(app->cluster, m, 256) : 0;
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; a && i < n; i++)
+		if (!m[i].local && m[i].online)
+			cJSON_AddItemToArray(a, cJSON_CreateString(m[i].name));
+	free(m);
+	return a;
+}
+
+static cJSON *disks_json(const struct mdisks *m)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; a && i < m->n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "volid", m->d[i].volid);
+		cJSON_AddNumberToObject(o, "size", (double)m->d[i].size);
+		cJSON_AddStringToObject(o, "drivename", m->d[i].key);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+int api_qemu_migrate_get(struct req *req, struct resp *resp)
+{
+	int vmid = qemu_vmid(req);
+	struct mdisks md;
+	struct qvm vm;
+	char err[512];
+	int r = qvm_read(req->app, vmid, &vm);
+
+	if (r < 0)
+		return qemu_no_such_vm(req, resp, vmid);
+	r = local_disks(req->app, vm.conf, &md, err, sizeof(err));
+	qvm_clear(&vm);
+	if (r < 0)
+		return resp_error(resp, r, "%s", err);
+	resp->data = cJSON_CreateObject();
+	cJSON_AddBoolToObject(resp->data, "running", qemu_running(req->app, vmid));
+	cJSON_AddItemToObject(resp->data, "allowed_nodes", allowed_nodes(req->app));
+	cJSON_AddItemToObject(resp->data, "not_allowed_nodes", cJSON_CreateObject());
+	cJSON_AddItemToObject(resp->data, "local_disks", disks_json(&md));
+	cJSON_AddItemToObject(resp->data, "local_resources", cJSON_CreateArray());
+	return 0;
+}
+
+/* ---- records ----------------------------------------------------------------------------- */
+
+/* Sets (LOCK "migrate") or clears ("") the configuration lock of VMID. */
+static int set_lock(struct app *app, int vmid, const char *lock)
+{
+	struct store_txn *txn;
+	struct qvm vm;
+	int r = store_begin(app->store, 0, &txn);
+
+	if (r < 0)
+		return r;
+	if ((r = qvm_load(txn, vmid, &vm)) == 0) {
+		snprintf(vm.lock, sizeof(vm.lock), "%s", lock);
+		r = qvm_save(txn, vmid, &vm);
+		qvm_clear(&vm);
+	}
+	if (r < 0) {
+		store_abort(txn);
+		return r;
+	}
+	return store_commit(txn);
+}
+
+/* Writes CONF as VMID's new record (no lock, no pending changes). */
+static int record_put(struct app *app, int vmid, const struct vmconf *conf)
+{
+	struct store_txn *txn;
+	struct qvm vm;
+	int r = qvm_init(&vm);
+
+	if (r < 0)
+		return r;
+	vmconf_free(vm.conf);
+	vm.conf = vmconf_dup(conf);
+	r = vm.conf ? store_begin(app->store, 0, &txn) : -ENOMEM;
+	if (r == 0 && (r = qvm_save(txn, vmid, &vm)) < 0)
+		store_abort(txn);
+	else if (r == 0)
+		r = store_commit(txn);
+	qvm_clear(&vm);
+	return r;
+}
+
+static int record_del(struct app *app, int vmid)
+{
+	struct store_txn *txn;
+	char key[16];
+	int r = store_begin(app->store, 0, &txn);
+
+	snprintf(key, sizeof(key), "%d", vmid);
+	if (r == 0 && (r = store_del(txn, DB_VMS, key)) < 0)
+		store_abort(txn);
+	else if (r == 0)
+		r = store_commit(txn);
+	return r;
+}
+
+static void tls_dir(struct app *app, int vmid, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%d.migtls", app->cfg.run_dir, vmid);
+}
+
+/* ---- target side: POST/DELETE .../migrate_in ------------------------------------------- */
+
+const struct param_spec api_qemu_migrate_in_params[] = {
+	QEMU_NODE_PARAM,
+	QEMU_VMID_PARAM,
+	{ .name = "conf", .type = PT_STRING, .max = 65536 },
+	{ .name = "disks", .type = PT_STRING, .max = 16384 },
+	{ .name = "targetstorage", .type = PT_STRING, .check = param_check_pve_storage_id },
+	{ .name = "host", .type = PT_STRING, .max = 64 },
+	{ .name = "tls_ca", .type = PT_STRING, .max = PEM_MAX },
+	{ .name = "tls_cert", .type = PT_STRING, .max = PEM_MAX },
+	{ .name = "tls_key", .type = PT_STRING, .max = PEM_MAX },
+	{ .name = NULL },
+};
+
+const struct param_spec api_qemu_migrate_in_finish_params[] = {
+	QEMU_NODE_PARAM,
+	QEMU_VMID_PARAM,
+	{ .name = "conf", .type = PT_STRING, .max = 65536 },
+	{ .name = NULL },
+};
+
+const struct param_spec api_qemu_migrate_in_abort_params[] = {
+	QEMU_NODE_PARAM,
+	QEMU_VMID_PARAM,
+	{ .name = "volumes", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 16384 },
+	{ .name = NULL },
+};
+
+/* Only the cluster's own calls (root@pam tickets minted by a member). */
+static int internal_only(struct req *req, struct resp *resp)
+{
+	if (req->who && strcmp(req->who->userid, MIG_USER) == 0 && !req->who->tokenid[0])
+		return 0;
+	return resp_error(resp, CR_EPERM_CHECK, "Permission check failed (migration is internal)");
+}
+
+/* Frees every volume in the comma list VOLS that belongs to VMID. */
+static void free_volumes(struct app *app, int vmid, const char *vols)
+{
+	char *copy = strdup(vols ? vols : ""), *save = NULL, err[256];
+	struct pool_volid v;
+
+	for (char *s = copy ? strtok_r(copy, ",", &save) : NULL; s; s = strtok_r(NULL, ",", &save))
+		if (pool_volid_parse(s, &v, err, sizeof(err)) == 0 && v.vmid == vmid &&
+		    v.content == POOL_CONTENT_IMAGES)
+			pool_set_vol_free(app->pools, s, err, sizeof(err));
+	free(copy);
+}
+
+/* Allocates one disk of the incoming VM like its source and points KEY of
+ * CONF at it; the volume id is appended to VOLS. */
+static int alloc_disk(int vmid, struct pool *pool, const cJSON *disk,
+		      struct vmconf *conf, struct buf *vols, char *err, size_t errlen)
+{
+	const cJSON *key = cJSON_GetObjectItemCaseSensitive(disk, "key");
+	const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(disk, "format");
+	const cJSON *size = cJSON_GetObjectItemCaseSensitive(disk, "size");
+	char volid[POOL_VOLID_MAX], *text;
+	struct vmconf_drive d;
+	int r;
+
+	if (!cJSON_IsString(key) || !cJSON_IsString(fmt) || !cJSON_IsNumber(size) ||
+	    !vmconf_get(conf, key->valuestring) || size->valuedouble <= 0 ||
+	    (strcmp(fmt->valuestring, "raw") && strcmp(fmt->valuestring, "qcow2"))) {
+		snprintf(err, errlen, "invalid disk list");
+		return -EINVAL;
+	}
+	r = vmconf_drive_parse(key->valuestring, vmconf_get(conf, key->valuestring), &d, err, errlen);
+	if (r == 0)
+		r = pool_alloc(pool, vmid, fmt->valuestring, (uint64_t)size->valuedouble, volid,
+			       sizeof(volid), err, errlen);
+	if (r < 0)
+		return r;
+	buf_printf(vols, "%s%s", vols->len ? "," : "", volid);
+	snprintf(d.storage, sizeof(d.storage), "%s", pool_id(pool));
+	snprintf(d.volname, sizeof(d.volname), "%s", strchr(volid, ':') + 1);
+	text = vmconf_drive_format(&d);
+	r = text ? vmconf_set(conf, key->valuestring, text) : -ENOMEM;
+	free(text);
+	return r;
+}
+
+static int alloc_disks(struct req *req, int vmid, struct vmconf *conf, struct buf *vols,
+		       char *err, size_t errlen)
+{
+	struct pool *pool = pool_set_get(req->app->pools, req_str(req, "targetstorage"));
+	cJSON *disks = cJSON_Parse(req_str(req, "disks")), *disk;
+	int r = 0;
+
+	if (!pool) {
+		snprintf(err, errlen, "storage '%s' does not exist", req_str(req, "targetstorage"));
+		r = CR_ENOTFOUND;
+	} else if (!cJSON_IsArray(disks) || cJSON_GetArraySize(disks) > HV_MIG_MAX_DISKS) {
+		snprintf(err, errlen, "invalid disk list");
+		r = -EINVAL;
+	}
+	cJSON_ArrayForEach(disk, disks) {
+		if (r == 0)
+			r = alloc_disk(vmid, pool, disk, conf, vols, err, errlen);
+	}
+	cJSON_Delete(disks);
+	return r;
+}
+
+static int write_server_tls(struct req *req, int vmid, char *err, size_t errlen)
+{
+	struct hv_mig_tls t = { .ca_cert = (char *)req_str(req, "tls_ca"),
+				.server_cert = (char *)req_str(req, "tls_cert"),
+				.server_key = (char *)req_str(req, "tls_key") };
+	char dir[600];
+
+	tls_dir(req->app, vmid, dir, sizeof(dir));
+	return hv_mig_tls_write(&t, dir, 1, err, errlen);
+}
+
+/* Starts the incoming QEMU of CONF and opens its NBD and migration
+ * listeners on HOST; fills the ports into DATA. */
+static int start_incoming(struct req *req, int vmid, const struct vmconf *conf, cJSON *data,
+			  char *err, size_t errlen)
+{
+	struct hv_mig_qemu q = { .h = req->app->hv, .vmid = vmid };
+	struct hv_mig_target_opts o = { .listen_host = req_str(req, "host") };
+	struct qemu_disks qd;
+	char dir[600];
+	int r = qemu_resolve_disks(req->app, conf, &qd, err, errlen);
+
+	tls_dir(req->app, vmid, dir, sizeof(dir));
+	o.tls_dir = dir;
+	if (r == 0)
+		r = hv_vm_start_incoming(req->app->hv, vmid, conf, qd.d, qd.n, QEMU_START_TIMEOUT_MS,
+					 err, errlen);
+	for (size_t i = 0; i < qd.n && o.disks.n < HV_MIG_MAX_DISKS; i++)
+		if (strstr(req_str(req, "disks"), qd.key[i]))
+			o.disks.key[o.disks.n++] = qd.key[i];
+	o.nbd_port = hv_mig_free_port(o.listen_host);
+	o.mig_port = hv_mig_free_port(o.listen_host);
+	if (r == 0 && (o.nbd_port < 0 || o.mig_port < 0)) {
+		snprintf(err, errlen, "no free port on %s", o.listen_host);
+		r = -EADDRNOTAVAIL;
+	}
+	if (r == 0)
+		r = hv_mig_target_prepare(&q, &o, err, errlen);
+	cJSON_AddNumberToObject(data, "nbd_port", o.nbd_port);
+	cJSON_AddNumberToObject(data, "mig_port", o.mig_port);
+	return r;
+}
+
+static int is_ip(const char *s)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+static int incoming_checks(struct req *req, struct resp *resp, int vmid)
+{
+	struct qvm vm;
+	int r = internal_only(req, resp);
+
+	if (r < 0)
+		return r;
+	if (!req->app->hv || !req->app->pools)
+		return resp_error(resp, CR_EINTERNAL, "this node cannot run VMs");
+	if (!is_ip(req_str(req, "host"))) {
+		resp->errors = cJSON_CreateObject();
+		cJSON_AddStringToObject(resp->errors, "host", "value is not an IP address");
+		return CR_EINVAL_PARAM;
+	}
+	if (qvm_read(req->app, vmid, &vm) == 0) {
+		qvm_clear(&vm);
+		return resp_error(resp, CR_EEXISTS, "VM %d already exists on node '%s'", vmid,
+				  req->app->cfg.node);
+	}
+	if (hv_vm_running(req->app->hv, vmid))
+		return resp_error(resp, CR_EEXISTS, "VM %d is already running here", vmid);
+	return 0;
+}
+
+int api_qemu_migrate_in(struct req *req, struct resp *resp)
+{
+	int vmid = qemu_vmid(req), r = incoming_checks(req, resp, vmid);
+	struct vmconf *conf = NULL;
+	struct buf vols = BUF_INIT;
+	char err[1024], *text = NULL, dir[600], ignored[256];
+
+	if (r < 0)
+		return r;
+	r = vmconf_from_text(req_str(req, "conf"), &conf, err, sizeof(err));
+	if (r == 0)
+		r = alloc_disks(req, vmid, conf, &vols, err, sizeof(err));
+	if (r == 0)
+		r = write_server_tls(req, vmid, err, sizeof(err));
+	resp->data = cJSON_CreateObject();
+	if (r == 0)
+		r = start_incoming(req, vmid, conf, resp->data, err, sizeof(err));
+	if (r == 0 && !(text = vmconf_to_text(conf)))
+		r = -ENOMEM;
+	if (r == 0) {
+		cJSON_AddStringToObject(resp->data, "conf", text);
+		cJSON_AddStringToObject(resp->data, "volumes", vols.data ? vols.data : "");
+	} else {
+		hv_vm_stop(req->app->hv, vmid, 5000, ignored, sizeof(ignored));
+		free_volumes(req->app, vmid, vols.data);
+		tls_dir(req->app, vmid, dir, sizeof(dir));
+		hv_mig_tls_remove(dir);
+		r = resp_error(resp, r, "migration target: %s", err);
+	}
+	free(text);
+	buf_free(&vols);
+	vmconf_free(conf);
+	return r;
+}
+
+int api_qemu_migrate_in_finish(struct req *req, struct resp *resp)
+{
+	int vmid = qemu_vmid(req), r = internal_only(req, resp);
+	struct hv_mig_qemu q = { .h = req->app->hv, .vmid = vmid };
+	struct vmconf *conf = NULL;
+	char err[1024], dir[600];
+
+	if (r < 0)
+		return r;
+	r = vmconf_from_text(req_str(req, "conf"), &conf, err, sizeof(err));
+	if (r == 0)
+		r = req->app->hv ? hv_mig_target_finish(&q, MIG_FINISH_TIMEOUT_MS, err, sizeof(err))
+				 : CR_ENOTRUNNING;
+	/* the guest runs here now: this node owns the VM */
+	if (r == 0 && (r = record_put(req->app, vmid, conf)) < 0)
+		snprintf(err, sizeof(err), "cannot store the configuration: %s", err_str(r));
+	tls_dir(req->app, vmid, dir, sizeof(dir));
+	hv_mig_tls_remove(dir);
+	vmconf_free(conf);
+	return r < 0 ? resp_error(resp, r, "migration target: %s", err) : 0;
+}
+
+int api_qemu_migrate_in_abort(struct req *req, struct resp *resp)
+{
+	int vmid = qemu_vmid(req), r = internal_only(req, resp);
+	char dir[600], ignored[256];
+	struct qvm vm;
+
+	if (r < 0)
+		return r;
+	if (qvm_read(req->app, vmid, &vm) == 0) { /* finished: the VM is ours, keep it */
+		qvm_clear(&vm);
+		return resp_error(resp, CR_EEXISTS, "VM %d is owned by node '%s'", vmid,
+				  req->app->cfg.node);
+	}
+	if (req->app->hv)
+		hv_vm_stop(req->app->hv, vmid, 5000, ignored, sizeof(ignored));
+	free_volumes(req->app, vmid, req_str(req, "volumes"));
+	tls_dir(req->app, vmid, dir, sizeof(dir));
+	hv_mig_tls_remove(dir);
+	return 0;
+}
+
+/* ---- source side: the qmigrate task ------------------------------------------------------ */
+
+struct mig_arg {
+	int vmid;
+	char target[64];
+	char storage[64];
+	uint64_t bwlimit_kib;
+	struct peer_info peer;
+};
+
+struct mig_run {
+	struct task *t;
+	struct app *app;
+	const struct mig_arg *a;
+	struct mdisks md;
+	struct hv_mig_tls tls;
+	char path[160];       /* /nodes/<target>/qemu/<vmid>/migrate_in */
+	char tls_dir[600];
+	int nbd_port, mig_port;
+	char *target_conf;    /* from the target: volids of its disks */
+	char *target_vols;
+};
+
+static double mib(uint64_t b)
+{
+	return (double)b / (1 << 20);
+}
+
+static int on_progress(void *opaque, const struct hv_mig_progress *p)
+{
+	struct mig_run *m = opaque;
+
+	if (p->phase == HV_MIG_MIRROR)
+		task_log(m->t, "mirror: transferred %.1f MiB of %.1f MiB (%d of %zu disks in sync)",
+			 mib(p->disk_done), mib(p->disk_total), p->disks_ready, m->md.n);
+	else if (p->phase == HV_MIG_RAM)
+		task_log(m->t,
+			 "migration %s, transferred %.1f MiB of %.1f MiB VM-state, %.1f MiB/s, "
+			 "dirty rate %llu pages/s, remaining %.1f MiB",
+			 p->status, mib(p->transferred), mib(p->total), p->mbps / 8,
+			 (unsigned long long)p->dirty_rate, mib(p->remaining));
+	return task_should_stop(m->t);
+}
+
+/* Reply data of a POST to the target, or an error in ERR. */
+static int target_call(struct mig_run *m, const char *method, const char *suffix,
+		       const cJSON *params, cJSON **data, char *err, size_t errlen)
+{
+	struct peer_reply rep;
+	char path[200];
+	int r;
+
+	snprintf(path, sizeof(path), "%s%s", m->path, suffix);
+	r = peer_request(m->app, m->a->target, method, path, params, MIG_USER, &rep, err, errlen);
+	if (r < 0)
+		return r;
+	if (rep.status != 200) {
+		snprintf(err, errlen, "%s", rep.reason);
+		r = CR_EINTERNAL;
+	} else if (data) {
+		*data = rep.data ? cJSON_DetachItemViaPointer(rep.json, rep.data) : NULL;
+	}
+	peer_reply_free(&rep);
+	return r;
+}
+
+static cJSON *disks_param(const struct mdisks *md)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; a && i < md->n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "key", md->d[i].key);
+		cJSON_AddStringToObject(o, "format", md->d[i].format);
+		cJSON_AddNumberToObject(o, "size", (double)md->d[i].size);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+static int take_string(cJSON *data, const char *key, char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, key);
+
+	*out = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+	return *out ? 0 : -EPROTO;
+}
+
+static int target_prepare(struct mig_run *m, const struct vmconf *conf, char *err, size_t errlen)
+{
+	cJSON *p = cJSON_CreateObject(), *data = NULL;
+	char *text = vmconf_to_text(conf), *disks = cJSON_PrintUnformatted(disks_param(&m->md));
+	int r = -ENOMEM;
+
+	if (p && text && disks && cJSON_AddStringToObject(p, "conf", text) &&
+	    cJSON_AddStringToObject(p, "disks", disks) &&
+	    cJSON_AddStringToObject(p, "targetstorage", m->a->storage) &&
+	    cJSON_AddStringToObject(p, "host", m->a->peer.host) &&
+	    cJSON_AddStringToObject(p, "tls_ca", m->tls.ca_cert) &&
+	    cJSON_AddStringToObject(p, "tls_cert", m->tls.server_cert) &&
+	    cJSON_AddStringToObject(p, "tls_key", m->tls.server_key))
+		r = target_call(m, "POST", "", p, &data, err, errlen);
+	if (r == 0) {
+		m->nbd_port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(data, "nbd_port"));
+		m->mig_port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(data, "mig_port"));
+		if (take_string(data, "conf", &m->target_conf) < 0 ||
+		    take_string(data, "volumes", &m->target_vols) < 0)
+			r = -EPROTO;
+	}
+	cJSON_Delete(data);
+	cJSON_Delete(p);
+	free(text);
+	free(disks);
+	return r;
+}
+
+static void target_abort(struct mig_run *m)
+{
+	cJSON *p = cJSON_CreateObject();
+	char err[512];
+
+	cJSON_AddStringToObject(p, "volumes", m->target_vols ? m->target_vols : "");
+	if (target_call(m, "DELETE", "", p, NULL, err, sizeof(err)) < 0)
+		task_warn(m->t, "cleanup on %s: %s", m->a->target, err);
+	cJSON_Delete(p);
+}
+
+static int migrate_ram_and_disks(struct mig_run *m, char *err, size_t errlen)
+{
+	struct hv_mig_qemu q = { .h = m->app->hv, .vmid = m->a->vmid };
+	struct hv_mig_source_opts o = { .tls_dir = m->tls_dir, .host = m->a->peer.host,
+					.nbd_port = m->nbd_port, .mig_port = m->mig_port,
+					.bwlimit_kib = m->a->bwlimit_kib, .progress = on_progress,
+					.opaque = m };
+	struct hv_mig_progress last;
+	int r;
+
+	disks_keys(&m->md, &o.disks);
+	r = hv_mig_tls_write(&m->tls, m->tls_dir, 0, err, errlen);
+	if (r == 0)
+		r = hv_mig_source_run(&q, &o, &last, err, errlen);
+	hv_mig_tls_remove(m->tls_dir);
+	if (r < 0)
+		return r;
+	task_log(m->t, "migration status: completed");
+	task_log(m->t, "migration downtime %lld ms, total time %lld ms, transferred %.1f MiB",
+		 (long long)last.downtime_ms, (long long)last.total_ms, mib(last.transferred));
+	return 0;
+}
+
+/* The target runs the guest and owns the VM: remove the source's copy. */
+static void source_drop(struct mig_run *m)
+{
+	char err[512];
+	int r;
+
+	hv_vm_stop(m->app->hv, m->a->vmid, 10000, err, sizeof(err));
+	for (size_t i = 0; i < m->md.n; i++)
+		if (pool_set_vol_free(m->app->pools, m->md.d[i].volid, err, sizeof(err)) < 0)
+			task_warn(m->t, "cannot remove %s: %s", m->md.d[i].volid, err);
+	if ((r = record_del(m->app, m->a->vmid)) < 0)
+		task_warn(m->t, "cannot remove the configuration: %s", err_str(r));
+}
+
+static int load_source(struct mig_run *m, struct qvm *vm, char *err, size_t errlen)
+{
+	int r = qvm_read(m->app, m->a->vmid, vm);
+
+	if (r < 0) {
+		snprintf(err, errlen, "VM %d does not exist", m->a->vmid);
+		return r;
+	}
+	if (!qemu_running(m->app, m->a->vmid)) {
+		snprintf(err, errlen, "VM %d is not running: offline migration is not supported",
+			 m->a->vmid);
+		return CR_EUNSUPPORTED;
+	}
+	r = local_disks(m->app, vm->conf, &m->md, err, errlen);
+	if (r == 0)
+		r = hv_mig_tls_new(&m->tls, err, errlen);
+	return r;
+}
+
+static int migrate_run(struct mig_run *m, char *err, size_t errlen)
+{
+	struct qvm vm;
+	cJSON *p;
+	int r = load_source(m, &vm, err, errlen);
+
+	if (r < 0)
+		return r;
+	task_log(m->t, "starting migration of VM %d to node '%s' (%s)", m->a->vmid, m->a->target,
+		 m->a->peer.host);
+	r = target_prepare(m, vm.conf, err, errlen);
+	qvm_clear(&vm);
+	if (r < 0) {
+		target_abort(m);
+		return r;
+	}
+	task_log(m->t, "target QEMU waiting; %zu local disk(s) to mirror over TLS", m->md.n);
+	r = migrate_ram_and_disks(m, err, errlen);
+	p = cJSON_CreateObject();
+	cJSON_AddStringToObject(p, "conf", m->target_conf);
+	if (r == 0)
+		r = target_call(m, "POST", "/finish", p, NULL, err, errlen);
+	cJSON_Delete(p);
+	if (r < 0) {
+		target_abort(m);
+		if (hv_vm_running(m->app->hv, m->a->vmid)) /* resumes a source left paused */
+			hv_vm_resume(m->app->hv, m->a->vmid, err + strlen(err), 1);
+		return r;
+	}
+	source_drop(m);
+	return 0;
+}
+
+static int migrate_task(struct task *t, void *opaque)
+{
+	const struct mig_arg *a = opaque;
+	struct mig_run m = { .t = t, .app = task_app(t), .a = a };
+	char err[1024] = "";
+	uint64_t t0 = util_now_ms();
+	int r;
+
+	snprintf(m.path, sizeof(m.path), "/nodes/%s/qemu/%d/migrate_in", a->target, a->vmid);
+	snprintf(m.tls_dir, sizeof(m.tls_dir), "%s/%d.migtls-out", m.app->cfg.run_dir, a->vmid);
+	r = set_lock(m.app, a->vmid, "migrate");
+	if (r == 0) {
+		r = migrate_run(&m, err, sizeof(err));
+		if (r < 0)
+			set_lock(m.app, a->vmid, "");
+	}
+	hv_mig_tls_free(&m.tls);
+	free(m.target_conf);
+	free(m.target_vols);
+	if (r < 0)
+		return task_fail(t, r, "migration aborted: %s", err[0] ? err : err_str(r));
+	task_log(t, "migration finished successfully (duration %.1f s)",
+		 (double)(util_now_ms() - t0) / 1000);
+	return 0;
+}
+
+/* ---- POST migrate -------------------------------------------------------------------- */
+
+static int param_error(struct resp *resp, const char *name, const char *msg)
+{
+	resp->errors = cJSON_CreateObject();
+	cJSON_AddStringToObject(resp->errors, name, msg);
+	return CR_EINVAL_PARAM;
+}
+
+static int vm_checks(struct req *req, struct resp *resp, int vmid)
+{
+	const char *t;
+	struct qvm vm;
+	int r = qemu_check_vm(req, resp, vmid), running = qemu_running(req->app, vmid);
+
+	if (r < 0)
+		return r;
+	if ((r = qvm_read(req->app, vmid, &vm)) < 0)
+		return qemu_no_such_vm(req, resp, vmid);
+	t = vmconf_get(vm.conf, "template");
+	r = t && strcmp(t, "1") == 0;
+	qvm_clear(&vm);
+	if (r)
+		return resp_error(resp, CR_EINTERNAL, "VM %d is a template: migrating templates is not supported", vmid);
+	if (running && !req_bool(req, "online", 0))
+		return resp_error(resp, CR_EINTERNAL, "can't migrate running VM without --online");
+	if (!running)
+		return resp_error(resp, CR_EUNSUPPORTED, "VM %d is not running: offline migration is not supported", vmid);
+	if (!req_bool(req, "with-local-disks", 0))
+		return resp_error(resp, CR_EINTERNAL, "can't migrate VM which uses local storage without --with-local-disks");
+	return 0;
+}
+
+static int target_checks(struct req *req, struct resp *resp, struct peer_info *peer)
+{
+	const char *target = req_str(req, "target");
+
+	if (strcmp(target, req->app->cfg.node) == 0)
+		return param_error(resp, "target", "target is local node.");
+	if (peer_lookup(req->app, target, peer) < 0)
+		return resp_error(resp, CR_EINTERNAL, "no such cluster node '%s'", target);
+	if (!peer->online)
+		return resp_error(resp, CR_EINTERNAL, "target node '%s' is not online", target);
+	return 0;
+}
+
+int api_qemu_migrate(struct req *req, struct resp *resp)
+{
+	int vmid = qemu_vmid(req);
+	struct mig_arg *a = calloc(1, sizeof(*a));
+	const char *st = req_str(req, "targetstorage");
+	int r = a ? target_checks(req, resp, &a->peer) : -ENOMEM;
+
+	if (r == 0)
+		r = vm_checks(req, resp, vmid);
+	if (r < 0) {
+		free(a);
+		return r == -ENOMEM ? resp_error(resp, r, "out of memory") : r;
+	}
+	a->vmid = vmid;
+	snprintf(a->target, sizeof(a->target), "%s", req_str(req, "target"));
+	snprintf(a->storage, sizeof(a->storage), "%s", st ? st : "local");
+	a->bwlimit_kib = (uint64_t)req_int(req, "bwlimit", 0);
+	return qemu_task(req, resp, "qmigrate", vmid, migrate_task, a, free, 0);
+}

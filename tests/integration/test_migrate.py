@@ -1,0 +1,300 @@
+#!/usr/bin/python3
+"""Live migration between two real corrald nodes of a gossip cluster, each on
+its own loopback address: the test guest runs a counter on its serial console
+and writes to its data disk; after POST .../migrate (online, with local
+disks) the counter goes on on the target, the disk holds the writes, the VM
+is listed on the target in /cluster/resources and the source keeps no copy.
+Bad input as Proxmox answers it, the task stopped mid-mirror (source still
+runs, target clean), and the way back with `corral vm migrate`."""
+import os
+import random
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import corral_test as ct  # noqa: E402
+from corral_guest import Serial, ensure_guest, kill_vms, put_guest_disk  # noqa: E402
+
+suite = ct.Suite("migrate")
+PASSWORD = "Adm1n-test-pw"
+NET = f"127.{random.randint(100, 250)}.{random.randint(1, 250)}"
+VMID = 100
+TASK_TIMEOUT = 240
+
+
+class Node(ct.Corrald):
+    """A corrald on its own loopback address, gossip on the same address."""
+
+    def __init__(self, name, ip):
+        self.ip = ip
+        self.gossip = f"{ip}:{ct.free_port()}"
+        super().__init__(node=name, admin_password=PASSWORD)
+        self.base = f"https://{ip}:{self.port}"
+        self.url = self.base + "/api2/json"
+        self.args = ["--gossip-listen", self.gossip]
+
+    def command(self):
+        return [ct.binary("corrald"), "--data-dir", self.data_dir, "--listen",
+                f"{self.ip}:{self.port}", "--node", self.node] + self.args
+
+    def _port_open(self):
+        import socket
+        try:
+            with socket.create_connection((self.ip, self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def fingerprint(self):
+        return ct.tls_fingerprint(self.ip, self.port)
+
+    def api(self, method, path, **kw):
+        return self.session().request(method, self.url + path, **kw)
+
+    def get(self, path, **kw):
+        r = self.api("GET", path, **kw)
+        assert r.status_code == 200, f"{self.node} GET {path}: {r.status_code} {r.reason}"
+        return r.json()["data"]
+
+    def post(self, path, **data):
+        r = self.api("POST", path, data=data)
+        assert r.status_code == 200, f"{self.node} POST {path}: {r.status_code} {r.reason}"
+        return r.json()["data"]
+
+    def task(self, upid, timeout=TASK_TIMEOUT):
+        """(exitstatus, log) of UPID once stopped."""
+        path = f"/nodes/{self.node}/tasks/{upid}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.get(path + "/status")
+            if st["status"] == "stopped":
+                log = self.get(path + "/log", params={"limit": 5000})
+                return st["exitstatus"], "\n".join(line["t"] for line in log)
+            time.sleep(0.3)
+        raise AssertionError(f"task {upid} still running after {timeout}s")
+
+
+def wait_for(what, fn, timeout=60, step=0.5):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            v = fn()
+            if v:
+                return v
+            last = v
+        except Exception as e:  # noqa: B902 - keep polling, report the last
+            last = e
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def counter(serial):
+    """Highest "TICK n END" the console shows within a few seconds."""
+    best = -1
+    text = b""
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        try:
+            text += serial.read_until(b"\n", 1) + b"\n"
+        except AssertionError:
+            pass
+    serial.last_text = text + serial.seen
+    for part in (text + serial.seen).split(b"TICK ")[1:]:
+        words = part.split()
+        if len(words) >= 2 and words[1] == b"END" and words[0].isdigit():
+            best = max(best, int(words[0]))
+    return best
+
+
+class Ctx:
+    def __init__(self):
+        self.a = Node("mg-a", f"{NET}.1")
+        self.b = Node("mg-b", f"{NET}.2")
+        self.last = -1
+
+    def home_of(self, vmid):
+        return [n for n in (self.a, self.b)
+                if os.path.exists(os.path.join(n.data_dir, "run", f"{vmid}.pid"))]
+
+    def images(self, node):
+        d = os.path.join(node.data_dir, "images", "images", str(VMID))
+        return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+    def serial(self, node):
+        s = Serial(node, VMID)
+        s.connect()
+        return s
+
+    def counter_goes_on(self, node):
+        s = self.serial(node)
+        try:
+            c = wait_for("counter on " + node.node, lambda: (lambda v: v if v > self.last else 0)(
+                counter(s)), timeout=60, step=0)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; console: {getattr(s, 'last_text', b'')[-600:]!r}")
+        finally:
+            s.close()
+        self.last = c
+        return c
+
+
+@suite.test
+def test_cluster(c):
+    """two nodes form a cluster"""
+    r = c.a.api("POST", "/cluster/config", data={"clustername": "migtest"})
+    ct.check_equal(r.status_code, 200, r.text)
+    r = c.b.api("POST", "/cluster/config/join",
+                data={"hostname": f"{c.a.ip}:{c.a.port}", "fingerprint": c.a.fingerprint(),
+                      "password": PASSWORD, "username": "admin@pve", "link0": c.b.gossip})
+    ct.check_equal(r.status_code, 200, r.text)
+    for n in (c.a, c.b):
+        wait_for(f"{n.node} sees both", lambda n=n: sum(
+            e["online"] for e in n.get("/cluster/status") if e["type"] == "node") == 2)
+
+
+@suite.test
+def test_guest_runs(c):
+    """the guest boots on node A and runs a counter writing to its data disk"""
+    boot = put_guest_disk(c.a, VMID)
+    upid = c.a.post("/nodes/mg-a/qemu", vmid=VMID, name="mig", memory=256, virtio0=boot,
+                    virtio1="local:1", serial0="socket", boot="order=virtio0")
+    ct.check_equal(c.a.task(upid)[0], "OK")
+    ct.check_equal(c.a.task(c.a.post(f"/nodes/mg-a/qemu/{VMID}/status/start"))[0], "OK")
+    s = Serial(c.a, VMID)
+    s.wait_boot()
+    s.run("echo DATA-BEFORE | dd of=/dev/vdb bs=512 seek=100 conv=fsync 2>/dev/null")
+    # typed in small pieces: the emulated UART drops what overflows its FIFO
+    line = (b"i=0; while true; do i=$((i+1)); echo TICK $i END; echo TICK $i END | "
+            b"dd of=/dev/vdb bs=512 seek=200 conv=fsync 2>/dev/null; sleep 1; done &\n")
+    for i in range(0, len(line), 8):
+        s.sock.sendall(line[i:i + 8])
+        time.sleep(0.05)
+    s.close()
+    c.counter_goes_on(c.a)
+
+
+@suite.test
+def test_preconditions(c):
+    """GET migrate reports running, allowed nodes and local disks"""
+    d = c.a.get(f"/nodes/mg-a/qemu/{VMID}/migrate")
+    ct.check_equal(d["running"], 1)
+    ct.check_equal(d["allowed_nodes"], ["mg-b"])
+    ct.check_equal(sorted(x["drivename"] for x in d["local_disks"]), ["virtio0", "virtio1"])
+    ct.check_equal(d["local_resources"], [])
+
+
+@suite.test
+def test_bad_input(c):
+    """same node, unknown node, missing flags, insecure type: refused"""
+    path = f"/nodes/mg-a/qemu/{VMID}/migrate"
+    r = c.a.api("POST", path, data={"target": "mg-a", "online": 1, "with-local-disks": 1})
+    ct.check_equal(r.status_code, 400)
+    ct.check_equal(r.json()["errors"]["target"], "target is local node.")
+    r = c.a.api("POST", path, data={"target": "nosuch", "online": 1, "with-local-disks": 1})
+    ct.check_equal(r.status_code, 500)
+    assert "no such cluster node 'nosuch'" in r.reason, r.reason
+    r = c.a.api("POST", path, data={"target": "mg-b"})
+    assert r.status_code == 500 and "without --online" in r.reason, r.reason
+    r = c.a.api("POST", path, data={"target": "mg-b", "online": 1})
+    assert r.status_code == 500 and "with-local-disks" in r.reason, r.reason
+    r = c.a.api("POST", path, data={"target": "mg-b", "migration_type": "insecure"})
+    ct.check_equal(r.status_code, 400)
+    assert "migration_type" in r.json()["errors"], r.text
+    r = c.a.api("POST", path, data={"target": "bad node!", "online": 1})
+    ct.check_equal(r.status_code, 400)
+    # the target side is internal: a user's ticket is refused
+    r = c.b.api("DELETE", f"/nodes/mg-b/qemu/{VMID}/migrate_in")
+    ct.check_equal(r.status_code, 403)
+
+
+@suite.test
+def test_stopped_mid_mirror(c):
+    """the task stopped while disks copy: source runs on, target clean"""
+    upid = c.a.post(f"/nodes/mg-a/qemu/{VMID}/migrate", target="mg-b", online=1,
+                    bwlimit=1024, **{"with-local-disks": 1})
+    log_path = f"/nodes/mg-a/tasks/{upid}/log"
+    wait_for("mirror progress", lambda: any(
+        "mirror: transferred" in line["t"] for line in c.a.get(log_path)), timeout=90)
+    # a second migration of the same VM meanwhile is refused (task lock)
+    r = c.a.api("POST", f"/nodes/mg-a/qemu/{VMID}/migrate",
+                data={"target": "mg-b", "online": 1, "with-local-disks": 1})
+    ct.check_equal(r.status_code, 500, r.text)
+    r = c.a.api("DELETE", f"/nodes/mg-a/tasks/{upid}")
+    ct.check_equal(r.status_code, 200, r.text)
+    status, log = c.a.task(upid)
+    assert status != "OK" and "migration aborted" in status, status + "\n" + log
+    ct.check_equal(c.home_of(VMID), [c.a])
+    ct.check_equal(c.images(c.b), [])
+    ct.check_equal(c.a.get(f"/nodes/mg-a/qemu/{VMID}/status/current")["status"], "running")
+    assert "lock" not in c.a.get(f"/nodes/mg-a/qemu/{VMID}/config")
+    r = c.b.api("GET", f"/nodes/mg-b/qemu/{VMID}/config")
+    ct.check_equal(r.status_code, 500)
+    c.counter_goes_on(c.a)
+
+
+@suite.test
+def test_online_migration(c):
+    """online with local disks: counter goes on, disk holds the writes, A keeps nothing"""
+    before = c.last
+    upid = c.a.post(f"/nodes/mg-a/qemu/{VMID}/migrate", target="mg-b", online=1,
+                    **{"with-local-disks": 1})
+    status, log = c.a.task(upid)
+    ct.check_equal(status, "OK", log)
+    assert "migration downtime" in log and "transferred" in log, log
+    ct.check_equal(c.home_of(VMID), [c.b])
+    ct.check_equal(c.images(c.a), [])
+    r = c.a.api("GET", f"/nodes/mg-a/qemu/{VMID}/config")
+    ct.check_equal(r.status_code, 500)
+    ct.check_equal(c.b.get(f"/nodes/mg-b/qemu/{VMID}/status/current")["status"], "running")
+    assert c.counter_goes_on(c.b) > before
+    s = c.serial(c.b)
+    try:
+        ct.check_equal(s.run("dd if=/dev/vdb bs=512 skip=100 count=1 2>/dev/null | "
+                             "grep -c DATA-BEFORE"), "1")
+        # no reboot: the boot counter on the data disk is still 1
+        ct.check_equal(s.run("dd if=/dev/vdb bs=64 count=1 2>/dev/null | "
+                             "grep -c 'CORRAL-BOOTS 1$'"), "1")
+    finally:
+        s.close()
+    for n in (c.a, c.b):
+        wait_for(f"{n.node} lists {VMID} on mg-b", lambda n=n: [
+            x["node"] for x in n.get("/cluster/resources", params={"type": "vm"})
+            if x.get("vmid") == VMID] == ["mg-b"])
+
+
+@suite.test
+def test_migrate_back_with_cli(c):
+    """corral vm migrate brings it back; the counter still goes on"""
+    home = os.path.join(os.path.dirname(c.b.data_dir), "home")
+    os.makedirs(home, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
+    env.update(HOME=home, CORRAL_HOST=f"{c.b.ip}:{c.b.port}", CORRAL_PASSWORD=PASSWORD,
+               CORRAL_FINGERPRINT=c.b.fingerprint())
+    r = subprocess.run([ct.binary("corral"), "vm", "migrate", str(VMID), "mg-a", "--online",
+                        "--with-local-disks"], capture_output=True, text=True, env=env,
+                       timeout=TASK_TIMEOUT)
+    ct.check_equal(r.returncode, 0, r.stdout + r.stderr)
+    ct.check_equal(c.home_of(VMID), [c.a])
+    ct.check_equal(c.images(c.b), [])
+    c.counter_goes_on(c.a)
+
+
+def main():
+    ensure_guest()
+    c = Ctx()
+    failed = 1
+    try:
+        c.a.start()
+        c.b.start()
+        _, failed = suite.run(c, exit=False)
+    finally:
+        for n in (c.a, c.b):
+            kill_vms(n, [VMID])
+            n.cleanup()
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
