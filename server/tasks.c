@@ -103,10 +103,6 @@ static int index_put(struct tasks *ts, const struct task *t, const char *exitsta
 	int r = e ? store_put1(task_index(ts), DB_TASKS, t->upid, e) : -ENOMEM;
 
 	cJSON_Delete(e);
-	/* A start is not synced (it is on the request path); an end flushes
-	 * every commit before it, off the request path. */
-	if (r == 0 && exitstatus && ts->app->task_store)
-		r = store_sync(ts->app->task_store);
 	return r;
 }
 
@@ -398,6 +394,10 @@ static void task_finish(struct task *t, int rc)
 	pthread_cond_broadcast(&ts->done);
 	pthread_mutex_unlock(&ts->mu);
 	task_free(t);
+	/* Index commits are not synced (task starts are on the request path);
+	 * each end flushes them, once the task's lock is free again. */
+	if (ts->app->task_store && store_sync(ts->app->task_store) < 0)
+		log_error("task index: cannot flush it to disk");
 	maybe_prune(ts);
 }
 
