@@ -97,6 +97,7 @@ function showLogin(message) {
   tasks.stopPanel();
   if (cleanup && cleanup.destroy) cleanup.destroy();
   cleanup = null;
+  delete document.body.dataset.treeReady;
   $("app").hidden = true;
   $("login-view").hidden = false;
   $("login-error").textContent = message || "";
