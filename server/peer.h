@@ -13,7 +13,26 @@
  * token) through unchanged.
  *
  * Every function is thread-safe and blocking; call them from handlers or
- * task workers, never from the gossip loop. */
+ * task workers, never from the gossip loop.
+ *
+ * Example (a migration task asking the target to prepare, as the caller):
+ *
+ *	struct peer_reply rp;
+ *	cJSON *q = cJSON_CreateObject();
+ *	char err[256];
+ *
+ *	cJSON_AddStringToObject(q, "vmid", "100");
+ *	if (peer_request(app, "n2", "POST", "/nodes/n2/qemu/100/mtunnel", q,
+ *			 who->userid, &rp, err, sizeof(err)) < 0)
+ *		... unreachable: err says why (answer 595) ...
+ *	else if (rp.status != 200)
+ *		... refused: rp.status, rp.reason ...
+ *	... use rp.data ...
+ *	peer_reply_free(&rp);
+ *	cJSON_Delete(q);
+ *
+ * For an API-token caller pass the token's user (who->userid): the ticket
+ * carries the user, not the token's privilege separation. */
 #ifndef CORRAL_PEER_H
 #define CORRAL_PEER_H
 
