@@ -132,6 +132,11 @@ tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
 bench: deps all
 	@bench/run
 
+# The live migration benchmark run by bench/migrate.sh.
+$(O)/bench/migrate_bench: bench/migrate_bench.c $(call libs_for,hv)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call link_for,hv) $(LDLIBS)
+
 # The gossip simulator run by bench/swim.sh.
 $(O)/bench/swim_sim: bench/swim_sim.c $(call libs_for,cluster)
 	@mkdir -p $(@D)

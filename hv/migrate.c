@@ -203,6 +203,8 @@ int hv_mig_target_finish(const struct hv_mig_qemu *q, int timeout_ms, char *err,
 	r = run_state(q, state, sizeof(state), err, errlen);
 	if (r == 0 && strcmp(state, "running") != 0)
 		r = run(q, "cont", NULL, NULL, err, errlen);
+	/* the parameter outlives the object: a later plain migration would try TLS */
+	run_quiet(q, "migrate-set-parameters", obj1("tls-creds", ""));
 	run_quiet(q, "object-del", obj1("id", MIG_TLS_ID));
 	return r;
 }
