@@ -1,4 +1,5 @@
-/* corral vm list|create|config|start|stop|shutdown|status|destroy|migrate: friendly
+/* corral vm list|create|config|start|stop|shutdown|status|destroy|migrate, and
+ * snapshot|listsnapshot|rollback|delsnapshot|template|clone|resize: friendly
  * verbs over /nodes/{node}/qemu, like Proxmox's qm.  Task verbs wait for
  * their task and exit with its result. */
 #include "cli/cli.h"
@@ -23,20 +24,61 @@ struct vm_verb {
 	const char *name;
 	enum vm_kind kind;
 	const char *method;
-	const char *suffix; /* after /nodes/{node}/qemu/{vmid} */
+	const char *suffix; /* after /nodes/{node}/qemu/{vmid}; "%s": the first word */
+	/* Parameters given as words after VMID, as qm takes them (a "%s" in
+	 * SUFFIX takes the first one instead). */
+	const char *words[2];
 };
 
 static const struct vm_verb vm_verbs[] = {
-    {"list", VM_LIST, "GET", ""},
-    {"create", VM_CREATE, "POST", ""},
-    {"config", VM_CONFIG, "GET", "/config"},
-    {"start", VM_TASK, "POST", "/status/start"},
-    {"stop", VM_TASK, "POST", "/status/stop"},
-    {"shutdown", VM_TASK, "POST", "/status/shutdown"},
-    {"status", VM_SHOW, "GET", "/status/current"},
-    {"destroy", VM_TASK, "DELETE", ""},
-    {"migrate", VM_MIGRATE, "POST", "/migrate"},
+    {"list", VM_LIST, "GET", "", {NULL}},
+    {"create", VM_CREATE, "POST", "", {NULL}},
+    {"config", VM_CONFIG, "GET", "/config", {NULL}},
+    {"start", VM_TASK, "POST", "/status/start", {NULL}},
+    {"stop", VM_TASK, "POST", "/status/stop", {NULL}},
+    {"shutdown", VM_TASK, "POST", "/status/shutdown", {NULL}},
+    {"status", VM_SHOW, "GET", "/status/current", {NULL}},
+    {"destroy", VM_TASK, "DELETE", "", {NULL}},
+    {"migrate", VM_MIGRATE, "POST", "/migrate", {NULL}},
+    /* snapshots, templates, clones, resize */
+    {"snapshot", VM_TASK, "POST", "/snapshot", {"snapname"}},
+    {"listsnapshot", VM_SHOW, "GET", "/snapshot", {NULL}},
+    {"rollback", VM_TASK, "POST", "/snapshot/%s/rollback", {"snapname"}},
+    {"delsnapshot", VM_TASK, "DELETE", "/snapshot/%s", {"snapname"}},
+    {"template", VM_TASK, "POST", "/template", {NULL}},
+    {"clone", VM_TASK, "POST", "/clone", {"newid"}},
+    {"resize", VM_TASK, "PUT", "/resize", {"disk", "size"}},
 };
+
+static size_t nwords(const struct vm_verb *v)
+{
+	size_t n = 0;
+
+	while (n < ARRAY_SIZE(v->words) && v->words[n])
+		n++;
+	return n;
+}
+
+/* P gets the options, then the words after VMID as named parameters (but
+ * the one the path takes); returns how many, or -1 when too many. */
+static int word_params(const struct cli *c, const struct vm_verb *v, struct param *p)
+{
+	size_t n = c->args.nparams, first = strstr(v->suffix, "%s") ? 1 : 0;
+
+	if (n + nwords(v) > ARGS_MAX_PARAMS)
+		return -1;
+	memcpy(p, c->args.params, n * sizeof(p[0]));
+	for (size_t i = first; i < nwords(v); i++)
+		p[n++] = (struct param){v->words[i], strlen(v->words[i]), c->args.pos[2 + i]};
+	return (int)n;
+}
+
+/* The word that goes into the path: a snapshot name's characters only. */
+static int path_word_ok(const char *w)
+{
+	return w[0] && strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				 "0123456789_-") == strlen(w);
+}
 
 static const char *const list_columns[] = {
     "vmid", "name", "status", "cpus", "maxmem", "maxdisk", "pid", "uptime", NULL,
@@ -96,21 +138,29 @@ static int migrate(struct cli *c, const char *base, const char *vmid, const char
 
 static int run_verb(struct cli *c, const struct vm_verb *v, const char *base, const char *vmid)
 {
-	const char *method = v->method;
-	char path[512];
+	const char *method = v->method, *in_path = strstr(v->suffix, "%s") ? c->args.pos[2] : "";
+	struct param p[ARGS_MAX_PARAMS];
+	char path[512], suffix[256];
 	cJSON *body = NULL;
-	int r;
+	int r, np = word_params(c, v, p);
 
 	if (v->kind == VM_CREATE)
 		return create(c, base, vmid);
+	if (np < 0)
+		return cli_fail(EXIT_USAGE, "too many parameters");
+	if (in_path[0] == '\0' && strstr(v->suffix, "%s"))
+		return cli_fail(EXIT_USAGE, "a snapshot name is needed");
+	if (in_path[0] && !path_word_ok(in_path))
+		return cli_fail(EXIT_USAGE, "'%s' is not a snapshot name", in_path);
+	snprintf(suffix, sizeof(suffix), v->suffix, in_path);
 	if (v->kind == VM_LIST)
 		snprintf(path, sizeof(path), "%s", base);
 	else
-		snprintf(path, sizeof(path), "%s/%s%s", base, vmid, v->suffix);
+		snprintf(path, sizeof(path), "%s/%s%s", base, vmid, suffix);
 	if (v->kind == VM_CONFIG && c->args.nparams > 0)
 		method = "PUT";
 	c->columns = v->kind == VM_LIST ? list_columns : NULL;
-	r = cli_call(c, method, path, c->args.params, c->args.nparams, &body);
+	r = cli_call(c, method, path, p, (size_t)np, &body);
 	if (r == EXIT_OK && v->kind == VM_TASK)
 		r = wait_answer(c, body);
 	else if (r == EXIT_OK && strcmp(method, "PUT") != 0)
@@ -130,15 +180,22 @@ static const struct vm_verb *find(const char *name)
 int cmd_vm(struct cli *c)
 {
 	const struct vm_verb *v = c->args.npos ? find(c->args.pos[0]) : NULL;
-	size_t want = v && v->kind == VM_LIST ? 1 : v && v->kind == VM_MIGRATE ? 3 : 2;
+	size_t want = v && v->kind == VM_LIST	   ? 1
+		      : v && v->kind == VM_MIGRATE ? 3
+						   : 2 + (v ? nwords(v) : 0);
 	char node[128], base[256];
 	int64_t id;
 	int r;
 
 	if (!v)
 		return cli_fail(EXIT_USAGE, "usage: corral vm list|create|config|start|stop|"
-					    "shutdown|status|destroy|migrate [VMID] [TARGET] "
-					    "[--key value ...]");
+					    "shutdown|status|destroy|migrate|snapshot|listsnapshot|"
+					    "rollback|delsnapshot|template|clone|resize [VMID] "
+					    "[WORDS] [--key value ...]");
+	if (v->kind != VM_MIGRATE && nwords(v) && c->args.npos != want)
+		return cli_fail(EXIT_USAGE, "usage: corral vm %s VMID %s%s%s [--key value ...]",
+				v->name, v->words[0], nwords(v) > 1 ? " " : "",
+				nwords(v) > 1 ? v->words[1] : "");
 	if (c->args.npos != want)
 		return cli_fail(EXIT_USAGE,
 				want == 1   ? "usage: corral vm list [--node N]"
@@ -158,5 +215,5 @@ int cmd_vm(struct cli *c)
 	snprintf(base, sizeof(base), "/nodes/%s/qemu", node);
 	if (v->kind == VM_MIGRATE)
 		return migrate(c, base, c->args.pos[1], c->args.pos[2]);
-	return run_verb(c, v, base, want == 2 ? c->args.pos[1] : NULL);
+	return run_verb(c, v, base, want >= 2 ? c->args.pos[1] : NULL);
 }
