@@ -134,6 +134,24 @@ def test_upload_qcow2_token(ctx):
 
 
 @suite.test
+def test_upload_proxmoxer(ctx):
+    """python3-proxmoxer's storage(...).upload.create(content=, filename=<file>) works"""
+    from proxmoxer import ProxmoxAPI
+    api = ProxmoxAPI("127.0.0.1", port=ctx.d.port, user=ADMIN, password=ctx.d.admin_password,
+                     verify_ssl=False, backend="https", timeout=60)
+    src = os.path.join(ctx.tmp, "pxr.iso")
+    make_file(src, 1 << 20, seed=b"pxr")
+    with open(src, "rb") as f:
+        upid = api.nodes(NODE).storage("local").upload.create(content="iso", filename=f)
+    status, log = ctx.wait(upid)
+    check_equal(status, "OK", log)
+    vols = [c["volid"] for c in api.nodes(NODE).storage("local").content.get(content="iso")]
+    assert "local:iso/pxr.iso" in vols, vols
+    info = api.nodes(NODE).storage("local").content("local:iso/pxr.iso").get()
+    check_equal(info["size"], 1 << 20)
+
+
+@suite.test
 def test_upload_auth(ctx):
     """no ticket: 401; ticket without CSRF: 401; no Datastore.AllocateTemplate: 403"""
     src = os.path.join(ctx.tmp, "small.iso")
