@@ -258,7 +258,7 @@ async function main() {
     await shot(page, "vm-summary-stopped");
   });
 
-  await step("hardware: add a disk, change memory, remove the disk", async () => {
+  await step("hardware: add/remove a disk, memory, CD/DVD media, add/remove a NIC", async () => {
     await go(page, `${vmHash}/hardware`);
     await page.locator(".tab-body td", { hasText: "Hard Disk (virtio0)" }).waitFor();
     await page.click('.tab-body [data-action="add-disk"]');
@@ -278,6 +278,25 @@ async function main() {
     await page.click('.tab-body [data-action="remove"]');
     await page.locator("dialog[open] button[type=submit]").click();
     await page.locator(".tab-body td", { hasText: "Unused Disk 0" }).waitFor();
+    await page.locator(".tab-body tr", { hasText: "CD/DVD Drive (ide2)" }).click();
+    await page.click('.tab-body [data-action="edit"]');
+    dlg = page.locator("dialog[open]");
+    await dlg.getByLabel("ISO image", { exact: true }).selectOption("none");
+    await dlg.locator('button[type="submit"]').click();
+    await page.locator(".tab-body td", { hasText: "none,media=cdrom" }).waitFor();
+    await page.click('.tab-body [data-action="add-net"]');
+    dlg = page.locator("dialog[open]");
+    await dlg.getByLabel("Model", { exact: true }).selectOption("e1000");
+    await dlg.getByLabel("MAC address", { exact: true }).fill("zz:00");
+    await dlg.locator('button[type="submit"]').click();
+    check(await dlg.getByLabel("MAC address", { exact: true }).evaluate((el) => !el.validity.valid), "a bad MAC is refused");
+    await dlg.getByLabel("MAC address", { exact: true }).fill("BC:24:11:00:00:42");
+    await dlg.locator('button[type="submit"]').click();
+    await page.locator(".tab-body td", { hasText: "e1000=BC:24:11:00:00:42" }).waitFor();
+    await page.locator(".tab-body tr", { hasText: "Network Device (net1)" }).click();
+    await page.click('.tab-body [data-action="remove"]');
+    await page.locator("dialog[open] button[type=submit]").click();
+    await page.locator(".tab-body td", { hasText: "Network Device (net1)" }).waitFor({ state: "detached" });
   });
 
   await step("start with the serial console open: the guest's boot marker in the terminal", async () => {
@@ -401,6 +420,7 @@ async function main() {
     await del.getByLabel(`Please enter the ID to confirm (${cloneId})`, { exact: true }).fill(cloneId);
     await del.locator("button[type=submit]").click();
     await page.locator(`#tree a.tree-item[href="${cloneHash}"]`).waitFor({ state: "detached", timeout: 60000 });
+    await page.waitForFunction((n) => location.hash === `#/node/${n}`, NODE);
   });
 
   await step("the task panel opens a task's log", async () => {

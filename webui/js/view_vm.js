@@ -218,7 +218,12 @@ function deleteDialog(ctx) {
       if (!f.valid()) return false;
       const v = f.values();
       const upid = await api.del(ctx.path, { purge: v.purge, "destroy-unreferenced-disks": v["destroy-unreferenced-disks"] });
-      runTask(`Destroy VM ${ctx.vmid}`, upid).then(() => { state.refreshResources(); location.hash = `#/node/${ctx.node}`; }, () => {});
+      const here = `#/qemu/${ctx.node}/${ctx.vmid}`;
+      runTask(`Destroy VM ${ctx.vmid}`, upid).then(() => {
+        state.refreshResources();
+        // Leave the gone VM's page, unless the user has moved on already.
+        if (location.hash === here || location.hash.startsWith(`${here}/`)) location.hash = `#/node/${ctx.node}`;
+      }, () => {});
     },
   });
 }
