@@ -485,22 +485,25 @@ static int copy_task(struct task *t, void *arg)
 	int r;
 
 	task_log(t, "copy volume '%s' to storage '%s'", a->volid, pool_id(a->target));
-	if ((r = pool_vol_copy(a->pool, a->volid, a->target, &o, volid, sizeof(volid), err,
-			       sizeof(err))) < 0)
+	r = a->vmid ? pool_vol_copy(a->pool, a->volid, a->target, &o, volid, sizeof(volid), err,
+				    sizeof(err))
+		    : pool_file_copy(a->pool, a->volid, a->target, &o, volid, sizeof(volid), err,
+				     sizeof(err));
+	if (r < 0)
 		return task_fail(t, r, "%s", err);
 	task_log(t, "new volume '%s'", volid);
 	return 0;
 }
 
-/* POST content/{volume}: copies a disk image to the storage TARGET (a
- * storage id, or a volume id whose storage is taken), as a new disk of the
- * same VM. */
+/* POST content/{volume}: copies the volume to the storage TARGET (a storage
+ * id, or a volume id whose storage is taken): a disk image becomes a new
+ * disk of the same VM there, a file (ISO, import...) keeps its name. */
 int api_storage_volume_copy(struct req *req, struct resp *resp)
 {
 	struct vol_task *a = calloc(1, sizeof(*a));
 	char sid[POOL_ID_MAX], upid[UPID_MAX], err[512];
 	const char *target = req_str(req, "target"), *tn = req_str(req, "target_node");
-	struct pool_volid v;
+	struct pool_volid v = {.vmid = 0};
 	int r = a ? req_pool(req, resp, &a->pool) : -ENOMEM;
 
 	snprintf(sid, sizeof(sid), "%.*s", (int)strcspn(target, ":"), target);
@@ -508,9 +511,8 @@ int api_storage_volume_copy(struct req *req, struct resp *resp)
 		r = resp_param_error(resp, "target_node", "copies to another node are not supported");
 	if (r == 0 && param_check_pve_storage_id(sid, err, sizeof(err)) < 0)
 		r = resp_param_error(resp, "target", "%s", err);
-	if (r == 0 && (r = req_volid(req, resp, a->volid, sizeof(a->volid))) == 0 &&
-	    pool_volid_parse(a->volid, &v, err, sizeof(err)) == 0 && v.content != POOL_CONTENT_IMAGES)
-		r = resp_param_error(resp, "volume", "only disk images can be copied");
+	if (r == 0 && (r = req_volid(req, resp, a->volid, sizeof(a->volid))) == 0)
+		pool_volid_parse(a->volid, &v, err, sizeof(err));
 	if (r == 0 && (r = api_storage_pool_for(req, resp, sid, &a->target)) == 0) {
 		a->vmid = v.vmid;
 		snprintf(sid, sizeof(sid), "/storage/%s", pool_id(a->target));

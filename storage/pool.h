@@ -144,6 +144,12 @@ int pool_vol_copy(struct pool *src, const char *src_volid, struct pool *dst,
  * existing, zero-reading image DST of at least SRC's virtual size. */
 int pool_image_copy(const char *src, const char *const *src_dirs, const char *dst,
 		    const struct pool_copy_opts *o, char *err, size_t errlen);
+/* Copies a file volume (iso, import, snippets, backup) of SRC byte for byte
+ * to the same name on DST (which must hold that content); NEW_VOLID gets
+ * its id.  CR_EEXISTS when DST has it already; nothing is left on failure. */
+int pool_file_copy(struct pool *src, const char *src_volid, struct pool *dst,
+		   const struct pool_copy_opts *o, char *new_volid, size_t n, char *err,
+		   size_t errlen);
 /* Virtual size of the image at PATH (format probed, backing not opened). */
 int pool_image_size(const char *path, uint64_t *size, char *err, size_t errlen);
 

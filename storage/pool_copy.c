@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -236,5 +237,55 @@ int pool_vol_copy(struct pool *src, const char *src_volid, struct pool *dst,
 		return r;
 	if ((r = pool_image_copy(spath, dirs, dpath, o, err, errlen)) < 0)
 		pool_vol_free(dst, new_volid, e2, sizeof(e2));
+	return r;
+}
+
+/* Copies the open file IN to OUT with copy_file_range (reflinks where the
+ * file system can). */
+static int copy_fd(int in, int out, const struct pool_copy_opts *o, uint64_t total)
+{
+	uint64_t done = 0;
+	ssize_t n;
+
+	while ((n = copy_file_range(in, NULL, out, NULL, COPY_CHUNK, 0)) > 0) {
+		done += (uint64_t)n;
+		if (o && o->progress && o->progress(o->opaque, done, total))
+			return -ECANCELED;
+	}
+	return n < 0 ? -errno : 0;
+}
+
+int pool_file_copy(struct pool *src, const char *src_volid, struct pool *dst,
+		   const struct pool_copy_opts *o, char *new_volid, size_t n, char *err,
+		   size_t errlen)
+{
+	char spath[PATH_MAX], tmp[PATH_MAX];
+	struct pool_volid v;
+	struct stat st;
+	int in, out = -1, r;
+
+	if ((r = pool_volid_parse(src_volid, &v, err, errlen)) < 0 ||
+	    (r = pool_vol_path(src, src_volid, spath, sizeof(spath), err, errlen)) < 0)
+		return r;
+	snprintf(new_volid, n, "%s:%s/%s", pool_id(dst), pool_content_name(v.content), v.name);
+	if ((in = open(spath, O_RDONLY | O_CLOEXEC)) < 0 || fstat(in, &st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "volume '%s' does not exist", src_volid);
+		goto close_in;
+	}
+	if ((r = pool_tmp_create(dst, v.content, tmp, sizeof(tmp), &out, err, errlen)) < 0)
+		goto close_in;
+	if ((r = copy_fd(in, out, o, (uint64_t)st.st_size)) < 0)
+		snprintf(err, errlen, "copy failed: %s", strerror(-r));
+	if (r == 0 && fdatasync(out) < 0)
+		r = -errno;
+	close(out);
+	if (r == 0)
+		r = pool_tmp_commit(dst, tmp, new_volid, err, errlen);
+	if (r < 0)
+		unlink(tmp);
+close_in:
+	if (in >= 0)
+		close(in);
 	return r;
 }

@@ -240,7 +240,7 @@ def test_missing_directory(d, s, tmp):
 
 @suite.test
 def test_copy_between_storages(d, s, tmp):
-    """POST content/{volume} copies a disk to another storage as a task"""
+    """POST content/{volume} copies a disk or an ISO to another storage as a task"""
     path = os.path.join(tmp, "second")
     s.post(f"{d.url}/storage", data={"storage": "second", "type": "dir", "path": path})
     url = f"{d.url}/nodes/{NODE}/storage/local/content"
@@ -255,6 +255,16 @@ def test_copy_between_storages(d, s, tmp):
     check_equal(out.returncode, 0, out.stdout + out.stderr)
     r = s.post(f"{url}/{vol}", data={"target": "nope"})
     expect_error(r, 500, "storage 'nope' does not exist")
+    # a file volume keeps its name on the target storage
+    with open(os.path.join(d.data_dir, "images/iso/copy-me.iso"), "wb") as f:
+        f.write(b"\x42" * 300000)
+    upid = s.post(f"{url}/local:iso/copy-me.iso", data={"target": "second"}).json()["data"]
+    check_equal(wait_task(s, d, upid), "OK")
+    with open(os.path.join(path, "iso/copy-me.iso"), "rb") as f:
+        check_equal(f.read(), b"\x42" * 300000)
+    upid = s.post(f"{url}/local:iso/copy-me.iso", data={"target": "second"}).json()["data"]
+    assert "already exists" in wait_task(s, d, upid)
+    check_equal([f for f in os.listdir(os.path.join(path, "iso")) if f.startswith(".")], [])
 
 
 @suite.test

@@ -132,10 +132,37 @@ static void test_backing_flattened_or_refused(void)
 	pool_free(b);
 }
 
+static void test_file_copy(void)
+{
+	struct pool *a = open_pool("fa", "file-a"), *b = open_pool("fb", "file-b");
+	char path[1024], volid[POOL_VOLID_MAX], err[256], got[8] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/file-a/iso/x.iso", test_tmpdir());
+	f = fopen(path, "w");
+	fputs("corral", f);
+	fclose(f);
+	CHECK_INT(pool_file_copy(a, "fa:iso/x.iso", b, NULL, volid, sizeof(volid), err, sizeof(err)),
+		  0);
+	CHECK_STR(volid, "fb:iso/x.iso");
+	snprintf(path, sizeof(path), "%s/file-b/iso/x.iso", test_tmpdir());
+	f = fopen(path, "r");
+	CHECK(f && fread(got, 1, 6, f) == 6);
+	fclose(f);
+	CHECK_STR(got, "corral");
+	CHECK_INT(pool_file_copy(a, "fa:iso/x.iso", b, NULL, volid, sizeof(volid), err, sizeof(err)),
+		  CR_EEXISTS);
+	CHECK(pool_file_copy(a, "fa:iso/none.iso", b, NULL, volid, sizeof(volid), err,
+			     sizeof(err)) < 0);
+	pool_free(a);
+	pool_free(b);
+}
+
 static const struct test_case tests[] = {
     {"qcow2 header check", test_header_check},
     {"copy between pools", test_copy_between_pools},
     {"backing chain flattened, outside refused", test_backing_flattened_or_refused},
+    {"file volumes copied by name", test_file_copy},
 };
 
 TEST_MAIN(tests)
