@@ -426,7 +426,8 @@ static int migrate_start(struct src_run *s)
 	if (r == 0)
 		r = run_built(s->q, "migrate", obj1("uri", uri), 1, s->err, s->errlen);
 	s->p.phase = HV_MIG_RAM;
-	return r;
+	snprintf(s->p.status, sizeof(s->p.status), "setup");
+	return r == 0 ? report(s, 1) : r;
 }
 
 static int job_concluded(const struct hv_mig_qemu *q, const char *id, char *err, size_t errlen)
