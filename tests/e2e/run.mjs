@@ -100,6 +100,20 @@ async function uploadFile(page, content, file) {
   await dlg.waitFor({ state: "detached" });
 }
 
+// Every visible form field has a label.
+async function checkLabelled(page) {
+  const bare = await page.evaluate(() => [...document.querySelectorAll("input, select, textarea")]
+    .filter((el) => el.offsetParent !== null && el.type !== "hidden" && !el.labels.length && !el.getAttribute("aria-label"))
+    .map((el) => el.outerHTML));
+  check(bare.length === 0, `fields without a label: ${bare.join(" ")}`);
+}
+
+// The page fits 1280x720 without horizontal scrolling.
+async function checkFits(page) {
+  const w = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(w <= 1280, `page is ${w} px wide`);
+}
+
 async function wizard(page) {
   await page.click("#create-vm");
   const dlg = page.locator("dialog.wizard");
@@ -111,6 +125,7 @@ async function wizard(page) {
   await next.click();
   check(await label("Name").evaluate((el) => !el.validity.valid), "an invalid name is refused");
   await label("Name").fill("e2e-guest");
+  await checkLabelled(page);
   await shot(page, "wizard-general");
   await next.click();
   check((await label("Media").inputValue()) === "iso", "ISO media offered once an ISO exists");
@@ -123,6 +138,7 @@ async function wizard(page) {
   await label("Bus/Device").selectOption("virtio");
   await label("Disk source").selectOption("import:local:import/guest.qcow2");
   check(await label("Disk size (GiB)").isDisabled(), "no size for an imported disk");
+  await checkLabelled(page);
   await shot(page, "wizard-disks");
   await next.click();
   check((await label("Cores").inputValue()) === "1", "1 core by default");
@@ -421,6 +437,20 @@ async function main() {
     await del.locator("button[type=submit]").click();
     await page.locator(`#tree a.tree-item[href="${cloneHash}"]`).waitFor({ state: "detached", timeout: 60000 });
     await page.waitForFunction((n) => location.hash === `#/node/${n}`, NODE);
+  });
+
+  await step("node task history and the VM's task history list its tasks; views fit 1280x720", async () => {
+    await go(page, `#/node/${NODE}/tasks`);
+    await page.locator(".tab-body td", { hasText: `VM ${VMID} - Shutdown` }).first().waitFor();
+    await checkFits(page);
+    await shot(page, "node-tasks");
+    await go(page, `${vmHash}/tasks`);
+    await page.locator(".tab-body td", { hasText: `VM ${VMID} - Snapshot` }).first().waitFor();
+    await checkFits(page);
+    await go(page, `#/node/${NODE}/storage`);
+    await page.locator(".tab-body td", { hasText: "local" }).first().waitFor();
+    await checkFits(page);
+    await checkLabelled(page);
   });
 
   await step("the task panel opens a task's log", async () => {
