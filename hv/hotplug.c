@@ -45,14 +45,18 @@ static cJSON *typed_value(const char *v, int typed)
 	return cJSON_CreateString(v);
 }
 
-/* Sets KEY (dotted: nested objects) of O to V. */
-static int set_path(cJSON *o, const char *key, const char *v, int typed)
+/* QEMU's options nest two or three levels ("file.cache.direct"). */
+#define KEYVAL_DEPTH_MAX 8
+
+/* Sets KEY (dotted: nested objects, DEPTH levels in so far) of O to V. */
+static int set_path(cJSON *o, const char *key, const char *v, int typed, int depth)
 {
 	const char *dot = strchr(key, '.');
 	char head[64];
 	cJSON *sub;
 
-	if (!*key || (size_t)(dot ? dot - key : 0) >= sizeof(head))
+	if (!*key || dot == key || depth > KEYVAL_DEPTH_MAX ||
+	    (size_t)(dot ? dot - key : 0) >= sizeof(head))
 		return -EINVAL;
 	if (!dot) {
 		if (cJSON_GetObjectItemCaseSensitive(o, key))
@@ -65,7 +69,7 @@ static int set_path(cJSON *o, const char *key, const char *v, int typed)
 		sub = cJSON_AddObjectToObject(o, head);
 	if (!cJSON_IsObject(sub))
 		return -EINVAL;
-	return set_path(sub, dot + 1, v, typed);
+	return set_path(sub, dot + 1, v, typed, depth + 1);
 }
 
 /* One item: "key=value", or a bare value for IMPLIED when FIRST. */
@@ -76,9 +80,9 @@ static int add_item(cJSON *o, char *item, const char *implied, int first, int ty
 	if (!*item)
 		return -EINVAL;
 	if (!eq)
-		return first && implied ? set_path(o, implied, item, 0) : -EINVAL;
+		return first && implied ? set_path(o, implied, item, 0, 0) : -EINVAL;
 	*eq = '\0';
-	return set_path(o, item, eq + 1, typed);
+	return set_path(o, item, eq + 1, typed, 0);
 }
 
 int hv_keyval_json(const char *opts, const char *implied, int typed, cJSON **out)

@@ -31,6 +31,10 @@
  */
 #define RRD_MAGIC "CRLRRD1"
 #define RRD_NRRA RRD_TIMEFRAMES
+/* Times past this (year 36812) mark a damaged file; below it no sum of
+ * times and steps here can overflow. */
+#define RRD_TIME_MAX ((int64_t)1 << 40)
+
 /* A row (and a PDP) is known when at least half of it is (rrdtool's xff). */
 #define RRD_XFF 0.5
 
@@ -326,7 +330,7 @@ int rrd_update(struct rrd *db, int64_t t, const double *values)
 {
 	double v[RRD_MAX_DS];
 
-	if (t <= db->h->last_update)
+	if (t <= db->h->last_update || t >= RRD_TIME_MAX)
 		return -EINVAL;
 	rates(db, t, values, v);
 	if (db->h->last_update == 0) {
@@ -435,7 +439,23 @@ static int header_ok(const struct rrd_schema *s, const struct rrd_header *h)
 	return memcmp(h->magic, RRD_MAGIC, sizeof(RRD_MAGIC)) == 0 &&
 	       memcmp(h->schema, name, sizeof(name)) == 0 && h->nds == s->nds &&
 	       h->step == RRD_STEP && h->rows == RRD_ROWS && h->nrra == RRD_NRRA &&
-	       h->last_update >= 0 && h->pdp_index >= 0;
+	       h->last_update >= 0 && h->last_update < RRD_TIME_MAX && h->pdp_index >= 0 &&
+	       h->pdp_index <= h->last_update / RRD_STEP + 1;
+}
+
+/* Rows and slots within what the header's time allows. */
+static int rras_ok(const struct rrd *db)
+{
+	for (size_t i = 0; i < RRD_NRRA; i++) {
+		const struct rra_view *v = &db->rra[i];
+
+		if (*v->cur_row < -1 || *v->cur_row > db->h->pdp_index / v->pdps + 1)
+			return 0;
+		for (size_t k = 0; k < RRD_ROWS; k++)
+			if (v->slot_row[k] < -1 || v->slot_row[k] > *v->cur_row)
+				return 0;
+	}
+	return 1;
 }
 
 int rrd_from_image(const struct rrd_schema *s, const void *data, size_t len, struct rrd **out)
@@ -450,7 +470,7 @@ int rrd_from_image(const struct rrd_schema *s, const void *data, size_t len, str
 		return -EINVAL;
 	}
 	memcpy(db->img, data, len);
-	if (!header_ok(s, db->h)) {
+	if (!header_ok(s, db->h) || !rras_ok(db)) {
 		rrd_free(db);
 		return -EINVAL;
 	}

@@ -52,6 +52,9 @@ static void test_keyval(void)
 	CHECK_INT(hv_keyval_json("a=1,,,=2", NULL, 0, &o), -EINVAL);
 	CHECK_INT(hv_keyval_json("a=1,b=2,c", NULL, 0, &o), -EINVAL);
 	CHECK_INT(hv_keyval_json("a.b=1,a=2", NULL, 0, &o), -EINVAL);
+	CHECK_INT(hv_keyval_json("a..b=1", NULL, 0, &o), -EINVAL);
+	CHECK_INT(hv_keyval_json(".a=1", NULL, 0, &o), -EINVAL);
+	CHECK_INT(hv_keyval_json("a.b.c.d.e.f.g.h.i.j=1", NULL, 0, &o), -EINVAL);
 }
 
 static struct vmconf *conf_of(const char *const *kv)
