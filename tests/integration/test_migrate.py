@@ -20,6 +20,7 @@ suite = ct.Suite("migrate")
 PASSWORD = "Adm1n-test-pw"
 NET = f"127.{random.randint(100, 250)}.{random.randint(1, 250)}"
 VMID = 100
+TEMPLATE = 101
 TASK_TIMEOUT = 240
 
 
@@ -187,7 +188,7 @@ def test_preconditions(c):
 
 @suite.test
 def test_bad_input(c):
-    """same node, unknown node, missing flags, insecure type: refused"""
+    """same node, unknown node, missing flags, insecure type, a template: refused"""
     path = f"/nodes/mg-a/qemu/{VMID}/migrate"
     r = c.a.api("POST", path, data={"target": "mg-a", "online": 1, "with-local-disks": 1})
     ct.check_equal(r.status_code, 400)
@@ -204,6 +205,13 @@ def test_bad_input(c):
     assert "migration_type" in r.json()["errors"], r.text
     r = c.a.api("POST", path, data={"target": "bad node!", "online": 1})
     ct.check_equal(r.status_code, 400)
+    # a template does not migrate
+    ct.check_equal(c.a.task(c.a.post("/nodes/mg-a/qemu", vmid=TEMPLATE, memory=64,
+                                     virtio0="local:1"))[0], "OK")
+    ct.check_equal(c.a.task(c.a.post(f"/nodes/mg-a/qemu/{TEMPLATE}/template"))[0], "OK")
+    r = c.a.api("POST", f"/nodes/mg-a/qemu/{TEMPLATE}/migrate",
+                data={"target": "mg-b", "online": 1, "with-local-disks": 1})
+    assert r.status_code == 500 and "template" in r.reason, r.reason
     # the target side is internal: a user's ticket is refused
     r = c.b.api("DELETE", f"/nodes/mg-b/qemu/{VMID}/migrate_in")
     ct.check_equal(r.status_code, 403)
