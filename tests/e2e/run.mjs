@@ -37,6 +37,7 @@ async function step(name, fn) {
 }
 
 let currentPage = null;
+let joinInfo = null; // the cluster's join information, from the cluster step
 
 // A failed step may leave a dialog open over the page; the next steps start clean.
 async function closeDialogs() {
@@ -504,6 +505,37 @@ async function main() {
     check(decoded.totem.cluster_name === "e2e-lab" && /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/.test(decoded.fingerprint), `join information: ${JSON.stringify(decoded)}`);
     await shot(page, "datacenter-cluster");
     await info.locator("button[type=button]").click();
+    joinInfo = text;
+  });
+
+  await step("join a second node through its own UI with the join information", async () => {
+    check(joinInfo, "join information from the previous step");
+    const context2 = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 720 } });
+    const page2 = await context2.newPage();
+    page2.setDefaultTimeout(30000);
+    watch(page2);
+    try {
+      await page2.goto(`${process.env.CORRAL_URL2}/`);
+      await page2.fill("#login-user", USER);
+      await page2.fill("#login-password", PASSWORD);
+      await page2.click("#login-submit");
+      await page2.locator("body[data-tree-ready]").waitFor();
+      await go(page2, "#/dc/cluster");
+      await page2.click('.tab-body [data-action="cluster-join"]');
+      const dlg = page2.locator("dialog[open]");
+      await dlg.getByLabel("Information", { exact: true }).fill(joinInfo);
+      check((await dlg.getByLabel("Peer Address", { exact: true }).inputValue()) === new URL(BASE).host, "peer address from the join information");
+      await dlg.getByLabel("Password", { exact: true }).fill(PASSWORD);
+      await dlg.locator("button[type=submit]").click();
+      await page2.locator(".tab-body td", { hasText: "e2e-lab" }).waitFor({ timeout: 60000 });
+      await shot(page2, "datacenter-cluster-joined");
+    } finally {
+      await context2.close();
+    }
+    await treeItem(page, `#/node/${process.env.CORRAL_NODE2}`).waitFor({ timeout: 60000 });
+    await go(page, "#/dc/summary");
+    await page.locator(".tab-body td", { hasText: "2 of 2" }).waitFor({ timeout: 30000 });
+    await shot(page, "datacenter-summary-cluster");
   });
 
   await step("dark mode renders with the dark palette", async () => {

@@ -28,11 +28,13 @@ def main():
         print(f"not ok - e2e dependencies: {e}")
         print("0 passed, 1 failed")
         return 1
-    # Gossip on a free port: the cluster step creates a cluster.
-    gossip = f"127.0.0.1:{free_port()}"
-    with Corrald(node="e2e", args=["--webui-dir", os.path.join(ROOT, "webui"),
-                                   "--gossip-listen", gossip]) as d:
-        env = dict(os.environ, CORRAL_URL=d.base, CORRAL_USER="admin@pve", CORRAL_PASSWORD=d.admin_password,
+    # Gossip on free ports: the cluster step creates a cluster on the first
+    # node and joins the second one to it through the second one's UI.
+    webui = os.path.join(ROOT, "webui")
+    with Corrald(node="e2e", args=["--webui-dir", webui, "--gossip-listen", f"127.0.0.1:{free_port()}"]) as d, \
+         Corrald(node="e2e2", args=["--webui-dir", webui, "--gossip-listen", f"127.0.0.1:{free_port()}"]) as d2:
+        env = dict(os.environ, CORRAL_URL=d.base, CORRAL_URL2=d2.base, CORRAL_NODE2=d2.node,
+                   CORRAL_USER="admin@pve", CORRAL_PASSWORD=d.admin_password,
                    CORRAL_NODE=d.node, CORRAL_VMID=str(VMID), CORRAL_GUEST=GUEST,
                    CORRAL_SCREENSHOTS=os.path.join(E2E, "screenshots"))
         try:

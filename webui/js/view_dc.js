@@ -46,7 +46,9 @@ function summary(el) {
 // links and totem of the node to join through.
 function joinInfoText(info) {
   const self = info.nodelist.find((n) => n.name === info.preferred_node) || info.nodelist[0];
-  const data = { ipAddress: self.pve_addr, fingerprint: self.pve_fp, peerLinks: { 0: self.ring0_addr },
+  // The API port this page came through, when it is not Proxmox's 8006.
+  const port = location.port && location.port !== "8006" ? `:${location.port}` : "";
+  const data = { ipAddress: `${self.pve_addr}${port}`, fingerprint: self.pve_fp, peerLinks: { 0: self.ring0_addr },
     ring_addr: [self.ring0_addr], totem: info.totem };
   return { self, text: btoa(JSON.stringify(data)) };
 }
@@ -65,8 +67,10 @@ function joinDialog(reload) {
   const f = form([
     { name: "info", label: "Information", type: "textarea", help: "Paste the Join Information of a cluster member" },
     { name: "hostname", label: "Peer Address", required: true, placeholder: "host or host:port" },
+    { name: "username", label: "User name", required: true, value: "admin@pve", help: "An administrator of the cluster" },
     { name: "password", label: "Password", type: "password", required: true, autocomplete: "off" },
     { name: "fingerprint", label: "Fingerprint", required: true, pattern: "([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}" },
+    { name: "link0", label: "Link 0 (gossip address)", placeholder: "default: this node's gossip address" },
   ]);
   f.input("info").addEventListener("input", () => {
     try {
@@ -82,7 +86,9 @@ function joinDialog(reload) {
     ok: async () => {
       if (!f.valid()) return false;
       const v = f.values();
-      await runTask("Join cluster", api.post("/cluster/config/join", { hostname: v.hostname, password: v.password, fingerprint: v.fingerprint }));
+      await runTask("Join cluster", api.post("/cluster/config/join", { hostname: v.hostname, username: v.username,
+        password: v.password, fingerprint: v.fingerprint, link0: v.link0 || undefined }));
+      state.refreshResources();
       reload();
     },
   });
