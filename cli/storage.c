@@ -96,7 +96,8 @@ static int upload(struct cli *c, const char *base)
 	int r = with_params(c, p, extra, has_param(c, "content") ? 0 : 1, &n);
 
 	for (size_t i = 0; i < c->args.nparams; i++)
-		if (c->args.params[i].keylen == 8 && strncmp(c->args.params[i].key, "filename", 8) == 0)
+		if (c->args.params[i].keylen == 8 &&
+		    strncmp(c->args.params[i].key, "filename", 8) == 0)
 			name = c->args.params[i].value;
 	if (r != EXIT_OK)
 		return r;
@@ -112,10 +113,10 @@ static int upload(struct cli *c, const char *base)
 static int alloc(struct cli *c, const char *base)
 {
 	struct param p[ARGS_MAX_PARAMS + 4], extra[3] = {
-						      {"vmid", 4, c->args.pos[2]},
-						      {"filename", 8, c->args.pos[3]},
-						      {"size", 4, c->args.pos[4]},
-					      };
+						 {"vmid", 4, c->args.pos[2]},
+						 {"filename", 8, c->args.pos[3]},
+						 {"size", 4, c->args.pos[4]},
+					     };
 	char path[512];
 	cJSON *body = NULL;
 	size_t n = 0;
@@ -148,7 +149,9 @@ static int simple(struct cli *c, const struct st_verb *v, const char *base)
 	else
 		snprintf(path, sizeof(path), "%s/%s/%s", base, arg,
 			 v->kind == ST_STATUS ? "status" : "content");
-	c->columns = v->kind == ST_LIST ? list_columns : v->kind == ST_CONTENT ? content_columns : NULL;
+	c->columns = v->kind == ST_LIST	     ? list_columns
+		     : v->kind == ST_CONTENT ? content_columns
+					     : NULL;
 	r = cli_call(c, method, path, c->args.params, c->args.nparams, &body);
 	if (r == EXIT_OK)
 		r = v->kind == ST_FREE ? wait_answer(c, body) : cli_print(c, body);
@@ -171,8 +174,9 @@ int cmd_storage(struct cli *c)
 	int r;
 
 	if (!v)
-		return cli_fail(EXIT_USAGE, "usage: corral storage list|status|content|upload|alloc|"
-					    "free ...");
+		return cli_fail(EXIT_USAGE,
+				"usage: corral storage list|status|content|upload|alloc|"
+				"free ...");
 	if (c->args.npos != v->words + 1)
 		return cli_fail(EXIT_USAGE, "usage: corral %s", v->usage);
 	if (v->kind == ST_FREE && !strchr(c->args.pos[1], ':'))

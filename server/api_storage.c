@@ -18,13 +18,25 @@
 #include "server/tasks.h"
 #include "storage/pool.h"
 
-#define P_NODE {.name = "node", .type = PT_STRING, .check = param_check_pve_node}
-#define P_STORAGE {.name = "storage", .type = PT_STRING, .check = param_check_pve_storage_id}
-#define P_VOLUME {.name = "volume", .type = PT_STRING, .max = POOL_VOLID_MAX}
+#define P_NODE                                                                                     \
+	{                                                                                          \
+		.name = "node", .type = PT_STRING, .check = param_check_pve_node                   \
+	}
+#define P_STORAGE                                                                                  \
+	{                                                                                          \
+		.name = "storage", .type = PT_STRING, .check = param_check_pve_storage_id          \
+	}
+#define P_VOLUME                                                                                   \
+	{                                                                                          \
+		.name = "volume", .type = PT_STRING, .max = POOL_VOLID_MAX                         \
+	}
 
 const struct param_spec api_storage_list_params[] = {
     P_NODE,
-    {.name = "content", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 256,
+    {.name = "content",
+     .type = PT_STRING,
+     .flags = PF_OPTIONAL,
+     .max = 256,
      .check = api_storage_check_content},
     {.name = "storage",
      .type = PT_STRING,
@@ -32,7 +44,10 @@ const struct param_spec api_storage_list_params[] = {
      .check = param_check_pve_storage_id},
     {.name = "enabled", .type = PT_BOOLEAN, .flags = PF_OPTIONAL},
     {.name = "format", .type = PT_BOOLEAN, .flags = PF_OPTIONAL},
-    {.name = "target", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 64,
+    {.name = "target",
+     .type = PT_STRING,
+     .flags = PF_OPTIONAL,
+     .max = 64,
      .check = param_check_pve_node},
     {.name = NULL},
 };
@@ -60,7 +75,10 @@ const struct param_spec api_storage_alloc_params[] = {
     {.name = "filename", .type = PT_STRING, .max = POOL_NAME_MAX - 1},
     {.name = "size", .type = PT_STRING, .max = 32},
     {.name = "vmid", .type = PT_INTEGER, .min = 100, .max = 999999999},
-    {.name = "format", .type = PT_ENUM, .flags = PF_OPTIONAL, .enum_values = "raw|qcow2|subvol|vmdk"},
+    {.name = "format",
+     .type = PT_ENUM,
+     .flags = PF_OPTIONAL,
+     .enum_values = "raw|qcow2|subvol|vmdk"},
     {.name = NULL},
 };
 
@@ -84,8 +102,7 @@ const struct param_spec api_storage_copy_params[] = {
     P_STORAGE,
     P_VOLUME,
     {.name = "target", .type = PT_STRING, .max = POOL_VOLID_MAX},
-    {.name = "target_node", .type = PT_STRING, .flags = PF_OPTIONAL,
-     .check = param_check_pve_node},
+    {.name = "target_node", .type = PT_STRING, .flags = PF_OPTIONAL, .check = param_check_pve_node},
     {.name = NULL},
 };
 
@@ -155,7 +172,8 @@ static int has_content(const cJSON *doc, unsigned mask)
 	char err[128];
 
 	return !mask || (pool_content_mask_parse(doc_text(doc, "content", ""), &have, err,
-						 sizeof(err)) == 0 && (have & mask));
+						 sizeof(err)) == 0 &&
+			 (have & mask));
 }
 
 static int list_row(const char *key, const cJSON *val, void *ctx)
@@ -218,10 +236,12 @@ int api_storage_index(struct req *req, struct resp *resp)
 		return r;
 	names = api_subdirs("/nodes/{node}/storage/{storage}/");
 	resp->data = cJSON_CreateArray();
-	cJSON_ArrayForEach(n, names) {
+	cJSON_ArrayForEach(n, names)
+	{
 		cJSON *o = cJSON_CreateObject();
 
-		cJSON_AddStringToObject(o, "subdir", cJSON_GetStringValue(cJSON_GetObjectItem(n, "name")));
+		cJSON_AddStringToObject(o, "subdir",
+					cJSON_GetStringValue(cJSON_GetObjectItem(n, "name")));
 		cJSON_AddItemToArray(resp->data, o);
 	}
 	cJSON_Delete(names);
@@ -250,7 +270,8 @@ int api_storage_pool_for(struct req *req, struct resp *resp, const char *id, str
 
 	if (r < 0 || !api_storage_on_node(doc, req->app->cfg.node))
 		r = resp_error(resp, CR_EINTERNAL, "storage '%s' does not exist", id);
-	else if (!api_storage_enabled(doc, req->app->cfg.node) || !(*out = api_storage_pool(req->app, id)))
+	else if (!api_storage_enabled(doc, req->app->cfg.node) ||
+		 !(*out = api_storage_pool(req->app, id)))
 		r = resp_error(resp, CR_EINTERNAL, "storage '%s' is disabled", id);
 	else if ((r = pool_active(*out, err, sizeof(err))) < 0)
 		r = resp_error(resp, CR_EINTERNAL, "%s", err);
@@ -296,8 +317,8 @@ int api_storage_content(struct req *req, struct resp *resp)
 	if (r < 0)
 		return r;
 	resp->data = cJSON_CreateArray();
-	if (content && ((c = pool_content_parse(content)) < 0 ||
-			!(pool_content_mask(p) & (1u << c))))
+	if (content &&
+	    ((c = pool_content_parse(content)) < 0 || !(pool_content_mask(p) & (1u << c))))
 		return 0; /* a content this storage never holds: nothing to list */
 	r = pool_list(p, c, (int)req_int(req, "vmid", 0), content_row, resp->data);
 	return r < 0 ? resp_error(resp, r, "cannot list storage: %s", err_str(r)) : 0;
@@ -332,7 +353,8 @@ int api_storage_volume_get(struct req *req, struct resp *resp)
 	struct pool *p = NULL;
 	int r;
 
-	if ((r = req_pool(req, resp, &p)) < 0 || (r = req_volid(req, resp, volid, sizeof(volid))) < 0)
+	if ((r = req_pool(req, resp, &p)) < 0 ||
+	    (r = req_volid(req, resp, volid, sizeof(volid))) < 0)
 		return r;
 	if ((r = pool_vol_info(p, volid, &v, err, sizeof(err))) < 0 ||
 	    (r = pool_vol_path(p, volid, path, sizeof(path), err, sizeof(err))) < 0)
@@ -372,14 +394,14 @@ static int alloc_format(struct resp *resp, const char *name, const char *format,
 
 	*out = format ? format : dot ? dot + 1 : "qcow2";
 	if (dot && strcmp(dot + 1, *out) != 0)
-		return resp_param_error(resp, "filename", "filename '%s' does not match format '%s'",
-					name, *out);
+		return resp_param_error(resp, "filename",
+					"filename '%s' does not match format '%s'", name, *out);
 	if (strcmp(*out, "qcow2") != 0 && strcmp(*out, "raw") != 0)
 		return resp_param_error(resp, "format", "unsupported format '%s'", *out);
 	snprintf(prefix, sizeof(prefix), "vm-%d-", vmid);
 	if (name[0] && strncmp(name, prefix, strlen(prefix)) != 0)
-		return resp_param_error(resp, "filename", "illegal name '%s' - should be '%s*'", name,
-					prefix);
+		return resp_param_error(resp, "filename", "illegal name '%s' - should be '%s*'",
+					name, prefix);
 	return 0;
 }
 
@@ -451,17 +473,19 @@ int api_storage_volume_delete(struct req *req, struct resp *resp)
 	int r = a ? req_pool(req, resp, &a->pool) : -ENOMEM;
 
 	if (r == 0 && (r = req_volid(req, resp, a->volid, sizeof(a->volid))) == 0 &&
-	    (r = pool_volid_parse(a->volid, &v, err, sizeof(err))) == 0 && volume_in_use(req->app, v.vmid, a->volid))
-		r = resp_error(resp, CR_EINTERNAL, "unable to delete '%s' - volume is used by VM %d",
-			       a->volid, v.vmid);
-	if (r == 0 && (r = pool_vol_info(a->pool, a->volid, &(struct pool_volume){0}, err, sizeof(err))) < 0)
+	    (r = pool_volid_parse(a->volid, &v, err, sizeof(err))) == 0 &&
+	    volume_in_use(req->app, v.vmid, a->volid))
+		r = resp_error(resp, CR_EINTERNAL,
+			       "unable to delete '%s' - volume is used by VM %d", a->volid, v.vmid);
+	if (r == 0 &&
+	    (r = pool_vol_info(a->pool, a->volid, &(struct pool_volume){0}, err, sizeof(err))) < 0)
 		r = resp_error(resp, r == -EINVAL ? CR_EINVAL_PARAM : CR_EINTERNAL, "%s", err);
 	if (r < 0) {
 		free(a);
 		return r;
 	}
-	r = tasks_start(req->app->tasks, "imgdel", "", req->who, NULL, delete_task, a, free,
-			upid, err, sizeof(err));
+	r = tasks_start(req->app->tasks, "imgdel", "", req->who, NULL, delete_task, a, free, upid,
+			err, sizeof(err));
 	if (r < 0)
 		return resp_error(resp, r, "%s", err);
 	resp->data = cJSON_CreateString(upid);
@@ -508,7 +532,8 @@ int api_storage_volume_copy(struct req *req, struct resp *resp)
 
 	snprintf(sid, sizeof(sid), "%.*s", (int)strcspn(target, ":"), target);
 	if (r == 0 && tn && !api_node_is_local(req->app, tn))
-		r = resp_param_error(resp, "target_node", "copies to another node are not supported");
+		r = resp_param_error(resp, "target_node",
+				     "copies to another node are not supported");
 	if (r == 0 && param_check_pve_storage_id(sid, err, sizeof(err)) < 0)
 		r = resp_param_error(resp, "target", "%s", err);
 	if (r == 0 && (r = req_volid(req, resp, a->volid, sizeof(a->volid))) == 0)
@@ -517,8 +542,8 @@ int api_storage_volume_copy(struct req *req, struct resp *resp)
 		a->vmid = v.vmid;
 		snprintf(sid, sizeof(sid), "/storage/%s", pool_id(a->target));
 		if (!api_can(req, sid, "Datastore.AllocateSpace"))
-			r = resp_error(resp, CR_EPERM_CHECK, "Permission check failed (%s, %s)", sid,
-				       "Datastore.AllocateSpace");
+			r = resp_error(resp, CR_EPERM_CHECK, "Permission check failed (%s, %s)",
+				       sid, "Datastore.AllocateSpace");
 	}
 	if (r < 0) {
 		free(a);
@@ -543,7 +568,8 @@ static int resource_row(const char *key, const cJSON *val, void *ctx)
 {
 	struct res_ctx *c = ctx;
 	struct app *app = c->req->app;
-	struct pool *p = api_storage_enabled(val, app->cfg.node) ? api_storage_pool(app, key) : NULL;
+	struct pool *p =
+	    api_storage_enabled(val, app->cfg.node) ? api_storage_pool(app, key) : NULL;
 	struct pool_status st = {0, 0, 0};
 	char id[160], err[256];
 	int ok = p && pool_status(p, &st, err, sizeof(err)) == 0;
@@ -598,7 +624,9 @@ int api_storage_check_import(const struct req *req, const char *target, const ch
 	    (r = pool_set_vol_path(app->pools, src_volid, path, sizeof(path), err, errlen)) < 0)
 		return r;
 	if (v.content != POOL_CONTENT_IMAGES && v.content != POOL_CONTENT_IMPORT) {
-		snprintf(err, errlen, "cannot import from '%s' - content type needs to be 'images' or 'import'", src_volid);
+		snprintf(err, errlen,
+			 "cannot import from '%s' - content type needs to be 'images' or 'import'",
+			 src_volid);
 		return -EINVAL;
 	}
 	snprintf(perm, sizeof(perm), "/storage/%s", v.storage);

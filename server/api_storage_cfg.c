@@ -85,21 +85,33 @@ static int check_delete(const char *v, char *err, size_t errlen)
 				found |= strcmp(item, ok[i]) == 0;
 		}
 		if (!found) {
-			snprintf(err, errlen, "cannot delete '%.*s'", (int)(len > 64 ? 64 : len), p);
+			snprintf(err, errlen, "cannot delete '%.*s'", (int)(len > 64 ? 64 : len),
+				 p);
 			return -EINVAL;
 		}
 	}
 	return 0;
 }
 
-#define P_STORAGE {.name = "storage", .type = PT_STRING, .check = param_check_pve_storage_id, .max = 63}
-#define P_CONTENT                                                                          \
-	{.name = "content", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 256,            \
-	 .check = api_storage_check_content}
-#define P_NODES                                                                            \
-	{.name = "nodes", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 4096,             \
-	 .check = api_storage_check_nodes}
-#define P_FLAG(n) {.name = n, .type = PT_BOOLEAN, .flags = PF_OPTIONAL}
+#define P_STORAGE                                                                                  \
+	{                                                                                          \
+		.name = "storage", .type = PT_STRING, .check = param_check_pve_storage_id,         \
+		.max = 63                                                                          \
+	}
+#define P_CONTENT                                                                                  \
+	{                                                                                          \
+		.name = "content", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 256,            \
+		.check = api_storage_check_content                                                 \
+	}
+#define P_NODES                                                                                    \
+	{                                                                                          \
+		.name = "nodes", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 4096,             \
+		.check = api_storage_check_nodes                                                   \
+	}
+#define P_FLAG(n)                                                                                  \
+	{                                                                                          \
+		.name = n, .type = PT_BOOLEAN, .flags = PF_OPTIONAL                                \
+	}
 
 const struct param_spec api_storage_cfg_list_params[] = {
     {.name = "type", .type = PT_ENUM, .flags = PF_OPTIONAL, .enum_values = "dir"},
@@ -128,8 +140,7 @@ const struct param_spec api_storage_cfg_update_params[] = {
     P_NODES,
     P_FLAG("shared"),
     P_FLAG("disable"),
-    {.name = "delete", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 256,
-     .check = check_delete},
+    {.name = "delete", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 256, .check = check_delete},
     {.name = "digest", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 64},
     {.name = NULL},
 };
@@ -388,7 +399,8 @@ static int apply_settings(const struct req *req, cJSON *doc)
 	for (size_t i = 0; ok && i < ARRAY_SIZE(flags); i++)
 		if (req_str(req, flags[i])) {
 			cJSON_DeleteItemFromObjectCaseSensitive(doc, flags[i]);
-			ok = cJSON_AddNumberToObject(doc, flags[i], req_bool(req, flags[i], 0)) != NULL;
+			ok = cJSON_AddNumberToObject(doc, flags[i], req_bool(req, flags[i], 0)) !=
+			     NULL;
 		}
 	return ok ? 0 : -ENOMEM;
 }
@@ -410,7 +422,8 @@ static int save(struct req *req, struct resp *resp, const char *id, const cJSON 
 	char err[512];
 	int r = store_begin(req->app->store, 0, &t);
 
-	if (r == 0 && (r = add ? store_add(t, DB_STORAGE, id, doc) : store_put(t, DB_STORAGE, id, doc)) < 0)
+	if (r == 0 &&
+	    (r = add ? store_add(t, DB_STORAGE, id, doc) : store_put(t, DB_STORAGE, id, doc)) < 0)
 		store_abort(t);
 	else if (r == 0)
 		r = store_commit(t);
@@ -475,8 +488,9 @@ int api_storage_cfg_update(struct req *req, struct resp *resp)
 		store_abort(t);
 	}
 	if (want && strcmp(want, digest) != 0)
-		r = resp_error(resp, CR_EINTERNAL, "detected modified configuration - file changed "
-						   "by other user? Try again.");
+		r = resp_error(resp, CR_EINTERNAL,
+			       "detected modified configuration - file changed "
+			       "by other user? Try again.");
 	else {
 		apply_delete(req_str(req, "delete"), doc);
 		r = apply_settings(req, doc);

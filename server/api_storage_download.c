@@ -21,7 +21,7 @@
 #include "storage/pool.h"
 
 #define DL_CONNECT_TIMEOUT_S 30
-#define DL_LOW_SPEED_S 60    /* abort below 1 KiB/s for this long */
+#define DL_LOW_SPEED_S 60 /* abort below 1 KiB/s for this long */
 #define DL_MAX_REDIRS 5
 
 /* http:// or https:// and no control characters or spaces. */
@@ -148,13 +148,17 @@ static int target(struct req *req, struct resp *resp, struct pool *p, struct dow
 	int c = pool_content_parse(content), r;
 
 	if (c != POOL_CONTENT_ISO && c != POOL_CONTENT_IMPORT)
-		return resp_param_error(resp, "content", "download of content type '%s' is not "
-							 "supported", content);
+		return resp_param_error(resp, "content",
+					"download of content type '%s' is not "
+					"supported",
+					content);
 	upload_normalize_name(req_str(req, "filename"), name, sizeof(name));
 	snprintf(d->job.volid, sizeof(d->job.volid), "%s:%s/%s", pool_id(p), content, name);
 	if (pool_volid_parse(d->job.volid, &v, err, sizeof(err)) < 0)
-		return resp_param_error(resp, "filename", "invalid filename or wrong extension for "
-							  "content type '%s'", content);
+		return resp_param_error(resp, "filename",
+					"invalid filename or wrong extension for "
+					"content type '%s'",
+					content);
 	if ((r = pool_vol_path(p, d->job.volid, path, sizeof(path), err, sizeof(err))) < 0)
 		return r == -EINVAL ? resp_param_error(resp, "content", "%s", err)
 				    : resp_error(resp, CR_EINTERNAL, "%s", err);

@@ -17,9 +17,9 @@ struct mp {
 	const struct mp_callbacks *cb;
 	void *ctx;
 	enum mp_state state;
-	int after;		       /* A_* while in S_AFTER_BOUNDARY */
+	int after;			 /* A_* while in S_AFTER_BOUNDARY */
 	char delim[MP_BOUNDARY_MAX + 5]; /* "\r\n--" + boundary */
-	size_t dlen, k;		       /* delimiter length, bytes of it matched */
+	size_t dlen, k;			 /* delimiter length, bytes of it matched */
 	char hdr[MP_HEADERS_MAX];
 	size_t hlen;
 };
@@ -216,7 +216,8 @@ static int header_line(const char *line, struct mp_part *part)
 		part->has_filename = 1;
 		/* browsers of old sent the client's full path */
 		slash = strrchr(part->filename, '/');
-		if (!slash || (strrchr(part->filename, '\\') && strrchr(part->filename, '\\') > slash))
+		if (!slash ||
+		    (strrchr(part->filename, '\\') && strrchr(part->filename, '\\') > slash))
 			slash = strrchr(part->filename, '\\');
 		if (slash)
 			memmove(part->filename, slash + 1, strlen(slash + 1) + 1);
@@ -289,6 +290,7 @@ int mp_finish(struct mp *m, char *err, size_t errlen)
 {
 	if (m->state == S_DONE)
 		return 0;
-	snprintf(err, errlen, "truncated upload: the multipart body ended before its closing boundary");
+	snprintf(err, errlen,
+		 "truncated upload: the multipart body ended before its closing boundary");
 	return -EINVAL;
 }

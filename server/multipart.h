@@ -11,9 +11,9 @@
 #define MP_HEADERS_MAX 8192 /* the header block of one part */
 
 struct mp_part {
-	char name[128];	     /* form field name */
-	char filename[256];  /* file name, directories stripped; "" when none */
-	int has_filename;    /* a file part (Content-Disposition filename=) */
+	char name[128];	    /* form field name */
+	char filename[256]; /* file name, directories stripped; "" when none */
+	int has_filename;   /* a file part (Content-Disposition filename=) */
 	char content_type[128];
 };
 

@@ -88,7 +88,7 @@ static void drop_file(struct upload *u)
 /* Records the first failure (PARAM: a 400 on that parameter) and drops the
  * partial file.  Returns 0: the parse goes on, the bytes are ignored. */
 static int fail(struct upload *u, int rc, const char *par, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int fail(struct upload *u, int rc, const char *par, const char *fmt, ...)
 {
 	va_list ap;
@@ -129,21 +129,24 @@ static int open_file(struct upload *u, const char *client_name)
 	int c = content ? pool_content_parse(content) : -EINVAL, r;
 
 	if (!content)
-		return fail(u, CR_EINVAL_PARAM, "content", "property is missing and it is not optional");
+		return fail(u, CR_EINVAL_PARAM, "content",
+			    "property is missing and it is not optional");
 	if (c != POOL_CONTENT_ISO && c != POOL_CONTENT_IMPORT)
-		return fail(u, CR_EINVAL_PARAM, "content", "upload of content type '%s' is not supported",
-			    content);
+		return fail(u, CR_EINVAL_PARAM, "content",
+			    "upload of content type '%s' is not supported", content);
 	upload_normalize_name(client_name, name, sizeof(name));
 	snprintf(u->volid, sizeof(u->volid), "%s:%s/%s", pool_id(u->pool), content, name);
 	if (pool_volid_parse(u->volid, &v, err, sizeof(err)) < 0)
-		return fail(u, CR_EINVAL_PARAM, "filename", "invalid filename or wrong extension for "
-							    "content type '%s'", content);
+		return fail(u, CR_EINVAL_PARAM, "filename",
+			    "invalid filename or wrong extension for "
+			    "content type '%s'",
+			    content);
 	u->content = (enum pool_content)c;
 	cJSON_DeleteItemFromObjectCaseSensitive(u->params, "filename");
 	cJSON_AddStringToObject(u->params, "filename", name);
 	if ((r = pool_vol_path(u->pool, u->volid, path, sizeof(path), err, sizeof(err))) < 0)
-		return fail(u, r == -EINVAL ? CR_EINVAL_PARAM : CR_EINTERNAL, r == -EINVAL ? "content" : NULL,
-			    "%s", err);
+		return fail(u, r == -EINVAL ? CR_EINVAL_PARAM : CR_EINTERNAL,
+			    r == -EINVAL ? "content" : NULL, "%s", err);
 	if (access(path, F_OK) == 0)
 		return fail(u, CR_EEXISTS, NULL, "volume '%s' already exists", u->volid);
 	if ((r = pool_tmp_create(u->pool, u->content, u->tmp, sizeof(u->tmp), &u->fd, err,
@@ -161,7 +164,8 @@ static int flush_buf(struct upload *u)
 
 	u->wlen = 0;
 	if (r < 0)
-		return fail(u, CR_EINTERNAL, NULL, "failed to write '%s': %s", u->volid, strerror(-r));
+		return fail(u, CR_EINTERNAL, NULL, "failed to write '%s': %s", u->volid,
+			    strerror(-r));
 	return 0;
 }
 
@@ -377,7 +381,8 @@ static int check_params(struct upload *u, struct resp *resp)
 	if ((r = params_validate(api_storage_upload_params, 0, u->params, resp->errors)) < 0)
 		return resp_error(resp, r, "%s", err_str(r));
 	if (!param(u, "checksum") != !param(u, "checksum-algorithm"))
-		return resp_param_error(resp, param(u, "checksum") ? "checksum-algorithm" : "checksum",
+		return resp_param_error(resp,
+					param(u, "checksum") ? "checksum-algorithm" : "checksum",
 					"'checksum' and 'checksum-algorithm' go together");
 	cJSON_Delete(resp->errors);
 	resp->errors = NULL;
@@ -397,14 +402,15 @@ static int start_job(struct upload *u, struct resp *resp)
 	j->bytes = u->bytes;
 	snprintf(j->tmp, sizeof(j->tmp), "%s", u->tmp);
 	snprintf(j->volid, sizeof(j->volid), "%s", u->volid);
-	snprintf(j->checksum, sizeof(j->checksum), "%s", param(u, "checksum") ? param(u, "checksum") : "");
+	snprintf(j->checksum, sizeof(j->checksum), "%s",
+		 param(u, "checksum") ? param(u, "checksum") : "");
 	snprintf(j->algo, sizeof(j->algo), "%s",
 		 param(u, "checksum-algorithm") ? param(u, "checksum-algorithm") : "");
 	close(u->fd);
 	u->fd = -1;
 	u->handed_over = 1; /* the task removes it on failure */
-	r = tasks_start(u->app->tasks, "imgcopy", "", &u->who, NULL, upload_task, j, free, upid, err,
-			sizeof(err));
+	r = tasks_start(u->app->tasks, "imgcopy", "", &u->who, NULL, upload_task, j, free, upid,
+			err, sizeof(err));
 	if (r < 0) {
 		unlink(u->tmp);
 		return resp_error(resp, r, "%s", err);

@@ -92,8 +92,7 @@ int pool_path(struct pool *p, const char *volid, char *out, size_t n, char *err,
 	return r < 0 ? r : p->ops->path(p, &v, out, n, err, errlen);
 }
 
-int pool_vol_path(struct pool *p, const char *volid, char *out, size_t n, char *err,
-		  size_t errlen)
+int pool_vol_path(struct pool *p, const char *volid, char *out, size_t n, char *err, size_t errlen)
 {
 	struct pool_volid v;
 	int r = usable_volid(p, volid, &v, err, errlen);
@@ -125,8 +124,7 @@ int pool_tmp_create(struct pool *p, enum pool_content content, char *path, size_
 	return p->ops->tmp_create(p, content, path, n, fd, err, errlen);
 }
 
-int pool_tmp_commit(struct pool *p, const char *tmp, const char *volid, char *err,
-		    size_t errlen)
+int pool_tmp_commit(struct pool *p, const char *tmp, const char *volid, char *err, size_t errlen)
 {
 	struct pool_volid v;
 	int r = usable_volid(p, volid, &v, err, errlen);

@@ -18,16 +18,16 @@ struct pool;
 #define POOL_VOLID_MAX (POOL_ID_MAX + POOL_NAME_MAX + 16)
 
 enum pool_content {
-	POOL_CONTENT_IMAGES, /* "<vmid>/vm-<vmid>-<name>.<qcow2|raw>" */
-	POOL_CONTENT_ISO,    /* "iso/<name>.<iso|img>" */
-	POOL_CONTENT_IMPORT, /* "import/<name>.<qcow2|raw|vmdk|ova|ovf>" */
+	POOL_CONTENT_IMAGES,   /* "<vmid>/vm-<vmid>-<name>.<qcow2|raw>" */
+	POOL_CONTENT_ISO,      /* "iso/<name>.<iso|img>" */
+	POOL_CONTENT_IMPORT,   /* "import/<name>.<qcow2|raw|vmdk|ova|ovf>" */
 	POOL_CONTENT_SNIPPETS, /* "snippets/<name>.<yaml|json|txt...>" */
 	POOL_CONTENT_BACKUP,   /* "backup/<name>.<vma|zst|...>", in the directory dump/ */
 	POOL_CONTENT_COUNT
 };
 
 #define POOL_CONTENT_ALL ((1u << POOL_CONTENT_COUNT) - 1)
-#define POOL_CONTENT_DEFAULT \
+#define POOL_CONTENT_DEFAULT                                                                       \
 	((1u << POOL_CONTENT_IMAGES) | (1u << POOL_CONTENT_ISO) | (1u << POOL_CONTENT_IMPORT))
 
 /* A volume id taken apart.  Pure: no file system access. */
@@ -103,8 +103,7 @@ int pool_vol_free(struct pool *p, const char *volid, char *err, size_t errlen);
 
 /* Like pool_path, and the pool must hold VOLID's content: -EINVAL with
  * "storage 'x' does not support content-type 'iso'" otherwise. */
-int pool_vol_path(struct pool *p, const char *volid, char *out, size_t n, char *err,
-		  size_t errlen);
+int pool_vol_path(struct pool *p, const char *volid, char *out, size_t n, char *err, size_t errlen);
 
 /* Uploads: a hidden temporary file in the pool's directory of CONTENT (same
  * file system as the final name).  *FD is open for writing; PATH gets its
@@ -113,8 +112,7 @@ int pool_tmp_create(struct pool *p, enum pool_content content, char *path, size_
 		    char *err, size_t errlen);
 /* Gives the finished temporary file TMP its volume name VOLID atomically;
  * CR_EEXISTS when the volume exists (TMP stays for the caller). */
-int pool_tmp_commit(struct pool *p, const char *tmp, const char *volid, char *err,
-		    size_t errlen);
+int pool_tmp_commit(struct pool *p, const char *tmp, const char *volid, char *err, size_t errlen);
 
 /* Refuses a qcow2 at PATH whose header names a backing file or an external
  * data file (a way to read host files through an image): CR_EFORMAT with

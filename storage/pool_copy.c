@@ -17,7 +17,7 @@
 #include "storage/image.h"
 
 #define COPY_CHUNK (2u << 20) /* bytes read per step: the largest qcow2 cluster */
-#define COPY_GRAIN 65536u      /* zero detection granule: the default cluster */
+#define COPY_GRAIN 65536u     /* zero detection granule: the default cluster */
 
 /* qcow2 header fields the check reads (offsets from the specification). */
 #define QH_MAGIC 0x514649fbu /* "QFI\xfb" */
@@ -52,9 +52,10 @@ int pool_qcow2_header_check(const unsigned char *h, size_t len, char *err, size_
 	}
 	if (be32(h + QH_VERSION) >= 3 &&
 	    (len < QH_V3_LEN || (be64(h + QH_INCOMPAT) & QH_INCOMPAT_DATA_FILE))) {
-		snprintf(err, errlen, len < QH_V3_LEN ? "truncated qcow2 header"
-						      : "image uses an external data file, "
-							"which is not allowed here");
+		snprintf(err, errlen,
+			 len < QH_V3_LEN ? "truncated qcow2 header"
+					 : "image uses an external data file, "
+					   "which is not allowed here");
 		return CR_EFORMAT;
 	}
 	return 0;
@@ -131,8 +132,8 @@ static int copy_step(struct img *src, struct img *dst, unsigned char *buf, uint6
 	return write_nonzero(dst, buf, e.length, off);
 }
 
-static int copy_all(struct img *src, struct img *dst, const struct pool_copy_opts *o,
-		    char *err, size_t errlen)
+static int copy_all(struct img *src, struct img *dst, const struct pool_copy_opts *o, char *err,
+		    size_t errlen)
 {
 	uint64_t size = img_virtual_size(src), off = 0, step = 0;
 	unsigned char *buf;
@@ -142,8 +143,9 @@ static int copy_all(struct img *src, struct img *dst, const struct pool_copy_opt
 		return -ENOMEM;
 	for (; off < size && r == 0; off += step) {
 		if ((r = copy_step(src, dst, buf, off, size, &step)) < 0)
-			snprintf(err, errlen, "copy failed at byte %llu: %s", (unsigned long long)off,
-				 img_last_error(src)[0] ? img_last_error(src) : img_last_error(dst));
+			snprintf(
+			    err, errlen, "copy failed at byte %llu: %s", (unsigned long long)off,
+			    img_last_error(src)[0] ? img_last_error(src) : img_last_error(dst));
 		else if (o && o->progress && o->progress(o->opaque, off + step, size)) {
 			snprintf(err, errlen, "copy cancelled");
 			r = -ECANCELED;

@@ -124,8 +124,8 @@ static int take_name(const char *dir, const char *name)
 	return 0;
 }
 
-static int dir_alloc(struct pool *p, int vmid, const char *want, const char *format,
-		     uint64_t size, char *volid, size_t n, char *err, size_t errlen)
+static int dir_alloc(struct pool *p, int vmid, const char *want, const char *format, uint64_t size,
+		     char *volid, size_t n, char *err, size_t errlen)
 {
 	struct img_create_opts o = {.size = size};
 	char dir[PATH_MAX + 32], path[PATH_MAX + 64 + POOL_NAME_MAX], name[POOL_NAME_MAX];
@@ -134,9 +134,11 @@ static int dir_alloc(struct pool *p, int vmid, const char *want, const char *for
 	o.format = strcmp(format, "raw") == 0 ? IMG_FMT_RAW : IMG_FMT_QCOW2;
 	snprintf(dir, sizeof(dir), "%s/images/%d", root_of(p), vmid);
 	if ((r = util_mkdir_p(dir, 0700)) < 0 || (r = confine(root_of(p), dir, err, errlen)) < 0 ||
-	    (r = want ? take_name(dir, want) : reserve_name(dir, vmid, format, name, sizeof(name))) < 0) {
+	    (r = want ? take_name(dir, want)
+		      : reserve_name(dir, vmid, format, name, sizeof(name))) < 0) {
 		if (r == CR_EEXISTS)
-			snprintf(err, errlen, "volume '%s:%d/%s' already exists", p->id, vmid, want);
+			snprintf(err, errlen, "volume '%s:%d/%s' already exists", p->id, vmid,
+				 want);
 		else if (r != -EACCES)
 			snprintf(err, errlen, "cannot allocate a disk in %s: %s", dir, err_str(r));
 		return r;
@@ -209,8 +211,8 @@ static uint64_t image_size(const char *path, const struct stat *st, const char *
 
 /* Fills V from the file of the parsed volume ID; CR_ENOTFOUND unless it
  * is a regular file inside the pool. */
-static int vol_fill(struct pool *p, const struct pool_volid *id, struct pool_volume *v,
-		    char *err, size_t errlen)
+static int vol_fill(struct pool *p, const struct pool_volid *id, struct pool_volume *v, char *err,
+		    size_t errlen)
 {
 	char path[PATH_MAX + POOL_NAME_MAX];
 	struct stat st;
@@ -226,14 +228,14 @@ static int vol_fill(struct pool *p, const struct pool_volid *id, struct pool_vol
 	v->vmid = id->vmid;
 	snprintf(v->format, sizeof(v->format), "%s", id->format);
 	v->size = id->content == POOL_CONTENT_ISO ? (uint64_t)st.st_size
-						   : image_size(path, &st, id->format);
+						  : image_size(path, &st, id->format);
 	v->used = (uint64_t)st.st_blocks * 512;
 	v->ctime = st.st_ctime;
 	return 0;
 }
 
-static int dir_info(struct pool *p, const struct pool_volid *id, struct pool_volume *out,
-		    char *err, size_t errlen)
+static int dir_info(struct pool *p, const struct pool_volid *id, struct pool_volume *out, char *err,
+		    size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	if (id->content == POOL_CONTENT_IMAGES)
@@ -461,7 +463,8 @@ fail_alloc:
 int pool_dir_new(const char *id, const char *root, struct pool **out, char *err, size_t errlen)
 {
 	char abs[PATH_MAX];
-	struct pool_dir_opts o = {.id = id, .root = root, .content = POOL_CONTENT_DEFAULT, .mkdir = 1};
+	struct pool_dir_opts o = {
+	    .id = id, .root = root, .content = POOL_CONTENT_DEFAULT, .mkdir = 1};
 
 	if (root[0] != '/' && util_mkdir_p(root, 0700) == 0 && realpath(root, abs))
 		o.root = abs;

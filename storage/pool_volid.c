@@ -18,8 +18,12 @@ static const struct {
     [POOL_CONTENT_IMAGES] = {"images", "images", {"qcow2", "raw", NULL}},
     [POOL_CONTENT_ISO] = {"iso", "iso", {"iso", "img", NULL}},
     [POOL_CONTENT_IMPORT] = {"import", "import", {"qcow2", "raw", "vmdk", "ova", "ovf", NULL}},
-    [POOL_CONTENT_SNIPPETS] = {"snippets", "snippets", {"yaml", "yml", "json", "txt", "conf", "sh", NULL}},
-    [POOL_CONTENT_BACKUP] = {"backup", "dump", {"vma", "zst", "gz", "lzo", "tgz", "tar", "log", NULL}},
+    [POOL_CONTENT_SNIPPETS] = {"snippets",
+			       "snippets",
+			       {"yaml", "yml", "json", "txt", "conf", "sh", NULL}},
+    [POOL_CONTENT_BACKUP] = {"backup",
+			     "dump",
+			     {"vma", "zst", "gz", "lzo", "tgz", "tar", "log", NULL}},
 };
 
 const char *pool_content_name(enum pool_content c)
@@ -43,8 +47,8 @@ int pool_content_mask_parse(const char *list, unsigned *mask, char *err, size_t 
 		len = strcspn(p, ",");
 		if (len == 0)
 			continue;
-		if (len >= sizeof(item) || (memcpy(item, p, len), item[len] = '\0',
-					    (c = pool_content_parse(item)) < 0)) {
+		if (len >= sizeof(item) ||
+		    (memcpy(item, p, len), item[len] = '\0', (c = pool_content_parse(item)) < 0)) {
 			snprintf(err, errlen, "invalid content type '%.*s'", (int)len, p);
 			return -EINVAL;
 		}

@@ -57,7 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* A malformed body may fail at a different byte once split, but a
 	 * well-formed one gives the very same events. */
-	if (a == 0 && (b != 0 || whole.len != parts.len || memcmp(whole.data, parts.data, whole.len)))
+	if (a == 0 &&
+	    (b != 0 || whole.len != parts.len || memcmp(whole.data, parts.data, whole.len)))
 		abort();
 	buf_free(&whole);
 	buf_free(&parts);

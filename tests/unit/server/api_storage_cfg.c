@@ -14,8 +14,8 @@
 static void test_formats(void)
 {
 	static const char *const good_paths[] = {"/", "/srv/images", "/a/b.c/..d/x..", "/x y"};
-	static const char *const bad_paths[] = {"", "rel/x", "/a/../b", "/a/./b", "/..", "/a/\x01",
-						"/a/..", "./a"};
+	static const char *const bad_paths[] = {"",    "rel/x",	  "/a/../b", "/a/./b",
+						"/..", "/a/\x01", "/a/..",   "./a"};
 	static const char *const good_nodes[] = {"", "n1", "n1,n2", "n1; n2", "a-b,c"};
 	static const char *const bad_nodes[] = {"-a", "a,b-", "a_b", "n!"};
 	char err[256];
@@ -28,7 +28,8 @@ static void test_formats(void)
 		CHECK_INT(api_storage_check_nodes(good_nodes[i], err, sizeof(err)), 0);
 	for (size_t i = 0; i < sizeof(bad_nodes) / sizeof(bad_nodes[0]); i++)
 		CHECK_INT(api_storage_check_nodes(bad_nodes[i], err, sizeof(err)), -EINVAL);
-	CHECK_INT(api_storage_check_content("images,iso,import,snippets,backup", err, sizeof(err)), 0);
+	CHECK_INT(api_storage_check_content("images,iso,import,snippets,backup", err, sizeof(err)),
+		  0);
 	CHECK_INT(api_storage_check_content("vztmpl", err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "invalid content type 'vztmpl'");
 }
@@ -98,7 +99,8 @@ static void test_create_update_delete(void)
 	CHECK_STR(pool_content_list(api_storage_pool(&f.app, "s1")), "backup,iso");
 	snprintf(body, sizeof(body), "%s/s1/dump", test_tmpdir());
 	CHECK_INT(stat(body, &st), 0);
-	a = api_request(&f, "POST", "/storage", NULL, "storage=s1&type=dir&path=/x", "admin@pve", NULL);
+	a = api_request(&f, "POST", "/storage", NULL, "storage=s1&type=dir&path=/x", "admin@pve",
+			NULL);
 	CHECK_INT(a.status, 500);
 	api_answer_free(&a);
 	a = api_request(&f, "PUT", "/storage/s1", NULL, "disable=1", "admin@pve", NULL);
@@ -146,10 +148,8 @@ static void test_privileges(void)
 }
 
 static const struct test_case tests[] = {
-    {"parameter formats", test_formats},
-    {"nodes and enabled", test_nodes_and_enabled},
-    {"default local", test_default_local},
-    {"create, update, delete", test_create_update_delete},
+    {"parameter formats", test_formats},   {"nodes and enabled", test_nodes_and_enabled},
+    {"default local", test_default_local}, {"create, update, delete", test_create_update_delete},
     {"privileges", test_privileges},
 };
 

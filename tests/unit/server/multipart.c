@@ -179,7 +179,8 @@ static void test_boundaries(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_INT(parse(bad[i], "", 0, 0, &g), -EINVAL);
 	CHECK_INT(parse("Multipart/Form-Data; charset=x; BOUNDARY=\"a b\"", quoted,
-			sizeof(quoted) - 1, 0, &g), 0);
+			sizeof(quoted) - 1, 0, &g),
+		  0);
 	CHECK_STR(g.text, "x||-|1;");
 	CHECK_INT(parse(NULL, "", 0, 0, &g), -EINVAL);
 }
@@ -192,7 +193,8 @@ static void test_malformed(void)
 	    "--XyZ-42\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nx\r\n--XyZ-42--",
 	    "--XyZ-42\r\nno colon here\r\n\r\nx\r\n--XyZ-42--",
 	    "--XyZ-42\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n--XyZ-42--",
-	    "--XyZ-42\r\nContent-Disposition: form-data; name=\"a\"; filename=\"x/y\r\n\r\nx\r\n--XyZ-42--",
+	    "--XyZ-42\r\nContent-Disposition: form-data; name=\"a\"; "
+	    "filename=\"x/y\r\n\r\nx\r\n--XyZ-42--",
 	    "--XyZ-42xx",
 	    "--XyZ-42-x",
 	};

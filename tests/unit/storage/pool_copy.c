@@ -66,7 +66,8 @@ static void test_header_check(void)
 	char err[256];
 
 	CHECK_INT(pool_qcow2_header_check(h, sizeof(h), err, sizeof(err)), 0);
-	CHECK_INT(pool_qcow2_header_check((const unsigned char *)"ISO9660", 7, err, sizeof(err)), 0);
+	CHECK_INT(pool_qcow2_header_check((const unsigned char *)"ISO9660", 7, err, sizeof(err)),
+		  0);
 	h[15] = 0x68; /* backing file offset */
 	h[19] = 11;   /* and size */
 	CHECK_INT(pool_qcow2_header_check(h, sizeof(h), err, sizeof(err)), CR_EFORMAT);
@@ -89,7 +90,8 @@ static void test_copy_between_pools(void)
 	make_image(path, 64 << 20, 40 << 20, NULL);
 	CHECK_INT(pool_image_check_standalone(path, err, sizeof(err)), 0);
 	CHECK_INT(pool_vol_copy(a, "src:import/disk.qcow2", b, &o, volid, sizeof(volid), err,
-				sizeof(err)), 0);
+				sizeof(err)),
+		  0);
 	CHECK_STR(volid, "dst:120/vm-120-disk-0.qcow2");
 	read_back(b, volid, 40 << 20, "corral");
 	CHECK_INT(pool_vol_path(b, volid, path, sizeof(path), err, sizeof(err)), 0);
@@ -100,9 +102,11 @@ static void test_copy_between_pools(void)
 	CHECK_STR(volid, "src:120/vm-120-disk-0.raw");
 	read_back(a, volid, 40 << 20, "corral");
 	CHECK_INT(pool_vol_copy(a, "src:import/none.qcow2", b, &o, volid, sizeof(volid), err,
-				sizeof(err)) < 0, 1);
-	CHECK_INT(pool_vol_copy(a, "src:import/x.vmdk", b, &o, volid, sizeof(volid), err,
-				sizeof(err)), CR_EUNSUPPORTED);
+				sizeof(err)) < 0,
+		  1);
+	CHECK_INT(
+	    pool_vol_copy(a, "src:import/x.vmdk", b, &o, volid, sizeof(volid), err, sizeof(err)),
+	    CR_EUNSUPPORTED);
 	pool_free(a);
 	pool_free(b);
 }
@@ -120,7 +124,8 @@ static void test_backing_flattened_or_refused(void)
 	make_image(top, 8 << 20, 0, "base.qcow2");
 	CHECK_INT(pool_image_check_standalone(top, err, sizeof(err)), CR_EFORMAT);
 	CHECK_INT(pool_vol_copy(a, "chain:import/top.qcow2", b, &o, volid, sizeof(volid), err,
-				sizeof(err)), 0);
+				sizeof(err)),
+		  0);
 	read_back(b, volid, 4096, "corral"); /* the base's data, now in the copy */
 	snprintf(top, sizeof(top), "%s/chain/import/evil.qcow2", test_tmpdir());
 	make_image(top, 8 << 20, 0, "/etc/shadow");
@@ -142,16 +147,17 @@ static void test_file_copy(void)
 	f = fopen(path, "w");
 	fputs("corral", f);
 	fclose(f);
-	CHECK_INT(pool_file_copy(a, "fa:iso/x.iso", b, NULL, volid, sizeof(volid), err, sizeof(err)),
-		  0);
+	CHECK_INT(
+	    pool_file_copy(a, "fa:iso/x.iso", b, NULL, volid, sizeof(volid), err, sizeof(err)), 0);
 	CHECK_STR(volid, "fb:iso/x.iso");
 	snprintf(path, sizeof(path), "%s/file-b/iso/x.iso", test_tmpdir());
 	f = fopen(path, "r");
 	CHECK(f && fread(got, 1, 6, f) == 6);
 	fclose(f);
 	CHECK_STR(got, "corral");
-	CHECK_INT(pool_file_copy(a, "fa:iso/x.iso", b, NULL, volid, sizeof(volid), err, sizeof(err)),
-		  CR_EEXISTS);
+	CHECK_INT(
+	    pool_file_copy(a, "fa:iso/x.iso", b, NULL, volid, sizeof(volid), err, sizeof(err)),
+	    CR_EEXISTS);
 	CHECK(pool_file_copy(a, "fa:iso/none.iso", b, NULL, volid, sizeof(volid), err,
 			     sizeof(err)) < 0);
 	pool_free(a);

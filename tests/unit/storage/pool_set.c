@@ -112,8 +112,9 @@ static void test_tmp_commit(void)
 	close(fd);
 	CHECK_INT(pool_tmp_commit(p, tmp2, "up:iso/a.iso", err, sizeof(err)), CR_EEXISTS);
 	CHECK_INT(unlink(tmp2), 0);
-	CHECK_INT(pool_tmp_create(p, POOL_CONTENT_SNIPPETS, tmp2, sizeof(tmp2), &fd, err,
-				  sizeof(err)), -EINVAL);
+	CHECK_INT(
+	    pool_tmp_create(p, POOL_CONTENT_SNIPPETS, tmp2, sizeof(tmp2), &fd, err, sizeof(err)),
+	    -EINVAL);
 	CHECK_INT(pool_vol_info(p, "up:iso/b.iso", &v, err, sizeof(err)), CR_ENOTFOUND);
 	pool_free(p);
 }
