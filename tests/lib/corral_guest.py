@@ -65,15 +65,29 @@ class Serial:
         self.sock = None
         self.seen = b""
         self.n = 0
+        self.log_mark = 0   # console log bytes of earlier boots (QEMU appends)
 
     def connect(self):
-        self.close()
+        self._disconnect()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(self.path)
         self.sock.settimeout(0.3)
         self.seen = b""
 
+    def log(self):
+        try:
+            with open(self.path + ".log", "rb") as f:
+                return f.read()
+        except OSError:
+            return b""
+
     def close(self):
+        """Disconnects; the next wait_boot looks only at what the console
+        logs from now on (call it before the VM starts again)."""
+        self._disconnect()
+        self.log_mark = len(self.log())
+
+    def _disconnect(self):
         if self.sock:
             self.sock.close()
             self.sock = None
@@ -105,10 +119,9 @@ class Serial:
                 self.read_until(READY, 1)
                 return
             except AssertionError:
-                with open(self.path + ".log", "rb") as f:
-                    log = f.read()
-                # the marker of this boot: after the last BIOS banner
-                if READY in log.split(b"SeaBIOS")[-1]:
+                log = self.log()
+                # this boot's output: past the mark, unless QEMU started a new log
+                if READY in (log[self.log_mark:] if len(log) >= self.log_mark else log):
                     return
         raise AssertionError(f"guest did not boot within {timeout}s")
 
