@@ -16,7 +16,6 @@
 #include "hv/vm.h"
 #include "server/app.h"
 #include "server/qemu_int.h"
-#include "server/store.h"
 
 /* How long the guest gets to release an unplugged device (ACPI eject). */
 #define UNPLUG_TIMEOUT_MS 20000
@@ -221,23 +220,23 @@ static void move_key(struct qvm *vm, const char *key, enum hp_action a)
 	free(val);
 }
 
+struct hp_done {
+	const char *key;
+	enum hp_action a;
+};
+
+static void take_key(struct qvm *vm, const void *ctx)
+{
+	const struct hp_done *d = ctx;
+
+	move_key(vm, d->key, d->a);
+}
+
 static int commit_key(struct app *app, int vmid, const char *key, enum hp_action a)
 {
-	struct store_txn *t;
-	struct qvm vm;
-	int r = store_begin(app->store, 0, &t);
+	struct hp_done d = { key, a };
 
-	if (r < 0)
-		return r;
-	if ((r = qvm_load(t, vmid, &vm)) == 0) {
-		move_key(&vm, key, a);
-		r = qvm_save(t, vmid, &vm);
-		qvm_clear(&vm);
-	}
-	if (r == 0)
-		return store_commit(t);
-	store_abort(t);
-	return r;
+	return qvm_update(app, vmid, take_key, &d);
 }
 
 struct hp_plan {

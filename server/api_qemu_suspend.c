@@ -16,7 +16,6 @@
 #include "server/api.h"
 #include "server/app.h"
 #include "server/qemu_int.h"
-#include "server/store.h"
 #include "storage/pool.h"
 
 /* QEMU's device state beside the RAM, with room to spare. */
@@ -29,34 +28,13 @@ struct todisk_arg {
 	char storage[64];
 };
 
-/* The configuration of VMID changed by FN under one transaction. */
-static int change_vm(struct app *app, int vmid, void (*fn)(struct qvm *vm, const char *volid),
-		     const char *volid)
-{
-	struct store_txn *t;
-	struct qvm vm;
-	int r = store_begin(app->store, 0, &t);
-
-	if (r < 0)
-		return r;
-	if ((r = qvm_load(t, vmid, &vm)) == 0) {
-		fn(&vm, volid);
-		r = qvm_save(t, vmid, &vm);
-		qvm_clear(&vm);
-	}
-	if (r == 0)
-		return store_commit(t);
-	store_abort(t);
-	return r;
-}
-
-static void mark_suspended(struct qvm *vm, const char *volid)
+static void mark_suspended(struct qvm *vm, const void *volid)
 {
 	vmconf_set(vm->conf, "vmstate", volid);
 	util_strlcpy(vm->lock, SUSPENDED_LOCK, sizeof(vm->lock));
 }
 
-static void mark_resumed(struct qvm *vm, const char *volid)
+static void mark_resumed(struct qvm *vm, const void *volid)
 {
 	(void)volid;
 	vmconf_delete(vm->conf, "vmstate");
@@ -103,7 +81,7 @@ static int todisk_task(struct task *t, void *opaque)
 		return task_fail(t, r, "cannot allocate the state volume: %s", err);
 	task_log(t, "saving VM state and RAM to %s", volid);
 	if ((r = hv_vm_save_state(app->hv, a->vmid, path, SAVE_TIMEOUT_MS, err, sizeof(err))) < 0 ||
-	    (r = change_vm(app, a->vmid, mark_suspended, volid)) < 0) {
+	    (r = qvm_update(app, a->vmid, mark_suspended, volid)) < 0) {
 		pool_vol_free(p, volid, err + strlen(err), sizeof(err) - strlen(err));
 		return task_fail(t, r, "suspend to disk failed: %s", err[0] ? err : err_str(r));
 	}
@@ -142,7 +120,7 @@ int qemu_start_from_state(struct task *t, int vmid, const struct vmconf *conf,
 				   err, sizeof(err));
 	if (r < 0)
 		return task_fail(t, r, "resume from %s failed: %s", volid, err);
-	if ((r = change_vm(app, vmid, mark_resumed, volid)) < 0)
+	if ((r = qvm_update(app, vmid, mark_resumed, volid)) < 0)
 		return task_fail(t, r, "cannot update the configuration: %s", err_str(r));
 	if (pool_set_vol_free(app->pools, volid, err, sizeof(err)) < 0)
 		task_warn(t, "cannot free %s: %s", volid, err);

@@ -164,6 +164,26 @@ int qvm_read(struct app *app, int vmid, struct qvm *vm)
 	return r;
 }
 
+int qvm_update(struct app *app, int vmid, void (*fn)(struct qvm *vm, const void *ctx),
+	       const void *ctx)
+{
+	struct store_txn *t;
+	struct qvm vm;
+	int r = store_begin(app->store, 0, &t);
+
+	if (r < 0)
+		return r;
+	if ((r = qvm_load(t, vmid, &vm)) == 0) {
+		fn(&vm, ctx);
+		r = qvm_save(t, vmid, &vm);
+		qvm_clear(&vm);
+	}
+	if (r == 0)
+		return store_commit(t);
+	store_abort(t);
+	return r;
+}
+
 struct vmconf *qvm_effective(const struct qvm *vm)
 {
 	struct vmconf *c = vmconf_dup(vm->conf);

@@ -60,6 +60,9 @@ int qvm_load(struct store_txn *t, int vmid, struct qvm *vm);
 int qvm_save(struct store_txn *t, int vmid, const struct qvm *vm);
 /* qvm_load in its own read transaction. */
 int qvm_read(struct app *app, int vmid, struct qvm *vm);
+/* Loads VMID, lets FN change it with CTX, saves it: one write transaction. */
+int qvm_update(struct app *app, int vmid, void (*fn)(struct qvm *vm, const void *ctx),
+	       const void *ctx);
 /* The configuration with the pending changes applied (caller frees). */
 struct vmconf *qvm_effective(const struct qvm *vm);
 /* Moves the pending changes into the configuration. */
