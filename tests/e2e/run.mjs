@@ -41,7 +41,12 @@ let joinInfo = null; // the cluster's join information, from the cluster step
 
 // A failed step may leave a dialog open over the page; the next steps start clean.
 async function closeDialogs() {
-  if (currentPage) await currentPage.evaluate(() => document.querySelectorAll("dialog").forEach((d) => { d.close(); d.remove(); })).catch(() => {});
+  if (!currentPage) return;
+  const shown = await currentPage.evaluate(() => [...document.querySelectorAll("dialog .error, .notice")]
+    .map((e) => e.textContent).filter(Boolean)).catch(() => []);
+  for (const text of shown) console.log(`    page says: ${text}`);
+  await currentPage.screenshot({ path: path.join(SHOTS, `failed-${failed}.png`) }).catch(() => {});
+  await currentPage.evaluate(() => document.querySelectorAll("dialog").forEach((d) => { d.close(); d.remove(); })).catch(() => {});
 }
 
 function check(cond, what) {
@@ -403,6 +408,8 @@ async function main() {
     await page.locator('.panel-head [data-action="shutdown"]').click();
     await waitVmStatus(page, "stopped", 150000);
     await page.locator('.panel-head [data-action="start"]:not([disabled])').waitFor();
+    // The task holds the VM's lock a moment longer than QEMU lives.
+    await page.locator("#tasks-body tr:not(.task-running)", { hasText: `VM ${VMID} - Shutdown` }).first().waitFor({ timeout: 30000 });
   });
 
   await step("resize the disk by 1 GiB from the Hardware tab", async () => {

@@ -63,11 +63,12 @@ export function datetime(epoch) {
 }
 
 // A progress bar with a label: usage of USED out of TOTAL.
-export function usage(used, total, fmt = bytes) {
+// TEXT replaces the default "P% (USED of TOTAL)" label.
+export function usage(used, total, fmt = bytes, text = null) {
   const frac = total ? used / total : 0;
   return h("div", { class: "usage" },
     h("progress", { max: 1, value: Math.min(frac, 1) }),
-    h("span", { text: total ? `${percent(frac)} (${fmt(used)} of ${fmt(total)})` : "-" }));
+    h("span", { text: text ?? (total ? `${percent(frac)} (${fmt(used)} of ${fmt(total)})` : "-") }));
 }
 
 // Key/value table: rows of [label, value-or-node].

@@ -1,15 +1,21 @@
 // Datacenter views: summary, cluster status, storage definitions and the
 // permission management (users, groups, API tokens, ACL, roles).
 import * as api from "./api.js";
-import { h, clear, bytes, kvTable, usage, grid, toolbar, button, form, dialog, confirm, notify } from "./dom.js";
+import { h, clear, bytes, percent, kvTable, usage, grid, toolbar, button, form, dialog, confirm, notify } from "./dom.js";
 import { panel, loadInto } from "./panel.js";
 import { runTask } from "./tasks.js";
 import { state, onResources } from "./state.js";
 
 function summary(el) {
   const box = h("div", { class: "cards" });
+  let clusterName = "";
   el.append(box);
-  return onResources((res) => {
+  api.get("/cluster/status").then((rows) => {
+    const cl = rows.find((r) => r.type === "cluster");
+    clusterName = cl ? `${cl.name} (${cl.quorate ? "quorate" : "not quorate"})` : "";
+    if (state.resources.length) draw(state.resources);
+  }).catch(() => {});
+  const draw = (res) => {
     const ns = res.filter((r) => r.type === "node");
     const vms = res.filter((r) => r.type === "qemu" && !r.template);
     const st = res.filter((r) => r.type === "storage");
@@ -19,7 +25,7 @@ function summary(el) {
     clear(box).append(
       h("section", { class: "card" }, h("h2", { text: "Health" }), kvTable([
         ["Nodes online", `${online.length} of ${ns.length}`],
-        ["Cluster", ns.length > 1 ? "cluster" : "standalone node"],
+        ["Cluster", clusterName || "standalone node"],
       ])),
       h("section", { class: "card" }, h("h2", { text: "Guests" }), kvTable([
         ["Virtual machines", String(vms.length)],
@@ -28,8 +34,7 @@ function summary(el) {
         ["Templates", String(res.filter((r) => r.type === "qemu" && r.template).length)],
       ])),
       h("section", { class: "card" }, h("h2", { text: "Resources" }), kvTable([
-        ["CPU", usage(cpu, 1, (v) => `${(v * 100).toFixed(1)}%`)],
-        ["CPUs", String(sum(online, "maxcpu"))],
+        ["CPU", usage(cpu, 1, null, `${percent(cpu)} of ${sum(online, "maxcpu")} CPU(s)`)],
         ["Memory", usage(sum(online, "mem"), sum(online, "maxmem"))],
         ["Storage", usage(sum(st, "disk"), sum(st, "maxdisk"))],
       ])),
@@ -39,7 +44,8 @@ function summary(el) {
         { label: "Memory", render: (n) => `${bytes(n.mem)} of ${bytes(n.maxmem)}` },
         { label: "Uptime", render: (n) => `${Math.floor((n.uptime || 0) / 3600)} h` },
       ], ns, { label: "Nodes", onActivate: (n) => { location.hash = `#/node/${n.node}`; } }).el));
-  });
+  };
+  return onResources(draw);
 }
 
 // Proxmox's join information: base64 JSON with the address, fingerprint,
