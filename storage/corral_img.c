@@ -1049,13 +1049,40 @@ static int cmd_check(int argc, char **argv)
 #define DIO_ALIGN 4096u
 #define DIO_MAX_FILES 8
 
+/* bench -d: O_DIRECT data writes go on behind the caller, up to DEPTH at
+ * a time, as qemu-img bench keeps DEPTH requests in flight.  Any other
+ * request (reads, buffered writes, flushes, size changes) first waits for
+ * all of them, so the library sees the file as if they were synchronous;
+ * a failed one fails that next request. */
+#define WB_MAX_THREADS 64
+
+struct wb_req {
+	int fd;
+	void *buf;
+	size_t len;
+	uint64_t off;
+};
+
+struct write_behind {
+	pthread_mutex_t mu;
+	pthread_cond_t work, idle;
+	pthread_t th[WB_MAX_THREADS];
+	unsigned nth;
+	struct wb_req *q; /* ring of DEPTH requests */
+	size_t depth, head, queued, busy;
+	int err, stop;
+};
+
 struct cache_io {
 	int direct, no_flush;
 	struct {
 		int fd, dfd;
 	} map[DIO_MAX_FILES];
 	size_t n;
+	struct write_behind *wb; /* NULL: every write is synchronous */
 };
+
+static int wb_drain(struct write_behind *w);
 
 static int cache_parse(const char *mode, struct cache_io *c)
 {
@@ -1080,11 +1107,12 @@ static int cache_parse(const char *mode, struct cache_io *c)
 static int dio_fd(struct cache_io *c, int fd)
 {
 	char path[64];
-	int fl = fcntl(fd, F_GETFL), dfd;
+	int fl, dfd;
 
 	for (size_t i = 0; i < c->n; i++)
 		if (c->map[i].fd == fd)
 			return c->map[i].dfd;
+	fl = fcntl(fd, F_GETFL);
 	if (c->n == DIO_MAX_FILES || fl < 0)
 		return -1;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
@@ -1104,9 +1132,11 @@ static int dio_pick(struct cache_io *c, int fd, const void *buf, size_t len, uin
 
 static int dio_pread(void *ctx, int fd, void *buf, size_t len, uint64_t off)
 {
-	int dfd = dio_pick(ctx, fd, buf, len, off);
+	int dfd = dio_pick(ctx, fd, buf, len, off), r = wb_drain(((struct cache_io *)ctx)->wb);
 	size_t done = 0;
 
+	if (r < 0)
+		return r;
 	if (dfd < 0)
 		return img_io_posix()->pread(NULL, fd, buf, len, off);
 	while (done < len) {
@@ -1124,13 +1154,10 @@ static int dio_pread(void *ctx, int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-static int dio_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
+static int direct_write(int dfd, const void *buf, size_t len, uint64_t off)
 {
-	int dfd = dio_pick(ctx, fd, buf, len, off);
 	size_t done = 0;
 
-	if (dfd < 0)
-		return img_io_posix()->pwrite(NULL, fd, buf, len, off);
 	while (done < len) {
 		ssize_t r = pwrite(dfd, (const char *)buf + done, len - done, (off_t)(off + done));
 
@@ -1143,35 +1170,159 @@ static int dio_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t o
 	return 0;
 }
 
+static void *wb_main(void *arg)
+{
+	struct write_behind *w = arg;
+	struct wb_req req;
+	int r;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->queued && !w->stop)
+			pthread_cond_wait(&w->work, &w->mu);
+		if (!w->queued)
+			break;
+		req = w->q[w->head];
+		w->head = (w->head + 1) % w->depth;
+		w->queued--;
+		w->busy++;
+		pthread_mutex_unlock(&w->mu);
+		r = direct_write(req.fd, req.buf, req.len, req.off);
+		free(req.buf);
+		pthread_mutex_lock(&w->mu);
+		if (r < 0 && !w->err)
+			w->err = r;
+		w->busy--;
+		pthread_cond_broadcast(&w->idle);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Waits until no write is queued or running; the first failure, once. */
+static int wb_drain(struct write_behind *w)
+{
+	int r;
+
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	while (w->queued || w->busy)
+		pthread_cond_wait(&w->idle, &w->mu);
+	r = w->err;
+	w->err = 0;
+	pthread_mutex_unlock(&w->mu);
+	return r;
+}
+
+/* Queues a copy of the request (waits while DEPTH are in flight). */
+static int wb_submit(struct write_behind *w, int dfd, const void *buf, size_t len, uint64_t off)
+{
+	void *copy;
+
+	if (posix_memalign(&copy, DIO_ALIGN, len))
+		return -ENOMEM;
+	memcpy(copy, buf, len);
+	pthread_mutex_lock(&w->mu);
+	while (w->queued + w->busy >= w->depth)
+		pthread_cond_wait(&w->idle, &w->mu);
+	w->q[(w->head + w->queued) % w->depth] = (struct wb_req){ dfd, copy, len, off };
+	w->queued++;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+static void wb_stop(struct write_behind *w)
+{
+	if (!w)
+		return;
+	wb_drain(w);
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_broadcast(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	for (unsigned i = 0; i < w->nth; i++)
+		pthread_join(w->th[i], NULL);
+	pthread_cond_destroy(&w->work);
+	pthread_cond_destroy(&w->idle);
+	pthread_mutex_destroy(&w->mu);
+	free(w->q);
+	free(w);
+}
+
+/* DEPTH writes in flight on up to WB_MAX_THREADS threads; NULL when DEPTH
+ * is 1 or no thread starts (then writes stay synchronous). */
+static struct write_behind *wb_start(size_t depth)
+{
+	struct write_behind *w = depth > 1 ? calloc(1, sizeof(*w)) : NULL;
+
+	if (!w)
+		return NULL;
+	w->depth = depth;
+	w->q = calloc(depth, sizeof(*w->q));
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->idle, NULL);
+	while (w->q && w->nth < WB_MAX_THREADS && w->nth < depth &&
+	       pthread_create(&w->th[w->nth], NULL, wb_main, w) == 0)
+		w->nth++;
+	if (!w->nth) {
+		wb_stop(w);
+		return NULL;
+	}
+	return w;
+}
+
+static int dio_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
+{
+	struct cache_io *c = ctx;
+	int dfd = dio_pick(ctx, fd, buf, len, off), r;
+
+	if (dfd >= 0 && c->wb)
+		return wb_submit(c->wb, dfd, buf, len, off);
+	r = wb_drain(c->wb);
+	if (r < 0)
+		return r;
+	if (dfd < 0)
+		return img_io_posix()->pwrite(NULL, fd, buf, len, off);
+	return direct_write(dfd, buf, len, off);
+}
+
 static int dio_flush(void *ctx, int fd)
 {
 	const struct cache_io *c = ctx;
+	int r = wb_drain(c->wb);
 
-	return c->no_flush ? 0 : img_io_posix()->flush(NULL, fd);
+	return r < 0 ? r : c->no_flush ? 0 : img_io_posix()->flush(NULL, fd);
 }
 
 static int dio_truncate(void *ctx, int fd, uint64_t len)
 {
-	(void)ctx;
-	return img_io_posix()->truncate(NULL, fd, len);
+	int r = wb_drain(((struct cache_io *)ctx)->wb);
+
+	return r < 0 ? r : img_io_posix()->truncate(NULL, fd, len);
 }
 
 static int dio_punch(void *ctx, int fd, uint64_t off, uint64_t len)
 {
-	(void)ctx;
-	return img_io_posix()->punch(NULL, fd, off, len);
+	int r = wb_drain(((struct cache_io *)ctx)->wb);
+
+	return r < 0 ? r : img_io_posix()->punch(NULL, fd, off, len);
 }
 
 static int dio_falloc(void *ctx, int fd, uint64_t off, uint64_t len)
 {
-	(void)ctx;
-	return img_io_posix()->falloc(NULL, fd, off, len);
+	int r = wb_drain(((struct cache_io *)ctx)->wb);
+
+	return r < 0 ? r : img_io_posix()->falloc(NULL, fd, off, len);
 }
 
 static int dio_size(void *ctx, int fd, uint64_t *out)
 {
-	(void)ctx;
-	return img_io_posix()->size(NULL, fd, out);
+	int r = wb_drain(((struct cache_io *)ctx)->wb);
+
+	return r < 0 ? r : img_io_posix()->size(NULL, fd, out);
 }
 
 static const struct img_io_ops cache_ops = {
@@ -1186,6 +1337,8 @@ static void cache_use(struct cache_io *c, struct opener *o)
 
 static void cache_close(struct cache_io *c)
 {
+	wb_stop(c->wb);
+	c->wb = NULL;
 	for (size_t i = 0; i < c->n; i++)
 		if (c->map[i].dfd >= 0)
 			close(c->map[i].dfd);
@@ -2626,7 +2779,7 @@ static int bench_opt(struct bench_args *a, int c)
 	case 'q': a->quiet = 1; break;
 	case 'U': a->o.flags |= IMG_OPEN_SHARED; break;
 	case 't': return cache_parse(optarg, &a->cache);
-	case 'n': case 'N': break; /* native AIO, --no-drain: the library's I/O is synchronous */
+	case 'n': case 'N': break; /* native AIO, --no-drain: -d threads stand in for AIO */
 	default: return -EINVAL;
 	}
 	return 0;
@@ -2678,6 +2831,8 @@ static int cmd_bench(int argc, char **argv)
 		return 1;
 	if (a.write)
 		a.o.flags |= IMG_OPEN_RDWR;
+	if (a.write && a.cache.direct)
+		a.cache.wb = wb_start((size_t)a.depth);
 	cache_use(&a.cache, &a.o);
 	if (posix_memalign(&buf, DIO_ALIGN, a.bufsize)) {
 		perr(NULL, "%s", strerror(ENOMEM));

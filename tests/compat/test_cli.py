@@ -7,7 +7,7 @@ import re
 import shutil
 import struct
 
-from compat_util import MIB, Suite, corral, expect, qimg, qio
+from compat_util import MIB, Suite, corral, expect, qemu_check_clean, qimg, qio
 
 S = Suite("cli")
 
@@ -169,6 +169,18 @@ def case_commit():
     expect(os.path.exists(base), "base vanished")
 
 
+def case_bench_direct():
+    """-t none writes go on DEPTH at a time behind the caller: the image holds
+    every one of them afterwards and qemu-img check finds it clean."""
+    img = S.path("benchd.qcow2")
+    both(["bench", "-w", "-t", "none", "-d", "64", "-c", "3000", "-s", "4k", "-S", "69632",
+          "--pattern=0xcd", img], prepare=lambda: qimg("create", "-q", "-f", "qcow2", img, "256M"),
+         mask=lambda s: re.sub(r"completed in [0-9.]+ seconds", "completed in T seconds", s))
+    qemu_check_clean(img)
+    script = ["read -P 0xcd %d 4k" % (i * 69632 % (256 * MIB - 4096)) for i in range(0, 3000, 97)]
+    qio(img, script)
+
+
 def case_bench(args):
     img = S.path("bench.qcow2")
     both(["bench"] + args + [img], prepare=lambda: qimg("create", "-q", "-f", "qcow2", img, "64M"),
@@ -218,6 +230,7 @@ S.case("convert -l snapshot", case_convert_snapshot)
 S.case("commit", case_commit)
 S.case("bench read", case_bench, ["-c", "1000"])
 S.case("bench write, flush interval", case_bench, ["-w", "-c", "500", "-S", "65536", "--flush-interval=100"])
+S.case("bench write -t none, 64 in flight", case_bench_direct)
 S.case("info of a missing file", case_info_missing)
 S.case("convert quiet, convert -p", case_convert_quiet)
 S.finish()
