@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -147,6 +148,23 @@ struct hv_mig_source_opts {
  * to stop), CR_EQMP.  LAST (may be NULL) gets the final figures. */
 int hv_mig_source_run(const struct hv_mig_qemu *q, const struct hv_mig_source_opts *o,
 		      struct hv_mig_progress *last, char *err, size_t errlen);
+
+/* ---- offline copy (hv/migrate_offline.c) ---------------------------------------- */
+
+/* Serves the image PATH (FORMAT "qcow2"/"raw") read-only over NBD with TLS
+ * as export NAME on HOST:PORT (server credentials in TLS_DIR, clients must
+ * show a certificate of the same CA), through qemu-nbd in the background.
+ * Returns once it listens; *PID is its process (stop with
+ * hv_mig_nbd_stop).  0 or -errno / CR_EINTERNAL with ERR. */
+int hv_mig_nbd_serve(const char *path, const char *format, const char *host, int port,
+		     const char *name, const char *tls_dir, const char *pidfile, pid_t *pid,
+		     char *err, size_t errlen);
+void hv_mig_nbd_stop(pid_t pid);
+/* Copies export NAME of HOST:PORT (client credentials in TLS_DIR) into the
+ * existing image DST of FORMAT with qemu-img convert -n, within TIMEOUT_S.
+ * 0 or a negative code with qemu-img's message in ERR. */
+int hv_mig_nbd_pull(const char *host, int port, const char *name, const char *tls_dir,
+		    const char *dst, const char *format, int timeout_s, char *err, size_t errlen);
 
 /* A free TCP port on HOST for a listener QEMU opens next (bound and released
  * here; the caller passes it on at once).  Port or -errno. */

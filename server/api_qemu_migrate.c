@@ -241,6 +241,8 @@ const struct param_spec api_qemu_migrate_in_params[] = {
 	{ .name = "tls_ca", .type = PT_STRING, .max = PEM_MAX },
 	{ .name = "tls_cert", .type = PT_STRING, .max = PEM_MAX },
 	{ .name = "tls_key", .type = PT_STRING, .max = PEM_MAX },
+	QEMU_BOOL_OPT("offline"),
+	{ .name = "ports", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 4096 },
 	{ .name = NULL },
 };
 
@@ -377,6 +379,33 @@ static int start_incoming(struct req *req, int vmid, const struct vmconf *conf, 
 	return r;
 }
 
+/* Offline: pulls every disk from the source's NBD servers (HOST, PORTS
+ * {"key": port}) into the volumes CONF now names. */
+static int pull_disks(struct req *req, int vmid, const struct vmconf *conf, char *err,
+		      size_t errlen)
+{
+	struct hv_mig_tls t = { .ca_cert = (char *)req_str(req, "tls_ca"),
+				.client_cert = (char *)req_str(req, "tls_cert"),
+				.client_key = (char *)req_str(req, "tls_key") };
+	cJSON *ports = cJSON_Parse(req_str(req, "ports") ? req_str(req, "ports") : "");
+	struct qemu_disks qd;
+	char dir[600];
+	int r = qemu_resolve_disks(req->app, conf, &qd, err, errlen);
+
+	tls_dir(req->app, vmid, dir, sizeof(dir));
+	if (r == 0)
+		r = hv_mig_tls_write(&t, dir, 0, err, errlen);
+	for (size_t i = 0; r == 0 && i < qd.n; i++) {
+		const cJSON *port = cJSON_GetObjectItemCaseSensitive(ports, qd.key[i]);
+
+		if (cJSON_IsNumber(port))
+			r = hv_mig_nbd_pull(req_str(req, "host"), port->valueint, qd.key[i], dir,
+					    qd.path[i], qd.format[i], 50, err, errlen);
+	}
+	cJSON_Delete(ports);
+	return r;
+}
+
 static int is_ip(const char *s)
 {
 	unsigned char a[16];
@@ -420,11 +449,17 @@ int api_qemu_migrate_in(struct req *req, struct resp *resp)
 	r = vmconf_from_text(req_str(req, "conf"), &conf, err, sizeof(err));
 	if (r == 0)
 		r = alloc_disks(req, vmid, conf, &vols, err, sizeof(err));
-	if (r == 0)
-		r = write_server_tls(req, vmid, err, sizeof(err));
 	resp->data = cJSON_CreateObject();
-	if (r == 0)
+	if (r == 0 && req_bool(req, "offline", 0)) {
+		/* the copy is complete when this answers: the VM is ours */
+		r = pull_disks(req, vmid, conf, err, sizeof(err));
+		if (r == 0 && (r = record_put(req->app, vmid, conf)) < 0)
+			snprintf(err, sizeof(err), "cannot store the configuration: %s", err_str(r));
+		tls_dir(req->app, vmid, dir, sizeof(dir));
+		hv_mig_tls_remove(dir);
+	} else if (r == 0 && (r = write_server_tls(req, vmid, err, sizeof(err))) == 0) {
 		r = start_incoming(req, vmid, conf, resp->data, err, sizeof(err));
+	}
 	if (r == 0 && !(text = vmconf_to_text(conf)))
 		r = -ENOMEM;
 	if (r == 0) {
@@ -490,6 +525,7 @@ int api_qemu_migrate_in_abort(struct req *req, struct resp *resp)
 
 struct mig_arg {
 	int vmid;
+	int online;
 	char target[64];
 	char storage[64];
 	uint64_t bwlimit_kib;
@@ -507,6 +543,9 @@ struct mig_run {
 	int nbd_port, mig_port;
 	char *target_conf;    /* from the target: volids of its disks */
 	char *target_vols;
+	char ports[1024];     /* offline: {"key": port} of the local NBD servers */
+	char self_host[CLUSTER_HOSTPORT_MAX]; /* offline: this node's address */
+	pid_t nbd[HV_MIG_MAX_DISKS];
 };
 
 static double mib(uint64_t b)
@@ -581,13 +620,19 @@ static int target_prepare(struct mig_run *m, const struct vmconf *conf, char *er
 	char *text = vmconf_to_text(conf), *disks = cJSON_PrintUnformatted(disks_param(&m->md));
 	int r = -ENOMEM;
 
+	int off = !m->a->online;
+
+	/* online: the target listens on its address with the server half;
+	 * offline: it pulls from this node's NBD servers with the client half */
 	if (p && text && disks && cJSON_AddStringToObject(p, "conf", text) &&
 	    cJSON_AddStringToObject(p, "disks", disks) &&
 	    cJSON_AddStringToObject(p, "targetstorage", m->a->storage) &&
-	    cJSON_AddStringToObject(p, "host", m->a->peer.host) &&
+	    cJSON_AddStringToObject(p, "host", off ? m->self_host : m->a->peer.host) &&
 	    cJSON_AddStringToObject(p, "tls_ca", m->tls.ca_cert) &&
-	    cJSON_AddStringToObject(p, "tls_cert", m->tls.server_cert) &&
-	    cJSON_AddStringToObject(p, "tls_key", m->tls.server_key))
+	    cJSON_AddStringToObject(p, "tls_cert", off ? m->tls.client_cert : m->tls.server_cert) &&
+	    cJSON_AddStringToObject(p, "tls_key", off ? m->tls.client_key : m->tls.server_key) &&
+	    (!off || (cJSON_AddStringToObject(p, "offline", "1") &&
+		      cJSON_AddStringToObject(p, "ports", m->ports))))
 		r = target_call(m, "POST", "", p, &data, err, errlen);
 	if (r == 0) {
 		m->nbd_port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(data, "nbd_port"));
@@ -659,15 +704,76 @@ static int load_source(struct mig_run *m, struct qvm *vm, char *err, size_t errl
 		snprintf(err, errlen, "VM %d does not exist", m->a->vmid);
 		return r;
 	}
-	if (!qemu_running(m->app, m->a->vmid)) {
-		snprintf(err, errlen, "VM %d is not running: offline migration is not supported",
-			 m->a->vmid);
-		return CR_EUNSUPPORTED;
+	if (qemu_running(m->app, m->a->vmid) != m->a->online) {
+		snprintf(err, errlen, "VM %d %s", m->a->vmid,
+			 m->a->online ? "is not running" : "started meanwhile");
+		return CR_EINTERNAL;
 	}
 	r = local_disks(m->app, vm->conf, &m->md, err, errlen);
 	if (r == 0)
 		r = hv_mig_tls_new(&m->tls, err, errlen);
 	return r;
+}
+
+static void nbd_stop_all(struct mig_run *m)
+{
+	for (size_t i = 0; i < m->md.n; i++)
+		hv_mig_nbd_stop(m->nbd[i]);
+	hv_mig_tls_remove(m->tls_dir);
+}
+
+/* Offline: serves every disk read-only over TLS NBD for the target to pull
+ * during its migrate_in call. */
+static int nbd_serve_all(struct mig_run *m, const struct vmconf *conf, char *err, size_t errlen)
+{
+	struct peer_info self;
+	struct qemu_disks qd;
+	struct buf ports = BUF_INIT;
+	char pidfile[700];
+	int r = peer_lookup(m->app, m->app->cfg.node, &self);
+
+	if (r < 0) {
+		snprintf(err, errlen, "this node has no cluster address");
+		return r;
+	}
+	snprintf(m->self_host, sizeof(m->self_host), "%s", self.host);
+	r = qemu_resolve_disks(m->app, conf, &qd, err, errlen);
+	if (r == 0)
+		r = hv_mig_tls_write(&m->tls, m->tls_dir, 1, err, errlen);
+	buf_puts(&ports, "{");
+	for (size_t i = 0, k = 0; r == 0 && i < qd.n && k < m->md.n; i++) {
+		int port = hv_mig_free_port(self.host);
+
+		if (strcmp(qd.key[i], m->md.d[k].key) != 0)
+			continue;
+		snprintf(pidfile, sizeof(pidfile), "%s/%d.nbd-%s.pid", m->app->cfg.run_dir,
+			 m->a->vmid, qd.key[i]);
+		r = port < 0 ? port
+			     : hv_mig_nbd_serve(qd.path[i], qd.format[i], self.host, port, qd.key[i],
+						m->tls_dir, pidfile, &m->nbd[k], err, errlen);
+		buf_printf(&ports, "%s\"%s\":%d", k ? "," : "", qd.key[i], port);
+		k++;
+	}
+	buf_puts(&ports, "}");
+	snprintf(m->ports, sizeof(m->ports), "%s", ports.data ? ports.data : "{}");
+	buf_free(&ports);
+	return r;
+}
+
+static int offline_run(struct mig_run *m, const struct vmconf *conf, char *err, size_t errlen)
+{
+	int r = nbd_serve_all(m, conf, err, errlen);
+
+	for (size_t i = 0; r == 0 && i < m->md.n; i++)
+		task_log(m->t, "copying disk %s (%.1f MiB) to node '%s' over TLS NBD",
+			 m->md.d[i].volid, mib(m->md.d[i].size), m->a->target);
+	if (r == 0)
+		r = target_prepare(m, conf, err, errlen);
+	nbd_stop_all(m);
+	if (r < 0)
+		return r;
+	source_drop(m);
+	return 0;
 }
 
 static int migrate_run(struct mig_run *m, char *err, size_t errlen)
@@ -678,8 +784,13 @@ static int migrate_run(struct mig_run *m, char *err, size_t errlen)
 
 	if (r < 0)
 		return r;
-	task_log(m->t, "starting migration of VM %d to node '%s' (%s)", m->a->vmid, m->a->target,
-		 m->a->peer.host);
+	task_log(m->t, "starting %s migration of VM %d to node '%s' (%s)",
+		 m->a->online ? "online" : "offline", m->a->vmid, m->a->target, m->a->peer.host);
+	if (!m->a->online) {
+		r = offline_run(m, vm.conf, err, errlen);
+		qvm_clear(&vm);
+		return r;
+	}
 	r = target_prepare(m, vm.conf, err, errlen);
 	qvm_clear(&vm);
 	if (r < 0) {
@@ -755,9 +866,7 @@ static int vm_checks(struct req *req, struct resp *resp, int vmid)
 		return resp_error(resp, CR_EINTERNAL, "VM %d is a template: migrating templates is not supported", vmid);
 	if (running && !req_bool(req, "online", 0))
 		return resp_error(resp, CR_EINTERNAL, "can't migrate running VM without --online");
-	if (!running)
-		return resp_error(resp, CR_EUNSUPPORTED, "VM %d is not running: offline migration is not supported", vmid);
-	if (!req_bool(req, "with-local-disks", 0))
+	if (running && !req_bool(req, "with-local-disks", 0))
 		return resp_error(resp, CR_EINTERNAL, "can't migrate VM which uses local storage without --with-local-disks");
 	return 0;
 }
@@ -789,6 +898,7 @@ int api_qemu_migrate(struct req *req, struct resp *resp)
 		return r == -ENOMEM ? resp_error(resp, r, "out of memory") : r;
 	}
 	a->vmid = vmid;
+	a->online = qemu_running(req->app, vmid); /* a stopped VM moves offline, as in Proxmox */
 	snprintf(a->target, sizeof(a->target), "%s", req_str(req, "target"));
 	snprintf(a->storage, sizeof(a->storage), "%s", st ? st : "local");
 	a->bwlimit_kib = (uint64_t)req_int(req, "bwlimit", 0);

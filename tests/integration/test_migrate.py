@@ -5,7 +5,8 @@ and writes to its data disk; after POST .../migrate (online, with local
 disks) the counter goes on on the target, the disk holds the writes, the VM
 is listed on the target in /cluster/resources and the source keeps no copy.
 Bad input as Proxmox answers it, the task stopped mid-mirror (source still
-runs, target clean), and the way back with `corral vm migrate`."""
+runs, target clean), the way back with `corral vm migrate`, and an offline
+migration of the stopped VM (disks pulled over TLS NBD)."""
 import os
 import random
 import subprocess
@@ -287,6 +288,30 @@ def test_migrate_back_with_cli(c):
     ct.check_equal(c.home_of(VMID), [c.a])
     ct.check_equal(c.images(c.b), [])
     c.counter_goes_on(c.a)
+
+
+@suite.test
+def test_offline_migration(c):
+    """a stopped VM moves offline; it boots on the target with its disk data"""
+    ct.check_equal(c.a.task(c.a.post(f"/nodes/mg-a/qemu/{VMID}/status/stop"))[0], "OK")
+    upid = c.a.post(f"/nodes/mg-a/qemu/{VMID}/migrate", target="mg-b")
+    status, log = c.a.task(upid)
+    ct.check_equal(status, "OK", log)
+    assert "offline migration" in log and "over TLS NBD" in log, log
+    ct.check_equal(c.images(c.a), [])
+    ct.check_equal(len(c.images(c.b)), 2)
+    ct.check_equal(c.a.api("GET", f"/nodes/mg-a/qemu/{VMID}/config").status_code, 500)
+    ct.check_equal(c.b.task(c.b.post(f"/nodes/mg-b/qemu/{VMID}/status/start"))[0], "OK")
+    s = Serial(c.b, VMID)
+    try:
+        s.wait_boot()
+        # second boot of this disk: the counter block came along
+        ct.check_equal(s.run("dd if=/dev/vdb bs=64 count=1 2>/dev/null | "
+                             "grep -c 'CORRAL-BOOTS 2$'"), "1")
+        ct.check_equal(s.run("dd if=/dev/vdb bs=512 skip=100 count=1 2>/dev/null | "
+                             "grep -c DATA-BEFORE"), "1")
+    finally:
+        s.close()
 
 
 def main():
