@@ -50,6 +50,9 @@ int cli_pick_node(struct cli *c, char *node, size_t n);
 /* Polls task UPID until it stops, prints its exit status; EXIT_OK when it
  * ended OK (or with warnings), EXIT_API otherwise. */
 int cli_task_wait(struct cli *c, const char *upid);
+/* Waits for the task whose UPID is the "data" of an API answer BODY (the
+ * UPID goes to stderr in text output); as cli_task_wait. */
+int cli_task_answer(struct cli *c, const cJSON *body);
 
 /* The node named in a UPID ("UPID:node:..."); 0 or -EINVAL.  Pure. */
 int cli_upid_node(const char *upid, char *node, size_t n);

@@ -44,17 +44,6 @@ static const char *const content_columns[] = {
     "volid", "content", "format", "size", "vmid", NULL,
 };
 
-static int wait_answer(struct cli *c, const cJSON *body)
-{
-	const char *upid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "data"));
-
-	if (!upid)
-		return cli_fail(EXIT_API, "the answer carries no task id");
-	if (c->fmt == FMT_TEXT)
-		fprintf(stderr, "%s\n", upid);
-	return cli_task_wait(c, upid);
-}
-
 /* The API parameters with EXTRA appended (the positionals a verb turns
  * into parameters); P must hold ARGS_MAX_PARAMS + 4 entries. */
 static int with_params(const struct cli *c, struct param *p, const struct param *extra,
@@ -105,7 +94,7 @@ static int upload(struct cli *c, const char *base)
 	client_set_upload(c->client, "filename", file, name);
 	r = cli_call(c, "POST", path, p, n, &body);
 	if (r == EXIT_OK)
-		r = wait_answer(c, body);
+		r = cli_task_answer(c, body);
 	cJSON_Delete(body);
 	return r;
 }
@@ -154,7 +143,7 @@ static int simple(struct cli *c, const struct st_verb *v, const char *base)
 					     : NULL;
 	r = cli_call(c, method, path, c->args.params, c->args.nparams, &body);
 	if (r == EXIT_OK)
-		r = v->kind == ST_FREE ? wait_answer(c, body) : cli_print(c, body);
+		r = v->kind == ST_FREE ? cli_task_answer(c, body) : cli_print(c, body);
 	cJSON_Delete(body);
 	return r;
 }

@@ -198,6 +198,17 @@ int cli_task_wait(struct cli *c, const char *upid)
 	return task_wait(c, upid);
 }
 
+int cli_task_answer(struct cli *c, const cJSON *body)
+{
+	const char *upid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "data"));
+
+	if (!upid)
+		return cli_fail(EXIT_API, "the answer carries no task id");
+	if (c->fmt == FMT_TEXT)
+		fprintf(stderr, "%s\n", upid);
+	return cli_task_wait(c, upid);
+}
+
 struct task_verb {
 	const char *name;
 	int (*fn)(struct cli *c, const char *upid);

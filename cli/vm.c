@@ -84,18 +84,6 @@ static const char *const list_columns[] = {
     "vmid", "name", "status", "cpus", "maxmem", "maxdisk", "pid", "uptime", NULL,
 };
 
-/* Prints the UPID answered in BODY's data, then waits for that task. */
-static int wait_answer(struct cli *c, const cJSON *body)
-{
-	const char *upid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "data"));
-
-	if (!upid)
-		return cli_fail(EXIT_API, "the answer carries no task id");
-	if (c->fmt == FMT_TEXT)
-		fprintf(stderr, "%s\n", upid);
-	return cli_task_wait(c, upid);
-}
-
 static int create(struct cli *c, const char *base, const char *vmid)
 {
 	struct param p[ARGS_MAX_PARAMS + 1];
@@ -108,7 +96,7 @@ static int create(struct cli *c, const char *base, const char *vmid)
 	p[c->args.nparams] = (struct param){"vmid", 4, vmid};
 	r = cli_call(c, "POST", base, p, c->args.nparams + 1, &body);
 	if (r == EXIT_OK)
-		r = wait_answer(c, body);
+		r = cli_task_answer(c, body);
 	cJSON_Delete(body);
 	return r;
 }
@@ -131,7 +119,7 @@ static int migrate(struct cli *c, const char *base, const char *vmid, const char
 	snprintf(path, sizeof(path), "%s/%s/migrate", base, vmid);
 	r = cli_call(c, "POST", path, p, n, &body);
 	if (r == EXIT_OK)
-		r = wait_answer(c, body);
+		r = cli_task_answer(c, body);
 	cJSON_Delete(body);
 	return r;
 }
@@ -162,7 +150,7 @@ static int run_verb(struct cli *c, const struct vm_verb *v, const char *base, co
 	c->columns = v->kind == VM_LIST ? list_columns : NULL;
 	r = cli_call(c, method, path, p, (size_t)np, &body);
 	if (r == EXIT_OK && v->kind == VM_TASK)
-		r = wait_answer(c, body);
+		r = cli_task_answer(c, body);
 	else if (r == EXIT_OK && strcmp(method, "PUT") != 0)
 		r = cli_print(c, body);
 	cJSON_Delete(body);
