@@ -8,41 +8,14 @@ import re
 import select
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 import time
 
-from corral_test import ADMIN, Corrald, Suite, binary, check_equal, seed_tasks, task_upid
+from corral_test import ADMIN, Cli, Corrald, Suite, binary, check_equal, seed_tasks, task_upid
 
 suite = Suite("cli")
 EXIT_API, EXIT_USAGE, EXIT_CONN, EXIT_AUTH = 1, 2, 3, 4
-
-
-class Cli:
-    """Runs bin/corral with a private HOME and no controlling terminal."""
-
-    def __init__(self, d, home):
-        self.d = d
-        self.home = home
-
-    def env(self, extra):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
-        env.pop("XDG_CONFIG_HOME", None)
-        env["HOME"] = self.home
-        env.update(extra or {})
-        return env
-
-    def run(self, *args, stdin=None, env=None, host=True):
-        argv = [binary("corral")] + list(args)
-        if host:
-            argv += ["--host", "127.0.0.1", "--port", str(self.d.port)]
-        p = subprocess.run(argv, input=(stdin or "").encode(), capture_output=True,
-                           env=self.env(env), timeout=60, start_new_session=True)
-        return p.returncode, p.stdout.decode(), p.stderr.decode()
-
-    def path(self, name):
-        return os.path.join(self.home, ".config", "corral", name)
 
 
 def login(cli, fp=None, password=None):
@@ -53,7 +26,7 @@ def login(cli, fp=None, password=None):
 @suite.test
 def test_unknown_certificate_refused(d, tmp):
     """without a terminal, an unknown certificate is refused (exit 3) and shown"""
-    cli = Cli(d, os.path.join(tmp, "unknown"))
+    cli = Cli(d, os.path.join(tmp, "unknown"), login=False)
     rc, out, err = login(cli)
     check_equal(rc, EXIT_CONN, f"exit status ({err})")
     assert d.fingerprint() in err, err
@@ -65,7 +38,7 @@ def test_unknown_certificate_refused(d, tmp):
 @suite.test
 def test_login_with_fingerprint(d, tmp):
     """login --fingerprint: session.json (0600) and known_hosts written"""
-    cli = Cli(d, os.path.join(tmp, "pinned"))
+    cli = Cli(d, os.path.join(tmp, "pinned"), login=False)
     rc, out, err = login(cli, d.fingerprint().lower().replace(":", ""))
     check_equal(rc, 0, f"exit status ({err})")
     session = cli.path("session.json")
@@ -85,7 +58,7 @@ def test_login_with_fingerprint(d, tmp):
 
 
 def logged_in(d, tmp, name):
-    cli = Cli(d, os.path.join(tmp, name))
+    cli = Cli(d, os.path.join(tmp, name), login=False)
     rc, _, err = login(cli, d.fingerprint())
     check_equal(rc, 0, err)
     return cli
@@ -151,7 +124,7 @@ def test_api_errors(d, tmp):
 @suite.test
 def test_login_with_realm(d, tmp):
     """login --user NAME --realm pve sends the realm apart, as Proxmox clients do"""
-    cli = Cli(d, os.path.join(tmp, "realm"))
+    cli = Cli(d, os.path.join(tmp, "realm"), login=False)
     rc, out, err = cli.run("login", "--user", "admin", "--realm", "pve", "--password-stdin",
                            "--fingerprint", d.fingerprint(), stdin=d.admin_password + "\n")
     check_equal(rc, 0, err)
@@ -234,7 +207,7 @@ def test_session_renewal(d, tmp):
 @suite.test
 def test_usage_errors(d, tmp):
     """usage errors exit 2; --help documents the exit statuses"""
-    cli = Cli(d, os.path.join(tmp, "usage"))
+    cli = Cli(d, os.path.join(tmp, "usage"), login=False)
     for args in (["api", "frob", "/x"], ["api", "get"], ["nodes", "--bogus", "1"],
                  ["frobnicate"], ["api", "get", "/x", "--output-format", "yaml"],
                  ["task", "log", "not-a-upid"], []):
@@ -249,7 +222,7 @@ def test_usage_errors(d, tmp):
 @suite.test
 def test_auth_failures(d, tmp):
     """bad password and missing session exit 4"""
-    cli = Cli(d, os.path.join(tmp, "auth"))
+    cli = Cli(d, os.path.join(tmp, "auth"), login=False)
     rc, out, err = login(cli, d.fingerprint(), password="wrong")
     check_equal(rc, EXIT_AUTH, err)
     assert "401 authentication failure" in err, err
@@ -287,7 +260,7 @@ def test_token_from_environment(d, tmp):
     r = s.post(d.url + f"/access/users/{ADMIN}/token/clitok", data={"privsep": 0})
     check_equal(r.status_code, 200, r.text)
     token = f"{ADMIN}!clitok={r.json()['data']['value']}"
-    cli = Cli(d, os.path.join(tmp, "token"))
+    cli = Cli(d, os.path.join(tmp, "token"), login=False)
     env = {"CORRAL_API_TOKEN": token}
     rc, out, err = cli.run("api", "get", "/nodes", "--output-format", "json", "--fingerprint",
                            d.fingerprint(), env=env)
@@ -302,7 +275,7 @@ def test_token_from_environment(d, tmp):
 @suite.test
 def test_password_from_environment(d, tmp):
     """CORRAL_HOST=host:port and CORRAL_PASSWORD work without a session"""
-    cli = Cli(d, os.path.join(tmp, "envpw"))
+    cli = Cli(d, os.path.join(tmp, "envpw"), login=False)
     env = {"CORRAL_HOST": f"127.0.0.1:{d.port}", "CORRAL_PASSWORD": d.admin_password,
            "CORRAL_FINGERPRINT": d.fingerprint()}
     rc, out, err = cli.run("api", "get", "/version", "--output-format", "json", env=env,
@@ -353,7 +326,7 @@ def run_on_tty(argv, env, answers, timeout=60):
 @suite.test
 def test_trust_on_first_use_tty(d, tmp):
     """on a terminal: fingerprint shown, accepted, stored; password asked without echo"""
-    cli = Cli(d, os.path.join(tmp, "tofu"))
+    cli = Cli(d, os.path.join(tmp, "tofu"), login=False)
     argv = [binary("corral"), "login", "--host", "127.0.0.1", "--port", str(d.port)]
     rc, shown = run_on_tty(argv, cli.env({}), [(r"\[y/N\]", "y"),
                                                (r"Password for admin@pve: ", d.admin_password)])
@@ -365,7 +338,7 @@ def test_trust_on_first_use_tty(d, tmp):
     rc, out, err = cli.run("nodes")
     check_equal(rc, 0, err)
     # Refusing on another node's first use leaves nothing behind.
-    other = Cli(d, os.path.join(tmp, "tofu-no"))
+    other = Cli(d, os.path.join(tmp, "tofu-no"), login=False)
     rc, shown = run_on_tty(argv, other.env({}), [(r"\[y/N\]", "n")])
     check_equal(rc, EXIT_CONN, shown)
     assert not os.path.exists(other.path("session.json"))

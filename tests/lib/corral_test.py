@@ -236,6 +236,82 @@ def seed_tasks(d, tasks):
                    input=index.encode(), check=True, timeout=TIMEOUT)
 
 
+def wait_for(what, fn, timeout=60, step=0.2):
+    """FN's first true value, polling every STEP seconds; an exception from
+    FN counts as not yet (the last one is reported on timeout)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            v = fn()
+            if v:
+                return v
+            last = v
+        except Exception as e:  # noqa: B902 - keep polling, report the last
+            last = e
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def wait_task(s, d, upid, node=None, timeout=150):
+    """(exitstatus, log text) of task UPID on NODE (D's node by default) once
+    it has stopped, through the requests session S."""
+    import urllib.parse
+    url = f"{d.url}/nodes/{node or d.node}/tasks/{urllib.parse.quote(upid, safe='')}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = s.get(f"{url}/status", timeout=TIMEOUT).json()["data"]
+        if st["status"] == "stopped":
+            log = s.get(f"{url}/log", params={"limit": 1000}, timeout=TIMEOUT).json()["data"]
+            return st["exitstatus"], "\n".join(x["t"] for x in log)
+        assert "exitstatus" not in st, st
+        time.sleep(0.1)
+    raise AssertionError(f"task {upid} still running after {timeout}s")
+
+
+class Cli:
+    """Runs bin/corral against corrald D with a private HOME (a new temporary
+    one unless given) and no controlling terminal.  With login, every call
+    carries the admin password (environment) and the node's fingerprint."""
+
+    def __init__(self, d, home=None, login=True):
+        self.d = d
+        self.home = home or tempfile.mkdtemp(prefix="corral-cli-")
+        self.fp = d.fingerprint() if login else None
+
+    def env(self, extra=None):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
+        env.pop("XDG_CONFIG_HOME", None)
+        env["HOME"] = self.home
+        if self.fp:
+            env.update(CORRAL_USER=ADMIN, CORRAL_PASSWORD=self.d.admin_password)
+        env.update(extra or {})
+        return env
+
+    def run(self, *args, stdin=None, env=None, host=True, timeout=120):
+        """(exit status, stdout, stderr) of `corral ARGS`."""
+        argv = [binary("corral")] + list(args)
+        if host:
+            argv += ["--host", "127.0.0.1", "--port", str(self.d.port)]
+            argv += ["--fingerprint", self.fp] if self.fp else []
+        p = subprocess.run(argv, input=(stdin or "").encode(), capture_output=True,
+                           env=self.env(env), timeout=timeout, start_new_session=True)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def ok(self, *args):
+        rc, out, err = self.run(*args)
+        check_equal(rc, 0, f"corral {' '.join(args)}: {err}")
+        return out
+
+    def json(self, *args):
+        import json
+        return json.loads(self.ok(*args, "--output-format", "json"))
+
+    def path(self, name):
+        """A file of the CLI's configuration directory."""
+        return os.path.join(self.home, ".config", "corral", name)
+
+
 def tls_fingerprint(host, port):
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
