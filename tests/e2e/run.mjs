@@ -204,7 +204,7 @@ async function main() {
     await page.keyboard.press("Enter");
     await page.waitForFunction((n) => location.hash === `#/node/${n}`, NODE);
     await page.locator('.tab-body[data-tab="summary"] canvas').first().waitFor();
-    await page.locator('.tab-body [data-charts="ready"]').or(page.locator('.tab-body[data-charts="ready"]')).first().waitFor({ timeout: 20000 });
+    await page.locator('.tab-body [data-charts="ready"]').waitFor({ timeout: 20000 });
     await shot(page, "node-summary");
   });
 
@@ -280,7 +280,7 @@ async function main() {
     await shot(page, "vm-summary-stopped");
   });
 
-  await step("hardware: add/remove a disk, memory, CD/DVD media, add/remove a NIC", async () => {
+  await step("hardware: add/remove a disk, memory, CPU, CD/DVD media, add/remove a NIC", async () => {
     await go(page, `${vmHash}/hardware`);
     await page.locator(".tab-body td", { hasText: "Hard Disk (virtio0)" }).waitFor();
     await page.click('.tab-body [data-action="add-disk"]');
@@ -295,6 +295,16 @@ async function main() {
     await dlg.getByLabel("Memory (MiB)", { exact: true }).fill("320");
     await dlg.locator('button[type="submit"]').click();
     await page.locator(".tab-body td", { hasText: "320 MiB" }).waitFor();
+    await page.locator(".tab-body tr", { hasText: "Processors" }).click();
+    await page.click('.tab-body [data-action="edit"]');
+    dlg = page.locator("dialog[open]");
+    await dlg.getByLabel("Cores", { exact: true }).fill("0");
+    await dlg.locator('button[type="submit"]').click();
+    check(await dlg.getByLabel("Cores", { exact: true }).evaluate((el) => !el.validity.valid), "0 cores refused");
+    await dlg.getByLabel("Cores", { exact: true }).fill("1");
+    await dlg.getByLabel("Type", { exact: true }).selectOption("qemu64");
+    await dlg.locator('button[type="submit"]').click();
+    await page.locator(".tab-body td", { hasText: "[qemu64]" }).waitFor();
     await shot(page, "vm-hardware");
     await page.locator(".tab-body tr", { hasText: "Hard Disk (scsi0)" }).click();
     await page.click('.tab-body [data-action="remove"]');
@@ -361,7 +371,7 @@ async function main() {
     }, null, { timeout: 60000, polling: 500 });
     await shot(page, "vm-console-vnc");
     await go(page, `${vmHash}/summary`);
-    await page.locator('.tab-body[data-charts="ready"]').or(page.locator('.tab-body [data-charts="ready"]')).first().waitFor({ timeout: 20000 });
+    await page.locator('.tab-body [data-charts="ready"]').waitFor({ timeout: 20000 });
     await shot(page, "vm-summary-running");
   });
 
@@ -410,6 +420,19 @@ async function main() {
     await page.locator('.panel-head [data-action="start"]:not([disabled])').waitFor();
     // The task holds the VM's lock a moment longer than QEMU lives.
     await page.locator("#tasks-body tr:not(.task-running)", { hasText: `VM ${VMID} - Shutdown` }).first().waitFor({ timeout: 30000 });
+  });
+
+  await step("snapshots: roll back to the snapshot, then remove it", async () => {
+    await go(page, `${vmHash}/snapshots`);
+    await page.locator(".tab-body tr", { hasText: "before_shutdown" }).click();
+    await page.click('.tab-body [data-action="rollback"]');
+    await page.locator("dialog[open] button[type=submit]").click();
+    await page.locator("#tasks-body tr:not(.task-running)", { hasText: `VM ${VMID} - Rollback` }).first().waitFor({ timeout: 60000 });
+    await page.locator(".tab-body tr", { hasText: "before_shutdown" }).click();
+    await page.click('.tab-body [data-action="remove"]');
+    await page.locator("dialog[open] button[type=submit]").click();
+    await page.locator(".tab-body td", { hasText: "before_shutdown" }).waitFor({ state: "detached", timeout: 60000 });
+    await page.locator("#tasks-body tr:not(.task-running)", { hasText: `VM ${VMID} - Delete Snapshot` }).first().waitFor({ timeout: 30000 });
   });
 
   await step("resize the disk by 1 GiB from the Hardware tab", async () => {

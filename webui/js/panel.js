@@ -31,12 +31,15 @@ export function panel(main, spec, tab) {
       a.classList.toggle("active", tid === t.id);
     }
     body.setAttribute("aria-labelledby", `tab-${t.id}`);
-    clear(body);
     body.dataset.tab = t.id;
+    // Each visit renders into its own box: a late reload of a tab left
+    // behind lands in its detached box, never over the tab now shown.
+    const box = h("div", { class: "tab-content" });
+    clear(body).append(box);
     try {
-      teardown = t.render(body);
+      teardown = t.render(box);
     } catch (e) {
-      body.append(h("p", { class: "error", role: "alert", text: e.message }));
+      box.append(h("p", { class: "error", role: "alert", text: e.message }));
     }
   }
 
