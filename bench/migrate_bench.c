@@ -3,7 +3,8 @@
  * QEMUs on this host, first through Corral's hv/migrate.h (TLS for RAM and
  * disks, local disks mirrored over NBD), then as QEMU's own migration of two
  * bare processes over plain TCP with the disk files shared.  Prints one line
- * per migration: "corral|qemu downtime_ms qemu_total_ms wall_ms". */
+ * per migration: "corral|qemu pause_ms qemu_total_ms wall_ms", the pause
+ * being QEMU's downtime plus the wait until the target was resumed. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -156,7 +157,7 @@ static void corral_once(const struct side *src, const struct side *dst)
 	struct hv_mig_source_opts so = { .tls_dir = src->tls, .host = "127.0.0.1",
 					 .disks = { { "virtio0", "virtio1" }, 2 } };
 	struct hv_mig_progress p;
-	uint64_t t0;
+	uint64_t t0, t_done;
 
 	fresh_disks(dst);
 	t0 = util_now_ms();
@@ -165,9 +166,12 @@ static void corral_once(const struct side *src, const struct side *dst)
 	if (hv_vm_start_incoming(dst->h, VMID, conf, dst->d, 2, START_MS, err, sizeof(err)) < 0 ||
 	    hv_mig_target_prepare(&dq, &to, err, sizeof(err)) < 0 ||
 	    hv_mig_source_run(&sq, &so, &p, err, sizeof(err)) < 0 ||
-	    hv_mig_target_finish(&dq, 30000, err, sizeof(err)) < 0 ||
-	    hv_vm_stop(src->h, VMID, 10000, err, sizeof(err)) < 0)
+	    ((t_done = util_now_ms()), hv_mig_target_finish(&dq, 30000, err, sizeof(err)) < 0))
 		die("corral migration");
+	/* the guest resumes on the target only now (-S) */
+	p.downtime_ms += (int64_t)(util_now_ms() - t_done);
+	if (hv_vm_stop(src->h, VMID, 10000, err, sizeof(err)) < 0)
+		die("stop source");
 	printf("corral %lld %lld %llu\n", (long long)p.downtime_ms, (long long)p.total_ms,
 	       (unsigned long long)(util_now_ms() - t0));
 	fflush(stdout);
@@ -205,7 +209,7 @@ static void qemu_once(const struct side *src, const struct side *dst, const stru
 {
 	char uri[128], json[160];
 	struct hv_mig_progress p, pd;
-	uint64_t t0 = util_now_ms();
+	uint64_t t0 = util_now_ms(), t_done;
 	int port = hv_mig_free_port("127.0.0.1");
 
 	snprintf(uri, sizeof(uri), "{\"uri\": \"tcp:127.0.0.1:%d\"}", port);
@@ -214,9 +218,14 @@ static void qemu_once(const struct side *src, const struct side *dst, const stru
 	if (hv_vm_start_incoming(dst->h, VMID, conf, files->d, 2, START_MS, err, sizeof(err)) < 0 ||
 	    qmp(dst, "migrate-incoming", uri, NULL) < 0 ||
 	    qmp(src, "migrate-set-parameters", json, NULL) < 0 || qmp(src, "migrate", uri, NULL) < 0 ||
-	    wait_completed(src, &p) < 0 || wait_completed(dst, &pd) < 0 ||
-	    hv_vm_stop(src->h, VMID, 10000, err, sizeof(err)) < 0)
+	    wait_completed(src, &p) < 0)
 		die("qemu migration");
+	/* the target runs -S as well: resumed as soon as it completed */
+	t_done = util_now_ms();
+	if (wait_completed(dst, &pd) < 0 || qmp(dst, "cont", NULL, NULL) < 0 ||
+	    hv_vm_stop(src->h, VMID, 10000, err, sizeof(err)) < 0)
+		die("qemu migration end");
+	p.downtime_ms += (int64_t)(util_now_ms() - t_done);
 	printf("qemu %lld %lld %llu\n", (long long)p.downtime_ms, (long long)p.total_ms,
 	       (unsigned long long)(util_now_ms() - t0));
 	fflush(stdout);

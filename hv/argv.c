@@ -215,9 +215,13 @@ static void add_base(struct argv_ctx *a)
 	add(a, "chardev=qmp,mode=control");
 	add(a, "-vnc");
 	add_run_path(a, "unix:", "vnc", "");
-	if (a->o->incoming) { /* the listener comes later over QMP (migrate-incoming) */
+	/* The listener comes later over QMP (migrate-incoming).  -S: the guest
+	 * resumes only when the migration's owner says so (hv_mig_target_finish),
+	 * never by itself while the source may still take it back. */
+	if (a->o->incoming) {
 		add(a, "-incoming");
 		add(a, "defer");
+		add(a, "-S");
 	}
 }
 

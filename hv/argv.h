@@ -33,7 +33,7 @@ struct hv_argv_opts {
 	const char *qemu_binary; /* NULL: "qemu-system-x86_64" */
 	int kvm;                 /* 1: -accel kvm, 0: -accel tcg */
 	const char *ovmf_code;   /* firmware for bios=ovmf; NULL: Debian's OVMF_CODE_4M.fd */
-	int incoming;            /* 1: -incoming defer, a migration target (hv/migrate.h) */
+	int incoming;            /* 1: -incoming defer -S, a migration target (hv/migrate.h) */
 };
 
 /* Builds the NULL-terminated argv into *OUT (free with hv_argv_free).

@@ -13,8 +13,10 @@
  *     downtime) -> migrate -> query-migrate until pre-switchover ->
  *     block-job-cancel (a ready mirror then finishes its copy without
  *     pivoting) -> migrate-continue -> completed
- * The source stays paused after completion (postmigrate); the caller stops
- * it once the target runs.  Any failure on the source side cancels the jobs,
+ * The source stays paused after completion (postmigrate) and so does the
+ * target (-S) until hv_mig_target_finish() resumes it: a migration whose
+ * owner cannot confirm the target never runs the guest twice.  The caller
+ * stops the source once the target runs, or resumes it (cont) if not.  Any failure on the source side cancels the jobs,
  * removes what was added and resumes the source; the target is the caller's
  * to kill.  A library: no logging, errors as codes plus a caller buffer. */
 #ifndef CORRAL_HV_MIGRATE_H
