@@ -3,24 +3,17 @@ test guest: termproxy's websocket reads the guest's serial marker and runs
 a shell command; the VNC websocket completes the RFB handshake and gets a
 framebuffer update; tickets are one-time, bound to their VM and user, and
 VM.Console is required.  The websocket client is tests/lib/corral_ws.py."""
-import os
-import shutil
-import signal
 import struct
-import subprocess
 import sys
 import time
 import urllib.parse
 
-from corral_test import ADMIN, ROOT, Corrald, Suite, check_equal
+from corral_guest import BOOT_TIMEOUT, READY, ensure_guest, kill_vms, put_guest_disk
+from corral_test import ADMIN, Corrald, Suite, check_equal, wait_task
 from corral_ws import Refused, WebSocket, open_console, term_input, term_login
 
 suite = Suite("consoles")
 VMID = 100
-GUEST = os.path.join(ROOT, "build", "guest", "guest.qcow2")
-BOOT_TIMEOUT = 150
-TASK_TIMEOUT = 150
-MARKER = b"CORRAL-GUEST-READY"
 AUDITOR = "viewer@pve"
 AUDITOR_PW = "Viewer-pw-1"
 CONSOLE_LIMIT = 4    # corrald --console-max for this suite
@@ -51,13 +44,7 @@ class Ctx:
         return f"/nodes/{self.d.node}/qemu/{vmid}"
 
     def wait_task(self, upid):
-        deadline = time.monotonic() + TASK_TIMEOUT
-        while time.monotonic() < deadline:
-            st = self.ok("GET", f"/nodes/{self.d.node}/tasks/{upid}/status")
-            if st["status"] == "stopped":
-                return st["exitstatus"]
-            time.sleep(0.2)
-        raise AssertionError(f"task {upid} still running")
+        return wait_task(self.s, self.d, upid)[0]
 
     def grant(self, kind, vmid=VMID, **params):
         return self.ok("POST", f"{self.vm_path(vmid)}/{kind}", data=params)
@@ -80,12 +67,9 @@ def refused(fn):
 @suite.test
 def test_create_start(ctx):
     """a VM from the test guest with a serial console starts"""
-    disk_dir = os.path.join(ctx.d.data_dir, "images", "images", str(VMID))
-    os.makedirs(disk_dir, exist_ok=True)
-    shutil.copyfile(GUEST, os.path.join(disk_dir, f"vm-{VMID}-disk-0.qcow2"))
     upid = ctx.ok("POST", f"/nodes/{ctx.d.node}/qemu",
                   data={"vmid": VMID, "name": "consoles", "memory": 256, "cores": 1,
-                        "virtio0": f"local:{VMID}/vm-{VMID}-disk-0.qcow2",
+                        "virtio0": put_guest_disk(ctx.d, VMID),
                         "serial0": "socket", "boot": "order=virtio0"})
     check_equal(ctx.wait_task(upid), "OK")
     check_equal(ctx.wait_task(ctx.ok("POST", f"{ctx.vm_path()}/status/start")), "OK")
@@ -106,7 +90,7 @@ def test_termproxy_marker(ctx):
     ctx.term = ws
     # The guest prints it once, seconds into its boot under TCG: well after
     # this connection, made right after the start task.
-    ws.read_until(MARKER, BOOT_TIMEOUT)
+    ws.read_until(READY, BOOT_TIMEOUT)
 
 
 @suite.test
@@ -317,23 +301,14 @@ def test_daemon_stop_closes_console(ctx):
     assert b"Sanitizer" not in log and b"runtime error" not in log, log[-3000:]
 
 
-def kill_leftover(d):
-    try:
-        with open(os.path.join(d.data_dir, "run", f"{VMID}.pid")) as f:
-            os.kill(int(f.read().strip()), signal.SIGKILL)
-    except (OSError, ValueError):
-        pass
-
-
 def main():
-    if not os.path.exists(GUEST):
-        subprocess.run(["make", "-s", "guest"], cwd=ROOT, check=True, timeout=900)
+    ensure_guest()
     with Corrald(args=["--console-max", str(CONSOLE_LIMIT)]) as d:
         ctx = Ctx(d)
         try:
             _, failed = suite.run(ctx, exit=False)
         finally:
-            kill_leftover(d)
+            kill_vms(d, (VMID,))
     sys.exit(1 if failed else 0)
 
 

@@ -11,21 +11,10 @@ import tempfile
 import time
 import urllib.parse
 
-from corral_test import ADMIN, Corrald, Suite, check_equal
+from corral_test import ADMIN, Corrald, Suite, check_equal, wait_task
 
 suite = Suite("storage")
 NODE = "stornode"
-
-
-def wait_task(s, d, upid, timeout=60):
-    q = urllib.parse.quote(upid, safe="")
-    end = time.time() + timeout
-    while time.time() < end:
-        st = s.get(f"{d.url}/nodes/{NODE}/tasks/{q}/status").json()["data"]
-        if st["status"] == "stopped":
-            return st["exitstatus"]
-        time.sleep(0.1)
-    raise AssertionError(f"task {upid} still running")
 
 
 def expect_error(r, status, text, param=None):
@@ -186,7 +175,7 @@ def test_content_alloc_info_delete(d, s, tmp):
     upid = r.json()["data"]
     assert upid, r.text
     assert upid.startswith(f"UPID:{NODE}:") and ":imgdel:" in upid, upid
-    check_equal(wait_task(s, d, upid), "OK")
+    check_equal(wait_task(s, d, upid)[0], "OK")
     assert not os.path.exists(info["path"])
     expect_error(s.get(f"{url}/local:150/vm-150-disk-0.qcow2"), 500, "does not exist")
 
@@ -249,7 +238,7 @@ def test_copy_between_storages(d, s, tmp):
     subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 64k", src], check=True,
                    stdout=subprocess.DEVNULL)
     upid = s.post(f"{url}/{vol}", data={"target": "second"}).json()["data"]
-    check_equal(wait_task(s, d, upid), "OK")
+    check_equal(wait_task(s, d, upid)[0], "OK")
     dst = os.path.join(path, "images/160/vm-160-disk-0.qcow2")
     out = subprocess.run(["qemu-img", "compare", src, dst], capture_output=True, text=True)
     check_equal(out.returncode, 0, out.stdout + out.stderr)
@@ -259,11 +248,11 @@ def test_copy_between_storages(d, s, tmp):
     with open(os.path.join(d.data_dir, "images/iso/copy-me.iso"), "wb") as f:
         f.write(b"\x42" * 300000)
     upid = s.post(f"{url}/local:iso/copy-me.iso", data={"target": "second"}).json()["data"]
-    check_equal(wait_task(s, d, upid), "OK")
+    check_equal(wait_task(s, d, upid)[0], "OK")
     with open(os.path.join(path, "iso/copy-me.iso"), "rb") as f:
         check_equal(f.read(), b"\x42" * 300000)
     upid = s.post(f"{url}/local:iso/copy-me.iso", data={"target": "second"}).json()["data"]
-    assert "already exists" in wait_task(s, d, upid)
+    assert "already exists" in wait_task(s, d, upid)[0]
     check_equal([f for f in os.listdir(os.path.join(path, "iso")) if f.startswith(".")], [])
 
 
@@ -329,21 +318,21 @@ def test_download_url(d, s, tmp):
                               "checksum": digest, "checksum-algorithm": "sha256"})
         check_equal(r.status_code, 200, r.text)
         assert ":download:" in r.json()["data"]
-        check_equal(wait_task(s, d, r.json()["data"]), "OK")
+        check_equal(wait_task(s, d, r.json()["data"])[0], "OK")
         got = os.path.join(d.data_dir, "images/iso/boot.iso")
         check_equal(hashlib.sha256(open(got, "rb").read()).hexdigest(), digest)
         r = s.post(url, data={"url": srv.url("disk.qcow2"), "filename": "disk.qcow2",
                               "content": "import", "verify-certificates": "0"})
-        check_equal(wait_task(s, d, r.json()["data"]), "OK")
+        check_equal(wait_task(s, d, r.json()["data"])[0], "OK")
         r = s.post(url, data={"url": srv.url("boot.iso"), "filename": "bad.iso", "content": "iso",
                               "checksum": "0" * 64, "checksum-algorithm": "sha256"})
-        assert wait_task(s, d, r.json()["data"]).startswith("checksum mismatch"), r.text
+        assert wait_task(s, d, r.json()["data"])[0].startswith("checksum mismatch"), r.text
         r = s.post(url, data={"url": srv.url("missing.iso"), "filename": "m.iso", "content": "iso"})
-        status = wait_task(s, d, r.json()["data"])
+        status = wait_task(s, d, r.json()["data"])[0]
         assert "download failed" in status and "404" in status, status
         r = s.post(url, data={"url": srv.url("evil.qcow2"), "filename": "evil.qcow2",
                               "content": "import"})
-        assert "backing file" in wait_task(s, d, r.json()["data"])
+        assert "backing file" in wait_task(s, d, r.json()["data"])[0]
         for name in ("bad.iso", "m.iso"):
             assert not os.path.exists(os.path.join(d.data_dir, "images/iso", name))
         assert not os.path.exists(os.path.join(d.data_dir, "images/import/evil.qcow2"))

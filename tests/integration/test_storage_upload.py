@@ -9,7 +9,6 @@ upload checks corrald's RSS stays flat."""
 import hashlib
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -18,13 +17,11 @@ import tempfile
 import time
 import urllib.parse
 
-from corral_test import ADMIN, ROOT, Corrald, Session, Suite, check_equal
+from corral_guest import GUEST, Serial, ensure_guest, kill_vms
+from corral_test import ADMIN, Corrald, Session, Suite, check_equal, wait_task
 
 suite = Suite("storage upload")
 NODE = "upnode"
-GUEST = os.path.join(ROOT, "build", "guest", "guest.qcow2")
-MARKER = b"CORRAL-GUEST-READY"
-BOOT_TIMEOUT = 150
 
 
 class Ctx:
@@ -40,23 +37,11 @@ class Ctx:
                 f"{self.url}/{storage}/upload", data=dict(content=content, **extra),
                 files={"filename": (name or os.path.basename(path), f)}, timeout=120)
 
-    def wait(self, upid, timeout=120):
-        q = urllib.parse.quote(upid, safe="")
-        end = time.time() + timeout
-        while time.time() < end:
-            st = self.s.get(f"{self.d.url}/nodes/{NODE}/tasks/{q}/status").json()["data"]
-            if st["status"] == "stopped":
-                log = self.s.get(f"{self.d.url}/nodes/{NODE}/tasks/{q}/log",
-                                 params={"limit": 500}).json()["data"]
-                return st["exitstatus"], "\n".join(x["t"] for x in log)
-            time.sleep(0.1)
-        raise AssertionError(f"task {upid} still running")
-
     def ok(self, r):
         check_equal(r.status_code, 200, r.text)
         upid = r.json()["data"]
         assert ":imgcopy:" in upid or ":qmcreate:" in upid or ":qmstart:" in upid, upid
-        status, log = self.wait(upid)
+        status, log = wait_task(self.s, self.d, upid)
         check_equal(status, "OK", log)
         return log
 
@@ -143,7 +128,7 @@ def test_upload_proxmoxer(ctx):
     make_file(src, 1 << 20, seed=b"pxr")
     with open(src, "rb") as f:
         upid = api.nodes(NODE).storage("local").upload.create(content="iso", filename=f)
-    status, log = ctx.wait(upid)
+    status, log = wait_task(ctx.s, ctx.d, upid)
     check_equal(status, "OK", log)
     vols = [c["volid"] for c in api.nodes(NODE).storage("local").content.get(content="iso")]
     assert "local:iso/pxr.iso" in vols, vols
@@ -200,13 +185,13 @@ def test_qcow2_backing_refused(ctx):
                     "raw", evil, "1M"], check=True)
     r = ctx.upload("local", "import", evil)
     check_equal(r.status_code, 200, r.text)
-    status, log = ctx.wait(r.json()["data"])
+    status, log = wait_task(ctx.s, ctx.d, r.json()["data"])
     assert "backing file" in status, status
     ext = os.path.join(ctx.tmp, "ext.qcow2")
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o",
                     f"data_file={os.path.join(ctx.tmp, 'ext.raw')}", ext, "1M"], check=True)
     r = ctx.upload("local", "import", ext)
-    status, log = ctx.wait(r.json()["data"])
+    status, log = wait_task(ctx.s, ctx.d, r.json()["data"])
     assert "external data file" in status, status
     names = os.listdir(os.path.join(local_root(ctx), "import"))
     assert "evil.qcow2" not in names and "ext.qcow2" not in names, names
@@ -216,7 +201,7 @@ def test_qcow2_backing_refused(ctx):
     r = ctx.s.post(f"{ctx.d.url}/nodes/{NODE}/qemu",
                    data={"vmid": "301", "scsi0": "local:0,import-from=local:import/planted.qcow2"})
     if r.status_code == 200:
-        status, _ = ctx.wait(r.json()["data"])
+        status, _ = wait_task(ctx.s, ctx.d, r.json()["data"])
         assert status != "OK", status
     assert not os.path.exists(os.path.join(local_root(ctx), "images", "301")) or \
         os.listdir(os.path.join(local_root(ctx), "images", "301")) == []
@@ -228,7 +213,7 @@ def test_checksum_mismatch(ctx):
     src = os.path.join(ctx.tmp, "sum.iso")
     make_file(src, 1 << 20)
     r = ctx.upload("local", "iso", src, checksum="00" * 20, **{"checksum-algorithm": "sha1"})
-    status, log = ctx.wait(r.json()["data"])
+    status, log = wait_task(ctx.s, ctx.d, r.json()["data"])
     assert status.startswith("checksum mismatch: got '"), status
     assert not os.path.exists(os.path.join(local_root(ctx), "iso", "sum.iso"))
     check_equal(ctx.leftovers(local_root(ctx)), [])
@@ -330,24 +315,6 @@ def test_large_upload_rss(ctx):
     os.unlink(src)
 
 
-def serial_marker(ctx, vmid, timeout=BOOT_TIMEOUT):
-    path = os.path.join(ctx.d.data_dir, "run", f"{vmid}.serial0")
-    seen = b""
-    deadline = time.monotonic() + timeout
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.connect(path)
-        s.settimeout(0.5)
-        while time.monotonic() < deadline and MARKER not in seen:
-            try:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                seen += chunk
-            except socket.timeout:
-                pass
-    assert MARKER in seen, seen[-2000:]
-
-
 @suite.test
 def test_import_and_boot(ctx):
     """the test guest uploaded, imported into a VM (import-from), booted, deleted"""
@@ -370,19 +337,21 @@ def test_import_and_boot(ctx):
     conf = ctx.s.get(f"{ctx.d.url}/nodes/{NODE}/qemu/201/config").json()["data"]
     check_equal(conf["scsi0"], "local:201/vm-201-disk-0.raw,size=64M")
     ctx.ok(ctx.s.post(f"{ctx.d.url}/nodes/{NODE}/qemu/200/status/start"))
+    serial = Serial(ctx.d, 200)
     try:
-        serial_marker(ctx, 200)
+        serial.wait_boot()
     finally:
+        serial.close()
         r = ctx.s.post(f"{ctx.d.url}/nodes/{NODE}/qemu/200/status/stop")
-        ctx.wait(r.json()["data"])
+        wait_task(ctx.s, ctx.d, r.json()["data"])
     r = ctx.s.delete(f"{ctx.url}/local/content/local:import/guest.qcow2")
-    status, _ = ctx.wait(r.json()["data"])
+    status, _ = wait_task(ctx.s, ctx.d, r.json()["data"])
     check_equal(status, "OK")
     r = ctx.s.delete(f"{ctx.url}/local/content/local:200/vm-200-disk-0.qcow2")
     expect(r, 500, "volume is used by VM 200")
     for vmid in (200, 201):
         r = ctx.s.delete(f"{ctx.d.url}/nodes/{NODE}/qemu/{vmid}", params={"purge": "1"})
-        ctx.wait(r.json()["data"])
+        wait_task(ctx.s, ctx.d, r.json()["data"])
     assert not os.path.exists(disk)
 
 
@@ -400,18 +369,8 @@ def test_import_errors(ctx):
         assert text in r.json()["errors"]["scsi0"], (src, r.json())
 
 
-def kill_vms(d):
-    for vmid in (200, 201, 301):
-        try:
-            with open(os.path.join(d.data_dir, "run", f"{vmid}.pid")) as f:
-                os.kill(int(f.read().strip()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
-
-
 def main():
-    if not os.path.exists(GUEST):
-        subprocess.run(["make", "-s", "guest"], cwd=ROOT, check=True, timeout=900)
+    ensure_guest()
     tmp = tempfile.mkdtemp(prefix="corral-upload-")
     failed = 1
     try:
@@ -422,7 +381,7 @@ def main():
             try:
                 _, failed = suite.run(Ctx(d, tmp), exit=False)
             finally:
-                kill_vms(d)
+                kill_vms(d, (200, 201, 301))
     finally:
         subprocess.run(["umount", os.path.join(tmp, "small")], check=False,
                        stderr=subprocess.DEVNULL)

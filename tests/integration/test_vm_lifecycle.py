@@ -8,24 +8,18 @@ The test guest (build/guest/guest.qcow2, `make guest`) is put into the pool
 by copying the file to images/<vmid>/vm-<vmid>-disk-0.qcow2: the import API
 arrives with the storage work.  The cases run in order and share one VM."""
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import time
 
 import requests
 from proxmoxer import ProxmoxAPI
 
-from corral_test import ADMIN, ROOT, TIMEOUT, Corrald, Suite, check_equal
+from corral_guest import (BOOT_TIMEOUT, READY, TASK_TIMEOUT, Serial, ensure_guest, kill_vms,
+                          put_guest_disk, task_ok, wait_task)
+from corral_test import ADMIN, TIMEOUT, Corrald, Suite, check_equal, wait_for
 
 suite = Suite("vm lifecycle")
 VMID = 100
-GUEST = os.path.join(ROOT, "build", "guest", "guest.qcow2")
-BOOT_TIMEOUT = 150    # seconds for the guest to print its marker under TCG
-TASK_TIMEOUT = 150
-MARKER = b"CORRAL-GUEST-READY"
 
 
 class Ctx:
@@ -49,20 +43,10 @@ class Ctx:
 
     def wait(self, upid, timeout=TASK_TIMEOUT):
         """Waits for task UPID; returns (exitstatus, log text)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            st = self.node.tasks(upid).status.get()
-            if st["status"] == "stopped":
-                log = self.node.tasks(upid).log.get(limit=1000)
-                return st["exitstatus"], "\n".join(line["t"] for line in log)
-            assert "exitstatus" not in st, st
-            time.sleep(0.2)
-        raise AssertionError(f"task {upid} still running after {timeout}s")
+        return wait_task(self.node, upid, timeout)
 
     def ok(self, upid, timeout=TASK_TIMEOUT):
-        status, log = self.wait(upid, timeout)
-        check_equal(status, "OK", f"task {upid} (log:\n{log})")
-        return log
+        return task_ok(self.node, upid, timeout)
 
     def status(self):
         return self.vm.status.current.get()
@@ -76,47 +60,15 @@ class Ctx:
         return os.path.join(self.d.data_dir, "run")
 
 
-def wait_for(what, fn, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout}s")
-
-
 def serial_marker(ctx, timeout=BOOT_TIMEOUT):
-    """Reads the VM's serial socket under the run dir until the guest marker.
-    The console's log file (kept by QEMU beside the socket) is read too in
-    case the marker was printed before the socket was connected."""
-    path = os.path.join(ctx.run_dir(), f"{VMID}.serial0")
-    logf = path + ".log"
-    seen = b""
-    deadline = time.monotonic() + timeout
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.connect(path)
-        s.settimeout(0.5)
-        while time.monotonic() < deadline:
-            try:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                seen += chunk
-            except socket.timeout:
-                pass
-            if MARKER in seen:
-                return seen
-    raise AssertionError(f"no {MARKER!r} on the serial console within {timeout}s; "
-                         f"socket gave {seen[-2000:]!r}; log {read_log(logf)[-2000:]!r}")
-
-
-def read_log(path):
+    """Waits for the guest marker on the VM's serial socket, in what the
+    console prints from now on (the VM was just started or reset)."""
+    serial = Serial(ctx.d, VMID)
+    serial.connect()
     try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
+        serial.read_until(READY, timeout)
+    finally:
+        serial.close()
 
 
 def qemu_alive(pid):
@@ -128,19 +80,11 @@ def qemu_alive(pid):
         return f.read().split(")")[-1].split()[0] != "Z"
 
 
-def ensure_guest():
-    if not os.path.exists(GUEST):
-        subprocess.run(["make", "-s", "guest"], cwd=ROOT, check=True, timeout=900)
-
-
 @suite.test
 def test_create(ctx):
     """create a VM from the test guest disk"""
-    disk_dir = os.path.join(ctx.d.data_dir, "images", "images", str(VMID))
-    os.makedirs(disk_dir, exist_ok=True)
-    shutil.copyfile(GUEST, os.path.join(disk_dir, f"vm-{VMID}-disk-0.qcow2"))
     upid = ctx.node.qemu.create(vmid=VMID, name="lifecycle", memory=256, cores=1,
-                                virtio0=f"local:{VMID}/vm-{VMID}-disk-0.qcow2",
+                                virtio0=put_guest_disk(ctx.d, VMID),
                                 serial0="socket", net0="virtio", boot="order=virtio0")
     assert upid.split(":")[5] == "qmcreate", upid
     ctx.ok(upid)
@@ -334,18 +278,8 @@ def main():
         try:
             _, failed = suite.run(ctx, exit=False)
         finally:
-            kill_leftover(d)
+            kill_vms(d, (VMID,))
     sys.exit(1 if failed else 0)
-
-
-def kill_leftover(d):
-    """No QEMU outlives the suite."""
-    pidfile = os.path.join(d.data_dir, "run", f"{VMID}.pid")
-    try:
-        with open(pidfile) as f:
-            os.kill(int(f.read().strip()), signal.SIGKILL)
-    except (OSError, ValueError):
-        pass
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ def wait_task(node, upid, timeout=TASK_TIMEOUT):
         if st["status"] == "stopped":
             log = node.tasks(upid).log.get(limit=1000)
             return st["exitstatus"], "\n".join(line["t"] for line in log)
+        assert "exitstatus" not in st, st
         time.sleep(0.2)
     raise AssertionError(f"task {upid} still running after {timeout}s")
 
