@@ -219,6 +219,9 @@ int api_qemu_migrate(struct req *req, struct resp *resp);
 int api_qemu_migrate_in(struct req *req, struct resp *resp);
 int api_qemu_migrate_in_finish(struct req *req, struct resp *resp);
 int api_qemu_migrate_in_abort(struct req *req, struct resp *resp);
+/* At start-up: removes what incoming migrations this node never finished
+ * left behind (their paused QEMU, volumes and credentials). */
+void api_qemu_migrate_recover(struct app *app);
 
 /* api_qemu_console.c: vncproxy, termproxy and their websocket */
 extern const struct param_spec api_qemu_vncproxy_params[];

@@ -10,13 +10,16 @@
 #include "server/api.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "hv/migrate.h"
 #include "hv/vm.h"
@@ -227,6 +230,64 @@ static int record_del(struct app *app, int vmid)
 static void tls_dir(struct app *app, int vmid, char *out, size_t n)
 {
 	snprintf(out, n, "%s/%d.migtls", app->cfg.run_dir, vmid);
+}
+
+/* The target's credentials directory also lists the volumes it allocated
+ * ("volumes"), so a corrald that died mid-migration can clean up. */
+static void migtls_remove(struct app *app, int vmid)
+{
+	char dir[600], path[700];
+
+	tls_dir(app, vmid, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/volumes", dir);
+	unlink(path);
+	hv_mig_tls_remove(dir);
+}
+
+static void free_volumes(struct app *app, int vmid, const char *vols);
+
+/* An incoming migration this node never finished: its QEMU and volumes go. */
+static void recover_one(struct app *app, int vmid)
+{
+	char dir[600], path[700], *vols = NULL, err[256];
+	size_t len;
+	struct qvm vm;
+
+	if (qvm_read(app, vmid, &vm) == 0) { /* finished: the VM is ours */
+		qvm_clear(&vm);
+		migtls_remove(app, vmid);
+		return;
+	}
+	tls_dir(app, vmid, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/volumes", dir);
+	if (app->hv)
+		hv_vm_stop(app->hv, vmid, 5000, err, sizeof(err));
+	if (util_read_file(path, 1 << 16, &vols, &len) == 0)
+		free_volumes(app, vmid, vols);
+	free(vols);
+	migtls_remove(app, vmid);
+	log_warn("VM %d: removed an unfinished incoming migration", vmid);
+}
+
+void api_qemu_migrate_recover(struct app *app)
+{
+	DIR *d = opendir(app->cfg.run_dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		int64_t vmid;
+		char num[32];
+		size_t n = strcspn(e->d_name, ".");
+
+		if (n >= sizeof(num) || strcmp(e->d_name + n, ".migtls") != 0)
+			continue;
+		memcpy(num, e->d_name, n);
+		num[n] = '\0';
+		if (util_parse_i64(num, &vmid) == 0 && vmid >= QEMU_VMID_MIN && vmid <= QEMU_VMID_MAX)
+			recover_one(app, (int)vmid);
+	}
+	if (d)
+		closedir(d);
 }
 
 /* ---- target side: POST/DELETE .../migrate_in ------------------------------------------- */
@@ -455,10 +516,15 @@ int api_qemu_migrate_in(struct req *req, struct resp *resp)
 		r = pull_disks(req, vmid, conf, err, sizeof(err));
 		if (r == 0 && (r = record_put(req->app, vmid, conf)) < 0)
 			snprintf(err, sizeof(err), "cannot store the configuration: %s", err_str(r));
-		tls_dir(req->app, vmid, dir, sizeof(dir));
-		hv_mig_tls_remove(dir);
+		migtls_remove(req->app, vmid);
 	} else if (r == 0 && (r = write_server_tls(req, vmid, err, sizeof(err))) == 0) {
-		r = start_incoming(req, vmid, conf, resp->data, err, sizeof(err));
+		char path[700];
+
+		tls_dir(req->app, vmid, dir, sizeof(dir));
+		snprintf(path, sizeof(path), "%s/volumes", dir);
+		r = util_write_file_atomic(path, vols.data ? vols.data : "", vols.len, 0600);
+		if (r == 0)
+			r = start_incoming(req, vmid, conf, resp->data, err, sizeof(err));
 	}
 	if (r == 0 && !(text = vmconf_to_text(conf)))
 		r = -ENOMEM;
@@ -468,8 +534,7 @@ int api_qemu_migrate_in(struct req *req, struct resp *resp)
 	} else {
 		hv_vm_stop(req->app->hv, vmid, 5000, ignored, sizeof(ignored));
 		free_volumes(req->app, vmid, vols.data);
-		tls_dir(req->app, vmid, dir, sizeof(dir));
-		hv_mig_tls_remove(dir);
+		migtls_remove(req->app, vmid);
 		r = resp_error(resp, r, "migration target: %s", err);
 	}
 	free(text);
@@ -483,7 +548,7 @@ int api_qemu_migrate_in_finish(struct req *req, struct resp *resp)
 	int vmid = qemu_vmid(req), r = internal_only(req, resp);
 	struct hv_mig_qemu q = { .h = req->app->hv, .vmid = vmid };
 	struct vmconf *conf = NULL;
-	char err[1024], dir[600];
+	char err[1024];
 
 	if (r < 0)
 		return r;
@@ -494,8 +559,7 @@ int api_qemu_migrate_in_finish(struct req *req, struct resp *resp)
 	/* the guest runs here now: this node owns the VM */
 	if (r == 0 && (r = record_put(req->app, vmid, conf)) < 0)
 		snprintf(err, sizeof(err), "cannot store the configuration: %s", err_str(r));
-	tls_dir(req->app, vmid, dir, sizeof(dir));
-	hv_mig_tls_remove(dir);
+	migtls_remove(req->app, vmid);
 	vmconf_free(conf);
 	return r < 0 ? resp_error(resp, r, "migration target: %s", err) : 0;
 }
@@ -503,7 +567,7 @@ int api_qemu_migrate_in_finish(struct req *req, struct resp *resp)
 int api_qemu_migrate_in_abort(struct req *req, struct resp *resp)
 {
 	int vmid = qemu_vmid(req), r = internal_only(req, resp);
-	char dir[600], ignored[256];
+	char ignored[256];
 	struct qvm vm;
 
 	if (r < 0)
@@ -516,8 +580,7 @@ int api_qemu_migrate_in_abort(struct req *req, struct resp *resp)
 	if (req->app->hv)
 		hv_vm_stop(req->app->hv, vmid, 5000, ignored, sizeof(ignored));
 	free_volumes(req->app, vmid, req_str(req, "volumes"));
-	tls_dir(req->app, vmid, dir, sizeof(dir));
-	hv_mig_tls_remove(dir);
+	migtls_remove(req->app, vmid);
 	return 0;
 }
 
@@ -553,10 +616,23 @@ static double mib(uint64_t b)
 	return (double)b / (1 << 20);
 }
 
+/* 1 once gossip says the target is gone (its QEMU may live on: stop). */
+static int target_gone(struct mig_run *m)
+{
+	struct peer_info pi;
+
+	if (peer_lookup(m->app, m->a->target, &pi) == 0 && pi.online)
+		return 0;
+	task_log(m->t, "target node '%s' is offline", m->a->target);
+	return 1;
+}
+
 static int on_progress(void *opaque, const struct hv_mig_progress *p)
 {
 	struct mig_run *m = opaque;
 
+	if (p->phase != HV_MIG_DONE && target_gone(m))
+		return 1;
 	if (p->phase == HV_MIG_MIRROR)
 		task_log(m->t, "mirror: transferred %.1f MiB of %.1f MiB (%d of %zu disks in sync)",
 			 mib(p->disk_done), mib(p->disk_total), p->disks_ready, m->md.n);

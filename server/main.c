@@ -212,6 +212,7 @@ static int start_vms(struct app *app)
 		log_error("re-attaching running VMs: %s", err);
 	for (int i = 0; i < n; i++)
 		log_info("VM %d: running, re-attached", vmids[i]);
+	api_qemu_migrate_recover(app);
 	log_info("VMs run with -accel %s", hv_accel(app->hv));
 	return 0;
 }

@@ -4,8 +4,8 @@ its own loopback address: the test guest runs a counter on its serial console
 and writes to its data disk; after POST .../migrate (online, with local
 disks) the counter goes on on the target, the disk holds the writes, the VM
 is listed on the target in /cluster/resources and the source keeps no copy.
-Bad input as Proxmox answers it, the task stopped mid-mirror (source still
-runs, target clean), the way back with `corral vm migrate`, and an offline
+Bad input as Proxmox answers it, the task stopped and the target corrald
+killed mid-mirror (source still runs, target clean), the way back with `corral vm migrate`, and an offline
 migration of the stopped VM (disks pulled over TLS NBD)."""
 import os
 import random
@@ -241,6 +241,30 @@ def test_stopped_mid_mirror(c):
     r = c.b.api("GET", f"/nodes/mg-b/qemu/{VMID}/config")
     ct.check_equal(r.status_code, 500)
     c.counter_goes_on(c.a)
+
+
+@suite.test
+def test_target_killed_mid_mirror(c):
+    """target corrald killed mid-mirror: source runs on; the target cleans up at restart"""
+    upid = c.a.post(f"/nodes/mg-a/qemu/{VMID}/migrate", target="mg-b", online=1,
+                    bwlimit=1024, **{"with-local-disks": 1})
+    wait_for("mirror progress", lambda: any(
+        "mirror: transferred" in line["t"]
+        for line in c.a.get(f"/nodes/mg-a/tasks/{upid}/log")), timeout=90)
+    ct.check_equal(len(c.images(c.b)), 2)
+    c.b.kill()
+    status, log = c.a.task(upid, timeout=120)
+    assert "migration aborted" in status and "is offline" in log, status + "\n" + log
+    ct.check_equal(c.a.get(f"/nodes/mg-a/qemu/{VMID}/status/current")["status"], "running")
+    assert "lock" not in c.a.get(f"/nodes/mg-a/qemu/{VMID}/config")
+    c.counter_goes_on(c.a)
+    # the incoming QEMU outlived its corrald (paused, -S); the restart removes it
+    c.b.start()
+    wait_for("mg-b clean", lambda: c.home_of(VMID) == [c.a] and c.images(c.b) == [],
+             timeout=30)
+    assert not os.path.exists(os.path.join(c.b.data_dir, "run", f"{VMID}.migtls"))
+    wait_for("mg-b back online", lambda: sum(
+        e["online"] for e in c.a.get("/cluster/status") if e["type"] == "node") == 2)
 
 
 @suite.test
