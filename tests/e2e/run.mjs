@@ -205,6 +205,11 @@ async function main() {
     await page.waitForFunction((n) => location.hash === `#/node/${n}`, NODE);
     await page.locator('.tab-body[data-tab="summary"] canvas').first().waitFor();
     await page.locator('.tab-body [data-charts="ready"]').waitFor({ timeout: 20000 });
+    const day = page.waitForResponse((r) => r.url().includes("/rrddata?timeframe=day&cf=MAX") && r.status() === 200);
+    await page.locator(".tab-body").getByLabel("Consolidation", { exact: true }).selectOption("MAX");
+    await page.locator(".tab-body").getByLabel("Timeframe", { exact: true }).selectOption("day");
+    await day;
+    check((await page.locator(".graph-note").innerText()) === "", "no graph error");
     await shot(page, "node-summary");
   });
 
