@@ -39,6 +39,13 @@ int cli_connect(struct cli *c, int need_auth);
  * and EXIT_OK is returned.  Errors are printed; their exit status returned. */
 int cli_call(struct cli *c, const char *method, const char *path, const struct param *p,
 	     size_t n, cJSON **body);
+/* Room for the free parameters plus the positionals a verb turns into
+ * parameters. */
+#define CLI_PARAMS_MAX (ARGS_MAX_PARAMS + 4)
+/* The free parameters followed by the N_EXTRA of EXTRA, into P (room for
+ * CLI_PARAMS_MAX), their count into N.  Returns an exit status. */
+int cli_with_params(const struct cli *c, struct param *p, const struct param *extra,
+		    size_t n_extra, size_t *n);
 /* Prints the "data" of BODY in the chosen output format. */
 int cli_print(struct cli *c, const cJSON *body);
 /* Prints "corral: MSG" to stderr and returns STATUS. */

@@ -35,20 +35,6 @@ static const char *const status_columns[] = {
 };
 static const char *const nodes_columns[] = { "node", "nodeid", "ring0_addr", NULL };
 
-#define CL_PARAMS_MAX (ARGS_MAX_PARAMS + 4)
-
-/* The free parameters plus EXTRA, into P. */
-static int with_params(const struct cli *c, struct param *p, const struct param *extra,
-		       size_t n_extra, size_t *n)
-{
-	if (c->args.nparams + n_extra > CL_PARAMS_MAX)
-		return cli_fail(EXIT_USAGE, "too many parameters");
-	memcpy(p, c->args.params, c->args.nparams * sizeof(p[0]));
-	memcpy(p + c->args.nparams, extra, n_extra * sizeof(p[0]));
-	*n = c->args.nparams + n_extra;
-	return EXIT_OK;
-}
-
 static int call(struct cli *c, const char *method, const char *path, const struct param *p,
 		size_t n)
 {
@@ -78,7 +64,7 @@ static int read_password(char *out, size_t n)
 static int join(struct cli *c)
 {
 	char password[256];
-	struct param p[CL_PARAMS_MAX], extra[3] = {
+	struct param p[CLI_PARAMS_MAX], extra[3] = {
 		{ "hostname", 8, c->args.pos[1] },
 		{ "fingerprint", 11, c->args.pos[2] },
 		{ "password", 8, password },
@@ -88,7 +74,7 @@ static int join(struct cli *c)
 
 	if (read_password(password, sizeof(password)) < 0)
 		return cli_fail(EXIT_USAGE, "no password (CORRAL_JOIN_PASSWORD or standard input)");
-	r = with_params(c, p, extra, 3, &n);
+	r = cli_with_params(c, p, extra, 3, &n);
 	if (r == EXIT_OK)
 		r = call(c, "POST", "/cluster/config/join", p, n);
 	memset(password, 0, sizeof(password));
@@ -97,9 +83,9 @@ static int join(struct cli *c)
 
 static int create(struct cli *c)
 {
-	struct param p[CL_PARAMS_MAX], extra[1] = { { "clustername", 11, c->args.pos[1] } };
+	struct param p[CLI_PARAMS_MAX], extra[1] = { { "clustername", 11, c->args.pos[1] } };
 	size_t n = 0;
-	int r = with_params(c, p, extra, 1, &n);
+	int r = cli_with_params(c, p, extra, 1, &n);
 
 	return r == EXIT_OK ? call(c, "POST", "/cluster/config", p, n) : r;
 }

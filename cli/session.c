@@ -146,6 +146,17 @@ int cli_call(struct cli *c, const char *method, const char *path, const struct p
 	return resp.status == 401 ? EXIT_AUTH : EXIT_API;
 }
 
+int cli_with_params(const struct cli *c, struct param *p, const struct param *extra,
+		    size_t n_extra, size_t *n)
+{
+	if (c->args.nparams + n_extra > CLI_PARAMS_MAX)
+		return cli_fail(EXIT_USAGE, "too many parameters");
+	memcpy(p, c->args.params, c->args.nparams * sizeof(p[0]));
+	memcpy(p + c->args.nparams, extra, n_extra * sizeof(p[0]));
+	*n = c->args.nparams + n_extra;
+	return EXIT_OK;
+}
+
 int cli_print(struct cli *c, const cJSON *body)
 {
 	struct buf out = BUF_INIT;

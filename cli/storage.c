@@ -44,19 +44,6 @@ static const char *const content_columns[] = {
     "volid", "content", "format", "size", "vmid", NULL,
 };
 
-/* The API parameters with EXTRA appended (the positionals a verb turns
- * into parameters); P must hold ARGS_MAX_PARAMS + 4 entries. */
-static int with_params(const struct cli *c, struct param *p, const struct param *extra,
-		       size_t n_extra, size_t *n)
-{
-	if (c->args.nparams + n_extra > ARGS_MAX_PARAMS + 4)
-		return cli_fail(EXIT_USAGE, "too many parameters");
-	memcpy(p, c->args.params, c->args.nparams * sizeof(p[0]));
-	memcpy(p + c->args.nparams, extra, n_extra * sizeof(p[0]));
-	*n = c->args.nparams + n_extra;
-	return EXIT_OK;
-}
-
 /* "iso" for .iso and .img files, else "import" (disk images), unless --content. */
 static const char *guess_content(const char *file)
 {
@@ -77,12 +64,12 @@ static int has_param(const struct cli *c, const char *key)
 static int upload(struct cli *c, const char *base)
 {
 	const char *file = c->args.pos[2], *slash = strrchr(file, '/');
-	struct param p[ARGS_MAX_PARAMS + 4], extra[1] = {{"content", 7, guess_content(file)}};
+	struct param p[CLI_PARAMS_MAX], extra[1] = {{"content", 7, guess_content(file)}};
 	const char *name = slash ? slash + 1 : file;
 	char path[512];
 	cJSON *body = NULL;
 	size_t n = 0;
-	int r = with_params(c, p, extra, has_param(c, "content") ? 0 : 1, &n);
+	int r = cli_with_params(c, p, extra, has_param(c, "content") ? 0 : 1, &n);
 
 	for (size_t i = 0; i < c->args.nparams; i++)
 		if (c->args.params[i].keylen == 8 &&
@@ -101,7 +88,7 @@ static int upload(struct cli *c, const char *base)
 
 static int alloc(struct cli *c, const char *base)
 {
-	struct param p[ARGS_MAX_PARAMS + 4], extra[3] = {
+	struct param p[CLI_PARAMS_MAX], extra[3] = {
 						 {"vmid", 4, c->args.pos[2]},
 						 {"filename", 8, c->args.pos[3]},
 						 {"size", 4, c->args.pos[4]},
@@ -109,7 +96,7 @@ static int alloc(struct cli *c, const char *base)
 	char path[512];
 	cJSON *body = NULL;
 	size_t n = 0;
-	int r = with_params(c, p, extra, 3, &n);
+	int r = cli_with_params(c, p, extra, 3, &n);
 
 	if (r != EXIT_OK)
 		return r;

@@ -86,15 +86,13 @@ static const char *const list_columns[] = {
 
 static int create(struct cli *c, const char *base, const char *vmid)
 {
-	struct param p[ARGS_MAX_PARAMS + 1];
+	struct param p[CLI_PARAMS_MAX], extra = { "vmid", 4, vmid };
 	cJSON *body = NULL;
-	int r;
+	size_t n = 0;
+	int r = cli_with_params(c, p, &extra, 1, &n);
 
-	if (c->args.nparams >= ARGS_MAX_PARAMS)
-		return cli_fail(EXIT_USAGE, "too many parameters");
-	memcpy(p, c->args.params, c->args.nparams * sizeof(p[0]));
-	p[c->args.nparams] = (struct param){"vmid", 4, vmid};
-	r = cli_call(c, "POST", base, p, c->args.nparams + 1, &body);
+	if (r == EXIT_OK)
+		r = cli_call(c, "POST", base, p, n, &body);
 	if (r == EXIT_OK)
 		r = cli_task_answer(c, body);
 	cJSON_Delete(body);
