@@ -4,15 +4,14 @@ driven by tests/integration/console_page.mjs (playwright-core from
 tests/e2e).  The serial page types a command and sees its answer; the VNC
 page gets noVNC connected and drawing.  Results pass through."""
 import os
-import shutil
 import subprocess
 import sys
 import time
 
-from corral_test import ROOT, Corrald
+from corral_guest import READY, ensure_guest, put_guest_disk
+from corral_test import ROOT, Corrald, wait_task
 
 E2E = os.path.join(ROOT, "tests", "e2e")
-GUEST = os.path.join(ROOT, "build", "guest", "guest.qcow2")
 VMID = 100
 RUN_TIMEOUT = 180
 
@@ -20,18 +19,7 @@ RUN_TIMEOUT = 180
 def ensure_deps():
     if not os.path.isdir(os.path.join(E2E, "node_modules", "playwright-core")):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=E2E, check=True, timeout=300)
-    if not os.path.exists(GUEST):
-        subprocess.run(["make", "-s", "guest"], cwd=ROOT, check=True, timeout=900)
-
-
-def wait_task(s, d, upid):
-    deadline = time.monotonic() + 150
-    while time.monotonic() < deadline:
-        st = s.get(d.url + f"/nodes/{d.node}/tasks/{upid}/status").json()["data"]
-        if st["status"] == "stopped":
-            return st["exitstatus"]
-        time.sleep(0.2)
-    raise AssertionError(f"task {upid} still running")
+    ensure_guest()
 
 
 def post_task(s, url, **data):
@@ -50,19 +38,16 @@ def post_task(s, url, **data):
 def start_guest(d, s):
     """Boots the guest; returns once its shell printed the marker (from the
     console log QEMU keeps)."""
-    disk_dir = os.path.join(d.data_dir, "images", "images", str(VMID))
-    os.makedirs(disk_dir, exist_ok=True)
-    shutil.copyfile(GUEST, os.path.join(disk_dir, f"vm-{VMID}-disk-0.qcow2"))
     upid = s.post(d.url + f"/nodes/{d.node}/qemu", data={
         "vmid": VMID, "memory": 256, "cores": 1, "serial0": "socket", "boot": "order=virtio0",
-        "virtio0": f"local:{VMID}/vm-{VMID}-disk-0.qcow2"}).json()["data"]
-    assert wait_task(s, d, upid) == "OK"
+        "virtio0": put_guest_disk(d, VMID)}).json()["data"]
+    assert wait_task(s, d, upid)[0] == "OK"
     upid = post_task(s, d.url + f"/nodes/{d.node}/qemu/{VMID}/status/start")
-    assert wait_task(s, d, upid) == "OK"
+    assert wait_task(s, d, upid)[0] == "OK"
     log = os.path.join(d.data_dir, "run", f"{VMID}.serial0.log")
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
-        if os.path.exists(log) and b"CORRAL-GUEST-READY" in open(log, "rb").read():
+        if os.path.exists(log) and READY in open(log, "rb").read():
             return
         time.sleep(0.5)
     raise AssertionError("the guest did not boot")
