@@ -72,24 +72,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct client_resp *resp = arg;
-	size_t len = size * nmemb, i = 0, start;
 
-	if (len < 5 || strncmp(data, "HTTP/", 5) != 0)
-		return len;
-	while (i < len && data[i] != ' ')
-		i++;
-	while (i < len && data[i] == ' ')
-		i++;
-	while (i < len && data[i] != ' ' && data[i] != '\r' && data[i] != '\n')
-		i++;
-	start = i < len && data[i] == ' ' ? i + 1 : i;
-	for (i = start; i < len && data[i] != '\r' && data[i] != '\n'; i++)
-		;
-	if (i - start >= sizeof(resp->reason))
-		i = start + sizeof(resp->reason) - 1;
-	memcpy(resp->reason, data + start, i - start);
-	resp->reason[i - start] = '\0';
-	return len;
+	util_http_reason(data, size * nmemb, resp->reason, sizeof(resp->reason));
+	return size * nmemb;
 }
 
 static int read_known(struct client *c)

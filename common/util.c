@@ -93,6 +93,28 @@ int util_parse_size(const char *s, uint64_t default_unit, uint64_t *out)
 	return 0;
 }
 
+int util_http_reason(const char *line, size_t len, char *out, size_t n)
+{
+	size_t i = 0, start;
+
+	if (len < 5 || strncmp(line, "HTTP/", 5) != 0 || n == 0)
+		return -EINVAL;
+	while (i < len && line[i] != ' ')
+		i++;
+	while (i < len && line[i] == ' ')
+		i++;
+	while (i < len && line[i] != ' ' && line[i] != '\r' && line[i] != '\n')
+		i++;
+	start = i < len && line[i] == ' ' ? i + 1 : i;
+	for (i = start; i < len && line[i] != '\r' && line[i] != '\n' && line[i] != '\0'; i++)
+		;
+	if (i - start >= n)
+		i = start + n - 1;
+	memcpy(out, line + start, i - start);
+	out[i - start] = '\0';
+	return 0;
+}
+
 int util_strlcpy(char *dst, const char *src, size_t n)
 {
 	size_t len = strlen(src);

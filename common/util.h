@@ -21,6 +21,10 @@ int util_is_number_text(const char *s);
 int util_parse_size(const char *s, uint64_t default_unit, uint64_t *out);
 /* Copies at most N-1 bytes and always terminates; returns -ERANGE if cut. */
 int util_strlcpy(char *dst, const char *src, size_t n);
+/* The reason phrase of an HTTP status line LINE of LEN bytes (not NUL
+ * terminated: "HTTP/1.1 400 Reason\r\n") into OUT, cut to fit.  Pure.
+ * Returns 0, or -EINVAL (OUT untouched) when LINE is no status line. */
+int util_http_reason(const char *line, size_t len, char *out, size_t n);
 /* Monotonic clock in nanoseconds and in milliseconds. */
 uint64_t util_now_ns(void);
 uint64_t util_now_ms(void);

@@ -6,6 +6,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/util.h"
 #include "server/app.h"
 #include "server/auth.h"
 #include "server/cluster.h"
@@ -83,18 +84,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct peer_reply *rp = arg;
-	size_t len = size * nmemb;
-	const char *sp;
 
-	if (len > 12 && strncmp(data, "HTTP/", 5) == 0 && (sp = memchr(data, ' ', len)) &&
-	    (sp = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - data)))) {
-		size_t n = len - (size_t)(sp + 1 - data);
-
-		while (n && (sp[n] == '\r' || sp[n] == '\n' || sp[n] == '\0'))
-			n--;
-		snprintf(rp->reason, sizeof(rp->reason), "%.*s", (int)n, sp + 1);
-	}
-	return len;
+	util_http_reason(data, size * nmemb, rp->reason, sizeof(rp->reason));
+	return size * nmemb;
 }
 
 static struct curl_slist *header_list(const char *const *headers, const char *content_type)

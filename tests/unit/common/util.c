@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void test_parse_ints(void)
 {
@@ -88,6 +89,23 @@ static void test_buf_reserve_terminates(void)
 	free(s);
 }
 
+static void test_http_reason(void)
+{
+	static const char line[] = "HTTP/1.1 400 Parameter verification failed.\r\n";
+	char r[16] = "keep";
+
+	CHECK_INT(util_http_reason(line, sizeof(line) - 1, r, sizeof(r)), 0);
+	CHECK_STR(r, "Parameter verif");
+	CHECK_INT(util_http_reason("HTTP/2 200\r\n", 12, r, sizeof(r)), 0);
+	CHECK_STR(r, "");
+	CHECK_INT(util_http_reason("HTTP/1.1 500 no lock", 16, r, sizeof(r)), 0);
+	CHECK_STR(r, "no ");
+	strcpy(r, "keep");
+	CHECK_INT(util_http_reason("Content-Type: x\r\n", 17, r, sizeof(r)), -EINVAL);
+	CHECK_STR(r, "keep");
+	CHECK_INT(util_http_reason("HTTP", 4, r, sizeof(r)), -EINVAL);
+}
+
 static const struct test_case tests[] = {
 	{ "read_file of /proc", test_read_file_proc },
 	{ "buf_reserve leaves a string", test_buf_reserve_terminates },
@@ -95,6 +113,7 @@ static const struct test_case tests[] = {
 	{ "number shapes", test_number_shapes },
 	{ "parse size", test_parse_size },
 	{ "error table", test_err_table },
+	{ "reason phrase of a status line", test_http_reason },
 };
 
 TEST_MAIN(tests)
