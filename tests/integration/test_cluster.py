@@ -78,21 +78,6 @@ def corral(node, *args, stdin=None, env=None):
     return r.returncode, r.stdout, r.stderr
 
 
-def wait_for(what, fn, timeout=60, step=0.5):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            v = fn()
-            if v:
-                return v
-            last = v
-        except Exception as e:  # noqa: B902 - keep polling, report the last
-            last = e
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
-
-
 def online_view(node):
     st = node.get("/cluster/status")
     return {e["name"]: e["online"] for e in st if e["type"] == "node"}
@@ -174,7 +159,7 @@ def test_create_and_join(c):
     ct.check_equal(rc, 0, f"corral cluster join: {out} {err}")
     want = {"cl-a": 1, "cl-b": 1, "cl-c": 1}
     for n in c.nodes:
-        wait_for(f"{n.node} sees 3 online", lambda n=n: online_view(n) == want)
+        ct.wait_for(f"{n.node} sees 3 online", lambda n=n: online_view(n) == want)
 
 
 @suite.test
@@ -262,7 +247,7 @@ def test_vm_on_c_through_a(c):
     local = cc.get(f"/nodes/cl-c/qemu/{vmid}/status/current")
     ct.check_equal(local["status"], "running")
     for n in c.nodes:
-        wait_for(f"VM {vmid} running on cl-c in {n.node}'s resources",
+        ct.wait_for(f"VM {vmid} running on cl-c in {n.node}'s resources",
                  lambda n=n: any(r.get("vmid") == vmid and r["node"] == "cl-c"
                                  and r["status"] == "running"
                                  for r in n.get("/cluster/resources", params={"type": "vm"})))
@@ -281,7 +266,7 @@ def wait_task(px, node, upid):
     def done():
         st = px.nodes(node).tasks(upid).status.get()
         return st if st["status"] == "stopped" else None
-    st = wait_for(f"task {upid}", done, timeout=90)
+    st = ct.wait_for(f"task {upid}", done, timeout=90)
     ct.check_equal(st.get("exitstatus"), "OK", upid)
 
 
@@ -295,7 +280,7 @@ def test_same_resources_everywhere(c):
     want = view(c.nodes[2])
     assert ("node", "node/cl-a", "cl-a") in want, want
     for n in c.nodes[:2]:
-        wait_for(f"{n.node} view", lambda n=n: view(n) == want, timeout=30)
+        ct.wait_for(f"{n.node} view", lambda n=n: view(n) == want, timeout=30)
 
 
 @suite.test
@@ -309,7 +294,7 @@ def test_user_created_on_a_logs_in_on_b(c):
         r = ct.requests.post(b.url + "/access/ticket", verify=False, timeout=10,
                              data={"username": "gossip@pve", "password": "G0ssip-pw1"})
         return r.status_code == 200
-    wait_for("login of gossip@pve on B", login, timeout=30, step=1)
+    ct.wait_for("login of gossip@pve on B", login, timeout=30, step=1)
 
 
 @suite.test
@@ -318,13 +303,13 @@ def test_kill_and_restart(c):
     a, b, cc = c.nodes
     cc.kill()
     for n in (a, b):
-        wait_for(f"{n.node} marks cl-c offline", lambda n=n: online_view(n).get("cl-c") == 0,
+        ct.wait_for(f"{n.node} marks cl-c offline", lambda n=n: online_view(n).get("cl-c") == 0,
                  timeout=40)
     r = a.api("GET", "/nodes/cl-c/status")
     ct.check_equal(r.status_code, 595, r.text)
     cc.start()
     for n in c.nodes:
-        wait_for(f"{n.node} sees cl-c online", lambda n=n: online_view(n).get("cl-c") == 1,
+        ct.wait_for(f"{n.node} sees cl-c online", lambda n=n: online_view(n).get("cl-c") == 1,
                  timeout=40)
 
 
@@ -333,9 +318,9 @@ def test_partition_and_heal(c):
     """nft cuts A from B+C: both halves serve; healed, one view within 60 s"""
     a, b, cc = c.nodes
     c.cut(0, [1, 2])
-    wait_for("A sees B and C offline",
+    ct.wait_for("A sees B and C offline",
              lambda: online_view(a) == {"cl-a": 1, "cl-b": 0, "cl-c": 0}, timeout=40)
-    wait_for("B sees A offline", lambda: online_view(b).get("cl-a") == 0, timeout=40)
+    ct.wait_for("B sees A offline", lambda: online_view(b).get("cl-a") == 0, timeout=40)
     # Each half keeps working: the same new VMID created on both sides.
     dup = 4242
     for n in (a, b):
@@ -345,7 +330,7 @@ def test_partition_and_heal(c):
     t0 = time.monotonic()
     want = {"cl-a": 1, "cl-b": 1, "cl-c": 1}
     for n in c.nodes:
-        wait_for(f"{n.node} one view", lambda n=n: online_view(n) == want, timeout=60)
+        ct.wait_for(f"{n.node} one view", lambda n=n: online_view(n) == want, timeout=60)
     print(f"# partition healed in {time.monotonic() - t0:.1f} s", flush=True)
 
     def conflict(n):
@@ -353,7 +338,7 @@ def test_partition_and_heal(c):
         cl = [e for e in st if e["type"] == "cluster"][0]
         return [x for x in cl["conflicts"] if x["vmid"] == dup]
     for n in c.nodes:
-        got = wait_for(f"{n.node} reports VMID {dup} conflict", lambda n=n: conflict(n),
+        got = ct.wait_for(f"{n.node} reports VMID {dup} conflict", lambda n=n: conflict(n),
                        timeout=30)
         ct.check_equal(sorted(got[0]["nodes"]), ["cl-a", "cl-b"])
 
@@ -382,7 +367,7 @@ def test_foreign_key_dropped(c):
         def dropped():
             st = [e for e in a.get("/cluster/status") if e["type"] == "cluster"][0]
             return st["gossip"]["drop_decrypt"] > before
-        wait_for("A counts undecryptable packets", dropped, timeout=30)
+        ct.wait_for("A counts undecryptable packets", dropped, timeout=30)
         ct.check_equal(sorted(online_view(a)), ["cl-a", "cl-b", "cl-c"])
     finally:
         d.cleanup()
