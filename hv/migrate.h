@@ -155,12 +155,13 @@ int hv_mig_source_run(const struct hv_mig_qemu *q, const struct hv_mig_source_op
 
 /* Serves the image PATH (FORMAT "qcow2"/"raw") read-only over NBD with TLS
  * as export NAME on HOST:PORT (server credentials in TLS_DIR, clients must
- * show a certificate of the same CA), through qemu-nbd in the background.
- * Returns once it listens; *PID is its process (stop with
- * hv_mig_nbd_stop).  0 or -errno / CR_EINTERNAL with ERR. */
+ * show a certificate of the same CA) through a qemu-nbd child whose stderr
+ * goes to LOG_PATH.  Returns once it listens; *PID is the child (end it
+ * with hv_mig_nbd_stop).  0 or -errno / CR_EINTERNAL with ERR. */
 int hv_mig_nbd_serve(const char *path, const char *format, const char *host, int port,
-		     const char *name, const char *tls_dir, const char *pidfile, pid_t *pid,
+		     const char *name, const char *tls_dir, const char *log_path, pid_t *pid,
 		     char *err, size_t errlen);
+/* Terminates and reaps the qemu-nbd child PID. */
 void hv_mig_nbd_stop(pid_t pid);
 /* Copies export NAME of HOST:PORT (client credentials in TLS_DIR) into the
  * existing image DST of FORMAT with qemu-img convert -n, within TIMEOUT_S.

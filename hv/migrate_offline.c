@@ -6,10 +6,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,39 +68,90 @@ static int run_tool(char *const *argv, int timeout_s, char *err, size_t errlen)
 	return CR_EINTERNAL;
 }
 
+/* Connects to HOST:PORT once: 1 when something listens there. */
+static int listening(const char *host, int port)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST };
+	struct addrinfo *ai;
+	char ports[16];
+	int fd, ok = 0;
+
+	snprintf(ports, sizeof(ports), "%d", port);
+	if (getaddrinfo(host, ports, &hints, &ai) != 0)
+		return 0;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ok = fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return ok;
+}
+
+static pid_t spawn_logged(char *const *argv, const char *log_path)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		int log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(log >= 0 ? log : null, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* qemu-nbd stays our child (no --fork): we reap it in hv_mig_nbd_stop. */
 int hv_mig_nbd_serve(const char *path, const char *format, const char *host, int port,
-		     const char *name, const char *tls_dir, const char *pidfile, pid_t *pid,
+		     const char *name, const char *tls_dir, const char *log_path, pid_t *pid,
 		     char *err, size_t errlen)
 {
-	char obj[700], ports[16], pidopt[600], *text = NULL;
-	char *argv[] = { "qemu-nbd", "--read-only", "--persistent", "--fork", "--object", obj,
+	char obj[700], ports[16], *text = NULL;
+	char *argv[] = { "qemu-nbd", "--read-only", "--persistent", "--object", obj,
 			 "--tls-creds", "mig-tls", "--bind", (char *)host, "--port", ports,
-			 "--export-name", (char *)name, "--format", (char *)format, pidopt,
-			 (char *)path, NULL };
+			 "--export-name", (char *)name, "--format", (char *)format, (char *)path,
+			 NULL };
+	uint64_t deadline = util_now_ms() + 30000;
 	size_t len;
-	int64_t v;
-	int r;
+	int status;
 
 	snprintf(obj, sizeof(obj), TLS_OBJ ",verify-peer=on", "server", tls_dir);
 	snprintf(ports, sizeof(ports), "%d", port);
-	snprintf(pidopt, sizeof(pidopt), "--pid-file=%s", pidfile);
-	unlink(pidfile);
-	r = run_tool(argv, 30, err, errlen); /* --fork: returns once it listens */
-	if (r == 0 && (r = util_read_file(pidfile, 64, &text, &len)) == 0) {
-		text[strcspn(text, "\n")] = '\0';
-		r = util_parse_i64(text, &v) == 0 && v > 1 ? 0 : -EINVAL;
-		*pid = (pid_t)v;
+	*pid = spawn_logged(argv, log_path);
+	if (*pid < 0)
+		return -errno;
+	while (!listening(host, port)) {
+		if (waitpid(*pid, &status, WNOHANG) == *pid || util_now_ms() >= deadline) {
+			hv_mig_nbd_stop(*pid);
+			util_read_file(log_path, 1024, &text, &len);
+			snprintf(err, errlen, "qemu-nbd failed: %s", text ? text : "no answer");
+			free(text);
+			*pid = -1;
+			return CR_EINTERNAL;
+		}
+		usleep(20000);
 	}
-	free(text);
-	if (r < 0 && !err[0])
-		snprintf(err, errlen, "qemu-nbd left no pid file");
-	return r;
+	return 0;
 }
 
 void hv_mig_nbd_stop(pid_t pid)
 {
-	if (pid > 1)
-		kill(pid, SIGTERM);
+	uint64_t deadline = util_now_ms() + 5000;
+
+	if (pid <= 1)
+		return;
+	kill(pid, SIGTERM);
+	while (waitpid(pid, NULL, WNOHANG) == 0) {
+		if (util_now_ms() >= deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return;
+		}
+		usleep(10000);
+	}
 }
 
 int hv_mig_nbd_pull(const char *host, int port, const char *name, const char *tls_dir,

@@ -793,8 +793,14 @@ static int load_source(struct mig_run *m, struct qvm *vm, char *err, size_t errl
 
 static void nbd_stop_all(struct mig_run *m)
 {
-	for (size_t i = 0; i < m->md.n; i++)
+	char log[700];
+
+	for (size_t i = 0; i < m->md.n; i++) {
 		hv_mig_nbd_stop(m->nbd[i]);
+		snprintf(log, sizeof(log), "%s/%d.nbd-%s.log", m->app->cfg.run_dir, m->a->vmid,
+			 m->md.d[i].key);
+		unlink(log);
+	}
 	hv_mig_tls_remove(m->tls_dir);
 }
 
@@ -822,7 +828,7 @@ static int nbd_serve_all(struct mig_run *m, const struct vmconf *conf, char *err
 
 		if (strcmp(qd.key[i], m->md.d[k].key) != 0)
 			continue;
-		snprintf(pidfile, sizeof(pidfile), "%s/%d.nbd-%s.pid", m->app->cfg.run_dir,
+		snprintf(pidfile, sizeof(pidfile), "%s/%d.nbd-%s.log", m->app->cfg.run_dir,
 			 m->a->vmid, qd.key[i]);
 		r = port < 0 ? port
 			     : hv_mig_nbd_serve(qd.path[i], qd.format[i], self.host, port, qd.key[i],
