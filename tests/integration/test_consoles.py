@@ -4,13 +4,12 @@ a shell command; the VNC websocket completes the RFB handshake and gets a
 framebuffer update; tickets are one-time, bound to their VM and user, and
 VM.Console is required.  The websocket client is tests/lib/corral_ws.py."""
 import struct
-import sys
 import time
 import urllib.parse
 
-from corral_guest import BOOT_TIMEOUT, READY, ensure_guest, kill_vms, put_guest_disk
-from corral_test import ADMIN, Corrald, Suite, check_equal, wait_task
-from corral_ws import Refused, WebSocket, open_console, term_input, term_login
+from corral_guest import BOOT_TIMEOUT, READY, put_guest_disk, run_suite
+from corral_test import ADMIN, Suite, check_equal, wait_task
+from corral_ws import Refused, open_console, term_input, term_login
 
 suite = Suite("consoles")
 VMID = 100
@@ -301,16 +300,5 @@ def test_daemon_stop_closes_console(ctx):
     assert b"Sanitizer" not in log and b"runtime error" not in log, log[-3000:]
 
 
-def main():
-    ensure_guest()
-    with Corrald(args=["--console-max", str(CONSOLE_LIMIT)]) as d:
-        ctx = Ctx(d)
-        try:
-            _, failed = suite.run(ctx, exit=False)
-        finally:
-            kill_vms(d, (VMID,))
-    sys.exit(1 if failed else 0)
-
-
 if __name__ == "__main__":
-    main()
+    run_suite(suite, Ctx, (VMID,), args=["--console-max", str(CONSOLE_LIMIT)])

@@ -11,17 +11,10 @@ import tempfile
 import time
 import urllib.parse
 
-from corral_test import ADMIN, Corrald, Suite, check_equal, wait_task
+from corral_test import Corrald, Suite, check_equal, expect_error, wait_task
 
 suite = Suite("storage")
 NODE = "stornode"
-
-
-def expect_error(r, status, text, param=None):
-    if r.status_code != status or text not in (r.reason + (r.text or "")):
-        raise AssertionError(f"want {status} '{text}', got {r.status_code} {r.reason} {r.text}")
-    if param is not None and param not in r.json().get("errors", {}):
-        raise AssertionError(f"no error on '{param}': {r.text}")
 
 
 @suite.test

@@ -18,7 +18,8 @@ import time
 import urllib.parse
 
 from corral_guest import GUEST, Serial, ensure_guest, kill_vms
-from corral_test import ADMIN, Corrald, Session, Suite, check_equal, wait_task
+from corral_test import (ADMIN, Corrald, Session, Suite, check_equal, expect_error, file_sha256,
+                         wait_task)
 
 suite = Suite("storage upload")
 NODE = "upnode"
@@ -62,22 +63,6 @@ def make_file(path, size, seed=b"corral"):
             left -= len(block)
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def expect(r, status, text, param=None):
-    body = r.text or ""
-    if r.status_code != status or text not in r.reason + body:
-        raise AssertionError(f"want {status} '{text}', got {r.status_code} {r.reason} {body}")
-    if param is not None and param not in r.json().get("errors", {}):
-        raise AssertionError(f"no error on '{param}': {body}")
-
-
 def local_root(ctx):
     return os.path.join(ctx.d.data_dir, "images")
 
@@ -87,16 +72,16 @@ def test_upload_iso(ctx):
     """an ISO through multipart with a sha256 checksum, listed and identical"""
     src = os.path.join(ctx.tmp, "install.iso")
     make_file(src, 5 << 20)
-    log = ctx.ok(ctx.upload("local", "iso", src, checksum=sha256(src),
+    log = ctx.ok(ctx.upload("local", "iso", src, checksum=file_sha256(src),
                             **{"checksum-algorithm": "sha256"}))
     assert "checksum verified" in log, log
     dst = os.path.join(local_root(ctx), "iso", "install.iso")
-    check_equal(sha256(dst), sha256(src))
+    check_equal(file_sha256(dst), file_sha256(src))
     rows = ctx.s.get(f"{ctx.url}/local/content", params={"content": "iso"}).json()["data"]
     check_equal([(x["volid"], x["size"], x["format"]) for x in rows],
                 [("local:iso/install.iso", 5 << 20, "iso")])
     r = ctx.upload("local", "iso", src)
-    expect(r, 500, "already exists")
+    expect_error(r, 500, "already exists")
     check_equal(ctx.leftovers(local_root(ctx)), [])
 
 
@@ -113,7 +98,7 @@ def test_upload_qcow2_token(ctx):
                    stdout=subprocess.DEVNULL)
     ctx.ok(ctx.upload("local", "import", src, name="my disk.qcow2", session=tok))
     dst = os.path.join(local_root(ctx), "import", "my_disk.qcow2")
-    check_equal(sha256(dst), sha256(src))
+    check_equal(file_sha256(dst), file_sha256(src))
     info = ctx.s.get(f"{ctx.url}/local/content/local:import/my_disk.qcow2").json()["data"]
     check_equal((info["format"], info["size"], info["path"]), ("qcow2", 32 << 20, dst))
 
@@ -141,15 +126,15 @@ def test_upload_auth(ctx):
     """no ticket: 401; ticket without CSRF: 401; no Datastore.AllocateTemplate: 403"""
     src = os.path.join(ctx.tmp, "small.iso")
     make_file(src, 4096)
-    expect(ctx.upload("local", "iso", src, session=Session()), 401, "No ticket")
+    expect_error(ctx.upload("local", "iso", src, session=Session()), 401, "No ticket")
     nocsrf = ctx.d.session()
     del nocsrf.headers["CSRFPreventionToken"]
-    expect(ctx.upload("local", "iso", src, session=nocsrf), 401, "invalid csrf token")
+    expect_error(ctx.upload("local", "iso", src, session=nocsrf), 401, "invalid csrf token")
     ctx.s.post(f"{ctx.d.url}/access/users", data={"userid": "user@pve", "password": "Us3r-pw-12"})
     ctx.s.put(f"{ctx.d.url}/access/acl", data={"path": "/storage/local", "roles": "PVEDatastoreUser",
                                               "users": "user@pve"})
     user = ctx.d.session("user@pve", "Us3r-pw-12")
-    expect(ctx.upload("local", "iso", src, session=user), 403,
+    expect_error(ctx.upload("local", "iso", src, session=user), 403,
            "Permission check failed (/storage/local, Datastore.AllocateTemplate)")
     check_equal(ctx.leftovers(local_root(ctx)), [])
 
@@ -161,18 +146,18 @@ def test_upload_bad_parameters(ctx):
     make_file(src, 4096)
     with open(src, "rb") as f:
         r = ctx.s.post(f"{ctx.url}/local/upload", files={"filename": ("a.iso", f)})
-    expect(r, 400, "Parameter verification failed", "content")
-    expect(ctx.upload("local", "vztmpl", src), 400, "Parameter verification failed", "content")
-    expect(ctx.upload("local", "isos", src), 400, "Parameter verification failed", "content")
-    expect(ctx.upload("local", "iso", src, name="x.exe"), 400, "Parameter verification failed",
+    expect_error(r, 400, "Parameter verification failed", "content")
+    expect_error(ctx.upload("local", "vztmpl", src), 400, "Parameter verification failed", "content")
+    expect_error(ctx.upload("local", "isos", src), 400, "Parameter verification failed", "content")
+    expect_error(ctx.upload("local", "iso", src, name="x.exe"), 400, "Parameter verification failed",
            "filename")
-    expect(ctx.upload("local", "iso", src, name=".hidden.iso"), 400,
+    expect_error(ctx.upload("local", "iso", src, name=".hidden.iso"), 400,
            "Parameter verification failed", "filename")
-    expect(ctx.upload("local", "iso", src, checksum="abc"), 400,
+    expect_error(ctx.upload("local", "iso", src, checksum="abc"), 400,
            "Parameter verification failed", "checksum-algorithm")
-    expect(ctx.upload("nope", "iso", src), 500, "storage 'nope' does not exist")
+    expect_error(ctx.upload("nope", "iso", src), 500, "storage 'nope' does not exist")
     r = ctx.s.post(f"{ctx.url}/local/upload", data={"content": "iso"})
-    expect(r, 400, "multipart/form-data")
+    expect_error(r, 400, "multipart/form-data")
     check_equal(ctx.leftovers(local_root(ctx)), [])
     assert not os.path.exists(os.path.join(local_root(ctx), "iso", "x.exe"))
 
@@ -270,7 +255,7 @@ def test_enospc(ctx):
         src = os.path.join(ctx.tmp, "big.iso")
         make_file(src, 12 << 20)
         r = ctx.upload("small", "iso", src)
-        expect(r, 500, "No space left on device")
+        expect_error(r, 500, "No space left on device")
         check_equal(ctx.leftovers(mnt), [])
         check_equal(os.listdir(os.path.join(mnt, "iso")), [])
     finally:
@@ -285,7 +270,7 @@ def test_missing_directory(ctx):
     shutil.rmtree(path)
     src = os.path.join(ctx.tmp, "small.iso")
     make_file(src, 4096)
-    expect(ctx.upload("vanished", "iso", src), 500, "unable to activate storage 'vanished'")
+    expect_error(ctx.upload("vanished", "iso", src), 500, "unable to activate storage 'vanished'")
     assert not os.path.exists(path)
 
 
@@ -348,7 +333,7 @@ def test_import_and_boot(ctx):
     status, _ = wait_task(ctx.s, ctx.d, r.json()["data"])
     check_equal(status, "OK")
     r = ctx.s.delete(f"{ctx.url}/local/content/local:200/vm-200-disk-0.qcow2")
-    expect(r, 500, "volume is used by VM 200")
+    expect_error(r, 500, "volume is used by VM 200")
     for vmid in (200, 201):
         r = ctx.s.delete(f"{ctx.d.url}/nodes/{NODE}/qemu/{vmid}", params={"purge": "1"})
         wait_task(ctx.s, ctx.d, r.json()["data"])
@@ -365,7 +350,7 @@ def test_import_errors(ctx):
                       ("local:import/../../x.qcow2", "unable to parse")]:
         r = ctx.s.post(f"{ctx.d.url}/nodes/{NODE}/qemu",
                        data={"vmid": "210", "scsi0": f"local:0,import-from={src}"})
-        expect(r, 400, "Parameter verification failed", "scsi0")
+        expect_error(r, 400, "Parameter verification failed", "scsi0")
         assert text in r.json()["errors"]["scsi0"], (src, r.json())
 
 

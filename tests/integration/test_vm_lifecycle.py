@@ -9,14 +9,11 @@ by copying the file to images/<vmid>/vm-<vmid>-disk-0.qcow2: the import API
 arrives with the storage work.  The cases run in order and share one VM."""
 import os
 import signal
-import sys
 
-import requests
-from proxmoxer import ProxmoxAPI
-
-from corral_guest import (BOOT_TIMEOUT, READY, TASK_TIMEOUT, Serial, ensure_guest, kill_vms,
-                          put_guest_disk, task_ok, wait_task)
-from corral_test import ADMIN, TIMEOUT, Corrald, Suite, check_equal, wait_for
+from corral_guest import api as proxmox_api
+from corral_guest import (BOOT_TIMEOUT, READY, TASK_TIMEOUT, Serial, put_guest_disk, run_suite,
+                          task_ok, wait_task)
+from corral_test import Suite, check_equal, wait_for
 
 suite = Suite("vm lifecycle")
 VMID = 100
@@ -29,9 +26,7 @@ class Ctx:
         self.connect()
 
     def connect(self):
-        self.api = ProxmoxAPI("127.0.0.1", port=self.d.port, user=ADMIN,
-                              password=self.d.admin_password, verify_ssl=False,
-                              backend="https", timeout=TIMEOUT)
+        self.api = proxmox_api(self.d)
 
     @property
     def node(self):
@@ -271,16 +266,5 @@ def test_destroy(ctx):
     check_equal(ctx.node.qemu.get(), [])
 
 
-def main():
-    ensure_guest()
-    with Corrald() as d:
-        ctx = Ctx(d)
-        try:
-            _, failed = suite.run(ctx, exit=False)
-        finally:
-            kill_vms(d, (VMID,))
-    sys.exit(1 if failed else 0)
-
-
 if __name__ == "__main__":
-    main()
+    run_suite(suite, Ctx, (VMID,))

@@ -159,13 +159,14 @@ def kill_vms(d, vmids):
             pass
 
 
-def run_suite(suite, ctx_class, vmids):
-    """Runs SUITE against one corrald with a CTX_CLASS(d) context; exits."""
+def run_suite(suite, ctx_class, vmids, **corrald_kw):
+    """Runs SUITE against one corrald (Corrald(**CORRALD_KW)) with a
+    CTX_CLASS(d) context; no QEMU of VMIDS outlives it; exits."""
     import sys
     from corral_test import Corrald
     ensure_guest()
     failed = 1
-    with Corrald() as d:
+    with Corrald(**corrald_kw) as d:
         ctx = ctx_class(d)
         try:
             _, failed = suite.run(ctx, exit=False)

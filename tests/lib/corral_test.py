@@ -269,6 +269,26 @@ def wait_task(s, d, upid, node=None, timeout=150):
     raise AssertionError(f"task {upid} still running after {timeout}s")
 
 
+def expect_error(r, status, text, param=None):
+    """Response R has STATUS with TEXT in its reason or body (and an entry
+    for PARAM in its errors map, when given)."""
+    body = r.text or ""
+    if r.status_code != status or text not in r.reason + body:
+        raise AssertionError(f"want {status} '{text}', got {r.status_code} {r.reason} {body}")
+    if param is not None and param not in r.json().get("errors", {}):
+        raise AssertionError(f"no error on '{param}': {body}")
+
+
+def file_sha256(path):
+    """Hex SHA-256 of a file's content, read in 1 MiB chunks."""
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 class Cli:
     """Runs bin/corral against corrald D with a private HOME (a new temporary
     one unless given) and no controlling terminal.  With login, every call
