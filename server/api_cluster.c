@@ -7,6 +7,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "server/app.h"
+#include "server/auth.h"
 #include "server/cluster.h"
 #include "server/store.h"
 #include "cluster/swim.h"
@@ -221,16 +222,23 @@ static int may_audit_vm(void *arg, int vmid)
 	char path[32];
 
 	snprintf(path, sizeof(path), "/vms/%d", vmid);
-	return api_can(arg, path, "VM.Audit");
+	return auth_checker_can(arg, path, "VM.Audit");
 }
 
+/* This node's VM rows, then the other members' (from their inventories),
+ * those checked over one access snapshot. */
 static int vm_rows(const struct req *req, cJSON *rows)
 {
 	int r = api_qemu_resource_rows((struct req *)req, rows);
+	struct auth_checker *auth;
 
-	if (r == 0 && req->app->cluster)
-		cluster_remote_vm_rows(req->app->cluster, rows, may_audit_vm, (void *)req);
-	return r;
+	if (r < 0 || !req->app->cluster)
+		return r;
+	if (!(auth = auth_checker_new(req->app->auth, req->who)))
+		return -ENOMEM;
+	cluster_remote_vm_rows(req->app->cluster, rows, may_audit_vm, auth);
+	auth_checker_free(auth);
+	return 0;
 }
 
 static int storage_rows(const struct req *req, cJSON *rows)

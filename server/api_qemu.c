@@ -13,6 +13,7 @@
 #include "server/cluster.h"
 #include "server/params.h"
 #include "server/qemu_int.h"
+#include "server/rescache.h"
 #include "server/store.h"
 #include "server/tasks.h"
 #include "storage/pool.h"
@@ -102,7 +103,7 @@ int api_qemu_list(struct req *req, struct resp *resp)
 
 int api_qemu_resource_rows(struct req *req, cJSON *rows)
 {
-	return vm_rows(req, rows, req->app->cfg.node);
+	return rescache_rows(req->app->rescache, req, rows);
 }
 
 /* ---- create ---------------------------------------------------------------- */

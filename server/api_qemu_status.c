@@ -112,43 +112,70 @@ struct qrow {
 	double cpu; /* Proxmox's share of the VM's own CPUs */
 };
 
-static void row_config(struct qrow *row, int vmid, const struct qvm *vm, int64_t host_cpus)
+void qemu_rowconf(int vmid, const struct qvm *vm, struct qemu_rowconf *rc)
 {
 	const char *name = vmconf_get(vm->conf, "name");
 	const char *agent = vmconf_get(vm->conf, "agent");
 	int64_t cpus = vmconf_int(vm->conf, "sockets", 1) * vmconf_int(vm->conf, "cores", 1);
 
-	row->vmid = vmid;
 	if (name)
-		snprintf(row->name, sizeof(row->name), "%s", name);
+		snprintf(rc->name, sizeof(rc->name), "%s", name);
 	else
-		snprintf(row->name, sizeof(row->name), "VM %d", vmid);
-	cpus = vmconf_int(vm->conf, "vcpus", cpus);
-	row->cpus = cpus > host_cpus ? host_cpus : cpus;
-	row->maxmem = (uint64_t)vmconf_memory_mib(vm->conf) << 20;
-	row->maxdisk = boot_disk_size(vm->conf);
-	row->is_template = vmconf_int(vm->conf, "template", 0) ? 1 : 0;
-	row->agent = agent && (agent[0] == '1' || strncmp(agent, "enabled=1", 9) == 0);
-	row->serial = vmconf_get(vm->conf, "serial0") != NULL;
-	row->tags = vmconf_get(vm->conf, "tags");
-	row->lock = vm->lock[0] ? vm->lock : NULL;
+		snprintf(rc->name, sizeof(rc->name), "VM %d", vmid);
+	rc->cpus = vmconf_int(vm->conf, "vcpus", cpus);
+	rc->maxmem = (uint64_t)vmconf_memory_mib(vm->conf) << 20;
+	rc->maxdisk = boot_disk_size(vm->conf);
+	rc->is_template = vmconf_int(vm->conf, "template", 0) ? 1 : 0;
+	rc->agent = agent && (agent[0] == '1' || strncmp(agent, "enabled=1", 9) == 0);
+	rc->serial = vmconf_get(vm->conf, "serial0") != NULL;
+	rc->tags = vmconf_get(vm->conf, "tags");
+	rc->lock = vm->lock[0] ? vm->lock : NULL;
+}
+
+static void row_from_conf(struct qrow *row, int vmid, const struct qemu_rowconf *rc,
+			  int64_t host_cpus)
+{
+	row->vmid = vmid;
+	memcpy(row->name, rc->name, sizeof(row->name));
+	row->cpus = rc->cpus > host_cpus ? host_cpus : rc->cpus;
+	row->maxmem = rc->maxmem;
+	row->maxdisk = rc->maxdisk;
+	row->is_template = rc->is_template;
+	row->agent = rc->agent;
+	row->serial = rc->serial;
+	row->tags = rc->tags;
+	row->lock = rc->lock;
+}
+
+/* Proxmox's "cpu": hv gives host CPUs busy since the previous sample,
+ * Proxmox the share of the VM's own CPUs. */
+static void row_cpu(struct qrow *row)
+{
+	row->cpu = row->cpus > 0 ? row->st.cpu_usage / (double)row->cpus : 0;
+	row->cpu = row->cpu < 0 ? 0 : row->cpu > 1 ? 1 : row->cpu;
+}
+
+/* The running figures: hv's snapshot when CACHED, else asked of QEMU. */
+static void row_status(struct app *app, int cached, struct qrow *row)
+{
+	char err[256];
+
+	if (app->hv && cached)
+		hv_vm_status_cached(app->hv, row->vmid, &row->st);
+	else if (!app->hv || hv_vm_status(app->hv, row->vmid, &row->st, err, sizeof(err)) < 0)
+		memset(&row->st, 0, sizeof(row->st));
+	row_cpu(row);
 }
 
 static void row_fill(struct app *app, int vmid, const struct qvm *vm, unsigned host_cpus,
 		     int cached, struct qrow *row)
 {
-	char err[256];
+	struct qemu_rowconf rc;
 
 	memset(row, 0, sizeof(*row));
-	row_config(row, vmid, vm, host_cpus);
-	if (app->hv && cached)
-		hv_vm_status_cached(app->hv, vmid, &row->st);
-	else if (!app->hv || hv_vm_status(app->hv, vmid, &row->st, err, sizeof(err)) < 0)
-		memset(&row->st, 0, sizeof(row->st));
-	/* hv gives host CPUs busy since the previous sample; Proxmox's figure is
-	 * the share of the VM's own CPUs. */
-	row->cpu = row->cpus > 0 ? row->st.cpu_usage / (double)row->cpus : 0;
-	row->cpu = row->cpu < 0 ? 0 : row->cpu > 1 ? 1 : row->cpu;
+	qemu_rowconf(vmid, vm, &rc);
+	row_from_conf(row, vmid, &rc, host_cpus);
+	row_status(app, cached, row);
 }
 
 static cJSON *row_object(const struct qrow *row)
@@ -345,6 +372,25 @@ cJSON *qemu_list_row(struct app *app, int vmid, const struct qvm *vm, unsigned h
 		raw = cJSON_CreateRaw(b.data);
 	buf_free(&b);
 	return raw;
+}
+
+void qemu_row_status(struct app *app, int vmid, struct hv_vm_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (app->hv)
+		hv_vm_status_cached(app->hv, vmid, st);
+}
+
+void qemu_resource_row_text(int vmid, const struct qemu_rowconf *rc, unsigned host_cpus,
+			    const char *node, const struct hv_vm_status *st, struct buf *b)
+{
+	struct qrow row;
+
+	memset(&row, 0, sizeof(row));
+	row_from_conf(&row, vmid, rc, host_cpus);
+	row.st = *st;
+	row_cpu(&row);
+	json_resource_row(b, &row, node);
 }
 
 int api_qemu_status_current(struct req *req, struct resp *resp)

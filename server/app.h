@@ -17,6 +17,7 @@ struct nodeinfo;
 struct hv;
 struct pool;
 struct cluster;
+struct rescache;
 struct ws_hub;
 struct console_grants;
 struct rrdstat;
@@ -49,6 +50,7 @@ struct app {
 	struct hv *hv;                /* running VMs (hv/vm.h); NULL: none can run */
 	struct pool *pool;            /* the directory pool "local"; NULL: no storage */
 	struct cluster *cluster;      /* membership (server/cluster.h); never NULL once started */
+	struct rescache *rescache;    /* VM rows of /cluster/resources (rescache.h); NULL: none kept */
 	struct ws_hub *ws;            /* console websockets (ws_bridge.h) */
 	struct console_grants *consoles; /* one-time console tickets (api_qemu_console.h) */
 	struct rrdstat *rrd;          /* statistics history (rrdstat.h); NULL: none kept */

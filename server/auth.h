@@ -56,6 +56,14 @@ int auth_identify(struct auth *a, const char *cookie_ticket, const char *authz,
 /* 0 when WHO holds any of PRIVS ("A|B") on PATH (ACLs with propagation,
  * groups, token privsep intersected with the user's); CR_EPERM_CHECK else. */
 int auth_check(struct auth *a, const struct identity *who, const char *path, const char *privs);
+
+/* auth_check for many paths of one request over one access snapshot (one
+ * store read instead of one per check).  auth_checker_new() gives NULL only
+ * when out of memory; auth_checker_can() answers 1 when allowed, else 0. */
+struct auth_checker;
+struct auth_checker *auth_checker_new(struct auth *a, const struct identity *who);
+int auth_checker_can(const struct auth_checker *c, const char *path, const char *privs);
+void auth_checker_free(struct auth_checker *c);
 /* {"vms":{"VM.Audit":1,...},"storage":{},...} for the ticket response. */
 cJSON *auth_caps(struct auth *a, const struct identity *who);
 

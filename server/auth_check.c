@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* --- authorization --- */
@@ -37,11 +38,24 @@ static int parse_any_privs(const char *privs, acl_privs *mask)
 	return *mask ? 0 : -EINVAL;
 }
 
+/* Does AUTHID hold any of PRIVS on PATH in snapshot S (may be NULL)? */
+static int snap_allows(const struct acl_snap *s, const char *authid, const char *path,
+		       const char *privs)
+{
+	char norm[ACL_PATH_MAX];
+	acl_privs want;
+
+	if (!s || parse_any_privs(privs, &want) < 0 ||
+	    acl_normalize_path(path, norm, sizeof(norm)) < 0)
+		return 0;
+	return (acl_permissions(s, authid, norm, NULL) & want) != 0;
+}
+
 int auth_check(struct auth *a, const struct identity *who, const char *path, const char *privs)
 {
-	char authid[2 * ACL_ID_MAX + 2], norm[ACL_PATH_MAX];
+	char authid[2 * ACL_ID_MAX + 2];
 	struct acl_snap *s;
-	acl_privs want, have;
+	int ok;
 
 	if (strcmp(privs, PERM_WORLD) == 0)
 		return 0;
@@ -49,13 +63,50 @@ int auth_check(struct auth *a, const struct identity *who, const char *path, con
 		return CR_EPERM_CHECK;
 	if (strcmp(privs, PERM_USER) == 0)
 		return 0;
-	if (parse_any_privs(privs, &want) < 0 || acl_normalize_path(path, norm, sizeof(norm)) < 0)
-		return CR_EPERM_CHECK;
 	auth_authid(who, authid, sizeof(authid));
 	s = auth_snap_get(a);
-	have = s ? acl_permissions(s, authid, norm, NULL) : 0;
+	ok = snap_allows(s, authid, path, privs);
 	auth_snap_put(a, s);
-	return (have & want) ? 0 : CR_EPERM_CHECK;
+	return ok ? 0 : CR_EPERM_CHECK;
+}
+
+struct auth_checker {
+	struct auth *a;
+	struct acl_snap *s;		    /* NULL without a user */
+	char authid[2 * ACL_ID_MAX + 2]; /* "" without a user */
+};
+
+struct auth_checker *auth_checker_new(struct auth *a, const struct identity *who)
+{
+	struct auth_checker *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->a = a;
+	if (who && who->userid[0]) {
+		auth_authid(who, c->authid, sizeof(c->authid));
+		c->s = auth_snap_get(a);
+	}
+	return c;
+}
+
+int auth_checker_can(const struct auth_checker *c, const char *path, const char *privs)
+{
+	if (strcmp(privs, PERM_WORLD) == 0)
+		return 1;
+	if (!c->authid[0])
+		return 0;
+	if (strcmp(privs, PERM_USER) == 0)
+		return 1;
+	return snap_allows(c->s, c->authid, path, privs);
+}
+
+void auth_checker_free(struct auth_checker *c)
+{
+	if (!c)
+		return;
+	auth_snap_put(c->a, c->s);
+	free(c);
 }
 
 /* compute_api_permission: the UI's capability map.  Each top-level path

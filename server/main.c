@@ -22,6 +22,7 @@
 #include "server/api_qemu_console.h"
 #include "server/http.h"
 #include "server/nodeinfo.h"
+#include "server/rescache.h"
 #include "server/rrdstat.h"
 #include "server/sdnotify.h"
 #include "server/store.h"
@@ -253,6 +254,8 @@ static int start(struct app *app)
 		rc = start_auth(app);
 	if (rc == 0 && (rc = nodeinfo_new(&app->nodeinfo)) < 0)
 		log_error("node figures: %s", err_str(rc));
+	if (rc == 0 && (rc = rescache_new(&app->rescache)) < 0)
+		log_error("resource rows: %s", err_str(rc));
 	if (rc == 0)
 		rc = start_vms(app);
 	if (rc == 0)
@@ -288,6 +291,7 @@ static void stop(struct app *app)
 		hv_free(app->hv); /* stops supervising; the VMs keep running */
 	api_storage_stop(app);
 	nodeinfo_free(app->nodeinfo);
+	rescache_free(app->rescache);
 	auth_free(app->auth);
 	if (app->task_store)
 		store_close(app->task_store);

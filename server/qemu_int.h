@@ -164,4 +164,25 @@ unsigned qemu_host_cpus(void);
 cJSON *qemu_list_row(struct app *app, int vmid, const struct qvm *vm, unsigned host_cpus,
 		     const char *node);
 
+/* What a VM's list row takes from its configuration alone, so a cache can
+ * keep it per stored configuration (server/rescache.c).  TAGS and LOCK point
+ * into the qvm it was read from; NULL when absent. */
+struct qemu_rowconf {
+	char name[256];
+	int64_t cpus; /* sockets x cores, or vcpus; not yet capped at the host's */
+	uint64_t maxmem, maxdisk;
+	int is_template, agent, serial;
+	const char *tags, *lock;
+};
+void qemu_rowconf(int vmid, const struct qvm *vm, struct qemu_rowconf *rc);
+/* The running figures of a list row: hv's snapshot (all zero when stopped
+ * or without hv), so that the same figures give the same bytes. */
+struct hv_vm_status;
+void qemu_row_status(struct app *app, int vmid, struct hv_vm_status *st);
+/* Appends the /cluster/resources row of VMID on NODE (as qemu_list_row
+ * renders it) from RC and ST to B. */
+struct buf;
+void qemu_resource_row_text(int vmid, const struct qemu_rowconf *rc, unsigned host_cpus,
+			    const char *node, const struct hv_vm_status *st, struct buf *b);
+
 #endif

@@ -240,26 +240,19 @@ int store_del(struct store_txn *t, enum store_db db, const char *key)
 	return mdb_code(mdb_del(t->txn, t->s->dbi[db], &k, NULL));
 }
 
-static int visit(const MDB_val *k, const MDB_val *v, store_each_fn fn, void *ctx)
+static int visit(const MDB_val *k, const MDB_val *v, store_each_raw_fn fn, void *ctx)
 {
 	char key[512];
-	cJSON *val;
-	int r;
 
 	if (k->mv_size >= sizeof(key))
 		return 0;
 	memcpy(key, k->mv_data, k->mv_size);
 	key[k->mv_size] = '\0';
-	val = cJSON_ParseWithLength(v->mv_data, v->mv_size);
-	if (!val)
-		return CR_ESTORE;
-	r = fn(key, val, ctx);
-	cJSON_Delete(val);
-	return r;
+	return fn(key, v->mv_data, v->mv_size, ctx);
 }
 
-int store_foreach(struct store_txn *t, enum store_db db, const char *prefix, store_each_fn fn,
-		  void *ctx)
+int store_foreach_raw(struct store_txn *t, enum store_db db, const char *prefix,
+		      store_each_raw_fn fn, void *ctx)
 {
 	size_t plen = strlen(prefix);
 	MDB_val k = { plen, (void *)prefix }, v;
@@ -279,6 +272,32 @@ int store_foreach(struct store_txn *t, enum store_db db, const char *prefix, sto
 	if (r)
 		return r;
 	return rc == MDB_NOTFOUND ? 0 : mdb_code(rc);
+}
+
+struct parsed_walk {
+	store_each_fn fn;
+	void *ctx;
+};
+
+static int visit_parsed(const char *key, const char *data, size_t len, void *ctx)
+{
+	struct parsed_walk *w = ctx;
+	cJSON *val = cJSON_ParseWithLength(data, len);
+	int r;
+
+	if (!val)
+		return CR_ESTORE;
+	r = w->fn(key, val, w->ctx);
+	cJSON_Delete(val);
+	return r;
+}
+
+int store_foreach(struct store_txn *t, enum store_db db, const char *prefix, store_each_fn fn,
+		  void *ctx)
+{
+	struct parsed_walk w = { fn, ctx };
+
+	return store_foreach_raw(t, db, prefix, visit_parsed, &w);
 }
 
 int store_digest(struct store_txn *t, enum store_db db, const char *key, char out[41])

@@ -61,6 +61,12 @@ typedef int (*store_each_fn)(const char *key, const cJSON *val, void *ctx);
 int store_foreach(struct store_txn *t, enum store_db db, const char *prefix, store_each_fn fn,
 		  void *ctx);
 
+/* The same walk over the stored bytes, unparsed: DATA (LEN bytes, not
+ * NUL-terminated) is valid only during the call. */
+typedef int (*store_each_raw_fn)(const char *key, const char *data, size_t len, void *ctx);
+int store_foreach_raw(struct store_txn *t, enum store_db db, const char *prefix,
+		      store_each_raw_fn fn, void *ctx);
+
 /* SHA-1 hex of the stored bytes of KEY (Proxmox's config digest); 41 bytes. */
 int store_digest(struct store_txn *t, enum store_db db, const char *key, char out[41]);
 
