@@ -5,54 +5,18 @@
 # idle RSS after start and after the run.  Writes build/bench/http.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.bash
 
 DURATION=${BENCH_DURATION:-15s}
 CONNECTIONS=50
 THREADS=2
-PASSWORD=bench-admin-pw
 OUT=build/bench/http.md
-CORRALD=${CORRAL_BINDIR:-bin}/corrald
 
 tmp=$(mktemp -d /tmp/corral-bench-http.XXXXXX)
-corrald_pid=
-cleanup() {
-	[ -n "$corrald_pid" ] && kill "$corrald_pid" 2>/dev/null && wait "$corrald_pid" 2>/dev/null
-	[ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
-	sleep 0.2
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-json_field() { # json_field FIELD < answer: data.FIELD of an API answer
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][sys.argv[1]])' "$1"
-}
+trap bench_cleanup EXIT
 
 rss_kb() {
 	awk '/^VmRSS/ {print $2}' "/proc/$1/status"
-}
-
-start_corrald() {
-	corrald_port=$(free_port)
-	CORRAL_ADMIN_PASSWORD=$PASSWORD "$CORRALD" --data-dir "$tmp/corrald" \
-		--listen "127.0.0.1:$corrald_port" --node bench --log-level error \
-		>"$tmp/corrald.log" 2>&1 &
-	corrald_pid=$!
-	for _ in $(seq 300); do
-		if answer=$(curl -sk --max-time 5 -d username=admin@pve -d "password=$PASSWORD" \
-			"https://127.0.0.1:$corrald_port/api2/json/access/ticket") &&
-			ticket=$(printf '%s' "$answer" | json_field ticket 2>/dev/null); then
-			return 0
-		fi
-		kill -0 "$corrald_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "bench: corrald did not start:" >&2
-	cat "$tmp/corrald.log" >&2
-	return 1
 }
 
 start_nginx() {
@@ -61,19 +25,9 @@ start_nginx() {
 	curl -sk --max-time 5 -b "PVEAuthCookie=$ticket" \
 		"https://127.0.0.1:$corrald_port/api2/json/version" >"$tmp/www/version.json"
 	chmod -R a+rX "$tmp"
-	cat >"$tmp/nginx.conf" <<CONF
-worker_processes auto;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log;
-$( [ "$(id -u)" -eq 0 ] && echo "user root;" || true )
-events { worker_connections 4096; }
-http {
-	access_log off;
-	client_body_temp_path $tmp/nginx/body;
-	proxy_temp_path $tmp/nginx/proxy;
-	fastcgi_temp_path $tmp/nginx/fastcgi;
-	uwsgi_temp_path $tmp/nginx/uwsgi;
-	scgi_temp_path $tmp/nginx/scgi;
+	{
+		nginx_head auto 4096
+		cat <<CONF
 	keepalive_requests 1000000;
 	server {
 		listen 127.0.0.1:$nginx_port ssl;
@@ -85,6 +39,7 @@ http {
 	}
 }
 CONF
+	} >"$tmp/nginx.conf"
 	nginx -c "$tmp/nginx.conf" -p "$tmp" -e "$tmp/nginx-error.log"
 	for _ in $(seq 100); do
 		curl -sk --max-time 2 -o /dev/null "https://127.0.0.1:$nginx_port/version.json" && return 0
@@ -139,7 +94,6 @@ c_p50=$(pct "$tmp/wrk-corrald.txt" 50)
 c_p99=$(pct "$tmp/wrk-corrald.txt" 99)
 n_p50=$(pct "$tmp/wrk-nginx.txt" 50)
 n_p99=$(pct "$tmp/wrk-nginx.txt" 99)
-verdict() { awk -v ok="$1" 'BEGIN {print (ok ? "met" : "**not met**")}'; }
 
 mkdir -p "$(dirname "$OUT")"
 cat >"$OUT" <<MD

@@ -6,27 +6,14 @@
 # growth during the upload.  Writes build/bench/upload.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.bash
 
 SIZE_MB=${BENCH_UPLOAD_MB:-2048}
-PASSWORD=bench-admin-pw
 OUT=build/bench/upload.md
-CORRALD=${CORRAL_BINDIR:-bin}/corrald
 
 tmp=$(mktemp -d /var/tmp/corral-bench-upload.XXXXXX)
-corrald_pid= backend_pid=
-cleanup() {
-	[ -n "$corrald_pid" ] && kill "$corrald_pid" 2>/dev/null && wait "$corrald_pid" 2>/dev/null
-	[ -n "$backend_pid" ] && kill "$backend_pid" 2>/dev/null && wait "$backend_pid" 2>/dev/null
-	[ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
-	sleep 0.2
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][sys.argv[1]])' "$1"; }
 json_data() { python3 -c 'import json,sys; print(json.load(sys.stdin)["data"])'; }
 status_kb() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
 cpu_s() { # cpu_s PID...: user+system CPU seconds used so far by the processes
@@ -38,26 +25,6 @@ cpu_s() { # cpu_s PID...: user+system CPU seconds used so far by the processes
 }
 now() { date +%s.%N; }
 mbps() { awk -v s="$SIZE_MB" -v t="$1" 'BEGIN {printf "%.0f", s / t}'; }
-
-start_corrald() {
-	corrald_port=$(free_port)
-	CORRAL_ADMIN_PASSWORD=$PASSWORD "$CORRALD" --data-dir "$tmp/corrald" \
-		--listen "127.0.0.1:$corrald_port" --node bench --log-level error \
-		>"$tmp/corrald.log" 2>&1 &
-	corrald_pid=$!
-	for _ in $(seq 300); do
-		if answer=$(curl -sk --max-time 5 -d username=admin@pve -d "password=$PASSWORD" \
-			"https://127.0.0.1:$corrald_port/api2/json/access/ticket") &&
-			ticket=$(printf '%s' "$answer" | json_field ticket 2>/dev/null) &&
-			csrf=$(printf '%s' "$answer" | json_field CSRFPreventionToken); then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "bench: corrald did not start" >&2
-	cat "$tmp/corrald.log" >&2
-	return 1
-}
 
 # nginx stores the request body in a file (client_body_in_file_only) and
 # passes only its name on to a trivial backend that answers 200.
@@ -72,22 +39,12 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
-	backend_pid=$!
+	bench_pids=$!
 	mkdir -p "$tmp/nginx/body"
 	chmod -R a+rX "$tmp"
-	cat >"$tmp/nginx.conf" <<CONF
-worker_processes 1;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log;
-$( [ "$(id -u)" -eq 0 ] && echo "user root;" || true )
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $tmp/nginx/body;
-	proxy_temp_path $tmp/nginx/proxy;
-	fastcgi_temp_path $tmp/nginx/fastcgi;
-	uwsgi_temp_path $tmp/nginx/uwsgi;
-	scgi_temp_path $tmp/nginx/scgi;
+	{
+		nginx_head 1 64
+		cat <<CONF
 	server {
 		listen 127.0.0.1:$nginx_port ssl;
 		ssl_protocols TLSv1.3;
@@ -105,6 +62,7 @@ http {
 	}
 }
 CONF
+	} >"$tmp/nginx.conf"
 	nginx -c "$tmp/nginx.conf" -p "$tmp" -e "$tmp/nginx-error.log"
 	for _ in $(seq 100); do
 		curl -sk --max-time 2 -o /dev/null -X POST -d x "https://127.0.0.1:$nginx_port/upload" && return 0
@@ -182,7 +140,6 @@ growth=$((hwm_after - hwm_before))
 ratio_dd=$(awk -v c="$c_s" -v d="$dd_s" 'BEGIN {printf "%.2f", d / c}')
 ratio_dd_sync=$(awk -v c="$c_sync_s" -v d="$dd_sync_s" 'BEGIN {printf "%.2f", d / c}')
 ratio_nginx=$(awk -v c="$c_s" -v n="$n_s" 'BEGIN {printf "%.2f", n / c}')
-verdict() { awk -v ok="$1" 'BEGIN {print (ok ? "met" : "**not met**")}'; }
 
 mkdir -p "$(dirname "$OUT")"
 cat >"$OUT" <<MD
