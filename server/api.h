@@ -115,6 +115,11 @@ cJSON *api_subdirs(const char *prefix);
  * /nodes/<node>.  *OUT is owned by the caller. */
 int api_node_row(const struct req *req, int for_resources, cJSON **out);
 
+/* --- api_network.c: /nodes/{node}/network (interfaces listing) --- */
+
+extern const struct param_spec api_network_params[];
+int api_network_index(struct req *req, struct resp *resp);
+
 /* --- api_rrd.c: rrddata (statistics history for graphs) --- */
 
 extern const struct param_spec api_node_rrddata_params[];
@@ -219,6 +224,9 @@ int api_qemu_migrate(struct req *req, struct resp *resp);
 int api_qemu_migrate_in(struct req *req, struct resp *resp);
 int api_qemu_migrate_in_finish(struct req *req, struct resp *resp);
 int api_qemu_migrate_in_abort(struct req *req, struct resp *resp);
+/* api_qemu_migrate_disk.c: move_disk (qmmove) */
+extern const struct param_spec api_qemu_move_disk_params[];
+int api_qemu_move_disk(struct req *req, struct resp *resp);
 /* At start-up: removes what incoming migrations this node never finished
  * left behind (their paused QEMU, volumes and credentials). */
 void api_qemu_migrate_recover(struct app *app);

@@ -83,6 +83,8 @@ const struct route routes[] = {
 	  "/nodes/{node}", "Sys.Audit", 0, api_node_status },
 	{ HTTP_GET, "/nodes/{node}/rrddata", api_node_rrddata_params,
 	  "/nodes/{node}", "Sys.Audit", 0, api_node_rrddata },
+	{ HTTP_GET, "/nodes/{node}/network", api_network_params,
+	  "/nodes/{node}", "Sys.Audit", 0, api_network_index },
 
 	/* --- /cluster --- */
 	{ HTTP_GET, "/cluster", api_no_params, NULL, PERM_USER, 0, api_cluster_index },
@@ -184,6 +186,12 @@ const struct route routes[] = {
 	  api_qemu_migrate_in_finish },
 	{ HTTP_DELETE, "/nodes/{node}/qemu/{vmid}/migrate_in", api_qemu_migrate_in_abort_params,
 	  "/vms/{vmid}", "VM.Migrate", 0, api_qemu_migrate_in_abort },
+	/* disk moves between storages of this node (api_qemu_migrate_disk.c); Datastore
+	 * .AllocateSpace on the target storage is checked by the handler */
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/move_disk", api_qemu_move_disk_params,
+	  "/vms/{vmid}", "VM.Config.Disk", 0, api_qemu_move_disk },
+	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/move-disk", api_qemu_move_disk_params,
+	  "/vms/{vmid}", "VM.Config.Disk", 0, api_qemu_move_disk },
 	/* consoles (api_qemu_console.c) */
 	{ HTTP_POST, "/nodes/{node}/qemu/{vmid}/termproxy", api_qemu_termproxy_params,
 	  "/vms/{vmid}", "VM.Console", 0, api_qemu_termproxy },
