@@ -320,20 +320,29 @@ static int nbd_client_add(struct src_run *s, const char *key)
 	return run_built(s->q, "blockdev-add", a, ok, s->err, s->errlen);
 }
 
-static int mirror_start(struct src_run *s, const char *key)
+/* Mirror job mig-KEY copying node FROM into node TO. */
+static int mirror_nodes(struct src_run *s, const char *key, const char *from, const char *to)
 {
-	char node[64], drive[64];
+	char job[64];
 	cJSON *a = cJSON_CreateObject();
 	int ok;
 
-	node_name(node, sizeof(node), key);
-	snprintf(drive, sizeof(drive), "drive-%s", key);
-	ok = a && cJSON_AddStringToObject(a, "job-id", node) &&
-	     cJSON_AddStringToObject(a, "device", drive) && cJSON_AddStringToObject(a, "target", node) &&
+	node_name(job, sizeof(job), key);
+	ok = a && cJSON_AddStringToObject(a, "job-id", job) &&
+	     cJSON_AddStringToObject(a, "device", from) && cJSON_AddStringToObject(a, "target", to) &&
 	     cJSON_AddStringToObject(a, "sync", "full") && cJSON_AddBoolToObject(a, "auto-dismiss", 0);
 	if (ok && s->o->bwlimit_kib)
 		ok = cJSON_AddNumberToObject(a, "speed", (double)s->o->bwlimit_kib * 1024) != NULL;
 	return run_built(s->q, "blockdev-mirror", a, ok, s->err, s->errlen);
+}
+
+static int mirror_start(struct src_run *s, const char *key)
+{
+	char node[64], drive[64];
+
+	node_name(node, sizeof(node), key);
+	snprintf(drive, sizeof(drive), "drive-%s", key);
+	return mirror_nodes(s, key, drive, node);
 }
 
 /* A job that concluded before we asked it to has failed. */
@@ -603,4 +612,127 @@ int hv_mig_free_port(const char *host)
 		close(fd);
 	freeaddrinfo(ai);
 	return port;
+}
+
+/* ---- local disk move ------------------------------------------------------------------ */
+
+/* 1 if QEMU has a block node named NAME, 0 if not, or a negative code. */
+static int node_exists(const struct hv_mig_qemu *q, const char *name, char *err, size_t errlen)
+{
+	cJSON *ret = NULL, *n;
+	int r = run(q, "query-named-block-nodes", NULL, &ret, err, errlen), found = 0;
+
+	cJSON_ArrayForEach(n, ret) {
+		const cJSON *nn = cJSON_GetObjectItemCaseSensitive(n, "node-name");
+
+		found |= cJSON_IsString(nn) && strcmp(nn->valuestring, name) == 0;
+	}
+	cJSON_Delete(ret);
+	return r < 0 ? r : found;
+}
+
+/* The names of a move: the drive's nodes now (drive-KEY/file-KEY, or
+ * mig-KEY/mig-file-KEY after an earlier move) and the new image's. */
+struct move_names {
+	char from[64], from_file[64], to[64], to_file[64];
+};
+
+static int move_names(const struct hv_mig_qemu *q, const char *key, struct move_names *m,
+		      char *err, size_t errlen)
+{
+	char name[64];
+	int r, orig;
+
+	snprintf(name, sizeof(name), "drive-%s", key);
+	r = node_exists(q, name, err, errlen);
+	if (r < 0)
+		return r;
+	orig = r;
+	snprintf(m->from, sizeof(m->from), orig ? "drive-%s" : MIG_PREFIX "%s", key);
+	snprintf(m->from_file, sizeof(m->from_file), orig ? "file-%s" : MIG_PREFIX "file-%s", key);
+	snprintf(m->to, sizeof(m->to), orig ? MIG_PREFIX "%s" : "drive-%s", key);
+	snprintf(m->to_file, sizeof(m->to_file), orig ? MIG_PREFIX "file-%s" : "file-%s", key);
+	return 0;
+}
+
+static int image_add(const struct hv_mig_qemu *q, const struct move_names *m, const char *path,
+		     const char *format, char *err, size_t errlen)
+{
+	cJSON *a = obj1("driver", format), *f = a ? cJSON_AddObjectToObject(a, "file") : NULL;
+	int ok = f && cJSON_AddStringToObject(a, "node-name", m->to) &&
+		 cJSON_AddStringToObject(f, "driver", "file") &&
+		 cJSON_AddStringToObject(f, "node-name", m->to_file) &&
+		 cJSON_AddStringToObject(f, "filename", path);
+
+	return run_built(q, "blockdev-add", a, ok, err, errlen);
+}
+
+/* job-complete on a ready mirror: the device switches to the copy. */
+static int move_complete(struct src_run *s, const char *job)
+{
+	uint64_t deadline = util_now_ms() + 60000;
+	int r = run_built(s->q, "job-complete", obj1("id", job), 1, s->err, s->errlen);
+	cJSON *ret = NULL;
+
+	while (r == 0 && (r = job_concluded(s->q, job, s->err, s->errlen)) == 0) {
+		if (util_now_ms() >= deadline) {
+			snprintf(s->err, s->errlen, "disk mirror %s did not finish", job);
+			return CR_ETIMEOUT;
+		}
+		usleep(RAM_POLL_US);
+	}
+	if (r > 0 && (r = run(s->q, "query-block-jobs", NULL, &ret, s->err, s->errlen)) == 0) {
+		const cJSON *job;
+
+		cJSON_ArrayForEach(job, ret) {
+			const cJSON *e = cJSON_GetObjectItemCaseSensitive(job, "error");
+
+			if (is_mig_job(job) && cJSON_IsString(e)) {
+				snprintf(s->err, s->errlen, "disk mirror failed: %s", e->valuestring);
+				r = CR_EQMP;
+			}
+		}
+	}
+	cJSON_Delete(ret);
+	run_quiet(s->q, "job-dismiss", obj1("id", job));
+	return r;
+}
+
+int hv_mig_local_move(const struct hv_mig_qemu *q, const char *key, const char *path,
+		      const char *format, uint64_t bwlimit_kib, hv_mig_progress_fn progress,
+		      void *opaque, char *err, size_t errlen)
+{
+	struct hv_mig_source_opts o = { .disks = { .key = { key }, .n = 1 },
+					.bwlimit_kib = bwlimit_kib, .progress = progress,
+					.opaque = opaque };
+	struct src_run s = { .q = q, .o = &o, .err = err, .errlen = errlen };
+	struct move_names m;
+	char job[64];
+	int r = move_names(q, key, &m, err, errlen);
+
+	node_name(job, sizeof(job), key);
+	s.p.phase = HV_MIG_MIRROR;
+	s.p.downtime_ms = s.p.total_ms = s.p.setup_ms = s.p.expected_downtime_ms = -1;
+	if (r == 0)
+		r = image_add(q, &m, path, format, err, errlen);
+	if (r < 0)
+		return r;
+	r = mirror_nodes(&s, key, m.from, m.to);
+	if (r == 0)
+		r = wait_mirrors_ready(&s);
+	if (r == 0)
+		r = move_complete(&s, job);
+	if (r < 0) {
+		char ignored[256];
+
+		job_end(q, job, 1, util_now_ms() + 30000, ignored, sizeof(ignored));
+		run_quiet(q, "blockdev-del", obj1("node-name", m.to));
+		run_quiet(q, "blockdev-del", obj1("node-name", m.to_file));
+		return r;
+	}
+	run_quiet(q, "blockdev-del", obj1("node-name", m.from)); /* closes the old image */
+	run_quiet(q, "blockdev-del", obj1("node-name", m.from_file));
+	s.p.phase = HV_MIG_DONE;
+	report(&s, 1);
+	return 0;
 }

@@ -151,6 +151,16 @@ struct hv_mig_source_opts {
 int hv_mig_source_run(const struct hv_mig_qemu *q, const struct hv_mig_source_opts *o,
 		      struct hv_mig_progress *last, char *err, size_t errlen);
 
+/* Moves the disk KEY of a running VM onto the image file PATH (FORMAT
+ * "qcow2"/"raw", at least the disk's size) on this host with the same mirror
+ * job migration uses, then switches the device over (job-complete) and
+ * closes the old image.  PROGRESS as above (phase HV_MIG_MIRROR).  On
+ * failure the VM keeps its disk and the new node is removed.  After the
+ * switch the drive's node is "mig-KEY" until QEMU restarts. */
+int hv_mig_local_move(const struct hv_mig_qemu *q, const char *key, const char *path,
+		      const char *format, uint64_t bwlimit_kib, hv_mig_progress_fn progress,
+		      void *opaque, char *err, size_t errlen);
+
 /* ---- offline copy (hv/migrate_offline.c) ---------------------------------------- */
 
 /* Serves the image PATH (FORMAT "qcow2"/"raw") read-only over NBD with TLS
