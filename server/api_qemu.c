@@ -165,46 +165,6 @@ static void free_new_volume(const char *value, struct task *t)
 	free_volume(volid, t);
 }
 
-/* Removes the record made by the create handler (a failed create). */
-static void drop_record(struct app *app, int vmid)
-{
-	struct store_txn *t;
-	char key[16];
-
-	snprintf(key, sizeof(key), "%d", vmid);
-	if (store_begin(app->store, 0, &t) < 0)
-		return;
-	if (store_del(t, DB_VMS, key) < 0)
-		store_abort(t);
-	else
-		store_commit(t);
-}
-
-/* Writes the final configuration and drops the create lock. */
-static int create_commit(struct app *app, int vmid, const struct vmconf *conf)
-{
-	struct store_txn *t;
-	struct qvm vm;
-	int r = store_begin(app->store, 0, &t);
-
-	if (r < 0)
-		return r;
-	if ((r = qvm_load(t, vmid, &vm)) < 0) {
-		store_abort(t);
-		return r;
-	}
-	vmconf_free(vm.conf);
-	vm.conf = vmconf_dup(conf);
-	vm.lock[0] = '\0';
-	r = vm.conf ? qvm_save(t, vmid, &vm) : -ENOMEM;
-	qvm_clear(&vm);
-	if (r < 0) {
-		store_abort(t);
-		return r;
-	}
-	return store_commit(t);
-}
-
 /* 1 if KEY was a new disk in ORIG and has been allocated as NOW. */
 static int was_new(const struct vmconf *orig, const char *key, const char *now)
 {
@@ -229,13 +189,13 @@ static int create_task(struct task *t, void *opaque)
 		if (was_new(orig, vmconf_key_at(a->conf, i), vmconf_value_at(a->conf, i)))
 			task_log(t, "%s: allocated %s", vmconf_key_at(a->conf, i),
 				 vmconf_value_at(a->conf, i));
-	if (r == 0 && (r = create_commit(app, a->vmid, a->conf)) < 0)
+	if (r == 0 && (r = qvm_finish_new(app, a->vmid, a->conf)) < 0)
 		snprintf(err, sizeof(err), "cannot store the configuration: %s", err_str(r));
 	if (r < 0) {
 		for (size_t i = 0; i < vmconf_count(a->conf); i++)
 			if (was_new(orig, vmconf_key_at(a->conf, i), vmconf_value_at(a->conf, i)))
 				free_new_volume(vmconf_value_at(a->conf, i), t);
-		drop_record(app, a->vmid);
+		qvm_drop(app, a->vmid);
 		vmconf_free(orig);
 		return task_fail(t, r, "unable to create VM %d - %s", a->vmid, err);
 	}
@@ -247,34 +207,14 @@ static int create_task(struct task *t, void *opaque)
  * of the same id fails at once.  Errors as the answer. */
 static int create_reserve(struct req *req, struct resp *resp, int vmid)
 {
-	struct store_txn *t;
-	struct qvm vm;
-	char key[16];
-	const char *data;
-	size_t len;
 	char where[64];
 	int r;
 
 	/* VMIDs are unique in the whole cluster (gossiped inventories). */
 	if (req->app->cluster && cluster_vmid_elsewhere(req->app->cluster, vmid, where, sizeof(where)))
 		return resp_param_error(resp, "vmid", "VM %d already exists on node '%s'", vmid, where);
-	if ((r = store_begin(req->app->store, 0, &t)) < 0)
-		return resp_error(resp, r, "cannot write the configuration: %s", err_str(r));
-	snprintf(key, sizeof(key), "%d", vmid);
-	if (store_get_raw(t, DB_VMS, key, &data, &len) == 0) {
-		store_abort(t);
+	if ((r = qvm_reserve(req->app, vmid, "create")) == CR_EEXISTS)
 		return resp_param_error(resp, "vmid", "VM %d already exists", vmid);
-	}
-	if ((r = qvm_init(&vm)) == 0) {
-		snprintf(vm.lock, sizeof(vm.lock), "create");
-		r = qvm_save(t, vmid, &vm);
-		qvm_clear(&vm);
-	}
-	if (r < 0) {
-		store_abort(t);
-		return resp_error(resp, r, "cannot write the configuration: %s", err_str(r));
-	}
-	r = store_commit(t);
 	return r < 0 ? resp_error(resp, r, "cannot write the configuration: %s", err_str(r)) : 0;
 }
 
@@ -316,13 +256,13 @@ int api_qemu_create(struct req *req, struct resp *resp)
 	}
 	if (!(a = calloc(1, sizeof(*a)))) {
 		vmconf_free(conf);
-		drop_record(req->app, vmid);
+		qvm_drop(req->app, vmid);
 		return resp_error(resp, -ENOMEM, "out of memory");
 	}
 	*a = (struct create_arg){vmid, req_bool(req, "start", 0), conf};
 	r = qemu_task(req, resp, "qmcreate", vmid, create_task, a, create_arg_free, 0);
 	if (r < 0)
-		drop_record(req->app, vmid);
+		qvm_drop(req->app, vmid);
 	return r;
 }
 
@@ -371,9 +311,7 @@ static int destroy_task(struct task *t, void *opaque)
 {
 	const struct destroy_arg *a = opaque;
 	struct app *app = task_app(t);
-	struct store_txn *txn;
 	struct qvm vm;
-	char key[16];
 	int r;
 
 	if (qemu_running(app, a->vmid))
@@ -390,11 +328,7 @@ static int destroy_task(struct task *t, void *opaque)
 			pool_list(app->pool, POOL_CONTENT_IMAGES, a->vmid, free_unreferenced, t);
 	}
 	qvm_clear(&vm);
-	snprintf(key, sizeof(key), "%d", a->vmid);
-	if ((r = store_begin(app->store, 0, &txn)) == 0 && (r = store_del(txn, DB_VMS, key)) < 0)
-		store_abort(txn);
-	else if (r == 0)
-		r = store_commit(txn);
+	r = qvm_drop(app, a->vmid);
 	return r < 0 ? task_fail(t, r, "cannot remove the configuration: %s", err_str(r)) : 0;
 }
 

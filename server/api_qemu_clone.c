@@ -126,39 +126,23 @@ static int template_task(struct task *t, void *opaque)
 {
 	struct template_ctx c = {t, opaque, 0};
 	const struct template_arg *a = opaque;
-	struct store_txn *txn;
-	struct qvm vm;
 	int r;
 
 	if (qemu_running(task_app(t), a->vmid))
 		return task_fail(t, CR_EINTERNAL, "you can't convert a VM to template if VM is running");
-	if ((r = store_begin(task_app(t)->store, 0, &txn)) < 0)
-		return task_fail(t, r, "%s", err_str(r));
-	if ((r = qvm_load(txn, a->vmid, &vm)) < 0) {
-		store_abort(txn);
-		return task_fail(t, r, "cannot read VM %d", a->vmid);
-	}
-	if ((r = make_template(&vm, &c)) == 0)
-		r = qvm_save(txn, a->vmid, &vm);
-	qvm_clear(&vm);
-	if (r < 0) {
-		store_abort(txn);
+	if ((r = qvm_edit(task_app(t), a->vmid, make_template, &c)) < 0)
 		return task_fail(t, r, "cannot store the configuration: %s", err_str(r));
-	}
-	r = store_commit(txn);
-	return r < 0 ? task_fail(t, r, "%s", err_str(r)) : c.failed ? CR_EINTERNAL : 0;
+	return c.failed ? CR_EINTERNAL : 0;
 }
 
 int api_qemu_template(struct req *req, struct resp *resp)
 {
-	int vmid = qemu_vmid(req), r = qemu_check_vm(req, resp, vmid);
+	int vmid = qemu_vmid(req), r;
 	struct template_arg *a;
 	struct qvm vm;
 
-	if (r < 0)
+	if ((r = qemu_load_checked(req, resp, vmid, &vm)) < 0)
 		return r;
-	if ((r = qvm_read(req->app, vmid, &vm)) < 0)
-		return resp_error(resp, r, "%s", err_str(r));
 	if (vmconf_int(vm.conf, "template", 0))
 		r = resp_error(resp, CR_EINTERNAL, "you can't convert a template to a template");
 	else if (qemu_running(req->app, vmid))
@@ -379,42 +363,6 @@ static int free_new(struct task *t, const struct drives *made)
 	return 0;
 }
 
-/* Writes the new VM's final configuration and drops its clone lock. */
-static int clone_commit(struct app *app, int vmid, const struct vmconf *conf)
-{
-	struct store_txn *t;
-	struct qvm vm;
-	int r = store_begin(app->store, 0, &t);
-
-	if (r < 0)
-		return r;
-	if ((r = qvm_init(&vm)) == 0) {
-		vmconf_free(vm.conf);
-		vm.conf = vmconf_dup(conf);
-		r = vm.conf ? qvm_save(t, vmid, &vm) : -ENOMEM;
-		qvm_clear(&vm);
-	}
-	if (r < 0) {
-		store_abort(t);
-		return r;
-	}
-	return store_commit(t);
-}
-
-static void drop_new_record(struct app *app, int vmid)
-{
-	struct store_txn *t;
-	char key[16];
-
-	snprintf(key, sizeof(key), "%d", vmid);
-	if (store_begin(app->store, 0, &t) < 0)
-		return;
-	if (store_del(t, DB_VMS, key) < 0)
-		store_abort(t);
-	else
-		store_commit(t);
-}
-
 static int clone_task(struct task *t, void *opaque)
 {
 	struct clone_arg *a = opaque;
@@ -432,11 +380,11 @@ static int clone_task(struct task *t, void *opaque)
 		if (r == 0 && (r = set_volume(a->conf, src->key[i], made->volid[made->n++])) < 0)
 			snprintf(err, sizeof(err), "%s: %s", src->key[i], err_str(r));
 	}
-	if (r == 0 && (r = clone_commit(task_app(t), a->newid, a->conf)) < 0)
+	if (r == 0 && (r = qvm_finish_new(task_app(t), a->newid, a->conf)) < 0)
 		snprintf(err, sizeof(err), "cannot store the configuration: %s", err_str(r));
 	if (r < 0 && made) {
 		free_new(t, made);
-		drop_new_record(task_app(t), a->newid);
+		qvm_drop(task_app(t), a->newid);
 	}
 	free(src);
 	return r < 0 ? task_fail(t, r, "clone failed: %s", err) : 0;
@@ -473,31 +421,11 @@ static int clone_check(struct req *req, struct resp *resp, const struct qvm *src
  * "config file already exists". */
 static int clone_reserve(struct req *req, struct resp *resp, int newid)
 {
-	struct store_txn *t;
-	struct qvm vm;
-	char key[16];
-	const char *data;
-	size_t len;
-	int r = store_begin(req->app->store, 0, &t);
+	int r = qvm_reserve(req->app, newid, "clone");
 
-	if (r < 0)
-		return resp_error(resp, r, "cannot write the configuration: %s", err_str(r));
-	snprintf(key, sizeof(key), "%d", newid);
-	if (store_get_raw(t, DB_VMS, key, &data, &len) == 0) {
-		store_abort(t);
+	if (r == CR_EEXISTS)
 		return resp_error(resp, CR_EEXISTS,
 				  "unable to create VM %d: config file already exists", newid);
-	}
-	if ((r = qvm_init(&vm)) == 0) {
-		snprintf(vm.lock, sizeof(vm.lock), "clone");
-		r = qvm_save(t, newid, &vm);
-		qvm_clear(&vm);
-	}
-	if (r < 0) {
-		store_abort(t);
-		return resp_error(resp, r, "cannot write the configuration: %s", err_str(r));
-	}
-	r = store_commit(t);
 	return r < 0 ? resp_error(resp, r, "cannot write the configuration: %s", err_str(r)) : 0;
 }
 
@@ -554,6 +482,6 @@ int api_qemu_clone(struct req *req, struct resp *resp)
 	}
 	r = qemu_task(req, resp, "qmclone", vmid, clone_task, a, clone_arg_free, 0);
 	if (r < 0)
-		drop_new_record(req->app, newid);
+		qvm_drop(req->app, newid);
 	return r;
 }

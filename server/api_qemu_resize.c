@@ -85,7 +85,7 @@ static int resize_task(struct task *t, void *opaque)
 	}
 	if (r < 0)
 		return task_fail(t, r, "%s", err);
-	if ((r = qemu_snap_edit(app, a->vmid, set_size, a)) < 0)
+	if ((r = qvm_edit(app, a->vmid, set_size, a)) < 0)
 		return task_fail(t, r, "cannot store the configuration: %s", err_str(r));
 	return 0;
 }
@@ -120,20 +120,18 @@ static int resize_target(struct req *req, struct resp *resp, const struct qvm *v
 
 int api_qemu_resize(struct req *req, struct resp *resp)
 {
-	int vmid = qemu_vmid(req), r = qemu_check_vm(req, resp, vmid);
+	int vmid = qemu_vmid(req), r;
 	struct resize_arg *a;
 	struct qvm vm;
 
-	if (r < 0)
+	if ((r = qemu_load_checked(req, resp, vmid, &vm)) < 0)
 		return r;
-	if (!(a = calloc(1, sizeof(*a))))
+	if (!(a = calloc(1, sizeof(*a)))) {
+		qvm_clear(&vm);
 		return resp_error(resp, -ENOMEM, "out of memory");
+	}
 	a->vmid = vmid;
 	snprintf(a->key, sizeof(a->key), "%s", req_str(req, "disk"));
-	if ((r = qvm_read(req->app, vmid, &vm)) < 0) {
-		free(a);
-		return resp_error(resp, r, "%s", err_str(r));
-	}
 	r = resize_target(req, resp, &vm, a);
 	qvm_clear(&vm);
 	if (r < 0) {

@@ -78,30 +78,6 @@ static void drives_of(const struct vmconf *conf, struct drives *d)
 		d->k[i] = d->key[i];
 }
 
-/* ---- record updates ------------------------------------------------------ */
-
-int qemu_snap_edit(struct app *app, int vmid, int (*fn)(struct qvm *vm, void *ctx), void *ctx)
-{
-	struct store_txn *t;
-	struct qvm vm;
-	int r = store_begin(app->store, 0, &t);
-
-	if (r < 0)
-		return r;
-	if ((r = qvm_load(t, vmid, &vm)) < 0) {
-		store_abort(t);
-		return r;
-	}
-	if ((r = fn(&vm, ctx)) == 0)
-		r = qvm_save(t, vmid, &vm);
-	qvm_clear(&vm);
-	if (r < 0) {
-		store_abort(t);
-		return r;
-	}
-	return store_commit(t);
-}
-
 /* ---- shared checks ------------------------------------------------------- */
 
 struct snap_arg {
@@ -141,18 +117,6 @@ static struct snap_arg *snap_arg_new(struct req *req)
 }
 
 /* The VM (checked as every change is) into *VM; errors as the answer. */
-static int load_checked(struct req *req, struct resp *resp, struct qvm *vm)
-{
-	int vmid = qemu_vmid(req), r = qemu_check_vm(req, resp, vmid);
-
-	if (r < 0)
-		return r;
-	if ((r = qvm_read(req->app, vmid, vm)) < 0)
-		return r == CR_ENOTFOUND ? qemu_no_such_vm(req, resp, vmid)
-					 : resp_error(resp, r, "%s", err_str(r));
-	return 0;
-}
-
 static int no_snapshot(struct resp *resp, const char *name)
 {
 	return resp_error(resp, CR_EINTERNAL, "snapshot '%s' does not exist", name);
@@ -196,12 +160,12 @@ static int locked_task(struct task *t, void *opaque)
 	struct snap_arg *a = opaque;
 	struct lock_ctx set = {"", a->lock}, clear = {a->lock, ""};
 	struct app *app = task_app(t);
-	int r = qemu_snap_edit(app, a->vmid, swap_lock, &set);
+	int r = qvm_edit(app, a->vmid, swap_lock, &set);
 
 	if (r < 0)
 		return task_fail(t, r, "VM %d is locked", a->vmid);
 	r = a->body(t, a);
-	if (qemu_snap_edit(app, a->vmid, swap_lock, &clear) < 0)
+	if (qvm_edit(app, a->vmid, swap_lock, &clear) < 0)
 		task_warn(t, "cannot remove the lock '%s'", a->lock);
 	return r;
 }
@@ -300,23 +264,31 @@ static int set_description(struct qvm *vm, void *ctx)
 	return 0;
 }
 
-int api_qemu_snapshot_config_put(struct req *req, struct resp *resp)
+/* The VM and its named section exist; errors as the answer. */
+static int check_section(struct req *req, struct resp *resp)
 {
-	struct snap_arg *a;
 	struct qvm vm;
-	int r = load_checked(req, resp, &vm);
+	int r = qemu_load_checked(req, resp, qemu_vmid(req), &vm);
 
 	if (r < 0)
 		return r;
 	r = qsnap_get(vm.snaps, req_str(req, "snapname")) ? 0 : -1;
 	qvm_clear(&vm);
+	return r < 0 ? no_snapshot(resp, req_str(req, "snapname")) : 0;
+}
+
+int api_qemu_snapshot_config_put(struct req *req, struct resp *resp)
+{
+	struct snap_arg *a;
+	int r = check_section(req, resp);
+
 	if (r < 0)
-		return no_snapshot(resp, req_str(req, "snapname"));
+		return r;
 	if (!req_str(req, "description"))
 		return 0;
 	if (!(a = snap_arg_new(req)))
 		return resp_error(resp, -ENOMEM, "out of memory");
-	r = qemu_snap_edit(req->app, a->vmid, set_description, a);
+	r = qvm_edit(req->app, a->vmid, set_description, a);
 	snap_arg_free(a);
 	if (r == CR_ENOTFOUND)
 		return no_snapshot(resp, req_str(req, "snapname"));
@@ -398,7 +370,7 @@ static int snapshot_task(struct task *t, void *opaque)
 	qvm_clear(&vm);
 	a->vmstate = a->vmstate && running;
 	c.statedrive = a->vmstate && d->n ? d->key[0] : NULL;
-	if (r == 0 && (r = qemu_snap_edit(app, a->vmid, add_section, &c)) < 0)
+	if (r == 0 && (r = qvm_edit(app, a->vmid, add_section, &c)) < 0)
 		task_fail(t, r, "cannot store the snapshot: %s", err_str(r));
 	free(d);
 	return r;
@@ -414,7 +386,7 @@ int api_qemu_snapshot_create(struct req *req, struct resp *resp)
 
 	if (qsnap_name_reserved(name, err, sizeof(err)) < 0)
 		return resp_error(resp, CR_EINTERNAL, "%s", err);
-	if ((r = load_checked(req, resp, &vm)) < 0)
+	if ((r = qemu_load_checked(req, resp, qemu_vmid(req), &vm)) < 0)
 		return r;
 	if (qsnap_get(vm.snaps, name))
 		r = resp_error(resp, CR_EINTERNAL, "snapshot name '%s' already used", name);
@@ -483,12 +455,7 @@ static int restore_section(struct qvm *vm, void *ctx)
 		vmconf_free(empty2);
 		return r;
 	}
-	vmconf_free(vm->conf);
-	vmconf_free(vm->pending);
-	vmconf_free(vm->pdel);
-	vm->conf = conf;
-	vm->pending = empty;
-	vm->pdel = empty2;
+	qvm_replace(vm, conf, empty, empty2);
 	return 0;
 }
 
@@ -563,7 +530,7 @@ static int rollback_task(struct task *t, void *opaque)
 	}
 	if (r == 0)
 		r = rollback_disks(t, d, a->name);
-	if (r == 0 && (r = qemu_snap_edit(app, a->vmid, restore_section, &c)) < 0)
+	if (r == 0 && (r = qvm_edit(app, a->vmid, restore_section, &c)) < 0)
 		task_fail(t, r, "cannot store the configuration: %s", err_str(r));
 	if (r == 0 && statedrive[0])
 		r = resume_state(t, d, statedrive, a);
@@ -574,20 +541,10 @@ static int rollback_task(struct task *t, void *opaque)
 	return r;
 }
 
-/* The VM and its section for rollback/delete; errors as the answer. */
-static int check_section(struct req *req, struct resp *resp)
-{
-	struct qvm vm;
-	int r = load_checked(req, resp, &vm);
-
-	if (r < 0)
-		return r;
-	r = qsnap_get(vm.snaps, req_str(req, "snapname")) ? 0 : -1;
-	qvm_clear(&vm);
-	return r < 0 ? no_snapshot(resp, req_str(req, "snapname")) : 0;
-}
-
-int api_qemu_snapshot_rollback(struct req *req, struct resp *resp)
+/* Rollback and delete: the named snapshot must exist; then task TYPE
+ * under config lock LOCK. */
+static int start_on_section(struct req *req, struct resp *resp, const char *type,
+			    const char *lock, task_fn fn)
 {
 	struct snap_arg *a;
 	int r = check_section(req, resp);
@@ -596,7 +553,12 @@ int api_qemu_snapshot_rollback(struct req *req, struct resp *resp)
 		return r;
 	if (!(a = snap_arg_new(req)))
 		return resp_error(resp, -ENOMEM, "out of memory");
-	return start_locked(req, resp, a, "qmrollback", "rollback", rollback_task);
+	return start_locked(req, resp, a, type, lock, fn);
+}
+
+int api_qemu_snapshot_rollback(struct req *req, struct resp *resp)
+{
+	return start_on_section(req, resp, "qmrollback", "rollback", rollback_task);
 }
 
 /* ---- delete ------------------------------------------------------------------ */
@@ -692,19 +654,12 @@ static int delsnapshot_task(struct task *t, void *opaque)
 	qvm_clear(&vm);
 	vmconf_free(conf);
 	free(d);
-	if (r == 0 && (r = qemu_snap_edit(app, a->vmid, remove_section, a)) < 0)
+	if (r == 0 && (r = qvm_edit(app, a->vmid, remove_section, a)) < 0)
 		task_fail(t, r, "cannot store the configuration: %s", err_str(r));
 	return r;
 }
 
 int api_qemu_snapshot_delete(struct req *req, struct resp *resp)
 {
-	struct snap_arg *a;
-	int r = check_section(req, resp);
-
-	if (r < 0)
-		return r;
-	if (!(a = snap_arg_new(req)))
-		return resp_error(resp, -ENOMEM, "out of memory");
-	return start_locked(req, resp, a, "qmdelsnapshot", "snapshot-delete", delsnapshot_task);
+	return start_on_section(req, resp, "qmdelsnapshot", "snapshot-delete", delsnapshot_task);
 }

@@ -63,10 +63,4 @@ int qsnap_parse_size(const char *arg, uint64_t cur, uint64_t *out, char *err, si
  * in key order, with their volume ids.  Returns how many (at most MAX). */
 size_t qsnap_drives(const struct vmconf *conf, char keys[][16], char volids[][272], size_t max);
 
-struct app;
-struct qvm;
-/* Loads VMID's record in a write transaction, lets FN change it (0 to
- * store, else its code is returned), stores and commits. */
-int qemu_snap_edit(struct app *app, int vmid, int (*fn)(struct qvm *vm, void *ctx), void *ctx);
-
 #endif

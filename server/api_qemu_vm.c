@@ -164,24 +164,128 @@ int qvm_read(struct app *app, int vmid, struct qvm *vm)
 	return r;
 }
 
-int qvm_update(struct app *app, int vmid, void (*fn)(struct qvm *vm, const void *ctx),
-	       const void *ctx)
+/* Runs FN(T, VMID, CTX) in a write transaction: committed when FN returns
+ * 0, else aborted and FN's code returned. */
+static int qvm_txn(struct app *app, int vmid, int (*fn)(struct store_txn *t, int vmid, void *ctx),
+		   void *ctx)
 {
 	struct store_txn *t;
-	struct qvm vm;
 	int r = store_begin(app->store, 0, &t);
 
 	if (r < 0)
 		return r;
-	if ((r = qvm_load(t, vmid, &vm)) == 0) {
-		fn(&vm, ctx);
-		r = qvm_save(t, vmid, &vm);
-		qvm_clear(&vm);
-	}
-	if (r == 0)
+	if ((r = fn(t, vmid, ctx)) == 0)
 		return store_commit(t);
 	store_abort(t);
 	return r;
+}
+
+struct edit_ctx {
+	int (*fn)(struct qvm *vm, void *ctx);
+	void *ctx;
+};
+
+static int edit_in(struct store_txn *t, int vmid, void *ctx)
+{
+	const struct edit_ctx *e = ctx;
+	struct qvm vm;
+	int r = qvm_load(t, vmid, &vm);
+
+	if (r < 0)
+		return r;
+	if ((r = e->fn(&vm, e->ctx)) == 0)
+		r = qvm_save(t, vmid, &vm);
+	qvm_clear(&vm);
+	return r;
+}
+
+int qvm_edit(struct app *app, int vmid, int (*fn)(struct qvm *vm, void *ctx), void *ctx)
+{
+	struct edit_ctx e = {.fn = fn, .ctx = ctx};
+
+	return qvm_txn(app, vmid, edit_in, &e);
+}
+
+struct update_ctx {
+	void (*fn)(struct qvm *vm, const void *ctx);
+	const void *ctx;
+};
+
+static int run_update(struct qvm *vm, void *ctx)
+{
+	const struct update_ctx *u = ctx;
+
+	u->fn(vm, u->ctx);
+	return 0;
+}
+
+int qvm_update(struct app *app, int vmid, void (*fn)(struct qvm *vm, const void *ctx),
+	       const void *ctx)
+{
+	struct update_ctx u = {.fn = fn, .ctx = ctx};
+
+	return qvm_edit(app, vmid, run_update, &u);
+}
+
+static int reserve_in(struct store_txn *t, int vmid, void *lock)
+{
+	struct qvm vm;
+	char key[16];
+	const char *data;
+	size_t len;
+	int r;
+
+	snprintf(key, sizeof(key), "%d", vmid);
+	if (store_get_raw(t, DB_VMS, key, &data, &len) == 0)
+		return CR_EEXISTS;
+	if ((r = qvm_init(&vm)) < 0)
+		return r;
+	snprintf(vm.lock, sizeof(vm.lock), "%s", (const char *)lock);
+	r = qvm_save(t, vmid, &vm);
+	qvm_clear(&vm);
+	return r;
+}
+
+int qvm_reserve(struct app *app, int vmid, const char *lock)
+{
+	return qvm_txn(app, vmid, reserve_in, (void *)lock);
+}
+
+static int set_final(struct qvm *vm, void *ctx)
+{
+	vmconf_free(vm->conf);
+	vm->conf = vmconf_dup(ctx);
+	vm->lock[0] = '\0';
+	return vm->conf ? 0 : -ENOMEM;
+}
+
+int qvm_finish_new(struct app *app, int vmid, const struct vmconf *conf)
+{
+	return qvm_edit(app, vmid, set_final, (void *)conf);
+}
+
+static int drop_in(struct store_txn *t, int vmid, void *ctx)
+{
+	char key[16];
+
+	(void)ctx;
+	snprintf(key, sizeof(key), "%d", vmid);
+	return store_del(t, DB_VMS, key);
+}
+
+int qvm_drop(struct app *app, int vmid)
+{
+	return qvm_txn(app, vmid, drop_in, NULL);
+}
+
+void qvm_replace(struct qvm *vm, struct vmconf *conf, struct vmconf *pending, struct vmconf *pdel)
+{
+	vmconf_free(vm->conf);
+	vmconf_free(vm->pending);
+	vmconf_free(vm->pdel);
+	vm->conf = conf;
+	vm->pending = pending;
+	vm->pdel = pdel;
 }
 
 struct vmconf *qvm_effective(const struct qvm *vm)
@@ -218,12 +322,7 @@ int qvm_apply_pending(struct qvm *vm)
 		vmconf_free(empty2);
 		return -ENOMEM;
 	}
-	vmconf_free(vm->conf);
-	vmconf_free(vm->pending);
-	vmconf_free(vm->pdel);
-	vm->conf = eff;
-	vm->pending = empty1;
-	vm->pdel = empty2;
+	qvm_replace(vm, eff, empty1, empty2);
 	return 0;
 }
 
@@ -261,6 +360,18 @@ int qemu_check_vm(struct req *req, struct resp *resp, int vmid)
 	r = qemu_check_lock(req, resp, vmid, &vm);
 	qvm_clear(&vm);
 	return r;
+}
+
+int qemu_load_checked(struct req *req, struct resp *resp, int vmid, struct qvm *vm)
+{
+	int r = qemu_check_vm(req, resp, vmid);
+
+	if (r < 0)
+		return r;
+	if ((r = qvm_read(req->app, vmid, vm)) < 0)
+		return r == CR_ENOTFOUND ? qemu_no_such_vm(req, resp, vmid)
+					 : resp_error(resp, r, "%s", err_str(r));
+	return 0;
 }
 
 int qemu_task(struct req *req, struct resp *resp, const char *type, int vmid, task_fn fn, void *arg,

@@ -60,9 +60,22 @@ int qvm_load(struct store_txn *t, int vmid, struct qvm *vm);
 int qvm_save(struct store_txn *t, int vmid, const struct qvm *vm);
 /* qvm_load in its own read transaction. */
 int qvm_read(struct app *app, int vmid, struct qvm *vm);
+/* Loads VMID in a write transaction, lets FN change it (0 to store, else
+ * its code is returned), stores and commits. */
+int qvm_edit(struct app *app, int vmid, int (*fn)(struct qvm *vm, void *ctx), void *ctx);
 /* Loads VMID, lets FN change it with CTX, saves it: one write transaction. */
 int qvm_update(struct app *app, int vmid, void (*fn)(struct qvm *vm, const void *ctx),
 	       const void *ctx);
+/* Takes VMID for a new VM: an empty record locked LOCK (create, clone), so
+ * a second reserve fails at once with CR_EEXISTS. */
+int qvm_reserve(struct app *app, int vmid, const char *lock);
+/* Stores CONF as the configuration of a reserved record and drops its lock. */
+int qvm_finish_new(struct app *app, int vmid, const struct vmconf *conf);
+/* Removes VMID's record (destroy; a failed create or clone). */
+int qvm_drop(struct app *app, int vmid);
+/* Replaces the configuration, pending changes and deletions of VM (freeing
+ * the old ones) with CONF, PENDING and PDEL, which it takes. */
+void qvm_replace(struct qvm *vm, struct vmconf *conf, struct vmconf *pending, struct vmconf *pdel);
 /* The configuration with the pending changes applied (caller frees). */
 struct vmconf *qvm_effective(const struct qvm *vm);
 /* Moves the pending changes into the configuration. */
@@ -77,6 +90,8 @@ int qemu_check_lock(struct req *req, struct resp *resp, int vmid, const struct q
 /* The checks before any change: {node} is this node, the VM exists
  * (Proxmox's 500 otherwise), it is not locked (unless skiplock). */
 int qemu_check_vm(struct req *req, struct resp *resp, int vmid);
+/* qemu_check_vm, then VMID's record into VM (the caller clears it). */
+int qemu_load_checked(struct req *req, struct resp *resp, int vmid, struct qvm *vm);
 /* Starts task TYPE on VMID holding the lock "vm:<vmid>" (so a second task
  * on the VM fails with CR_ELOCKED naming the holder) and answers with the
  * UPID, or as api_task_reply does for DELAY_S > 0.  ARG is always freed
