@@ -2,40 +2,11 @@
 corrald, with words as qm takes them: snapshot, listsnapshot, rollback,
 delsnapshot, resize, template, clone; their exit statuses on bad input.
 The VM is never started (the engine takes the snapshots)."""
-import json
-import os
-import subprocess
-import tempfile
-
-from corral_test import ADMIN, Corrald, Suite, binary, check_equal
+from corral_test import Cli, Corrald, Suite, check_equal
 
 suite = Suite("cli snapshots")
 EXIT_API, EXIT_USAGE = 1, 2
 VMID, CLONE = "220", "221"
-
-
-class Cli:
-    def __init__(self, d):
-        self.d = d
-        self.home = tempfile.mkdtemp(prefix="corral-cli-snap-")
-        self.fp = d.fingerprint()
-
-    def run(self, *args):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
-        env.update(HOME=self.home, CORRAL_USER=ADMIN, CORRAL_PASSWORD=self.d.admin_password)
-        argv = [binary("corral")] + list(args) + [
-            "--host", "127.0.0.1", "--port", str(self.d.port), "--fingerprint", self.fp]
-        p = subprocess.run(argv, capture_output=True, env=env, timeout=120,
-                           start_new_session=True, stdin=subprocess.DEVNULL)
-        return p.returncode, p.stdout.decode(), p.stderr.decode()
-
-    def ok(self, *args):
-        rc, out, err = self.run(*args)
-        check_equal(rc, 0, f"corral {' '.join(args)}: {err}")
-        return out
-
-    def json(self, *args):
-        return json.loads(self.ok(*args, "--output-format", "json"))
 
 
 @suite.test
