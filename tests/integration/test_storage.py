@@ -8,10 +8,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import urllib.parse
 
-from corral_test import Corrald, Suite, check_equal, expect_error, wait_task
+from corral_test import Corrald, Suite, check_equal, expect_error, wait_for, wait_task
 
 suite = Suite("storage")
 NODE = "stornode"
@@ -274,14 +273,8 @@ class HttpServer:
                                       "127.0.0.1", "--directory", directory, str(self.port)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import socket
-        end = time.time() + 15
-        while time.time() < end:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("http.server did not start")
+        wait_for("http.server listening", lambda: socket.create_connection(
+            ("127.0.0.1", self.port), timeout=1).close() or True, timeout=15, step=0.1)
 
     def url(self, name):
         return f"http://127.0.0.1:{self.port}/{name}"
