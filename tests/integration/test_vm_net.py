@@ -12,11 +12,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 
-from proxmoxer import ProxmoxAPI
-
-from corral_test import ADMIN, TIMEOUT, Corrald, Suite, check_equal
+from corral_guest import VmCtx, run_suite
+from corral_test import Suite, check_equal
 
 suite = Suite("vm networking")
 VMID = 130
@@ -27,30 +25,9 @@ def sh(*args, check=True):
     return subprocess.run(args, check=check, capture_output=True, text=True, timeout=30)
 
 
-class Ctx:
+class Ctx(VmCtx):
     def __init__(self, d):
-        self.d = d
-        self.api = ProxmoxAPI("127.0.0.1", port=d.port, user=ADMIN, password=d.admin_password,
-                              verify_ssl=False, backend="https", timeout=TIMEOUT)
-
-    @property
-    def node(self):
-        return self.api.nodes(self.d.node)
-
-    def wait(self, upid, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            st = self.node.tasks(upid).status.get()
-            if st["status"] == "stopped":
-                log = "\n".join(x["t"] for x in self.node.tasks(upid).log.get(limit=1000))
-                return st["exitstatus"], log
-            time.sleep(0.2)
-        raise AssertionError(f"task {upid} still running")
-
-    def ok(self, upid):
-        status, log = self.wait(upid)
-        check_equal(status, "OK", f"task log:\n{log}")
-        return log
+        super().__init__(d, VMID)
 
 
 def vlans(dev):
@@ -196,18 +173,7 @@ def child():
     sh("ip", "link", "add", "vmbr1", "type", "bridge")
     sh("ip", "link", "set", "vmbr0", "up")
     sh("ip", "link", "set", "vmbr1", "up")
-    with Corrald() as d:
-        ctx = Ctx(d)
-        try:
-            _, failed = suite.run(ctx, exit=False)
-        finally:
-            for vmid in (VMID, BAD_VMID):
-                try:
-                    with open(os.path.join(d.data_dir, "run", f"{vmid}.pid")) as f:
-                        os.kill(int(f.read().strip()), 9)
-                except (OSError, ValueError):
-                    pass
-    sys.exit(1 if failed else 0)
+    run_suite(suite, Ctx, [VMID, BAD_VMID], guest=False)
 
 
 def main():

@@ -58,6 +58,50 @@ def task_ok(node, upid, timeout=TASK_TIMEOUT):
     return log
 
 
+class VmCtx:
+    """A suite's context around VM VMID of corrald D: the API (connect again
+    after a restart), its node and VM, task waits, plain requests, and the
+    serial consoles (run_suite closes them)."""
+
+    def __init__(self, d, vmid):
+        self.d = d
+        self.vmid = vmid
+        self.serials = {}
+        self.connect()
+
+    def connect(self):
+        self.api = api(self.d)
+
+    @property
+    def node(self):
+        return self.api.nodes(self.d.node)
+
+    @property
+    def vm(self):
+        return self.node.qemu(self.vmid)
+
+    def serial(self, vmid):
+        if vmid not in self.serials:
+            self.serials[vmid] = Serial(self.d, vmid)
+        return self.serials[vmid]
+
+    @property
+    def console(self):
+        """The serial console of the context's VM."""
+        return self.serial(self.vmid)
+
+    def wait(self, upid, timeout=TASK_TIMEOUT):
+        """(exitstatus, log text) of task UPID once it has stopped."""
+        return wait_task(self.node, upid, timeout)
+
+    def ok(self, upid, timeout=TASK_TIMEOUT):
+        return task_ok(self.node, upid, timeout)
+
+    def raw(self, method, path, **kw):
+        """A plain HTTP request below the API root (status codes, reasons)."""
+        return self.d.session().request(method, self.d.url + path, **kw)
+
+
 class Serial:
     """The guest's ttyS0 through the VM's serial socket in the run dir."""
 
@@ -159,12 +203,14 @@ def kill_vms(d, vmids):
             pass
 
 
-def run_suite(suite, ctx_class, vmids, **corrald_kw):
+def run_suite(suite, ctx_class, vmids, guest=True, **corrald_kw):
     """Runs SUITE against one corrald (Corrald(**CORRALD_KW)) with a
-    CTX_CLASS(d) context; no QEMU of VMIDS outlives it; exits."""
+    CTX_CLASS(d) context, the test guest built first unless GUEST is false;
+    no QEMU of VMIDS outlives it; exits."""
     import sys
     from corral_test import Corrald
-    ensure_guest()
+    if guest:
+        ensure_guest()
     failed = 1
     with Corrald(**corrald_kw) as d:
         ctx = ctx_class(d)
