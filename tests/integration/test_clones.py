@@ -6,54 +6,32 @@ is fully cloned through QEMU's backup job and the copy boots with the data
 it had; a clone from a snapshot and a full clone of the template match
 their sources; a template with linked clones cannot be deleted.  Bad input
 gets Proxmox's answers.  The cases run in order."""
-import hashlib
 import os
 import subprocess
 import tempfile
 
-from corral_guest import Serial, api, images_dir, put_guest_disk, run_suite, task_ok, wait_task
-from corral_test import Suite, check_equal
+from corral_guest import VmCtx, images_dir, put_guest_disk, run_suite, wait_task
+from corral_test import Suite, check_equal, file_sha256
 
 suite = Suite("clones")
 TPL, C1, C2, FULL, SNAPC, TFULL, LIVEC = 200, 201, 202, 203, 204, 205, 206
 
 
-class Ctx:
-    def __init__(self, d):
-        self.d = d
-        self.api = api(d)
-        self.serials = {}
-        self.sums = {}
+class Ctx(VmCtx):
+    """Around the template; vm(VMID) names any VM of the suite."""
 
-    @property
-    def node(self):
-        return self.api.nodes(self.d.node)
+    def __init__(self, d):
+        super().__init__(d, TPL)
+        self.sums = {}
 
     def vm(self, vmid):
         return self.node.qemu(vmid)
 
-    def ok(self, upid, timeout=150):
-        return task_ok(self.node, upid, timeout)
-
     def raw(self, method, path, **kw):
-        return self.d.session().request(method, f"{self.d.url}/nodes/{self.d.node}/qemu" + path,
-                                        **kw)
+        return super().raw(method, f"/nodes/{self.d.node}/qemu" + path, **kw)
 
     def disk(self, vmid, name):
         return os.path.join(images_dir(self.d, vmid), name)
-
-    def serial(self, vmid):
-        if vmid not in self.serials:
-            self.serials[vmid] = Serial(self.d, vmid)
-        return self.serials[vmid]
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def qemu_img(*args):
@@ -82,7 +60,7 @@ def test_template(ctx):
     check_equal(conf["net0"], before["net0"])
     for path in base_files(ctx):
         check_equal(os.stat(path).st_mode & 0o777, 0o444, path)
-        ctx.sums[path] = sha256(path)
+        ctx.sums[path] = file_sha256(path)
     assert not os.path.exists(ctx.disk(TPL, f"vm-{TPL}-disk-0.qcow2"))
     status, log = wait_task(ctx.node, ctx.vm(TPL).status.start.post())
     assert "template" in status, (status, log)
@@ -145,7 +123,7 @@ def test_linked_clones_boot(ctx):
         ctx.serial(vmid).wait_boot()
         check_equal(ctx.serial(vmid).run("cat /sys/block/vdb/size"), str((1 << 30) // 512))
     for path in base_files(ctx):
-        check_equal(sha256(path), ctx.sums[path], path)
+        check_equal(file_sha256(path), ctx.sums[path], path)
 
 
 @suite.test
@@ -205,7 +183,7 @@ def test_clone_from_snapshot(ctx):
 def test_delete_template_last(ctx):
     """the template goes once its linked clones are gone; its files were never written"""
     for path in base_files(ctx):
-        check_equal(sha256(path), ctx.sums[path], path)
+        check_equal(file_sha256(path), ctx.sums[path], path)
     for vmid in (C1, C2, FULL, SNAPC, TFULL, LIVEC):
         ctx.ok(ctx.vm(vmid).delete())
     ctx.ok(ctx.vm(TPL).delete())
