@@ -9,7 +9,7 @@ Proxmox's answers.  One VM boots twice; the cases run in order."""
 import os
 import subprocess
 
-from corral_guest import (Serial, api, images_dir, put_guest_disk, run_suite, task_ok,
+from corral_guest import (VmCtx, images_dir, put_guest_disk, run_suite,
                           wait_task)
 from corral_test import Suite, check_equal
 
@@ -18,27 +18,12 @@ VMID = 100
 RAWID = 101
 
 
-class Ctx:
+class Ctx(VmCtx):
     def __init__(self, d):
-        self.d = d
-        self.api = api(d)
-        self.serial = Serial(d, VMID)
-        self.serials = {VMID: self.serial}
-
-    @property
-    def node(self):
-        return self.api.nodes(self.d.node)
-
-    @property
-    def vm(self):
-        return self.node.qemu(VMID)
-
-    def ok(self, upid, timeout=150):
-        return task_ok(self.node, upid, timeout)
+        super().__init__(d, VMID)
 
     def raw(self, method, path, **kw):
-        return self.d.session().request(method, f"{self.d.url}/nodes/{self.d.node}/qemu" + path,
-                                        **kw)
+        return super().raw(method, f"/nodes/{self.d.node}/qemu" + path, **kw)
 
     def snaps(self):
         return {s["name"]: s for s in self.vm.snapshot.get()}
@@ -90,16 +75,16 @@ def test_bad_input(ctx):
 def test_snapshot_running(ctx):
     """running: marker A, snapshot s1 (disks), marker B, s2 with the VM state, marker C, s3"""
     ctx.ok(ctx.vm.status.start.post())
-    ctx.serial.wait_boot()
-    ctx.serial.write_marker("vdb", "MARK-A")
-    check_equal(ctx.serial.read_marker("vdb", 6), "MARK-A")
+    ctx.console.wait_boot()
+    ctx.console.write_marker("vdb", "MARK-A")
+    check_equal(ctx.console.read_marker("vdb", 6), "MARK-A")
     log = ctx.ok(ctx.vm.snapshot.post(snapname="s1", description="first"))
     assert "running VM" in log, log
-    ctx.serial.write_marker("vdb", "MARK-B")
+    ctx.console.write_marker("vdb", "MARK-B")
     upid = ctx.vm.snapshot.post(snapname="s2", vmstate=1)
     check_equal(upid.split(":")[5], "qmsnapshot")
     ctx.ok(upid, timeout=170)
-    ctx.serial.write_marker("vdb", "MARK-C")
+    ctx.console.write_marker("vdb", "MARK-C")
     ctx.ok(ctx.vm.snapshot.post(snapname="s3"))
     r = ctx.raw("POST", f"/{VMID}/snapshot", data={"snapname": "s3"})
     check_equal((r.status_code, r.reason), (500, "snapshot name 's3' already used"))
@@ -117,13 +102,13 @@ def test_snapshot_running(ctx):
 @suite.test
 def test_rollback_vmstate(ctx):
     """rollback to s2 (VM state): the guest runs on where it was, marker B is back"""
-    ctx.serial.write_marker("vdb", "MARK-D")
+    ctx.console.write_marker("vdb", "MARK-D")
     upid = ctx.vm.snapshot("s2").rollback.post()
     check_equal(upid.split(":")[5], "qmrollback")
     ctx.ok(upid, timeout=170)
     check_equal(ctx.vm.status.current.get()["status"], "running")
-    ctx.serial.connect()
-    check_equal(ctx.serial.read_marker("vdb", 6), "MARK-B")
+    ctx.console.connect()
+    check_equal(ctx.console.read_marker("vdb", 6), "MARK-B")
     check_equal(ctx.snaps()["current"]["parent"], "s2")
 
 
@@ -143,12 +128,12 @@ def test_delete_middle_online(ctx):
 @suite.test
 def test_resize_online(ctx):
     """grow the running data disk by 1G: the guest sees the new size; shrinking refused"""
-    before = int(ctx.serial.run("cat /sys/block/vdb/size"))
+    before = int(ctx.console.run("cat /sys/block/vdb/size"))
     check_equal(before * 512, 1 << 30)
     upid = ctx.vm.resize.put(disk="virtio1", size="+1G")
     check_equal(upid.split(":")[5], "resize")
     ctx.ok(upid)
-    check_equal(int(ctx.serial.run("cat /sys/block/vdb/size")) * 512, 2 << 30)
+    check_equal(int(ctx.console.run("cat /sys/block/vdb/size")) * 512, 2 << 30)
     assert ctx.vm.config.get()["virtio1"].endswith(",size=2G"), ctx.vm.config.get()
     r = ctx.raw("PUT", f"/{VMID}/resize", data={"disk": "virtio1", "size": "1G"})
     check_equal((r.status_code, r.reason), (500, "shrinking disks is not supported"))
@@ -166,10 +151,10 @@ def test_resize_online(ctx):
 @suite.test
 def test_rollback_disks_and_start(ctx):
     """rollback to s1 (disks only) with start=1: the VM boots again with marker A"""
-    ctx.serial.close()
+    ctx.console.close()
     ctx.ok(ctx.vm.snapshot("s1").rollback.post(start=1))
-    ctx.serial.wait_boot()
-    check_equal(ctx.serial.read_marker("vdb", 6), "MARK-A")
+    ctx.console.wait_boot()
+    check_equal(ctx.console.read_marker("vdb", 6), "MARK-A")
     check_equal(ctx.snaps()["current"]["parent"], "s1")
     # the snapshot's configuration came back: the data disk's old size
     assert ctx.vm.config.get()["virtio1"].endswith(",size=1G"), ctx.vm.config.get()
@@ -178,7 +163,7 @@ def test_rollback_disks_and_start(ctx):
 @suite.test
 def test_offline(ctx):
     """stopped: snapshot through the engine, delete the middle one, images clean"""
-    ctx.serial.close()
+    ctx.console.close()
     ctx.ok(ctx.vm.status.stop.post())
     ctx.ok(ctx.vm.snapshot.post(snapname="off1", description="offline", vmstate=1))
     snaps = ctx.snaps()
