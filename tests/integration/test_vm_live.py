@@ -7,116 +7,22 @@ waiting in pending.
 
 The cases run in order and share one VM."""
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 
-from proxmoxer import ProxmoxAPI
-
-from corral_test import ADMIN, ROOT, TIMEOUT, Corrald, Suite, check_equal
+from corral_guest import VmCtx, images_dir, put_guest_disk, run_suite
+from corral_test import Suite, check_equal, wait_for
 
 suite = Suite("vm live")
 VMID = 120
-GUEST = os.path.join(ROOT, "build", "guest", "guest.qcow2")
-BOOT_TIMEOUT = 150
-TASK_TIMEOUT = 150
-MARKER = b"CORRAL-GUEST-READY"
-PROMPT = b"guest# "
 
 
-class Ctx:
+class Ctx(VmCtx):
     def __init__(self, d):
-        self.d = d
-        self.connect()
-        self.console = None
-
-    def connect(self):
-        self.api = ProxmoxAPI("127.0.0.1", port=self.d.port, user=ADMIN,
-                              password=self.d.admin_password, verify_ssl=False,
-                              backend="https", timeout=TIMEOUT)
-
-    @property
-    def node(self):
-        return self.api.nodes(self.d.node)
-
-    @property
-    def vm(self):
-        return self.node.qemu(VMID)
-
-    def ok(self, upid, timeout=TASK_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            st = self.node.tasks(upid).status.get()
-            if st["status"] == "stopped":
-                log = "\n".join(x["t"] for x in self.node.tasks(upid).log.get(limit=1000))
-                check_equal(st["exitstatus"], "OK", f"task {upid} (log:\n{log})")
-                return log
-            time.sleep(0.2)
-        raise AssertionError(f"task {upid} still running after {timeout}s")
-
-    def raw(self, method, path, **kw):
-        return self.d.session().request(method, self.d.url + path, **kw)
-
-    def run_dir(self):
-        return os.path.join(self.d.data_dir, "run")
-
-
-class Console:
-    """The guest's shell on ttyS0 through the VM's serial socket."""
-
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(path)
-        self.s.settimeout(0.5)
-        self.seen = b""
-
-    def read_until(self, token, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if token in self.seen:
-                before, _, self.seen = self.seen.partition(token)
-                return before
-            try:
-                chunk = self.s.recv(4096)
-                if not chunk:
-                    break
-                self.seen += chunk
-            except socket.timeout:
-                pass
-        raise AssertionError(f"{token!r} not seen within {timeout}s; got {self.seen[-1500:]!r}")
-
-    def run(self, cmd, timeout=60):
-        """Runs CMD in the guest shell; returns its output between two markers."""
-        tag = f"@{int(time.monotonic() * 1000) % 100000}@"
-        self.s.sendall(f"echo {tag}B; {cmd}; echo {tag}E\n".encode())
-        self.read_until(f"{tag}B\r\n".encode(), timeout)
-        return self.read_until(f"{tag}E".encode(), timeout).decode(errors="replace")
-
-    def close(self):
-        self.s.close()
-
-
-def wait_for(what, fn, timeout=60, step=0.5):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(step)
-    raise AssertionError(f"{what}: not within {timeout}s (last {last!r})")
+        super().__init__(d, VMID)
 
 
 def rows_with(rows, key):
     return [r for r in rows if key in r]
-
-
-def ensure_guest():
-    if not os.path.exists(GUEST):
-        subprocess.run(["make", "-s", "guest"], cwd=ROOT, check=True, timeout=900)
 
 
 @suite.test
@@ -160,16 +66,12 @@ def test_rrddata_bad_input(ctx):
 @suite.test
 def test_create_start(ctx):
     """create a VM from the test guest and start it; its shell answers on ttyS0"""
-    disk_dir = os.path.join(ctx.d.data_dir, "images", "images", str(VMID))
-    os.makedirs(disk_dir, exist_ok=True)
-    shutil.copyfile(GUEST, os.path.join(disk_dir, f"vm-{VMID}-disk-0.qcow2"))
-    ctx.ok(ctx.node.qemu.create(vmid=VMID, name="live", memory=256, cores=1,
-                                virtio0=f"local:{VMID}/vm-{VMID}-disk-0.qcow2",
+    volid = put_guest_disk(ctx.d, VMID)
+    ctx.ok(ctx.node.qemu.create(vmid=VMID, name="live", memory=256, cores=1, virtio0=volid,
                                 serial0="socket", net0="virtio", boot="order=virtio0",
                                 scsihw="virtio-scsi-pci"))
     ctx.ok(ctx.vm.status.start.post())
-    ctx.console = Console(os.path.join(ctx.run_dir(), f"{VMID}.serial0"))
-    ctx.console.read_until(MARKER, BOOT_TIMEOUT)
+    ctx.console.wait_boot()
     out = ctx.console.run("cat /sys/class/net/eth0/carrier")
     check_equal(out.strip(), "1")
 
@@ -282,7 +184,7 @@ def test_suspend_todisk(ctx):
     check_equal((st["status"], st.get("lock")), ("stopped", "suspended"))
     state = ctx.vm.config.get()["vmstate"]
     assert state.startswith(f"local:{VMID}/vm-{VMID}-state-suspend-"), state
-    path = os.path.join(ctx.d.data_dir, "images", "images", str(VMID), state.split("/")[-1])
+    path = os.path.join(images_dir(ctx.d, VMID), state.split("/")[-1])
     assert os.path.getsize(path) > 1 << 20, path
     r = ctx.raw("PUT", f"/nodes/{ctx.d.node}/qemu/{VMID}/config", data={"memory": "512"})
     check_equal(r.status_code, 500)
@@ -290,7 +192,7 @@ def test_suspend_todisk(ctx):
     ctx.console.close()
     log = ctx.ok(ctx.vm.status.start.post())
     assert f"resuming from the saved state {state}" in log, log
-    ctx.console = Console(os.path.join(ctx.run_dir(), f"{VMID}.serial0"))
+    ctx.console.connect()
     check_equal(ctx.console.run("cat /tmp/mark").strip(), "before-hibernate")
     st = ctx.vm.status.current.get()
     check_equal((st["status"], st.get("lock")), ("running", None))
@@ -320,27 +222,5 @@ def test_rrd_restart(ctx):
     check_equal(ctx.vm.status.current.get()["status"], "running")
 
 
-def main():
-    ensure_guest()
-    with Corrald() as d:
-        ctx = Ctx(d)
-        try:
-            _, failed = suite.run(ctx, exit=False)
-        finally:
-            if ctx.console:
-                ctx.console.close()
-            kill_leftover(d)
-    sys.exit(1 if failed else 0)
-
-
-def kill_leftover(d):
-    """No QEMU outlives the suite."""
-    try:
-        with open(os.path.join(d.data_dir, "run", f"{VMID}.pid")) as f:
-            os.kill(int(f.read().strip()), signal.SIGKILL)
-    except (OSError, ValueError):
-        pass
-
-
 if __name__ == "__main__":
-    main()
+    run_suite(suite, Ctx, [VMID])
