@@ -14,12 +14,11 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 
 from corral_guest import GUEST, Serial, ensure_guest, kill_vms
 from corral_test import (ADMIN, Corrald, Session, Suite, check_equal, expect_error, file_sha256,
-                         wait_task)
+                         wait_for, wait_task)
 
 suite = Suite("storage upload")
 NODE = "upnode"
@@ -235,10 +234,8 @@ def test_truncated_uploads(ctx):
     line = raw_post(ctx, part, len(part))
     assert line.startswith("HTTP/1.1 400"), line
     raw_post(ctx, part, len(part) + 1000000)
-    deadline = time.time() + 10
-    while ctx.leftovers(local_root(ctx)) and time.time() < deadline:
-        time.sleep(0.1)
-    check_equal(ctx.leftovers(local_root(ctx)), [])
+    wait_for("no upload temporaries left", lambda: ctx.leftovers(local_root(ctx)) == [],
+             timeout=10, step=0.1)
     assert not os.path.exists(os.path.join(local_root(ctx), "iso", "cut.iso"))
 
 
