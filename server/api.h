@@ -148,6 +148,7 @@ extern const struct param_spec api_cluster_join_info_params[];
 extern const struct param_spec api_cluster_node_params[];
 extern const struct param_spec api_cluster_addnode_params[];
 extern const struct param_spec api_cluster_peer_inv_params[];
+extern const struct param_spec api_cluster_key_params[];
 int api_cluster_config_index(struct req *req, struct resp *resp);
 int api_cluster_config_create(struct req *req, struct resp *resp);
 int api_cluster_config_join(struct req *req, struct resp *resp);
@@ -155,6 +156,8 @@ int api_cluster_config_join_info(struct req *req, struct resp *resp);
 int api_cluster_config_nodes(struct req *req, struct resp *resp);
 int api_cluster_config_addnode(struct req *req, struct resp *resp);
 int api_cluster_config_delnode(struct req *req, struct resp *resp);
+/* POST (install), PUT (use), DELETE (remove) /cluster/config/keys. */
+int api_cluster_config_key(struct req *req, struct resp *resp);
 int api_cluster_peer_inventory(struct req *req, struct resp *resp);
 int api_cluster_peer_access(struct req *req, struct resp *resp);
 

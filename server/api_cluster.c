@@ -241,9 +241,27 @@ static int vm_rows(const struct req *req, cJSON *rows)
 	return 0;
 }
 
+static int may_audit_storage(void *arg, const char *storage)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/storage/%s", storage);
+	return auth_checker_can(arg, path, "Datastore.Audit|Datastore.AllocateSpace");
+}
+
+/* This node's storages, then the other members' (from their inventories). */
 static int storage_rows(const struct req *req, cJSON *rows)
 {
-	return api_storage_resource_rows((struct req *)req, rows);
+	int r = api_storage_resource_rows((struct req *)req, rows);
+	struct auth_checker *auth;
+
+	if (r < 0 || !req->app->cluster)
+		return r;
+	if (!(auth = auth_checker_new(req->app->auth, req->who)))
+		return -ENOMEM;
+	cluster_remote_storage_rows(req->app->cluster, rows, may_audit_storage, auth);
+	auth_checker_free(auth);
+	return 0;
 }
 
 static const struct {

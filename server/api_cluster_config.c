@@ -1,5 +1,6 @@
 /* /cluster/config (create, join, join information, member list, removal)
- * as pve-cluster's API2/ClusterConfig.pm serves them, and the peer-only
+ * as pve-cluster's API2/ClusterConfig.pm serves them, Corral's gossip key
+ * rotation (/cluster/config/keys), and the peer-only
  * /cluster/peer calls members use to pull each other's VM inventory and
  * access configuration. */
 #include "server/api.h"
@@ -8,6 +9,7 @@
 #include "server/app.h"
 #include "server/cluster.h"
 #include "server/params.h"
+#include "server/peer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -108,6 +110,23 @@ const struct param_spec api_cluster_addnode_params[] = {
 	{ .name = "fingerprint", .type = PT_STRING, .max = 128, .check = check_fingerprint },
 	{ .name = "new_node_ip", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 255 },
 	{ .name = "force", .type = PT_BOOLEAN, .flags = PF_OPTIONAL },
+	{ .name = NULL },
+};
+
+static int check_key(const char *v, char *err, size_t errlen)
+{
+	uint8_t key[32];
+
+	if (cluster_key_from_hex(v, key) == 0)
+		return 0;
+	snprintf(err, errlen, "value does not match the regex pattern");
+	return -EINVAL;
+}
+
+const struct param_spec api_cluster_key_params[] = {
+	{ .name = "key", .type = PT_STRING, .flags = PF_SECRET, .max = 64, .check = check_key },
+	/* Set by the node that propagates the change: apply here only. */
+	{ .name = "local", .type = PT_BOOLEAN, .flags = PF_OPTIONAL },
 	{ .name = NULL },
 };
 
@@ -256,6 +275,62 @@ int api_cluster_config_delnode(struct req *req, struct resp *resp)
 	int r = cluster_remove_node(req->app->cluster, req_str(req, "node"), err, sizeof(err));
 
 	return r < 0 ? resp_error(resp, r, "%s", err) : 0;
+}
+
+/* --- gossip key rotation --- */
+
+static const char *method_name(enum http_method m)
+{
+	return m == HTTP_POST ? "POST" : m == HTTP_PUT ? "PUT" : "DELETE";
+}
+
+/* The same change on member M; the outcome as text ("ok" or why not). */
+static cJSON *key_on_member(struct req *req, const struct cluster_member *m)
+{
+	cJSON *q = cJSON_CreateObject(), *out;
+	struct peer_reply rp;
+	char err[256];
+
+	cJSON_AddStringToObject(q, "key", req_str(req, "key"));
+	cJSON_AddNumberToObject(q, "local", 1);
+	if (peer_request(req->app, m->name, method_name(req->method), "/cluster/config/keys", q,
+			 req->who->userid, &rp, err, sizeof(err)) < 0) {
+		out = cJSON_CreateString(err);
+	} else {
+		snprintf(err, sizeof(err), "%d %.200s", rp.status, rp.reason);
+		out = cJSON_CreateString(rp.status == 200 ? "ok" : err);
+		peer_reply_free(&rp);
+	}
+	cJSON_Delete(q);
+	return out;
+}
+
+/* Applied here, then on every other member (offline ones say so in the
+ * answer: {"node": "ok" | reason}; run the same call again once they are
+ * back, it is idempotent). */
+int api_cluster_config_key(struct req *req, struct resp *resp)
+{
+	enum cluster_key_op op = req->method == HTTP_POST  ? CLUSTER_KEY_INSTALL
+				 : req->method == HTTP_PUT ? CLUSTER_KEY_USE
+							   : CLUSTER_KEY_REMOVE;
+	char err[256] = "";
+	size_t n;
+	struct cluster_member *m;
+	int r = cluster_key_change(req->app->cluster, op, req_str(req, "key"), err, sizeof(err));
+
+	if (r < 0)
+		return resp_error(resp, r, "%s", err);
+	resp->data = cJSON_CreateObject();
+	cJSON_AddStringToObject(resp->data, req->app->cfg.node, "ok");
+	if (req_bool(req, "local", 0) || !(m = members(req, &n)))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!m[i].local)
+			cJSON_AddItemToObject(resp->data, m[i].name,
+					      m[i].online ? key_on_member(req, &m[i])
+							  : cJSON_CreateString("node is offline"));
+	free(m);
+	return 0;
 }
 
 /* --- peer-only calls: members authenticate as root@pam with the shared key --- */

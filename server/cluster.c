@@ -162,9 +162,60 @@ static int keyring_setup(struct cluster *c)
 	if (!(c->kr = keyring_new()))
 		return -ENOMEM;
 	r = keyring_install(c->kr, key);
+	for (size_t i = 0; r == 0 && i < c->state->n_keys; i++)
+		if ((r = cluster_key_from_hex(c->state->keys[i], key)) == 0)
+			r = keyring_install(c->kr, key);
 	if (r == 0)
 		r = keyring_set_label(c->kr, c->state->name);
 	OPENSSL_cleanse(key, sizeof(key));
+	return r;
+}
+
+/* --- key rotation --- */
+
+static int key_apply(struct cluster *c, enum cluster_key_op op, const char *hex)
+{
+	uint8_t key[32];
+	int r;
+
+	if (cluster_key_from_hex(hex, key) < 0)
+		return -EINVAL;
+	if (op == CLUSTER_KEY_INSTALL) {
+		r = cluster_state_key_install(c->state, hex);
+		if (r == 0 && c->kr)
+			r = keyring_install(c->kr, key);
+	} else if (op == CLUSTER_KEY_USE) {
+		r = cluster_state_key_use(c->state, hex);
+		if (r == 0 && c->kr)
+			r = keyring_use(c->kr, key);
+	} else {
+		r = cluster_state_key_remove(c->state, hex);
+		if (r == 0 && c->kr)
+			r = keyring_remove(c->kr, key);
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	return r;
+}
+
+int cluster_key_change(struct cluster *c, enum cluster_key_op op, const char *hex, char *err,
+		       size_t errlen)
+{
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->state) {
+		r = CR_EBADREQ;
+		snprintf(err, errlen, "this node is not in a cluster");
+	} else if ((r = key_apply(c, op, hex)) < 0) {
+		snprintf(err, errlen, "%s", r == -EBUSY ? "the key in use cannot be removed"
+					    : r == -ENOENT ? "no such key installed"
+					    : r == -ENOSPC ? "too many keys installed"
+							   : err_str(r));
+		r = r == -ENOENT ? CR_ENOTFOUND : CR_EBADREQ;
+	} else if ((r = cluster_state_save(c)) < 0) {
+		snprintf(err, errlen, "cannot save the cluster state: %s", err_str(r));
+	}
+	pthread_mutex_unlock(&c->lock);
 	return r;
 }
 
@@ -356,27 +407,7 @@ fail:
 
 int cluster_was_removed(const struct cluster *c, const char *name)
 {
-	for (size_t i = 0; i < c->n_removed; i++)
-		if (strcmp(c->removed[i], name) == 0)
-			return 1;
-	return 0;
-}
-
-static void removed_set(struct cluster *c, const char *name, int removed)
-{
-	for (size_t i = 0; i < c->n_removed; i++)
-		if (strcmp(c->removed[i], name) == 0) {
-			if (!removed)
-				memmove(c->removed[i], c->removed[i + 1],
-					(c->n_removed-- - i - 1) * sizeof(c->removed[0]));
-			return;
-		}
-	if (removed) {
-		/* Full: the oldest removal is forgotten. */
-		if (c->n_removed == CLUSTER_REMOVED_MAX)
-			memmove(c->removed[0], c->removed[1], --c->n_removed * sizeof(c->removed[0]));
-		snprintf(c->removed[c->n_removed++], CLUSTER_NODE_MAX, "%s", name);
-	}
+	return c->state && cluster_state_is_removed(c->state, name);
 }
 
 /* --- the member side of a join --- */
@@ -423,7 +454,9 @@ int cluster_add_node(struct cluster *c, const char *name, const char *api, const
 	snprintf(n.gossip, sizeof(n.gossip), "%s", gossip);
 	snprintf(n.fp, sizeof(n.fp), "%s", fp);
 	pthread_mutex_lock(&c->lock);
-	removed_set(c, name, 0);
+	/* A removed node that joins anew is a member again. */
+	if (c->state)
+		cluster_state_set_removed(c->state, name, 0);
 	if (!c->state) {
 		r = CR_EBADREQ;
 		snprintf(err, errlen, "this node is not in a cluster");
@@ -458,7 +491,7 @@ int cluster_remove_node(struct cluster *c, const char *name, char *err, size_t e
 		c->state = NULL;
 	} else {
 		cluster_state_del_node(c->state, name);
-		removed_set(c, name, 1);
+		cluster_state_set_removed(c->state, name, 1);
 		r = cluster_state_save(c);
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -66,6 +66,14 @@ int cluster_add_node(struct cluster *c, const char *name, const char *api, const
  * state file goes, it is standalone again).  0, CR_ENOTFOUND. */
 int cluster_remove_node(struct cluster *c, const char *name, char *err, size_t errlen);
 
+/* Gossip key rotation on this node (keyring and state file): install a new
+ * key (accepted on receive), use it (seals what is sent), remove the old
+ * one.  HEX is 64 hex digits.  0, CR_ENOTFOUND (not installed), or
+ * CR_EBADREQ (not clustered, the key in use, ring full) with ERR. */
+enum cluster_key_op { CLUSTER_KEY_INSTALL, CLUSTER_KEY_USE, CLUSTER_KEY_REMOVE };
+int cluster_key_change(struct cluster *c, enum cluster_key_op op, const char *hex, char *err,
+		       size_t errlen);
+
 /* Members known to the cluster, this node included, sorted by name.
  * Returns the count written (at most MAX); 0 when standalone. */
 size_t cluster_members(struct cluster *c, struct cluster_member *out, size_t max);
@@ -74,12 +82,16 @@ int cluster_member_get(struct cluster *c, const char *name, struct cluster_membe
 /* Gossip counters (zero when standalone). */
 void cluster_stats(struct cluster *c, struct swim_stats *out);
 
-/* --- VM inventory (server/cluster_inv.c) --- */
+/* --- VM and storage inventory (server/cluster_inv.c) --- */
 
 /* Appends to ROWS the /cluster/resources "vm" rows of every other online
  * member, as last pulled (ROW_OK filters by VMID: privileges).  */
 void cluster_remote_vm_rows(struct cluster *c, cJSON *rows, int (*row_ok)(void *, int),
 			    void *arg);
+/* Appends the /cluster/resources "storage" rows of every other member, as
+ * last pulled (ROW_OK filters by storage id: privileges). */
+void cluster_remote_storage_rows(struct cluster *c, cJSON *rows,
+				 int (*row_ok)(void *, const char *storage), void *arg);
 /* 1 when some member other than this node has VMID in its inventory
  * (NODE gets its name, may be NULL). */
 int cluster_vmid_elsewhere(struct cluster *c, int vmid, char *node, size_t n);

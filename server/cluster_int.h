@@ -24,8 +24,6 @@ struct inv_node {
 	struct inv *inv;
 };
 
-#define CLUSTER_REMOVED_MAX 16
-
 struct cluster {
 	struct app *app;
 	pthread_mutex_t lock;         /* everything below but loop internals */
@@ -46,10 +44,6 @@ struct cluster {
 	uint64_t inv_epoch;
 	struct inv_node remote[CLUSTER_INV_NODES];
 	size_t n_remote;
-	/* Members removed here: gossip may still carry them for a while, so
-	 * they are not adopted again until they join anew. */
-	char removed[CLUSTER_REMOVED_MAX][CLUSTER_NODE_MAX];
-	size_t n_removed;
 	uint64_t rec_published_ms;
 	char rec_last[1024];
 };
@@ -64,7 +58,8 @@ int cluster_self_node(struct cluster *c, const char *link, struct cluster_state_
 int cluster_adopt_state(struct cluster *c, struct cluster_state *st, char *err, size_t errlen);
 /* Push/pull with known members gossip has no entry for; lock held. */
 void cluster_gossip_rejoin(struct cluster *c);
-/* 1 when NAME was removed from the cluster on this node; lock held. */
+/* 1 when NAME was removed from the cluster on this node (the state file's
+ * "removed" list); lock held. */
 int cluster_was_removed(const struct cluster *c, const char *name);
 /* Starts gossip for c->state (lock held).  0 or a code with ERR. */
 int cluster_gossip_start(struct cluster *c, char *err, size_t errlen);
@@ -76,26 +71,28 @@ int cluster_sync_start(struct cluster *c);
 void cluster_sync_stop(struct cluster *c);
 void cluster_sync_kick(struct cluster *c);
 
-/* cluster_inv.c: a VM inventory keyed by VMID, each row versioned. */
+/* cluster_inv.c: an inventory of /cluster/resources rows ("qemu" and
+ * "storage") keyed by their id, each row versioned. */
 struct inv *inv_new(void);
 void inv_free(struct inv *v);
-/* Replaces the content by ROWS (vm rows of /cluster/resources), bumping the
- * version of each changed, added or removed VMID.  Returns the inventory
- * version after the update. */
+/* Replaces the content by ROWS ("qemu" and "storage" rows of
+ * /cluster/resources), bumping the version of each changed, added or removed
+ * row.  Returns the inventory version after the update. */
 uint64_t inv_update_local(struct inv *v, const cJSON *rows);
 uint64_t inv_version(const struct inv *v);
+/* VM rows only. */
 size_t inv_count(const struct inv *v);
 /* Delta since SINCE (all rows when FULL). */
 cJSON *inv_delta(const struct inv *v, uint64_t since, int full);
 /* Applies a delta received from a peer.  0 or -EBADMSG. */
 int inv_apply(struct inv *v, const cJSON *delta);
-/* Calls FN for each row. */
+/* Calls FN for each row (VMID 0 for a storage row). */
 void inv_each(const struct inv *v, void (*fn)(void *, int vmid, const cJSON *row), void *arg);
 int inv_has(const struct inv *v, int vmid);
 
 /* Pulls member NODE's inventory (peer API) when its record says it changed. */
 void cluster_inv_pull(struct cluster *c, const char *node, const struct cluster_rec *rec);
-/* Rebuilds this node's inventory from the local VMs. */
+/* Rebuilds this node's inventory from the local VMs and storages. */
 void cluster_inv_refresh_local(struct cluster *c);
 
 /* cluster_access.c */

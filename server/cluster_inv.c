@@ -1,11 +1,14 @@
-/* VM inventories as versioned rows: this node's own (rebuilt from the local
- * VMs, each row's version bumped when what it says changes) and the cached
- * copies of the other members', kept current by pulling deltas through the
- * peer API when a member's gossiped record shows a newer version. */
+/* Inventories as versioned rows keyed by their resource id ("qemu/100",
+ * "storage/n1/local"): this node's own (rebuilt from the local VMs and
+ * storages, each row's version bumped when what it says changes) and the
+ * cached copies of the other members', kept current by pulling deltas
+ * through the peer API when a member's gossiped record shows a newer
+ * version. */
 #include "server/cluster.h"
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "server/api.h"
 #include "server/app.h"
 #include "server/cluster_int.h"
@@ -18,7 +21,8 @@
 #include <string.h>
 
 struct inv_row {
-	int vmid;
+	char *key;       /* the row's "id" */
+	int vmid;        /* 0: not a VM row */
 	int gone;        /* deleted: a tombstone so deltas can say so */
 	uint64_t ver;
 	char *stable;    /* the row without its fast-moving figures */
@@ -26,12 +30,13 @@ struct inv_row {
 };
 
 struct inv {
-	struct inv_row *rows; /* sorted by vmid */
+	struct inv_row *rows; /* sorted by key */
 	size_t n, cap;
 	uint64_t version;
 };
 
-/* Figures that change every second: a row is not "changed" for them. */
+/* Figures of a VM row that change every second: the row is not "changed"
+ * for them. */
 static const char *const volatile_keys[] = {
 	"cpu", "mem", "uptime", "netin", "netout", "diskread", "diskwrite", "disk",
 };
@@ -53,8 +58,10 @@ void inv_free(struct inv *v)
 {
 	if (!v)
 		return;
-	for (size_t i = 0; i < v->n; i++)
+	for (size_t i = 0; i < v->n; i++) {
 		row_clear(&v->rows[i]);
+		free(v->rows[i].key);
+	}
 	free(v->rows);
 	free(v);
 }
@@ -69,84 +76,107 @@ size_t inv_count(const struct inv *v)
 	size_t n = 0;
 
 	for (size_t i = 0; i < v->n; i++)
-		n += !v->rows[i].gone;
+		n += !v->rows[i].gone && v->rows[i].vmid > 0;
 	return n;
 }
 
-/* Index of VMID, or the insertion point with *FOUND 0. */
-static size_t find(const struct inv *v, int vmid, int *found)
+/* Index of KEY, or the insertion point with *FOUND 0. */
+static size_t find(const struct inv *v, const char *key, int *found)
 {
 	size_t lo = 0, hi = v->n;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
-		if (v->rows[mid].vmid < vmid)
+		if (strcmp(v->rows[mid].key, key) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	*found = lo < v->n && v->rows[lo].vmid == vmid;
+	*found = lo < v->n && strcmp(v->rows[lo].key, key) == 0;
 	return lo;
 }
 
 int inv_has(const struct inv *v, int vmid)
 {
+	char key[32];
 	int found;
-	size_t i = find(v, vmid, &found);
+	size_t i;
 
+	snprintf(key, sizeof(key), "qemu/%d", vmid);
+	i = find(v, key, &found);
 	return found && !v->rows[i].gone;
 }
 
-static struct inv_row *slot(struct inv *v, int vmid)
+/* The "id" of ROW, or NULL; a VM row's id must be "qemu/<vmid>". */
+static const char *row_key(const cJSON *row, int *vmid)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(row, "id"),
+		    *vm = cJSON_GetObjectItemCaseSensitive(row, "vmid");
+	int64_t n;
+
+	*vmid = 0;
+	if (!cJSON_IsString(id) || !id->valuestring[0] || strlen(id->valuestring) > 200)
+		return NULL;
+	if (strncmp(id->valuestring, "qemu/", 5) != 0)
+		return cJSON_IsNumber(vm) ? NULL : id->valuestring;
+	if (util_parse_i64(id->valuestring + 5, &n) < 0 || n < 1 || n > 999999999 ||
+	    !cJSON_IsNumber(vm) || vm->valuedouble != (double)n)
+		return NULL;
+	*vmid = (int)n;
+	return id->valuestring;
+}
+
+static struct inv_row *slot(struct inv *v, const char *key, int vmid)
 {
 	int found;
-	size_t i = find(v, vmid, &found);
+	size_t i = find(v, key, &found);
+	char *k;
 
 	if (found)
 		return &v->rows[i];
+	if (!(k = strdup(key)))
+		return NULL;
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 64;
 		struct inv_row *r = realloc(v->rows, cap * sizeof(*r));
 
-		if (!r)
+		if (!r) {
+			free(k);
 			return NULL;
+		}
 		v->rows = r;
 		v->cap = cap;
 	}
 	memmove(&v->rows[i + 1], &v->rows[i], (v->n - i) * sizeof(v->rows[0]));
 	memset(&v->rows[i], 0, sizeof(v->rows[0]));
+	v->rows[i].key = k;
 	v->rows[i].vmid = vmid;
 	v->rows[i].gone = 1;
 	v->n++;
 	return &v->rows[i];
 }
 
-static char *stable_text(const cJSON *row)
+static char *stable_text(const cJSON *row, int vmid)
 {
 	cJSON *copy = cJSON_Duplicate(row, 1);
 	char *s;
 
-	for (size_t i = 0; copy && i < sizeof(volatile_keys) / sizeof(volatile_keys[0]); i++)
+	for (size_t i = 0; copy && vmid && i < sizeof(volatile_keys) / sizeof(volatile_keys[0]);
+	     i++)
 		cJSON_DeleteItemFromObjectCaseSensitive(copy, volatile_keys[i]);
 	s = copy ? cJSON_PrintUnformatted(copy) : NULL;
 	cJSON_Delete(copy);
 	return s;
 }
 
-static int row_vmid(const cJSON *row)
-{
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(row, "vmid");
-
-	return cJSON_IsNumber(id) ? id->valueint : 0;
-}
-
-/* Stores ROW (a copy) at its VMID; bumps the version when it changed. */
+/* Stores ROW (a copy) at its id; bumps the version when it changed. */
 static void put_local(struct inv *v, const cJSON *row)
 {
-	int vmid = row_vmid(row);
-	struct inv_row *r = vmid > 0 ? slot(v, vmid) : NULL;
-	char *st = r ? stable_text(row) : NULL;
+	int vmid;
+	const char *key = row_key(row, &vmid);
+	struct inv_row *r = key ? slot(v, key, vmid) : NULL;
+	char *st = r ? stable_text(row, vmid) : NULL;
 
 	if (!st) {
 		free(st);
@@ -175,10 +205,11 @@ uint64_t inv_update_local(struct inv *v, const cJSON *rows)
 		return v->version;
 	cJSON_ArrayForEach(row, rows)
 	{
-		int found;
-		size_t i = find(v, row_vmid(row), &found);
+		int found, vmid;
+		const char *key = row_key(row, &vmid);
+		size_t i = key ? find(v, key, &found) : 0;
 
-		if (found)
+		if (key && found)
 			seen[i] = 1;
 	}
 	for (size_t i = 0; i < v->n; i++)
@@ -210,16 +241,42 @@ cJSON *inv_delta(const struct inv *v, uint64_t since, int full)
 		if (!r->gone)
 			cJSON_AddItemToArray(vms, cJSON_Duplicate(r->row, 1));
 		else if (!full)
-			cJSON_AddItemToArray(gone, cJSON_CreateNumber(r->vmid));
+			cJSON_AddItemToArray(gone, cJSON_CreateString(r->key));
 	}
 	return o;
 }
 
 static void clear_all(struct inv *v)
 {
-	for (size_t i = 0; i < v->n; i++)
+	for (size_t i = 0; i < v->n; i++) {
 		row_clear(&v->rows[i]);
+		free(v->rows[i].key);
+	}
 	v->n = 0;
+}
+
+static void apply_row(struct inv *v, const cJSON *it)
+{
+	int vmid;
+	const char *key = row_key(it, &vmid);
+	struct inv_row *r = key ? slot(v, key, vmid) : NULL;
+
+	if (!r)
+		return;
+	row_clear(r);
+	r->row = cJSON_Duplicate(it, 1);
+	r->gone = r->row == NULL;
+}
+
+static void apply_gone(struct inv *v, const cJSON *it)
+{
+	int found = 0;
+	size_t i = cJSON_IsString(it) ? find(v, it->valuestring, &found) : 0;
+
+	if (found) {
+		row_clear(&v->rows[i]);
+		v->rows[i].gone = 1;
+	}
 }
 
 int inv_apply(struct inv *v, const cJSON *delta)
@@ -232,25 +289,9 @@ int inv_apply(struct inv *v, const cJSON *delta)
 	    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(delta, "full")) == 1)
 		clear_all(v);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(delta, "vms"))
-	{
-		struct inv_row *r = row_vmid(it) > 0 ? slot(v, row_vmid(it)) : NULL;
-
-		if (!r)
-			continue;
-		row_clear(r);
-		r->row = cJSON_Duplicate(it, 1);
-		r->gone = r->row == NULL;
-	}
+		apply_row(v, it);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(delta, "gone"))
-	{
-		int found = 0;
-		size_t i = cJSON_IsNumber(it) ? find(v, it->valueint, &found) : 0;
-
-		if (cJSON_IsNumber(it) && found) {
-			row_clear(&v->rows[i]);
-			v->rows[i].gone = 1;
-		}
-	}
+		apply_gone(v, it);
 	v->version = (uint64_t)ver->valuedouble;
 	return 0;
 }
@@ -287,7 +328,8 @@ void cluster_inv_refresh_local(struct cluster *c)
 			   .who = &root };
 	cJSON *rows = cJSON_CreateArray(), *objs;
 
-	if (rows && api_qemu_resource_rows(&req, rows) == 0 && (objs = parsed_rows(rows))) {
+	if (rows && api_qemu_resource_rows(&req, rows) == 0 &&
+	    api_storage_resource_rows(&req, rows) == 0 && (objs = parsed_rows(rows))) {
 		pthread_mutex_lock(&c->lock);
 		inv_update_local(c->local, objs);
 		pthread_mutex_unlock(&c->lock);
@@ -377,31 +419,51 @@ void cluster_inv_pull(struct cluster *c, const char *node, const struct cluster_
 
 struct rows_arg {
 	cJSON *rows;
-	int (*ok)(void *, int);
+	int (*vm_ok)(void *, int);
+	int (*storage_ok)(void *, const char *);
 	void *arg;
 };
 
 static void add_row(void *p, int vmid, const cJSON *row)
 {
 	struct rows_arg *a = p;
+	const cJSON *sid = cJSON_GetObjectItemCaseSensitive(row, "storage");
+	int ok;
 
-	if (!a->ok || a->ok(a->arg, vmid))
+	if (a->storage_ok)
+		ok = !vmid && cJSON_IsString(sid) && a->storage_ok(a->arg, sid->valuestring);
+	else
+		ok = vmid > 0 && (!a->vm_ok || a->vm_ok(a->arg, vmid));
+	if (ok)
 		cJSON_AddItemToArray(a->rows, cJSON_Duplicate(row, 1));
 }
 
-void cluster_remote_vm_rows(struct cluster *c, cJSON *rows, int (*row_ok)(void *, int),
-			    void *arg)
+static void remote_rows(struct cluster *c, struct rows_arg *a)
 {
-	struct rows_arg a = { rows, row_ok, arg };
-
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->n_remote; i++) {
 		/* Members removed from the cluster drop out of the view. */
 		if (!c->state || !cluster_state_find(c->state, c->remote[i].name))
 			continue;
-		inv_each(c->remote[i].inv, add_row, &a);
+		inv_each(c->remote[i].inv, add_row, a);
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+void cluster_remote_vm_rows(struct cluster *c, cJSON *rows, int (*row_ok)(void *, int),
+			    void *arg)
+{
+	struct rows_arg a = { .rows = rows, .vm_ok = row_ok, .arg = arg };
+
+	remote_rows(c, &a);
+}
+
+void cluster_remote_storage_rows(struct cluster *c, cJSON *rows,
+				 int (*row_ok)(void *, const char *storage), void *arg)
+{
+	struct rows_arg a = { .rows = rows, .storage_ok = row_ok, .arg = arg };
+
+	remote_rows(c, &a);
 }
 
 int cluster_vmid_elsewhere(struct cluster *c, int vmid, char *node, size_t n)
@@ -444,7 +506,7 @@ static void conflicts_between(const struct inv *a, const char *an, const struct 
 			      const char *bn, cJSON *out)
 {
 	for (size_t i = 0; i < a->n; i++)
-		if (!a->rows[i].gone && inv_has(b, a->rows[i].vmid)) {
+		if (!a->rows[i].gone && a->rows[i].vmid > 0 && inv_has(b, a->rows[i].vmid)) {
 			add_conflict(out, a->rows[i].vmid, an);
 			add_conflict(out, a->rows[i].vmid, bn);
 		}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* --- node record --- */
 
@@ -281,6 +282,16 @@ int cluster_state_parse(const char *text, struct cluster_state *out, char *err, 
 		}
 		out->n_nodes++;
 	}
+	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(o, "keys"))
+		if (!cJSON_IsString(n) || cluster_key_from_hex(n->valuestring, key) < 0 ||
+		    cluster_state_key_install(out, n->valuestring) < 0) {
+			snprintf(err, errlen, "bad gossip key list");
+			goto out;
+		}
+	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(o, "removed"))
+		if (cJSON_IsString(n) && n->valuestring[0] &&
+		    strlen(n->valuestring) < CLUSTER_NODE_MAX)
+			cluster_state_set_removed(out, n->valuestring, 1);
 	r = 0;
 out:
 	cJSON_Delete(o);
@@ -304,7 +315,93 @@ cJSON *cluster_state_to_json(const struct cluster_state *st)
 		cJSON_AddStringToObject(n, "gossip", st->nodes[i].gossip);
 		cJSON_AddStringToObject(n, "fp", st->nodes[i].fp);
 	}
+	if (st->n_keys) {
+		cJSON *k = cJSON_AddArrayToObject(o, "keys");
+
+		for (size_t i = 0; k && i < st->n_keys; i++)
+			cJSON_AddItemToArray(k, cJSON_CreateString(st->keys[i]));
+	}
+	if (st->n_removed) {
+		cJSON *rm = cJSON_AddArrayToObject(o, "removed");
+
+		for (size_t i = 0; rm && i < st->n_removed; i++)
+			cJSON_AddItemToArray(rm, cJSON_CreateString(st->removed[i]));
+	}
 	return o;
+}
+
+static int key_index(const struct cluster_state *st, const char *hex)
+{
+	for (size_t i = 0; i < st->n_keys; i++)
+		if (strcasecmp(st->keys[i], hex) == 0)
+			return (int)i;
+	return -1;
+}
+
+int cluster_state_key_install(struct cluster_state *st, const char *hex)
+{
+	uint8_t key[32];
+
+	if (cluster_key_from_hex(hex, key) < 0)
+		return -EINVAL;
+	if (strcasecmp(st->key_hex, hex) == 0 || key_index(st, hex) >= 0)
+		return 0;
+	if (st->n_keys >= CLUSTER_KEYS_MAX)
+		return -ENOSPC;
+	cluster_key_to_hex(key, st->keys[st->n_keys++]);
+	return 0;
+}
+
+int cluster_state_key_use(struct cluster_state *st, const char *hex)
+{
+	int i = key_index(st, hex);
+	char old[CLUSTER_KEY_HEX];
+
+	if (strcasecmp(st->key_hex, hex) == 0)
+		return 0;
+	if (i < 0)
+		return -ENOENT;
+	memcpy(old, st->key_hex, sizeof(old));
+	memcpy(st->key_hex, st->keys[i], sizeof(old));
+	memcpy(st->keys[i], old, sizeof(old));
+	return 0;
+}
+
+int cluster_state_key_remove(struct cluster_state *st, const char *hex)
+{
+	int i = key_index(st, hex);
+
+	if (strcasecmp(st->key_hex, hex) == 0)
+		return -EBUSY;
+	if (i < 0)
+		return -ENOENT;
+	memmove(st->keys[i], st->keys[i + 1], (st->n_keys-- - (size_t)i - 1) * sizeof(st->keys[0]));
+	return 0;
+}
+
+int cluster_state_is_removed(const struct cluster_state *st, const char *name)
+{
+	for (size_t i = 0; i < st->n_removed; i++)
+		if (strcmp(st->removed[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+void cluster_state_set_removed(struct cluster_state *st, const char *name, int removed)
+{
+	for (size_t i = 0; i < st->n_removed; i++)
+		if (strcmp(st->removed[i], name) == 0) {
+			if (!removed)
+				memmove(st->removed[i], st->removed[i + 1],
+					(st->n_removed-- - i - 1) * sizeof(st->removed[0]));
+			return;
+		}
+	if (!removed || strlen(name) >= CLUSTER_NODE_MAX)
+		return;
+	/* Full: the oldest removal is forgotten. */
+	if (st->n_removed == CLUSTER_REMOVED_MAX)
+		memmove(st->removed[0], st->removed[1], --st->n_removed * sizeof(st->removed[0]));
+	snprintf(st->removed[st->n_removed++], CLUSTER_NODE_MAX, "%s", name);
 }
 
 const struct cluster_state_node *cluster_state_find(const struct cluster_state *st,

@@ -71,7 +71,8 @@ int cluster_fp_normalize(const char *in, char out[CLUSTER_FP_LEN]);
 
 /* --- the persisted cluster state (DATA/cluster/cluster.json) ---
  *   {"name":"prod","key":"<64 hex>","nodes":{"n1":{"api":"10.0.0.1:8006",
- *    "gossip":"10.0.0.1:7946","fp":"AA:..."},...}}
+ *    "gossip":"10.0.0.1:7946","fp":"AA:..."},...},"keys":["<64 hex>"],
+ *    "removed":["n9"]}
  * Members added later by gossip are written back, so a restarted node knows
  * whom to contact. */
 struct cluster_state_node {
@@ -82,12 +83,25 @@ struct cluster_state_node {
 };
 
 #define CLUSTER_STATE_NODES_MAX 256
+/* Gossip keys installed beside the primary one (rotation). */
+#define CLUSTER_KEYS_MAX 7
+/* Removals remembered (the oldest is forgotten beyond). */
+#define CLUSTER_REMOVED_MAX 64
 
 struct cluster_state {
 	char name[CLUSTER_NAME_MAX];
-	char key_hex[CLUSTER_KEY_HEX];
+	char key_hex[CLUSTER_KEY_HEX];   /* the primary key: seals what is sent */
+	/* Other installed keys ("keys":[hex]): packets sealed with them are
+	 * still accepted, so a key can be rotated without downtime. */
+	size_t n_keys;
+	char keys[CLUSTER_KEYS_MAX][CLUSTER_KEY_HEX];
 	size_t n_nodes;
 	struct cluster_state_node nodes[CLUSTER_STATE_NODES_MAX];
+	/* Members removed here ("removed":[names]): gossip may still carry
+	 * them (a removed node that keeps running), so their records are
+	 * refused, across restarts, until they join anew. */
+	size_t n_removed;
+	char removed[CLUSTER_REMOVED_MAX][CLUSTER_NODE_MAX];
 };
 
 /* Parses the state file text.  0 or -EBADMSG with ERR. */
@@ -101,6 +115,17 @@ int cluster_state_del_node(struct cluster_state *st, const char *name);
 /* The node named NAME or NULL. */
 const struct cluster_state_node *cluster_state_find(const struct cluster_state *st,
 						    const char *name);
+/* 1 when NAME is in the removed list. */
+int cluster_state_is_removed(const struct cluster_state *st, const char *name);
+/* Adds NAME to the removed list (REMOVED 1) or takes it out (0). */
+void cluster_state_set_removed(struct cluster_state *st, const char *name, int removed);
+/* Key rotation on the state (the keyring follows separately).  HEX is 64
+ * hex digits.  Install: adds a secondary key (no-op when present; -ENOSPC).
+ * Use: makes an installed key primary, the old one secondary (-ENOENT).
+ * Remove: drops a secondary key (-EBUSY for the primary, -ENOENT). */
+int cluster_state_key_install(struct cluster_state *st, const char *hex);
+int cluster_state_key_use(struct cluster_state *st, const char *hex);
+int cluster_state_key_remove(struct cluster_state *st, const char *hex);
 /* 32 bytes from 64 hex digits.  0 or -EINVAL. */
 int cluster_key_from_hex(const char *hex, uint8_t key[32]);
 void cluster_key_to_hex(const uint8_t key[32], char hex[CLUSTER_KEY_HEX]);

@@ -272,15 +272,27 @@ def wait_task(px, node, upid):
 
 @suite.test
 def test_same_resources_everywhere(c):
-    """/cluster/resources shows the same nodes and VMs from every node"""
+    """/cluster/resources shows the same nodes, VMs and storages from every node"""
     def view(n):
         rows = n.get("/cluster/resources")
         return sorted((r["type"], r["id"], r.get("node")) for r in rows
-                      if r["type"] in ("node", "qemu"))
+                      if r["type"] in ("node", "qemu", "storage"))
     want = view(c.nodes[2])
     assert ("node", "node/cl-a", "cl-a") in want, want
+    for m in c.nodes:
+        assert ("storage", f"storage/{m.node}/local", m.node) in want, want
     for n in c.nodes[:2]:
         ct.wait_for(f"{n.node} view", lambda n=n: view(n) == want, timeout=30)
+    # Another member's storage row carries the fields of a local one.
+    local = {r["id"]: r for r in c.nodes[2].get("/cluster/resources",
+                                                params={"type": "storage"})}
+    remote = {r["id"]: r for r in c.nodes[0].get("/cluster/resources",
+                                                 params={"type": "storage"})}
+    row = remote["storage/cl-c/local"]
+    for k in ("storage", "node", "plugintype", "content", "shared", "status", "maxdisk"):
+        ct.check_equal(row[k], local["storage/cl-c/local"][k], k)
+    ct.check_equal(row["status"], "available")
+    assert row["maxdisk"] > 0 and "disk" in row, row
 
 
 @suite.test
@@ -295,6 +307,42 @@ def test_user_created_on_a_logs_in_on_b(c):
                              data={"username": "gossip@pve", "password": "G0ssip-pw1"})
         return r.status_code == 200
     ct.wait_for("login of gossip@pve on B", login, timeout=30, step=1)
+
+
+def gossip_stats(node):
+    return [e for e in node.get("/cluster/status") if e["type"] == "cluster"][0]["gossip"]
+
+
+@suite.test
+def test_key_rotation(c):
+    """the gossip key is rotated on the running cluster through A: nobody is marked dead"""
+    a = c.nodes[0]
+    with open(os.path.join(a.data_dir, "cluster", "cluster.json")) as f:
+        old = json.load(f)["key"]
+    new = os.urandom(32).hex()
+    before = {n.node: gossip_stats(n) for n in c.nodes}
+    want = {n.node: "ok" for n in c.nodes}
+    for method, kw in (("POST", {"data": {"key": new}}), ("PUT", {"data": {"key": new}}),
+                       ("DELETE", {"params": {"key": old}})):
+        r = a.api(method, "/cluster/config/keys", **kw)
+        ct.check_equal(r.status_code, 200, f"{method}: {r.reason} {r.text}")
+        ct.check_equal(r.json()["data"], want, method)
+    r = a.api("DELETE", "/cluster/config/keys", params={"key": new})
+    assert r.status_code >= 400 and "in use" in r.reason, r.reason
+    r = a.api("PUT", "/cluster/config/keys", data={"key": "12ab"})
+    ct.check_equal(r.status_code, 400)
+    assert "key" in r.json()["errors"], r.text
+    for n in c.nodes:
+        with open(os.path.join(n.data_dir, "cluster", "cluster.json")) as f:
+            st = json.load(f)
+        ct.check_equal((st["key"], st.get("keys", [])), (new, []), n.node)
+    # Gossip goes on under the new key alone: more probes, no death declared.
+    for n in c.nodes:
+        ct.wait_for(f"{n.node} probes under the new key",
+                    lambda n=n: gossip_stats(n)["probes"] > before[n.node]["probes"] + 10,
+                    timeout=30)
+        ct.check_equal(gossip_stats(n)["deaths"], before[n.node]["deaths"], n.node)
+        ct.check_equal(online_view(n), {"cl-a": 1, "cl-b": 1, "cl-c": 1}, n.node)
 
 
 @suite.test
@@ -373,16 +421,34 @@ def test_foreign_key_dropped(c):
         d.cleanup()
 
 
+def state_file(node):
+    with open(os.path.join(node.data_dir, "cluster", "cluster.json")) as f:
+        return json.load(f)
+
+
 @suite.test
 def test_remove_node(c):
-    """corral cluster leave on C, delnode on A and B: the others drop it"""
+    """delnode C on A and B while C still runs, A restarted: C stays out; then C leaves"""
     a, b, cc = c.nodes
-    rc, out, err = corral(cc, "cluster", "leave")
-    ct.check_equal(rc, 0, f"corral cluster leave: {out} {err}")
     for n in (a, b):
         r = n.api("DELETE", "/cluster/config/nodes/cl-c")
         ct.check_equal(r.status_code, 200, r.text)
         ct.check_equal(sorted(online_view(n)), ["cl-a", "cl-b"])
+    st = state_file(a)
+    assert "cl-c" not in st["nodes"] and st.get("removed") == ["cl-c"], st
+    # C still gossips (and retries A every 5 s): a restarted A refuses it.
+    a.kill()
+    a.start()
+    ct.wait_for("restarted A sees B online", lambda: online_view(a) == {"cl-a": 1, "cl-b": 1},
+                timeout=40)
+    ct.wait_for("C's view has A again", lambda: online_view(cc).get("cl-a") == 1, timeout=40)
+    time.sleep(6)  # C's record has reached A by now; A must not adopt it
+    ct.check_equal(sorted(online_view(a)), ["cl-a", "cl-b"])
+    ct.check_equal(sorted(e["node"] for e in a.get("/cluster/config/nodes")), ["cl-a", "cl-b"])
+    assert "cl-c" not in state_file(a)["nodes"], state_file(a)
+    assert not any(r.get("node") == "cl-c" for r in a.get("/cluster/resources")), "cl-c rows"
+    rc, out, err = corral(cc, "cluster", "leave")
+    ct.check_equal(rc, 0, f"corral cluster leave: {out} {err}")
     st = cc.get("/cluster/status")
     ct.check_equal([e["name"] for e in st], ["cl-c"])
 

@@ -1,4 +1,5 @@
-/* Tests for server/cluster_inv.c (VM inventories as versioned deltas) and
+/* Tests for server/cluster_inv.c (VM and storage inventories as versioned
+ * deltas) and
  * the pure part of server/peer.c (which node a path names). */
 #include "server/cluster_int.h"
 #include "server/peer.h"
@@ -62,7 +63,7 @@ static void test_versions_and_deltas(void)
 	d = inv_delta(v, v1, 0);
 	CHECK_INT(count(d, "vms"), 1);
 	CHECK_INT(count(d, "gone"), 1);
-	CHECK_INT(cJSON_GetArrayItem(cJSON_GetObjectItem(d, "gone"), 0)->valueint, 101);
+	CHECK_STR(cJSON_GetArrayItem(cJSON_GetObjectItem(d, "gone"), 0)->valuestring, "qemu/101");
 	cJSON_Delete(d);
 	/* A full delta has every live row and no tombstones. */
 	d = inv_delta(v, 0, 1);
@@ -121,6 +122,62 @@ static void test_many_rows_stay_sorted(void)
 	inv_free(v);
 }
 
+static cJSON *storage_row(const char *sid, double disk)
+{
+	cJSON *o = cJSON_CreateObject();
+	char id[64];
+
+	snprintf(id, sizeof(id), "storage/n1/%s", sid);
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "type", "storage");
+	cJSON_AddStringToObject(o, "storage", sid);
+	cJSON_AddNumberToObject(o, "disk", disk);
+	return o;
+}
+
+static void each_storage(void *arg, int vmid, const cJSON *row)
+{
+	(void)row;
+	*(int *)arg += vmid == 0;
+}
+
+static void test_storage_rows(void)
+{
+	struct inv *own = inv_new(), *copy = inv_new();
+	cJSON *r = rows2(100, "running", 0, NULL, 0), *d, *bad;
+	int n = 0;
+	uint64_t v1;
+
+	cJSON_AddItemToArray(r, storage_row("local", 10));
+	cJSON_AddItemToArray(r, storage_row("nfs", 5));
+	/* A VM row whose id does not match its vmid is not taken. */
+	bad = row(300, "stopped", 0);
+	cJSON_ReplaceItemInObject(bad, "id", cJSON_CreateString("qemu/301"));
+	cJSON_AddItemToArray(r, bad);
+	v1 = inv_update_local(own, r);
+	CHECK(v1 == 3);
+	CHECK_INT((int)inv_count(own), 1);
+	CHECK(!inv_has(own, 300) && !inv_has(own, 301));
+	/* A storage's disk usage is a change (only VM figures are volatile). */
+	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(r, 1), "disk", cJSON_CreateNumber(11));
+	CHECK(inv_update_local(own, r) == v1 + 1);
+	cJSON_DeleteItemFromArray(r, 2);
+	inv_update_local(own, r);
+	cJSON_Delete(r);
+	d = inv_delta(own, v1 + 1, 0);
+	CHECK_STR(cJSON_GetArrayItem(cJSON_GetObjectItem(d, "gone"), 0)->valuestring,
+		  "storage/n1/nfs");
+	cJSON_Delete(d);
+	d = inv_delta(own, 0, 1);
+	CHECK_INT(inv_apply(copy, d), 0);
+	cJSON_Delete(d);
+	inv_each(copy, each_storage, &n);
+	CHECK_INT(n, 1);
+	CHECK(inv_has(copy, 100));
+	inv_free(own);
+	inv_free(copy);
+}
+
 static void test_path_node(void)
 {
 	char n[64];
@@ -139,6 +196,7 @@ static const struct test_case tests[] = {
 	{ "versions and deltas", test_versions_and_deltas },
 	{ "apply on a peer", test_apply_on_a_peer },
 	{ "many rows stay sorted", test_many_rows_stay_sorted },
+	{ "storage rows", test_storage_rows },
 	{ "path node", test_path_node },
 };
 

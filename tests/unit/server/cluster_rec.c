@@ -153,18 +153,82 @@ static void test_state_round_trip(void)
 	strcpy(n.api, "10.0.0.9:8006");
 	CHECK_INT(cluster_state_put_node(st, &n), 0); /* update in place */
 	CHECK_INT((int)st->n_nodes, 2);
+	cluster_state_set_removed(st, "n7", 1);
+	cluster_state_set_removed(st, "n8", 1);
+	cluster_state_set_removed(st, "n7", 1); /* once */
+	cluster_state_set_removed(st, "n8", 0);
 	j = cluster_state_to_json(st);
 	text = cJSON_Print(j);
 	CHECK_INT(cluster_state_parse(text, back, err, sizeof(err)), 0);
 	CHECK_STR(back->name, "prod");
 	CHECK_INT((int)back->n_nodes, 2);
 	CHECK_STR(cluster_state_find(back, "n1")->api, "10.0.0.9:8006");
+	CHECK_INT((int)back->n_removed, 1);
+	CHECK(cluster_state_is_removed(back, "n7") && !cluster_state_is_removed(back, "n8"));
 	CHECK_INT(cluster_state_del_node(back, "n2"), 0);
 	CHECK_INT(cluster_state_del_node(back, "n2"), -ENOENT);
 	CHECK(cluster_state_find(back, "n2") == NULL);
 	CHECK_STR(back->nodes[0].name, "n1");
 	free(text);
 	cJSON_Delete(j);
+	free(st);
+	free(back);
+}
+
+static void test_removed_list_bounded(void)
+{
+	struct cluster_state *st = calloc(1, sizeof(*st));
+	char name[16];
+
+	for (int i = 0; i < CLUSTER_REMOVED_MAX + 5; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		cluster_state_set_removed(st, name, 1);
+	}
+	/* The oldest removals are forgotten first. */
+	CHECK_INT((int)st->n_removed, CLUSTER_REMOVED_MAX);
+	CHECK(!cluster_state_is_removed(st, "n4") && cluster_state_is_removed(st, "n5"));
+	CHECK(cluster_state_is_removed(st, name));
+	free(st);
+}
+
+static void test_key_rotation(void)
+{
+	struct cluster_state *st = calloc(1, sizeof(*st)), *back = calloc(1, sizeof(*back));
+	char k1[65], k2[65], err[128], *text;
+	cJSON *j;
+
+	strcpy(st->name, "prod");
+	memset(k1, 'a', 64);
+	memset(k2, 'b', 64);
+	k1[64] = k2[64] = '\0';
+	strcpy(st->key_hex, k1);
+	CHECK_INT(cluster_state_key_use(st, k2), -ENOENT);
+	CHECK_INT(cluster_state_key_install(st, "B"), -EINVAL);
+	k2[0] = 'B'; /* any case */
+	CHECK_INT(cluster_state_key_install(st, k2), 0);
+	CHECK_INT(cluster_state_key_install(st, k2), 0);
+	CHECK_INT((int)st->n_keys, 1);
+	CHECK_INT(cluster_state_key_install(st, k1), 0); /* the primary */
+	CHECK_INT((int)st->n_keys, 1);
+	j = cluster_state_to_json(st);
+	text = cJSON_PrintUnformatted(j);
+	CHECK_INT(cluster_state_parse(text, back, err, sizeof(err)), 0);
+	CHECK_INT((int)back->n_keys, 1);
+	free(text);
+	cJSON_Delete(j);
+	CHECK_INT(cluster_state_key_use(back, k2), 0);
+	CHECK(back->key_hex[0] == 'b' && back->keys[0][0] == 'a');
+	CHECK_INT(cluster_state_key_remove(back, k2), -EBUSY);
+	CHECK_INT(cluster_state_key_remove(back, k1), 0);
+	CHECK_INT(cluster_state_key_remove(back, k1), -ENOENT);
+	CHECK_INT((int)back->n_keys, 0);
+	for (int i = 0; i < CLUSTER_KEYS_MAX; i++) {
+		memset(k1, '1' + i, 64);
+		CHECK_INT(cluster_state_key_install(back, k1), 0);
+	}
+	CHECK_INT(cluster_state_key_install(back, st->key_hex), -ENOSPC);
+	CHECK_INT(cluster_state_parse("{\"name\":\"x\",\"key\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"keys\":[\"zz\"]}",
+				      back, err, sizeof(err)), -EBADMSG);
 	free(st);
 	free(back);
 }
@@ -195,6 +259,8 @@ static const struct test_case tests[] = {
 	{ "cluster names and fingerprints", test_names_and_fingerprints },
 	{ "gossip key hex", test_key_hex },
 	{ "state round trip", test_state_round_trip },
+	{ "removed list bounded", test_removed_list_bounded },
+	{ "key rotation", test_key_rotation },
 	{ "state rejects", test_state_rejects },
 };
 
