@@ -20,6 +20,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "hv/vm.h"
+#include "tests/integration/hv_serial.h"
 #include "tests/unit/test.h"
 
 #define VMID 100
@@ -78,54 +79,7 @@ static int event_seen(const char *what, int timeout_ms)
 	return seen;
 }
 
-/* ---- serial console ------------------------------------------------------------ */
-
-static int serial_connect(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.serial0", run_dir, VMID);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		perror("connect serial0");
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Reads the console into OUT until NEEDLE shows up; SEND (if any) is typed
- * again every 5 s in case the shell was not there yet. */
-static int serial_expect(int fd, struct buf *out, const char *needle, const char *send,
-			 int timeout_ms)
-{
-	uint64_t deadline = util_now_ms() + (uint64_t)timeout_ms, next_send = 0;
-	char chunk[4096];
-
-	while (util_now_ms() < deadline) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (send && util_now_ms() >= next_send) {
-			util_write_all(fd, send, strlen(send));
-			next_send = util_now_ms() + 5000;
-		}
-		if (poll(&pfd, 1, 200) <= 0)
-			continue;
-		n = read(fd, chunk, sizeof(chunk));
-		if (n <= 0)
-			break;
-		buf_append(out, chunk, (size_t)n);
-		if (strstr(out->data, needle))
-			return 1;
-	}
-	fprintf(stderr, "  console so far:\n%s\n", out->data ? out->data : "");
-	return 0;
-}
-
 /* ---- fixtures ----------------------------------------------------------------------- */
-
-static int run_cmd(const char *cmd);
 
 /* Whatever happens, no QEMU or test bridge outlives the test. */
 static void kill_leftover(void)
@@ -138,15 +92,9 @@ static void kill_leftover(void)
 		kill(atoi(text), SIGKILL);
 	free(text);
 	if (access("/sys/class/net/crlhvtest0", F_OK) == 0)
-		run_cmd("ip link del crlhvtest0");
+		hv_run_cmd("ip link del crlhvtest0");
 }
 
-static int run_cmd(const char *cmd)
-{
-	int st = system(cmd);
-
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void setup(void)
 {
@@ -166,7 +114,7 @@ static void setup(void)
 	snprintf(data_disk, sizeof(data_disk), "%s/vm-100-disk-1.raw", test_tmpdir());
 	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 -F qcow2 -b '%s' '%s'",
 		 guest ? guest : gpath, overlay);
-	CHECK_INT(run_cmd(cmd), 0);
+	CHECK_INT(hv_run_cmd(cmd), 0);
 	fd = open(data_disk, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	CHECK_INT(ftruncate(fd, 1 << 20), 0);
 	close(fd);
@@ -198,12 +146,12 @@ static void test_boot_marker(void)
 	CHECK_STR(hv_accel(h), hv_kvm_usable() ? "kvm" : "tcg");
 	CHECK_INT(start_vm(), 0);
 	CHECK_INT(hv_vm_running(h, VMID), 1);
-	fd = serial_connect();
+	fd = hv_serial_connect(run_dir, VMID);
 	CHECK(fd >= 0);
-	CHECK(serial_expect(fd, &out, "CORRAL-GUEST-READY", NULL, BOOT_TIMEOUT_MS));
+	CHECK(hv_serial_expect(fd, &out, "CORRAL-GUEST-READY", NULL, BOOT_TIMEOUT_MS));
 	CHECK(out.data && strstr(out.data, "CORRAL-BOOT-COUNT 1") != NULL);
 	/* a shell on the console answers a typed command */
-	CHECK(serial_expect(fd, &out, "hv-42", "echo hv-$((6*7))\n", 60000));
+	CHECK(hv_serial_expect(fd, &out, "hv-42", "echo hv-$((6*7))\n", 60000));
 	buf_free(&out);
 	close(fd);
 }
@@ -272,8 +220,8 @@ static void test_kill9_noticed(void)
 	int fd;
 
 	CHECK_INT(start_vm(), 0);
-	fd = serial_connect();
-	CHECK(serial_expect(fd, &out, "CORRAL-GUEST-READY", NULL, BOOT_TIMEOUT_MS));
+	fd = hv_serial_connect(run_dir, VMID);
+	CHECK(hv_serial_expect(fd, &out, "CORRAL-GUEST-READY", NULL, BOOT_TIMEOUT_MS));
 	CHECK(out.data && strstr(out.data, "CORRAL-BOOT-COUNT 2") != NULL); /* data disk kept it */
 	close(fd);
 	buf_free(&out);
@@ -306,8 +254,8 @@ static void test_reattach(void)
 	CHECK_INT(after.running, 1);
 	CHECK_INT(after.pid, before.pid);
 	CHECK_STR(after.qmpstatus, "running");
-	fd = serial_connect();
-	CHECK(serial_expect(fd, &out, "hv-42-again", "echo hv-$((40+2))-again\n", BOOT_TIMEOUT_MS));
+	fd = hv_serial_connect(run_dir, VMID);
+	CHECK(hv_serial_expect(fd, &out, "hv-42-again", "echo hv-$((40+2))-again\n", BOOT_TIMEOUT_MS));
 	close(fd);
 	buf_free(&out);
 	events_clear();
@@ -328,22 +276,22 @@ static void test_bridged_nic(void)
 	ssize_t n;
 	int fd;
 
-	CHECK_INT(run_cmd("ip link add crlhvtest0 type bridge && ip link set crlhvtest0 up"), 0);
+	CHECK_INT(hv_run_cmd("ip link add crlhvtest0 type bridge && ip link set crlhvtest0 up"), 0);
 	CHECK_INT(vmconf_update(conf, keys, vals, 1, NULL, &errs), 0);
 	CHECK_INT(start_vm(), 0);
 	n = readlink("/sys/class/net/tap100i1/master", master, sizeof(master) - 1);
 	master[n > 0 ? n : 0] = '\0';
 	CHECK(strstr(master, "crlhvtest0") != NULL);
-	fd = serial_connect();
-	CHECK(serial_expect(fd, &out, "CORRAL-GUEST-READY", NULL, BOOT_TIMEOUT_MS));
-	CHECK(serial_expect(fd, &out, "carrier=0",
+	fd = hv_serial_connect(run_dir, VMID);
+	CHECK(hv_serial_expect(fd, &out, "CORRAL-GUEST-READY", NULL, BOOT_TIMEOUT_MS));
+	CHECK(hv_serial_expect(fd, &out, "carrier=0",
 			    "ip link set eth1 up; echo carrier=$(cat /sys/class/net/eth1/carrier)\n", 60000));
 	close(fd);
 	buf_free(&out);
 	CHECK_INT(hv_vm_stop(h, VMID, 10000, err, sizeof(err)), 0);
 	CHECK(access("/sys/class/net/tap100i1", F_OK) != 0);
 	CHECK_INT(vmconf_update(conf, NULL, NULL, 0, "net1", &errs), 0);
-	run_cmd("ip link del crlhvtest0");
+	hv_run_cmd("ip link del crlhvtest0");
 }
 
 static void test_start_errors(void)

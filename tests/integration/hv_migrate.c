@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "hv/migrate.h"
 #include "hv/vm.h"
+#include "tests/integration/hv_serial.h"
 #include "tests/unit/test.h"
 
 #define VMID 100
@@ -45,48 +46,6 @@ static long last_count; /* highest counter value seen on the console */
 
 /* ---- console ------------------------------------------------------------------------ */
 
-static int serial_connect(const struct side *s)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.serial0", s->run_dir, VMID);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		perror("connect serial0");
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Reads until NEEDLE; SEND typed again every 5 s. */
-static int serial_expect(int fd, struct buf *out, const char *needle, const char *send,
-			 int timeout_ms)
-{
-	uint64_t deadline = util_now_ms() + (uint64_t)timeout_ms, next_send = 0;
-	char chunk[4096];
-
-	while (util_now_ms() < deadline) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (send && util_now_ms() >= next_send) {
-			util_write_all(fd, send, strlen(send));
-			next_send = util_now_ms() + 5000;
-		}
-		if (poll(&pfd, 1, 200) <= 0)
-			continue;
-		n = read(fd, chunk, sizeof(chunk));
-		if (n <= 0)
-			break;
-		buf_append(out, chunk, (size_t)n);
-		if (strstr(out->data, needle))
-			return 1;
-	}
-	fprintf(stderr, "  console so far:\n%s\n", out->data ? out->data : "");
-	return 0;
-}
-
 /* Highest "TICK <n> END" in TEXT (the pattern keeps typed-command echoes
  * and interleaved output from counting). */
 static long max_count(const char *text)
@@ -108,7 +67,7 @@ static long count_after(const struct side *s, long above)
 	struct buf out = BUF_INIT;
 	char chunk[4096];
 	long c = -1;
-	int fd = serial_connect(s);
+	int fd = hv_serial_connect(s->run_dir, VMID);
 
 	while (fd >= 0 && c <= above + 1 && util_now_ms() < deadline) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -132,13 +91,6 @@ static long count_after(const struct side *s, long above)
 }
 
 /* ---- fixtures ----------------------------------------------------------------------- */
-
-static int run_cmd(const char *cmd)
-{
-	int st = system(cmd);
-
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void kill_side(const struct side *s)
 {
@@ -179,7 +131,7 @@ static void target_disks(const struct side *s)
 	unlink(s->disk1);
 	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 '%s' 64M && truncate -s 1M '%s'",
 		 s->disk0, s->disk1);
-	CHECK_INT(run_cmd(cmd), 0);
+	CHECK_INT(hv_run_cmd(cmd), 0);
 }
 
 static void setup(void)
@@ -198,7 +150,7 @@ static void setup(void)
 		 "mkdir -p '%s/a' '%s/b' && qemu-img create -q -f qcow2 -F qcow2 -b "
 		 "'%s/build/guest/guest.qcow2' '%s' && truncate -s 1M '%s'",
 		 test_tmpdir(), test_tmpdir(), base, A.disk0, A.disk1);
-	CHECK_INT(run_cmd(cmd), 0);
+	CHECK_INT(hv_run_cmd(cmd), 0);
 	conf = vmconf_new();
 	CHECK_INT(vmconf_update(conf, keys, vals, 6, NULL, &errs), 0);
 	CHECK_INT(hv_mig_tls_new(&tls, err, sizeof(err)), 0);
@@ -321,10 +273,10 @@ static void test_boot_and_counter(void)
 
 	setup();
 	CHECK_INT(hv_vm_start(A.h, VMID, conf, A.disks, 2, START_TIMEOUT_MS, err, sizeof(err)), 0);
-	fd = serial_connect(&A);
+	fd = hv_serial_connect(A.run_dir, VMID);
 	CHECK(fd >= 0);
-	CHECK(serial_expect(fd, &out, "CORRAL-GUEST-READY", NULL, BOOT_TIMEOUT_MS));
-	CHECK(serial_expect(fd, &out, "TICK 3 END", counter, 60000));
+	CHECK(hv_serial_expect(fd, &out, "CORRAL-GUEST-READY", NULL, BOOT_TIMEOUT_MS));
+	CHECK(hv_serial_expect(fd, &out, "TICK 3 END", counter, 60000));
 	last_count = max_count(out.data);
 	buf_free(&out);
 	close(fd);
@@ -358,18 +310,18 @@ static void test_migrate_a_to_b(void)
 static void test_data_on_target(void)
 {
 	struct buf out = BUF_INIT;
-	int fd = serial_connect(&B);
+	int fd = hv_serial_connect(B.run_dir, VMID);
 
 	if (skip_after_failure())
 		return;
 
 	CHECK(fd >= 0);
-	CHECK(serial_expect(fd, &out, "SEEN-DATA-BEFORE",
+	CHECK(hv_serial_expect(fd, &out, "SEEN-DATA-BEFORE",
 			    "dd if=/dev/vdb bs=512 skip=100 count=1 2>/dev/null | "
 			    "grep -q DATA-BEFORE && echo SEEN-DATA-BEFORE\n",
 			    30000));
 	/* no reboot: the boot counter on the data disk still says 1 */
-	CHECK(serial_expect(fd, &out, "BOOTS-1",
+	CHECK(hv_serial_expect(fd, &out, "BOOTS-1",
 			    "dd if=/dev/vdb bs=64 count=1 2>/dev/null | grep -q 'CORRAL-BOOTS 1$' "
 			    "&& echo BOOTS-$((0+1))\n",
 			    30000));

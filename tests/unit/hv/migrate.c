@@ -32,6 +32,8 @@ struct fake {
 	int paused;               /* query-status says paused */
 	int continued;            /* migrate-continue seen */
 	int mig_cancelled;        /* migrate_cancel seen */
+	int completed;            /* job-complete calls */
+	const char *nodes;        /* query-named-block-nodes answer (JSON) */
 };
 
 static cJSON *jobs_json(const struct fake *f)
@@ -46,7 +48,8 @@ static cJSON *jobs_json(const struct fake *f)
 		cJSON_AddNumberToObject(j, "offset", 100);
 		cJSON_AddNumberToObject(j, "len", 100);
 		cJSON_AddBoolToObject(j, "ready", 1);
-		cJSON_AddStringToObject(j, "status", f->cancelled > i ? "concluded" : "ready");
+		cJSON_AddStringToObject(j, "status",
+					f->cancelled > i || f->completed > i ? "concluded" : "ready");
 		cJSON_AddItemToArray(a, j);
 	}
 	return a;
@@ -93,12 +96,16 @@ static int fake_qmp(void *ctx, const char *cmd, const cJSON *args, int timeout_m
 		f->mig_cancelled = 1;
 	if (strcmp(cmd, "cont") == 0)
 		f->paused = 0;
+	if (strcmp(cmd, "job-complete") == 0)
+		f->completed++;
 	if (ret && strcmp(cmd, "query-status") == 0)
 		*ret = cJSON_Parse(f->paused ? "{\"status\":\"paused\"}" : "{\"status\":\"running\"}");
 	else if (ret && strcmp(cmd, "query-block-jobs") == 0)
 		*ret = jobs_json(f);
 	else if (ret && strcmp(cmd, "query-migrate") == 0)
 		*ret = migrate_json(f);
+	else if (ret && strcmp(cmd, "query-named-block-nodes") == 0)
+		*ret = cJSON_Parse(f->nodes ? f->nodes : "[]");
 	else if (ret)
 		*ret = cJSON_CreateObject();
 	return 0;
@@ -264,6 +271,68 @@ static void test_source_mirror_failure(void)
 	buf_free(&f.log);
 }
 
+/* ---- local disk move ------------------------------------------------------------------- */
+
+#define ORIG_NODES "[{\"node-name\":\"file-virtio0\"},{\"node-name\":\"drive-virtio0\"}]"
+
+static void test_local_move(void)
+{
+	struct fake f = { .log = BUF_INIT, .nodes = ORIG_NODES };
+	struct hv_mig_qemu q = { .fn = fake_qmp, .ctx = &f };
+	static const char *const seq[] = { "query-named-block-nodes", "blockdev-add",
+					   "blockdev-mirror", "query-block-jobs", "job-complete",
+					   "job-dismiss", "blockdev-del", "blockdev-del" };
+
+	progress_calls = stop_in_ram = 0;
+	CHECK_INT(hv_mig_local_move(&q, "virtio0", "/p/vm-100-disk-1.raw", "raw", 2048,
+				    on_progress, NULL, err, sizeof(err)), 0);
+	CHECK(in_order(&f, seq, ARRAY_SIZE(seq)));
+	CHECK(strstr(logged(&f), "blockdev-add {\"driver\":\"raw\",\"file\":{\"driver\":\"file\","
+				 "\"node-name\":\"mig-file-virtio0\",\"filename\":"
+				 "\"/p/vm-100-disk-1.raw\"},\"node-name\":\"mig-virtio0\"}"));
+	CHECK(strstr(logged(&f), "\"device\":\"drive-virtio0\",\"target\":\"mig-virtio0\""));
+	CHECK(strstr(logged(&f), "\"speed\":2097152") != NULL);
+	CHECK(strstr(logged(&f), "blockdev-del {\"node-name\":\"drive-virtio0\"}") != NULL);
+	CHECK(strstr(logged(&f), "blockdev-del {\"node-name\":\"file-virtio0\"}") != NULL);
+	CHECK(strstr(logged(&f), "block-job-cancel") == NULL);
+	CHECK(progress_calls >= 1);
+	buf_free(&f.log);
+}
+
+/* After one move the drive's node is mig-KEY: the next move goes back to the
+ * original names. */
+static void test_local_move_again(void)
+{
+	struct fake f = { .log = BUF_INIT, .nodes = "[{\"node-name\":\"mig-virtio0\"}]" };
+	struct hv_mig_qemu q = { .fn = fake_qmp, .ctx = &f };
+
+	CHECK_INT(hv_mig_local_move(&q, "virtio0", "/p/x.qcow2", "qcow2", 0, NULL, NULL, err,
+				    sizeof(err)), 0);
+	CHECK(strstr(logged(&f), "\"device\":\"mig-virtio0\",\"target\":\"drive-virtio0\""));
+	CHECK(strstr(logged(&f), "\"node-name\":\"file-virtio0\",\"filename\":\"/p/x.qcow2\""));
+	CHECK(strstr(logged(&f), "blockdev-del {\"node-name\":\"mig-virtio0\"}") != NULL);
+	CHECK(strstr(logged(&f), "blockdev-del {\"node-name\":\"mig-file-virtio0\"}") != NULL);
+	CHECK(strstr(logged(&f), "\"speed\"") == NULL);
+	buf_free(&f.log);
+}
+
+/* A failed switch leaves the VM on its disk: the job abandoned, the new
+ * nodes removed, the old ones kept. */
+static void test_local_move_failure(void)
+{
+	struct fake f = { .log = BUF_INIT, .nodes = ORIG_NODES, .fail_cmd = "job-complete" };
+	struct hv_mig_qemu q = { .fn = fake_qmp, .ctx = &f };
+
+	CHECK_INT(hv_mig_local_move(&q, "virtio0", "/p/y.qcow2", "qcow2", 0, NULL, NULL, err,
+				    sizeof(err)), CR_EQMP);
+	CHECK(strstr(err, "scripted failure") != NULL);
+	CHECK(strstr(logged(&f), "{\"device\":\"mig-virtio0\",\"force\":true}") != NULL);
+	CHECK(strstr(logged(&f), "blockdev-del {\"node-name\":\"mig-virtio0\"}") != NULL);
+	CHECK(strstr(logged(&f), "blockdev-del {\"node-name\":\"mig-file-virtio0\"}") != NULL);
+	CHECK(strstr(logged(&f), "blockdev-del {\"node-name\":\"drive-virtio0\"}") == NULL);
+	buf_free(&f.log);
+}
+
 /* ---- parsers ---------------------------------------------------------------------------- */
 
 static void test_parse(void)
@@ -365,6 +434,9 @@ static const struct test_case tests[] = {
 	{ "source_rollback_after_failure", test_source_rollback_after_failure },
 	{ "source_stopped_in_ram", test_source_stopped_in_ram },
 	{ "source_mirror_failure", test_source_mirror_failure },
+	{ "local_move", test_local_move },
+	{ "local_move_again", test_local_move_again },
+	{ "local_move_failure", test_local_move_failure },
 	{ "parse", test_parse },
 	{ "tls", test_tls },
 	{ "tls_files", test_tls_files },
