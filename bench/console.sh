@@ -4,13 +4,11 @@
 # (TCG here) and the test guest (make guest).  Writes build/bench/console.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.bash
 
-OUT=build/bench/console.md
 [ -e build/guest/guest.qcow2 ] || make -s guest
-mkdir -p "$(dirname "$OUT")"
-load=$(cut -d' ' -f1-3 /proc/loadavg)
-tmp=$(mktemp /tmp/corral-bench-console.XXXXXX)
-trap 'rm -f "$tmp"' EXIT
-CORRAL_BINDIR=${CORRAL_BINDIR:-$PWD/bin} timeout 900 /usr/bin/python3 bench/console.py >"$tmp"
-{ cat "$tmp"; echo "Load average before the run: $load."; } >"$OUT"
-cat "$OUT"
+tmp=$(mktemp -d /tmp/corral-bench-console.XXXXXX)
+trap bench_cleanup EXIT
+export CORRAL_BINDIR=${CORRAL_BINDIR:-$PWD/bin}
+bench_report build/bench/console.md \
+	timeout 900 /usr/bin/python3 bench/console.py

@@ -15,6 +15,9 @@ bench_cleanup() {
 	for p in $corrald_pid $bench_pids; do
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
+	for p in "$tmp"/corrald/run/*.pid; do # QEMUs left by a failed run
+		[ -e "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null
+	done
 	[ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
 	sleep 0.2
 	rm -rf "$tmp"
@@ -72,3 +75,16 @@ CONF
 }
 
 verdict() { awk -v ok="$1" 'BEGIN {print (ok ? "met" : "**not met**")}'; }
+
+# Runs CMD... (the measuring program: markdown on stdout), writes its output
+# and the load average from before the run to OUT and shows it:
+# bench_report OUT CMD...
+bench_report() {
+	local out=$1 load
+	shift
+	mkdir -p "$(dirname "$out")"
+	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	"$@" >"$tmp/report.md"
+	{ cat "$tmp/report.md"; echo; echo "Load average before the run: $load."; } >"$out"
+	cat "$out"
+}
