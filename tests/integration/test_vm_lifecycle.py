@@ -10,46 +10,19 @@ arrives with the storage work.  The cases run in order and share one VM."""
 import os
 import signal
 
-from corral_guest import api as proxmox_api
-from corral_guest import (BOOT_TIMEOUT, READY, TASK_TIMEOUT, Serial, put_guest_disk, run_suite,
-                          task_ok, wait_task)
+from corral_guest import BOOT_TIMEOUT, READY, Serial, VmCtx, put_guest_disk, run_suite
 from corral_test import Suite, check_equal, wait_for
 
 suite = Suite("vm lifecycle")
 VMID = 100
 
 
-class Ctx:
+class Ctx(VmCtx):
     def __init__(self, d):
-        self.d = d
-        self.api = None
-        self.connect()
-
-    def connect(self):
-        self.api = proxmox_api(self.d)
-
-    @property
-    def node(self):
-        return self.api.nodes(self.d.node)
-
-    @property
-    def vm(self):
-        return self.node.qemu(VMID)
-
-    def wait(self, upid, timeout=TASK_TIMEOUT):
-        """Waits for task UPID; returns (exitstatus, log text)."""
-        return wait_task(self.node, upid, timeout)
-
-    def ok(self, upid, timeout=TASK_TIMEOUT):
-        return task_ok(self.node, upid, timeout)
+        super().__init__(d, VMID)
 
     def status(self):
         return self.vm.status.current.get()
-
-    def raw(self, method, path, **kw):
-        """A plain HTTP request (to see status codes and reason phrases)."""
-        s = self.d.session()
-        return s.request(method, self.d.url + path, **kw)
 
     def run_dir(self):
         return os.path.join(self.d.data_dir, "run")
