@@ -11,6 +11,7 @@
 #include "server/auth.h"
 #include "server/cluster.h"
 #include "server/router.h"
+#include "server/ws_bridge.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -191,6 +192,33 @@ out:
 	return r;
 }
 
+void *peer_tls_connect(const struct peer_target *t, char *err, size_t errlen)
+{
+	/* Only the handshake reads the pin, within curl_easy_perform. */
+	struct pin pin = { .want = t->fp };
+	struct buf url = BUF_INIT;
+	CURL *k = curl_easy_init();
+	CURLcode cc;
+
+	if (!k || buf_printf(&url, strchr(t->host, ':') ? "https://[%s]:%u/" : "https://%s:%u/",
+			     t->host, t->port) < 0) {
+		snprintf(err, errlen, "out of memory");
+		curl_easy_cleanup(k);
+		return NULL;
+	}
+	set_options(k, "GET", url.data, &pin, NULL, 0);
+	curl_easy_setopt(k, CURLOPT_CONNECT_ONLY, 1L);
+	cc = curl_easy_perform(k);
+	buf_free(&url);
+	if (cc != CURLE_OK) {
+		transport_error(cc, &pin, err, errlen);
+		curl_easy_cleanup(k);
+		return NULL;
+	}
+	curl_easy_setopt(k, CURLOPT_SSL_CTX_DATA, NULL);
+	return k;
+}
+
 void peer_reply_free(struct peer_reply *r)
 {
 	cJSON_Delete(r->json);
@@ -362,14 +390,16 @@ static void copy_reply(struct peer_reply *rp, struct router_reply *out)
 		out->reason = strdup(rp->reason);
 }
 
-static int do_forward(const struct peer_target *t, const struct router_request *rq,
-		      struct router_reply *out, char *err, size_t errlen)
+static int do_forward(struct app *app, const struct peer_target *t,
+		      const struct router_request *rq, struct router_reply *out, char *err,
+		      size_t errlen)
 {
 	struct buf url = BUF_INIT, hb = BUF_INIT;
 	const char *headers[4];
 	struct peer_reply rp;
-	char *esc = curl_easy_escape(NULL, rq->path, 0);
-	int r = esc ? forward_headers(rq, &hb, headers) : -ENOMEM;
+	char *esc = curl_easy_escape(NULL, rq->path, 0), full[8192];
+	int r = esc ? forward_headers(rq, &hb, headers) : -ENOMEM, ws = 0;
+	char werr[128];
 
 	/* The router saw the path percent-decoded: encode it again, keeping '/'. */
 	for (char *p = esc; r == 0 && *p; p++) {
@@ -383,13 +413,17 @@ static int do_forward(const struct peer_target *t, const struct router_request *
 	if (r == 0 && rq->query && rq->query[0])
 		r = buf_printf(&url, "?%s", rq->query);
 	if (r == 0) {
-		char full[8192];
-
 		snprintf(full, sizeof(full), "/api2/json%s", url.data ? url.data : "");
-		r = peer_https(t, rq->method, full, headers, rq->content_type, rq->body,
-			       rq->body_len, &rp, err, errlen);
+		/* A console websocket: relayed to the member's (peer_ws.c). */
+		ws = rq->conn && strcmp(rq->method, "GET") == 0 &&
+		     ws_request_check(rq->conn, werr, sizeof(werr)) == 0;
+		if (ws)
+			r = peer_ws_forward(app, t, full, rq, out, err, errlen);
+		else
+			r = peer_https(t, rq->method, full, headers, rq->content_type, rq->body,
+				       rq->body_len, &rp, err, errlen);
 	}
-	if (r == 0) {
+	if (r == 0 && !ws) {
 		copy_reply(&rp, out);
 		peer_reply_free(&rp);
 	}
@@ -411,7 +445,7 @@ int peer_forward(struct app *app, const struct router_request *rq, struct router
 		return 0;
 	r = target_of(app, node, &pi, &t, err, sizeof(err));
 	if (r == 0)
-		r = do_forward(&t, rq, out, err, sizeof(err));
+		r = do_forward(app, &t, rq, out, err, sizeof(err));
 	if (r == CR_ENOTFOUND)
 		reply_text(out, 500, err);
 	else if (r < 0)

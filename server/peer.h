@@ -102,6 +102,20 @@ int peer_https(const struct peer_target *t, const char *method, const char *url_
 	       const char *const *headers, const char *content_type, const char *body,
 	       size_t body_len, struct peer_reply *out, char *err, size_t errlen);
 
+/* A TLS connection to T, its certificate pinned, for raw bytes
+ * (curl_easy_send/recv on the CURL handle returned; curl_easy_cleanup it).
+ * NULL with ERR when the member cannot be reached. */
+void *peer_tls_connect(const struct peer_target *t, char *err, size_t errlen);
+
+/* server/peer_ws.c: a console websocket upgrade RQ for another member,
+ * sent to T as URL_PATH (under /api2/json, query included) with the
+ * caller's cookie or Authorization.  When the member answers 101, OUT gets
+ * the upgrade (ws_bridge.h) and a relay thread carries the bytes both ways;
+ * another answer is copied into OUT.  0, or CR_EPEER with ERR. */
+int peer_ws_forward(struct app *app, const struct peer_target *t, const char *url_path,
+		    const struct router_request *rq, struct router_reply *out, char *err,
+		    size_t errlen);
+
 /* Request forwarding (called by the router before dispatch): when RQ's path
  * is /nodes/{node}/... for a NODE that is not this one, forwards the
  * request unchanged (method, path, query, body, the caller's cookie,

@@ -10,12 +10,14 @@ import json
 import os
 import random
 import shutil
+import struct
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import corral_netns  # noqa: E402
+import corral_ws  # noqa: E402
 import corral_test as ct  # noqa: E402
 from proxmoxer import ProxmoxAPI  # noqa: E402
 
@@ -258,8 +260,44 @@ def test_vm_on_c_through_a(c):
     r = a.api("POST", "/nodes/cl-a/qemu", data={"vmid": vmid, "memory": 64})
     ct.check_equal(r.status_code, 400, r.text)
     assert "already exists" in json.dumps(r.json()), r.text
+    console_through_a(a, vmid)
     upid = px.nodes("cl-c").qemu(vmid).status.stop.post()
     wait_task(px, "cl-c", upid)
+
+
+def console_through_a(a, vmid):
+    """vncproxy for the VM on C asked on A (forwarded), its websocket opened on
+    A (relayed to C's): the RFB handshake goes through both ways."""
+    ticket, _ = a.login()
+    s = a.session()
+    r = s.post(a.url + f"/nodes/cl-c/qemu/{vmid}/vncproxy", data={"websocket": 1})
+    ct.check_equal(r.status_code, 200, r.text)
+    g = r.json()["data"]
+    # A forged ticket: C refuses the upgrade and A passes the refusal on.
+    forged = dict(g, ticket=g["ticket"][:-6] + ("AAAAA=" if not g["ticket"].endswith("AAAAA=")
+                                                else "BBBBB="))
+    try:
+        corral_ws.open_console(a.ip, a.port, "cl-c", vmid, forged, ticket).close()
+        raise AssertionError("the websocket was opened with a forged ticket")
+    except corral_ws.Refused as e:
+        ct.check_equal(e.status, 403)
+    ws = corral_ws.open_console(a.ip, a.port, "cl-c", vmid, g, ticket)
+    try:
+        ct.check_equal(ws.headers.get("sec-websocket-protocol"), "binary")
+        version = ws.read_exact(12)
+        assert version.startswith(b"RFB 003."), version
+        ws.send(b"RFB 003.008\n")
+        n = ws.read_exact(1)[0]
+        types = ws.read_exact(n)
+        assert 1 in types, f"no security type None in {list(types)}"
+        ws.send(bytes([1]))
+        ct.check_equal(struct.unpack("!I", ws.read_exact(4))[0], 0)  # SecurityResult OK
+        ws.send(bytes([1]))  # ClientInit
+        init = ws.read_exact(24)
+        width, height = struct.unpack("!HH", init[:4])
+        assert width > 0 and height > 0, (width, height)
+    finally:
+        ws.close()
 
 
 def wait_task(px, node, upid):
