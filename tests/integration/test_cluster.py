@@ -241,7 +241,8 @@ def test_vm_on_c_through_a(c):
     px = ProxmoxAPI(a.ip, port=a.port, user="admin@pve", password=PASSWORD, verify_ssl=False,
                     timeout=30)
     vmid = int(px.cluster.nextid.get())
-    upid = px.nodes("cl-c").qemu.post(vmid=vmid, name="on-c", memory=64, cores=1)
+    upid = px.nodes("cl-c").qemu.post(vmid=vmid, name="on-c", memory=64, cores=1,
+                                      serial0="socket")
     wait_task(px, "cl-c", upid)
     upid = px.nodes("cl-c").qemu(vmid).status.start.post()
     wait_task(px, "cl-c", upid)
@@ -266,8 +267,9 @@ def test_vm_on_c_through_a(c):
 
 
 def console_through_a(a, vmid):
-    """vncproxy for the VM on C asked on A (forwarded), its websocket opened on
-    A (relayed to C's): the RFB handshake goes through both ways."""
+    """vncproxy and termproxy for the VM on C asked on A (forwarded), their
+    websockets opened on A (relayed to C's): the RFB handshake and the
+    termproxy login go through both ways."""
     ticket, _ = a.login()
     s = a.session()
     r = s.post(a.url + f"/nodes/cl-c/qemu/{vmid}/vncproxy", data={"websocket": 1})
@@ -296,6 +298,16 @@ def console_through_a(a, vmid):
         init = ws.read_exact(24)
         width, height = struct.unpack("!HH", init[:4])
         assert width > 0 and height > 0, (width, height)
+    finally:
+        ws.close()
+    # termproxy: the login line C checks, answered through A.
+    r = s.post(a.url + f"/nodes/cl-c/qemu/{vmid}/termproxy", data={"serial": "serial0"})
+    ct.check_equal(r.status_code, 200, r.text)
+    g = r.json()["data"]
+    ws = corral_ws.open_console(a.ip, a.port, "cl-c", vmid, g, ticket)
+    try:
+        corral_ws.term_login(ws, g)
+        ws.send(corral_ws.term_input("\n"))
     finally:
         ws.close()
 
