@@ -32,25 +32,21 @@ static void add_families(cJSON *o, const struct netif *e)
 		cJSON_AddItemToArray(fam, cJSON_CreateString("inet6"));
 }
 
-static void add_addresses(cJSON *o, const struct netif *e)
+/* ADDR/PREFIX as "address", "cidr" and "netmask" (SUFFIX "" or "6"). */
+static void add_address(cJSON *o, const char *addr, int prefix, const char *suffix)
 {
-	char buf[96];
+	char key[16], buf[96];
 
-	if (e->address[0]) {
-		cJSON_AddStringToObject(o, "address", e->address);
-		snprintf(buf, sizeof(buf), "%s/%d", e->address, e->prefix);
-		cJSON_AddStringToObject(o, "cidr", buf);
-		snprintf(buf, sizeof(buf), "%d", e->prefix);
-		cJSON_AddStringToObject(o, "netmask", buf);
-	}
-	if (e->address6[0]) {
-		cJSON_AddStringToObject(o, "address6", e->address6);
-		snprintf(buf, sizeof(buf), "%s/%d", e->address6, e->prefix6);
-		cJSON_AddStringToObject(o, "cidr6", buf);
-		snprintf(buf, sizeof(buf), "%d", e->prefix6);
-		cJSON_AddStringToObject(o, "netmask6", buf);
-	}
-	add_families(o, e);
+	if (!addr[0])
+		return;
+	snprintf(key, sizeof(key), "address%s", suffix);
+	cJSON_AddStringToObject(o, key, addr);
+	snprintf(key, sizeof(key), "cidr%s", suffix);
+	snprintf(buf, sizeof(buf), "%s/%d", addr, prefix);
+	cJSON_AddStringToObject(o, key, buf);
+	snprintf(key, sizeof(key), "netmask%s", suffix);
+	snprintf(buf, sizeof(buf), "%d", prefix);
+	cJSON_AddStringToObject(o, key, buf);
 }
 
 static cJSON *iface_json(const struct netif *e, int priority)
@@ -69,7 +65,9 @@ static cJSON *iface_json(const struct netif *e, int priority)
 		cJSON_AddStringToObject(o, "bridge_ports", e->ports);
 	else if (e->type == NETIF_BOND)
 		cJSON_AddStringToObject(o, "slaves", e->ports);
-	add_addresses(o, e);
+	add_address(o, e->address, e->prefix, "");
+	add_address(o, e->address6, e->prefix6, "6");
+	add_families(o, e);
 	return o;
 }
 

@@ -120,6 +120,11 @@ async function checkFits(page) {
   check(w <= 1280, `page is ${w} px wide`);
 }
 
+// METHOD PATH through the page's own API module (its ticket and CSRF token).
+async function apiCall(page, method, p, params) {
+  return page.evaluate(async ([m, pp, pa]) => (await import("/js/api.js"))[m](pp, pa), [method, p, params]);
+}
+
 async function wizard(page) {
   await page.click("#create-vm");
   const dlg = page.locator("dialog.wizard");
@@ -156,6 +161,12 @@ async function wizard(page) {
   await label("Memory (MiB)").fill("256");
   await next.click();
   check((await label("Model").inputValue()) === "virtio", "virtio NIC by default");
+  const bridgeChoices = await label("Bridge").locator("option").evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+  const nodeBridges = await apiCall(page, "get", `/nodes/${NODE}/network`, { type: "any_bridge" });
+  check(bridgeChoices[0][0] === "" && bridgeChoices[0][1] === "none (user-mode NAT)" && (await label("Bridge").inputValue()) === "",
+    `user-mode NAT first and chosen: ${JSON.stringify(bridgeChoices)}`);
+  check(JSON.stringify(bridgeChoices.slice(1).map(([v]) => v)) === JSON.stringify(nodeBridges.map((b) => b.iface).sort()),
+    `the node's bridges offered: ${JSON.stringify(bridgeChoices)} vs ${JSON.stringify(nodeBridges)}`);
   await next.click();
   const confirmText = await dlg.locator("table.confirm").innerText();
   check(confirmText.includes("virtio0") && confirmText.includes("import-from=local:import/guest.qcow2"), `confirm lists the disk: ${confirmText}`);
@@ -596,6 +607,55 @@ async function main() {
     await go(page, "#/dc/summary");
     await page.locator(".tab-body td", { hasText: "2 of 2" }).waitFor({ timeout: 30000 });
     await shot(page, "datacenter-summary-cluster");
+  });
+
+  const SMALL = 190; // a VM with a 16 MiB disk for the edit dialogs and the migration
+  const smallHash = `#/qemu/${NODE}/${SMALL}`;
+  await step("hardware: BIOS, display, machine and SCSI controller edit dialogs; add an EFI disk", async () => {
+    const upid = await apiCall(page, "post", `/nodes/${NODE}/qemu`, { vmid: SMALL, name: "e2e-small", memory: 64, scsi0: "local:0.015625" });
+    await apiCall(page, "waitTask", upid);
+    await go(page, `${smallHash}/hardware`);
+    await page.locator(".tab-body td", { hasText: "Hard Disk (scsi0)" }).waitFor();
+    const edit = async (row, value, shown) => {
+      await page.locator(".tab-body tr", { hasText: row }).first().click();
+      await page.click('.tab-body [data-action="edit"]');
+      const dlg = page.locator("dialog[open]");
+      await dlg.getByLabel(row, { exact: true }).selectOption(value);
+      await dlg.locator("button[type=submit]").click();
+      await dlg.waitFor({ state: "detached" });
+      await page.locator(".tab-body tr", { hasText: row }).locator("td", { hasText: shown }).waitFor();
+    };
+    await edit("BIOS", "ovmf", "ovmf");
+    await page.click('.tab-body [data-action="add-efi"]');
+    const efi = page.locator("dialog[open]");
+    await efi.getByLabel("Storage", { exact: true }).selectOption("local");
+    await efi.locator("button[type=submit]").click();
+    await page.locator(".tab-body tr", { hasText: "EFI Disk" }).locator("td", { hasText: "efitype=4m" }).waitFor();
+    check(await page.locator('.tab-body [data-action="add-efi"]').isDisabled(), "one EFI disk at most");
+    await edit("Display", "virtio", "virtio");
+    await edit("Machine", "q35", "q35");
+    await edit("SCSI Controller", "virtio-scsi-single", "virtio-scsi-single");
+    const conf = await apiCall(page, "get", `/nodes/${NODE}/qemu/${SMALL}/config`);
+    check(conf.bios === "ovmf" && conf.vga === "virtio" && conf.machine === "q35" && conf.scsihw === "virtio-scsi-single", `config: ${JSON.stringify(conf)}`);
+    await shot(page, "vm-hardware-system");
+  });
+
+  await step("migrate a stopped VM to the other node: the dialog's checks, the task, the tree", async () => {
+    const node2 = process.env.CORRAL_NODE2;
+    await go(page, smallHash);
+    await page.locator('.panel-head [data-action="migrate"]:not([disabled])').waitFor({ timeout: 30000 });
+    await page.click('.panel-head [data-action="migrate"]');
+    const dlg = page.locator("dialog[open]");
+    check((await dlg.getByLabel("Target node", { exact: true }).inputValue()) === node2, "the other node is the target");
+    const info = await dlg.locator(".migrate-info").innerText();
+    check(info.includes("Offline") && info.includes(`scsi0: local:${SMALL}/`) && info.includes("efidisk0: "), `offline, the local disks listed: ${info}`);
+    await shot(page, "vm-migrate");
+    await dlg.locator("button[type=submit]").click();
+    await treeItem(page, `#/qemu/${node2}/${SMALL}`).waitFor({ timeout: 90000 });
+    await page.locator("#tasks-body td", { hasText: `VM ${SMALL} - Migrate` }).first().waitFor();
+    await page.waitForFunction((h) => location.hash.startsWith(h), `#/qemu/${node2}/${SMALL}`, { timeout: 30000 });
+    check(await treeItem(page, smallHash).count() === 0, "gone from the source node");
+    await apiCall(page, "waitTask", await apiCall(page, "del", `/nodes/${node2}/qemu/${SMALL}`));
   });
 
   await step("dark mode renders with the dark palette", async () => {

@@ -131,9 +131,12 @@ export function update(resources) {
     const list = (byNode.get(name) || []).sort(compare);
     for (const r of list) {
       let row = rows.get(r.id);
+      const hash = rowHash(r);
       if (!row) {
-        row = makeRow(r, rowHash(r));
+        row = makeRow(r, hash);
         rows.set(r.id, row);
+      } else if (row.a.getAttribute("href") !== hash) {
+        row.a.setAttribute("href", hash); // a migrated VM: same id, other node
       }
       patchRow(row, r);
       seen.add(r.id);

@@ -23,7 +23,7 @@ export function allowed(st) {
   const tpl = !!st.template;
   return {
     start: !running && !tpl, shutdown: running && !paused, stop: running, reboot: running && !paused,
-    suspend: running && !paused, resume: paused, console: running, clone: true, template: !running && !tpl,
+    suspend: running && !paused, resume: paused, console: running, migrate: true, clone: true, template: !running && !tpl,
     remove: !running,
   };
 }
@@ -228,6 +228,48 @@ function deleteDialog(ctx) {
   });
 }
 
+// Why NODE cannot take the VM, from GET migrate's not_allowed_nodes entry.
+function notAllowedReason(info) {
+  if (!info) return "offline";
+  if (info.unavailable_storages) return `storage ${info.unavailable_storages.join(", ")} not available`;
+  return Object.keys(info).join(", ") || "not allowed";
+}
+
+function migrateInfo(pre, targets) {
+  const disks = pre.local_disks || [];
+  const banned = targets.filter((n) => !(pre.allowed_nodes || []).includes(n));
+  return h("div", { class: "migrate-info" },
+    kvTable([
+      ["Mode", pre.running ? "Online (live migration)" : "Offline"],
+      ["Local disks", disks.length ? disks.map((d) => `${d.drivename}: ${d.volid} (${bytes(d.size)})`).join(", ") : "none"],
+      ["Not allowed", banned.length ? banned.map((n) => `${n}: ${notAllowedReason((pre.not_allowed_nodes || {})[n])}`).join("; ") : "none"],
+    ]),
+    pre.running && disks.length ? h("p", { class: "warning", text: "Migration with local disks might take long." }) : null);
+}
+
+async function migrateDialog(ctx) {
+  const pre = await api.get(`${ctx.path}/migrate`);
+  const targets = nodes().filter((n) => n !== ctx.node);
+  const allowedNodes = targets.filter((n) => (pre.allowed_nodes || []).includes(n));
+  const f = form([
+    { name: "source", label: "Source node", value: ctx.node, disabled: true },
+    { name: "target", label: "Target node", type: "select", options: allowedNodes.map((n) => [n]), required: true },
+  ]);
+  dialog(`Migrate VM ${ctx.vmid}`, h("div", null, f.el, migrateInfo(pre, targets)), {
+    okText: "Migrate",
+    ok: () => {
+      const target = f.values().target;
+      if (!target) throw new Error("No other online node can take the VM");
+      const p = { target, online: pre.running ? 1 : undefined, "with-local-disks": (pre.local_disks || []).length ? 1 : undefined };
+      const here = `#/qemu/${ctx.node}/${ctx.vmid}`;
+      runTask(`VM ${ctx.vmid} - Migrate`, api.post(`${ctx.path}/migrate`, p)).then(() => {
+        state.refreshResources();
+        if (location.hash === here || location.hash.startsWith(`${here}/`)) location.hash = `#/qemu/${target}/${ctx.vmid}`;
+      }, () => {});
+    },
+  });
+}
+
 function templateDialog(ctx) {
   dialog("Confirm", h("p", { text: `Convert VM ${ctx.vmid} to a template? This cannot be undone.` }), {
     okText: "Convert",
@@ -244,13 +286,14 @@ function actionButtons(ctx) {
     suspend: button("Pause", () => power(ctx, "suspend", "Pause"), { action: "suspend" }),
     resume: button("Resume", () => power(ctx, "resume", "Resume"), { action: "resume" }),
     console: button("Console", () => openConsole(ctx, "vnc"), { action: "console" }),
+    migrate: button("Migrate", () => migrateDialog(ctx).catch((e) => notify(e.message, "error")), { action: "migrate" }),
     clone: button("Clone", () => cloneDialog(ctx).catch((e) => notify(e.message, "error")), { action: "clone" }),
     template: button("Convert to template", () => templateDialog(ctx), { action: "template" }),
     remove: button("Remove", () => deleteDialog(ctx), { action: "remove", class: "danger" }),
   };
   const apply = (st) => {
     const ok = allowed(st);
-    for (const [k, el] of Object.entries(b)) el.disabled = !ok[k];
+    for (const [k, el] of Object.entries(b)) el.disabled = !ok[k] || (k === "migrate" && nodes().length < 2);
   };
   apply(null);
   return { list: Object.values(b), apply };

@@ -24,6 +24,7 @@ export function freeSlot(conf, bus) {
 function label(key, value) {
   if (key === "memory") return "Memory";
   if (key === "sockets" || key === "cores") return "Processors";
+  if (key === "efidisk0") return "EFI Disk";
   if (ps.isCdrom(value)) return `CD/DVD Drive (${key})`;
   if (/^unused\d+$/.test(key)) return `Unused Disk ${key.slice(6)}`;
   if (ps.isDisk(key)) return `Hard Disk (${key})`;
@@ -155,10 +156,23 @@ async function cdromDialog(ctx, conf, key, reload) {
   });
 }
 
-export function netFields(list) {
+// The bridge choices of NODE (GET /nodes/{node}/network?type=any_bridge),
+// user-mode NAT first; CURRENT stays listed when the node lacks it.
+export async function bridgeOptions(node, current = "") {
+  let names = [];
+  try {
+    names = (await api.get(`/nodes/${node}/network`, { type: "any_bridge" })).map((i) => i.iface).sort();
+  } catch (e) {
+    notify(`Cannot list the bridges of ${node}: ${e.message}`, "error");
+  }
+  if (current && !names.includes(current)) names.push(current);
+  return [["", "none (user-mode NAT)"], ...names.map((n) => [n])];
+}
+
+export function netFields(list, bridges) {
   const model = NIC_MODELS.map(([m]) => m).find((m) => ps.get(list, m) !== undefined) || "virtio";
   return [
-    { name: "bridge", label: "Bridge", value: ps.get(list, "bridge") || "", pattern: "[A-Za-z0-9_.\\-]{1,15}", placeholder: "none (user-mode NAT)", help: "Empty: user-mode networking" },
+    { name: "bridge", label: "Bridge", type: "select", options: bridges, value: ps.get(list, "bridge") || "" },
     { name: "model", label: "Model", type: "select", options: NIC_MODELS, value: model },
     { name: "macaddr", label: "MAC address", value: ps.get(list, model) || "", pattern: "[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}", placeholder: "auto" },
     { name: "tag", label: "VLAN Tag", type: "number", min: 1, max: 4094, value: ps.get(list, "tag") || "", placeholder: "no VLAN" },
@@ -177,14 +191,31 @@ export function netValue(v) {
   return ps.format(list, null);
 }
 
-function netDialog(ctx, conf, key, reload) {
-  const f = form(netFields(key ? ps.parse(conf[key]) : []));
+async function netDialog(ctx, conf, key, reload) {
+  const list = key ? ps.parse(conf[key]) : [];
+  const f = form(netFields(list, await bridgeOptions(ctx.node, ps.get(list, "bridge"))));
   dialog(key ? `Edit: Network Device (${key})` : "Add: Network Device", f.el, {
     ok: async () => {
       if (!f.valid()) return false;
       let k = key;
       for (let i = 0; !k && i < 32; i++) if (!(`net${i}` in conf)) k = `net${i}`;
       await applyConfig(ctx, { [k]: netValue(f.values()) }, `Network ${k}`);
+      reload();
+    },
+  });
+}
+
+function efiDialog(ctx, conf, reload) {
+  const f = form([
+    { name: "storage", label: "Storage", type: "select", options: storagesOf(ctx.node, "images").map((s) => [s.storage]), required: true },
+    { name: "keys", label: "Pre-Enroll keys", type: "checkbox", value: 1 },
+  ]);
+  const hint = conf.bios === "ovmf" ? null : h("p", { class: "warning", text: "The EFI disk is used only with the OVMF (UEFI) BIOS." });
+  dialog("Add: EFI Disk", h("div", null, hint, f.el), {
+    ok: async () => {
+      if (!f.valid()) return false;
+      const v = f.values();
+      await applyConfig(ctx, { efidisk0: `${v.storage}:1,efitype=4m,pre-enrolled-keys=${v.keys}` }, "EFI Disk");
       reload();
     },
   });
@@ -208,7 +239,8 @@ function editRow(ctx, conf, row, reload) {
   if (k === "memory") return memoryDialog(ctx, conf, reload);
   if (k === "cores") return cpuDialog(ctx, conf, reload);
   if (ps.isCdrom(conf[k])) return cdromDialog(ctx, conf, k, reload);
-  if (/^net\d+$/.test(k)) return netDialog(ctx, conf, k, reload);
+  if (/^net\d+$/.test(k)) return netDialog(ctx, conf, k, reload).catch((e) => notify(e.message, "error"));
+  if (k === "efidisk0") return notify("The EFI disk has no options to edit");
   if (ps.isDisk(k) && !k.startsWith("unused")) return editDiskDialog(ctx, k, conf[k], reload);
   return simpleDialog(ctx, conf, k, row.label, reload);
 }
@@ -240,7 +272,8 @@ export function hardware(ctx, el) {
       el.append(toolbar(
         button("Add Hard Disk", () => addDiskDialog(ctx, conf, reload), { action: "add-disk" }),
         button("Add CD/DVD Drive", () => cdromDialog(ctx, conf, null, reload).catch((e) => notify(e.message, "error")), { action: "add-cdrom" }),
-        button("Add Network Device", () => netDialog(ctx, conf, null, reload), { action: "add-net" }),
+        button("Add Network Device", () => netDialog(ctx, conf, null, reload).catch((e) => notify(e.message, "error")), { action: "add-net" }),
+        button("Add EFI Disk", () => efiDialog(ctx, conf, reload), { action: "add-efi", disabled: "efidisk0" in conf }),
         button("Edit", need((r) => editRow(ctx, conf, r, reload)), { action: "edit" }),
         button("Remove", need(async (r) => {
           dialog("Confirm", h("p", { text: `Remove ${r.label}?` }), { okText: "Remove", ok: async () => { await applyConfig(ctx, { delete: r.key }, `Remove ${r.key}`); reload(); } });

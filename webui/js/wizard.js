@@ -4,7 +4,7 @@ import * as api from "./api.js";
 import { h, clear, form, kvTable, notify } from "./dom.js";
 import { runTask } from "./tasks.js";
 import { state, nodes, storagesOf } from "./state.js";
-import { BUSES, NIC_MODELS, CACHE, cpuFields, applyDiskOptions, netValue } from "./vm_hw.js";
+import { BUSES, CACHE, cpuFields, applyDiskOptions, netFields, netValue, bridgeOptions } from "./vm_hw.js";
 import * as ps from "./propstr.js";
 
 const OS_TYPES = [["l26", "Linux 6.x - 2.6 Kernel"], ["l24", "Linux 2.4 Kernel"], ["win11", "Windows 11/2022/2025"],
@@ -77,15 +77,9 @@ function memory() {
   return [{ name: "memory", label: "Memory (MiB)", type: "number", min: 16, max: 4194304, step: 1, value: 2048, required: true }];
 }
 
-function network() {
-  return [
-    { name: "nonet", label: "No network device", type: "checkbox", value: 0 },
-    { name: "bridge", label: "Bridge", pattern: "[A-Za-z0-9_.\\-]{1,15}", placeholder: "none (user-mode NAT)", help: "Empty: user-mode networking" },
-    { name: "model", label: "Model", type: "select", options: NIC_MODELS, value: "virtio" },
-    { name: "macaddr", label: "MAC address", pattern: "[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}", placeholder: "auto" },
-    { name: "tag", label: "VLAN Tag", type: "number", min: 1, max: 4094, placeholder: "no VLAN" },
-    { name: "firewall", label: "Firewall", type: "checkbox", value: 1 },
-  ];
+async function network(ctx) {
+  const nic = netFields([], await bridgeOptions(ctx.values.node)).filter((x) => x.name !== "link_down");
+  return [{ name: "nonet", label: "No network device", type: "checkbox", value: 0 }, ...nic];
 }
 
 function diskValue(v) {
@@ -198,7 +192,7 @@ export async function openWizard() {
       next.focus();
       return;
     }
-    if (!ctx.forms[s.id] || s.id === "disks" || s.id === "os") {
+    if (!ctx.forms[s.id] || s.id === "disks" || s.id === "os" || s.id === "network") {
       const specs = await s.fields(ctx);
       ctx.forms[s.id] = form(specs.map((x) => (s.id in ctx.forms && ctx.values[x.name] !== undefined && x.type !== "select") ? { ...x, value: ctx.values[x.name] } : x));
       if (WIRES[s.id]) WIRES[s.id](ctx.forms[s.id]);
