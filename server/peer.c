@@ -208,6 +208,9 @@ void *peer_tls_connect(const struct peer_target *t, char *err, size_t errlen)
 	}
 	set_options(k, "GET", url.data, &pin, NULL, 0);
 	curl_easy_setopt(k, CURLOPT_CONNECT_ONLY, 1L);
+	/* A console stays open as long as it is used: only the connection
+	 * (TCP and TLS) is bounded, by the connect timeout. */
+	curl_easy_setopt(k, CURLOPT_TIMEOUT, 0L);
 	cc = curl_easy_perform(k);
 	buf_free(&url);
 	if (cc != CURLE_OK) {

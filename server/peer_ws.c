@@ -201,8 +201,11 @@ static void *relay_main(void *arg)
 		struct pollfd p[2] = { { .fd = (int)s, .events = POLLIN },
 				       { .fd = rl->fd, .events = POLLIN } };
 
-		if (poll(p, 2, -1) < 0)
-			continue;
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
 		if (p[0].revents)
 			r = from_member(rl);
 		if (r == 0 && p[1].revents)
