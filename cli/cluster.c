@@ -1,5 +1,6 @@
 /* corral cluster create|join|status|nodes|leave|delnode: the cluster verbs
- * of Proxmox's pvecm over /cluster/config and /cluster/status.  join asks
+ * of Proxmox's pvecm over /cluster/config and /cluster/status, and key for
+ * Corral's gossip key rotation (/cluster/config/keys).  join asks
  * the member's administrator password on standard input (or takes
  * CORRAL_JOIN_PASSWORD). */
 #include "cli/cli.h"
@@ -11,7 +12,7 @@
 
 #include "common/util.h"
 
-enum cl_kind { CL_CREATE, CL_JOIN, CL_STATUS, CL_NODES, CL_LEAVE, CL_DELNODE };
+enum cl_kind { CL_CREATE, CL_JOIN, CL_STATUS, CL_NODES, CL_LEAVE, CL_DELNODE, CL_KEY };
 
 struct cl_verb {
 	const char *name;
@@ -28,6 +29,16 @@ static const struct cl_verb cl_verbs[] = {
 	{ "nodes", CL_NODES, 0, "cluster nodes" },
 	{ "leave", CL_LEAVE, 0, "cluster leave [--node N]" },
 	{ "delnode", CL_DELNODE, 1, "cluster delnode NODE" },
+	{ "key", CL_KEY, 2, "cluster key install|use|remove HEXKEY" },
+};
+
+/* The method of /cluster/config/keys for each key action. */
+static const struct {
+	const char *action, *method;
+} key_actions[] = {
+	{ "install", "POST" },
+	{ "use", "PUT" },
+	{ "remove", "DELETE" },
 };
 
 static const char *const status_columns[] = {
@@ -98,6 +109,16 @@ static int delnode(struct cli *c, const char *node)
 	return call(c, "DELETE", path, NULL, 0);
 }
 
+static int key(struct cli *c)
+{
+	struct param p[1] = { { "key", 3, c->args.pos[2] } };
+
+	for (size_t i = 0; i < ARRAY_SIZE(key_actions); i++)
+		if (strcmp(c->args.pos[1], key_actions[i].action) == 0)
+			return call(c, key_actions[i].method, "/cluster/config/keys", p, 1);
+	return cli_fail(EXIT_USAGE, "usage: corral cluster key install|use|remove HEXKEY");
+}
+
 static int run(struct cli *c, const struct cl_verb *v)
 {
 	char node[128];
@@ -119,6 +140,8 @@ static int run(struct cli *c, const struct cl_verb *v)
 		return r == EXIT_OK ? delnode(c, node) : r;
 	case CL_DELNODE:
 		return delnode(c, c->args.pos[1]);
+	case CL_KEY:
+		return key(c);
 	}
 	return EXIT_USAGE;
 }
@@ -133,7 +156,7 @@ int cmd_cluster(struct cli *c)
 			v = &cl_verbs[i];
 	if (!v)
 		return cli_fail(EXIT_USAGE, "usage: corral cluster create|join|status|nodes|leave|"
-			       "delnode ...");
+			       "delnode|key ...");
 	if (c->args.npos != v->words + 1)
 		return cli_fail(EXIT_USAGE, "usage: corral %s", v->usage);
 	r = cli_connect(c, 1);
