@@ -511,7 +511,7 @@ async function main() {
     await page.waitForFunction((n) => location.hash === `#/node/${n}`, NODE);
   });
 
-  await step("node task history and the VM's task history list its tasks; views fit 1280x720", async () => {
+  await step("node task history and network, the VM's task history; views fit 1280x720", async () => {
     await go(page, `#/node/${NODE}/tasks`);
     await page.locator(".tab-body td", { hasText: `VM ${VMID} - Shutdown` }).first().waitFor();
     await checkFits(page);
@@ -523,6 +523,18 @@ async function main() {
     await page.locator(".tab-body td", { hasText: "local" }).first().waitFor();
     await checkFits(page);
     await checkLabelled(page);
+    // Other programs may add or remove interfaces meanwhile: the rows are
+    // those listed before or after, and include those listed both times.
+    const ifaces = async () => (await apiCall(page, "get", `/nodes/${NODE}/network`)).map((i) => i.iface);
+    const before = await ifaces();
+    await go(page, `#/node/${NODE}/network`);
+    await page.locator('.tab-body table[aria-label="Network"]').waitFor();
+    const shown = await page.locator('.tab-body table[aria-label="Network"] tbody tr').evaluateAll((trs) => trs.map((tr) => tr.cells[0].textContent));
+    const after = await ifaces();
+    const names = shown[0] === "No bridges, bonds, VLANs or NICs" ? [] : shown;
+    check(names.every((n) => before.includes(n) || after.includes(n)) && before.filter((n) => after.includes(n)).every((n) => names.includes(n)),
+      `network rows ${names} vs ${before} / ${after}`);
+    await shot(page, "node-network");
   });
 
   await step("the task panel opens a task's log", async () => {

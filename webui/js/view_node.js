@@ -1,4 +1,4 @@
-// Node views: summary with live graphs, task history, storages.
+// Node views: summary with live graphs, task history, storages, network.
 import * as api from "./api.js";
 import { h, clear, bytes, kvTable, usage, grid, duration, percent } from "./dom.js";
 import { panel, loadInto, every } from "./panel.js";
@@ -67,6 +67,18 @@ function storages(node) {
   });
 }
 
+function network(node) {
+  return (el) => loadInto(el, () => api.get(`/nodes/${node}/network`), (rows) => {
+    const yes = (v) => (v ? "Yes" : "No");
+    el.append(grid([
+      { key: "iface", label: "Name" }, { key: "type", label: "Type" },
+      { label: "Active", render: (r) => yes(r.active) }, { label: "Autostart", render: (r) => yes(r.autostart) },
+      { label: "Ports/Slaves", render: (r) => r.bridge_ports ?? r.slaves ?? "" },
+      { key: "cidr", label: "CIDR" }, { key: "cidr6", label: "CIDR (IPv6)" },
+    ], rows.sort((a, b) => (a.iface < b.iface ? -1 : 1)), { label: "Network", empty: "No bridges, bonds, VLANs or NICs" }).el);
+  });
+}
+
 export function render(main, [node], tab) {
   return panel(main, {
     title: `Node '${node}'`, base: `#/node/${node}`,
@@ -74,6 +86,7 @@ export function render(main, [node], tab) {
       { id: "summary", label: "Summary", render: summary(node) },
       { id: "tasks", label: "Task History", render: tasks(node) },
       { id: "storage", label: "Storage", render: storages(node) },
+      { id: "network", label: "Network", render: network(node) },
     ],
   }, tab);
 }
