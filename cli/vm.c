@@ -1,5 +1,5 @@
-/* corral vm list|create|config|start|stop|shutdown|status|destroy|migrate, and
- * snapshot|listsnapshot|rollback|delsnapshot|template|clone|resize: friendly
+/* corral vm list|create|config|start|stop|shutdown|status|destroy|migrate|
+ * move-disk, and snapshot|listsnapshot|rollback|delsnapshot|template|clone|resize: friendly
  * verbs over /nodes/{node}/qemu, like Proxmox's qm.  Task verbs wait for
  * their task and exit with its result. */
 #include "cli/cli.h"
@@ -48,6 +48,8 @@ static const struct vm_verb vm_verbs[] = {
     {"template", VM_TASK, "POST", "/template", {NULL}},
     {"clone", VM_TASK, "POST", "/clone", {"newid"}},
     {"resize", VM_TASK, "PUT", "/resize", {"disk", "size"}},
+    /* a disk to another storage of the node (qm disk move) */
+    {"move-disk", VM_TASK, "POST", "/move_disk", {"disk", "storage"}},
 };
 
 static size_t nwords(const struct vm_verb *v)
@@ -176,7 +178,7 @@ int cmd_vm(struct cli *c)
 	if (!v)
 		return cli_fail(EXIT_USAGE, "usage: corral vm list|create|config|start|stop|"
 					    "shutdown|status|destroy|migrate|snapshot|listsnapshot|"
-					    "rollback|delsnapshot|template|clone|resize [VMID] "
+					    "rollback|delsnapshot|template|clone|resize|move-disk [VMID] "
 					    "[WORDS] [--key value ...]");
 	if (v->kind != VM_MIGRATE && nwords(v) && c->args.npos != want)
 		return cli_fail(EXIT_USAGE, "usage: corral vm %s VMID %s%s%s [--key value ...]",

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/util.h"
 #include "hv/migrate.h"
 #include "server/api_qemu_snapshot.h"
 #include "server/app.h"
@@ -17,10 +18,28 @@
 #include "server/qemu_int.h"
 #include "storage/pool.h"
 
+/* Proxmox's enumeration of move_disk: the drives plus unused0..unused255. */
+static int check_disk(const char *v, char *err, size_t errlen)
+{
+	static const char keys[] = "|" QSNAP_DISK_KEYS "|";
+	char bar[24];
+	int64_t n;
+
+	snprintf(bar, sizeof(bar), "|%s|", v);
+	if (strlen(v) < 16 && !strchr(v, '|') && strstr(keys, bar))
+		return 0;
+	if (strncmp(v, "unused", 6) == 0 && v[6] && (v[6] != '0' || !v[7]) &&
+	    util_parse_i64(v + 6, &n) == 0 && n >= 0 && n <= 255)
+		return 0;
+	snprintf(err, errlen, "value '%.60s' does not have a value in the enumeration "
+			      "'ide0, ..., virtio15, efidisk0, tpmstate0, unused0, ..., unused255'", v);
+	return -EINVAL;
+}
+
 const struct param_spec api_qemu_move_disk_params[] = {
 	QEMU_NODE_PARAM,
 	QEMU_VMID_PARAM,
-	{ .name = "disk", .type = PT_ENUM, .enum_values = QSNAP_DISK_KEYS },
+	{ .name = "disk", .type = PT_STRING, .max = 16, .check = check_disk },
 	{ .name = "storage", .type = PT_STRING, .check = param_check_pve_storage_id },
 	{ .name = "format", .type = PT_ENUM, .flags = PF_OPTIONAL, .enum_values = "raw|qcow2" },
 	QEMU_BOOL_OPT("delete"),

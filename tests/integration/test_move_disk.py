@@ -5,13 +5,15 @@ through POST /storage, with real QEMU (TCG) and the test guest: the boot
 disk of the stopped VM is copied by the storage engine and the VM boots from
 the new storage; the data disk of the running VM is mirrored by QEMU while the
 guest keeps running and writing (no reboot: its boot counter stays 1), and the
-new raw file holds every write.  Bad input gets Proxmox's answers."""
+new raw file holds every write; `corral vm move-disk` moves disks of the stopped
+VM.  Bad input gets Proxmox's answers."""
 import os
+import shutil
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from corral_guest import VmCtx, images_dir, put_guest_disk, run_suite  # noqa: E402
-from corral_test import Suite, check_equal, expect_error  # noqa: E402
+from corral_test import Cli, Suite, check_equal, expect_error  # noqa: E402
 
 suite = Suite("move_disk")
 VMID = 100
@@ -65,8 +67,12 @@ def test_bad_input(ctx):
     r = ctx.move(disk="virtio1", storage="nosuch")
     check_equal(r.status_code, 500, r.text)
     assert "nosuch" in r.reason, r.reason
-    r = ctx.move(disk="nic0", storage="store2")
-    check_equal(r.status_code, 400, r.text)
+    for bad in ("nic0", "unused256", "unused01", "ide3|sata0"):
+        r = ctx.move(disk=bad, storage="store2")
+        check_equal(r.status_code, 400, r.text)
+        assert "disk" in r.json()["errors"], r.text
+    r = ctx.move(disk="unused0", storage="store2")
+    expect_error(r, 500, "disk 'unused0' does not exist")
     r = ctx.move(disk="virtio1", storage="store2", digest="0" * 40)
     check_equal(r.status_code, 500, r.text)
     assert "modified configuration" in r.reason, r.reason
@@ -148,6 +154,26 @@ def test_running_again(ctx):
     s = ctx.console
     check_equal(s.read_marker("vdb", 11), "AFTER--MOVE")
     check_equal(ctx.vm.status.current.get()["status"], "running")
+
+
+@suite.test
+def test_cli_stopped(ctx):
+    """corral vm move-disk brings the stopped VM's boot disk back to local, deleting the copy"""
+    ctx.ok(ctx.vm.status.stop.post())
+    cli = Cli(ctx.d)
+    try:
+        rc, out, err = cli.run("vm", "move-disk", str(VMID), "virtio0", "local")
+        check_equal(rc, 0, out + err)  # qcow2 on store2 -> a new qcow2 on local
+        rc, out, err = cli.run("vm", "move-disk", str(VMID), "virtio1", "local")
+        assert rc != 0 and "same storage with same format" in err, (rc, out, err)
+        cli.ok("vm", "move-disk", str(VMID), "unused0", "store2", "--delete", "1")
+    finally:
+        shutil.rmtree(cli.home, ignore_errors=True)
+    conf = ctx.config()
+    assert conf["virtio0"].startswith(f"local:{VMID}/vm-{VMID}-disk-"), conf
+    assert conf["unused0"].startswith(f"store2:{VMID}/"), conf
+    assert conf["unused1"].startswith(f"store2:{VMID}/"), conf
+    check_equal(len(ctx.store2_images()), 2)
 
 
 if __name__ == "__main__":
