@@ -29,6 +29,16 @@ uint64_t cluster_now_ms(void)
 	return util_now_ms();
 }
 
+/* Wall-clock milliseconds: removals and joins are compared across nodes
+ * and restarts. */
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void state_path(const struct cluster *c, char *out, size_t n)
 {
 	snprintf(out, n, "%.*s/cluster/cluster.json", (int)(n / 2), c->app->cfg.data_dir);
@@ -343,6 +353,7 @@ int cluster_adopt_state(struct cluster *c, struct cluster_state *st, char *err, 
 	int r;
 
 	c->state = st;
+	st->joined = wall_ms();
 	if ((r = cluster_state_save(c)) < 0)
 		snprintf(err, errlen, "cannot save the cluster state: %s", err_str(r));
 	else
@@ -405,9 +416,17 @@ fail:
 
 /* --- removed members --- */
 
-int cluster_was_removed(const struct cluster *c, const char *name)
+int cluster_was_removed(struct cluster *c, const char *name, const struct cluster_rec *rec)
 {
-	return c->state && cluster_state_is_removed(c->state, name);
+	uint64_t at = c->state ? cluster_state_removed_at(c->state, name) : 0;
+
+	if (!at)
+		return 0;
+	if (!rec || rec->joined <= at)
+		return 1;
+	/* It joined again (through another member) since: a member again. */
+	cluster_state_set_removed(c->state, name, 0);
+	return 0;
 }
 
 /* --- the member side of a join --- */
@@ -491,7 +510,7 @@ int cluster_remove_node(struct cluster *c, const char *name, char *err, size_t e
 		c->state = NULL;
 	} else {
 		cluster_state_del_node(c->state, name);
-		cluster_state_set_removed(c->state, name, 1);
+		cluster_state_set_removed(c->state, name, wall_ms());
 		r = cluster_state_save(c);
 	}
 	pthread_mutex_unlock(&c->lock);

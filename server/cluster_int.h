@@ -59,8 +59,9 @@ int cluster_adopt_state(struct cluster *c, struct cluster_state *st, char *err, 
 /* Push/pull with known members gossip has no entry for; lock held. */
 void cluster_gossip_rejoin(struct cluster *c);
 /* 1 when NAME was removed from the cluster on this node (the state file's
- * "removed" list); lock held. */
-int cluster_was_removed(const struct cluster *c, const char *name);
+ * "removed" list) and its record REC (may be NULL) does not show it joined
+ * again since (when it does, the removal is forgotten); lock held. */
+int cluster_was_removed(struct cluster *c, const char *name, const struct cluster_rec *rec);
 /* Starts gossip for c->state (lock held).  0 or a code with ERR. */
 int cluster_gossip_start(struct cluster *c, char *err, size_t errlen);
 void cluster_gossip_stop(struct cluster *c);

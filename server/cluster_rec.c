@@ -43,6 +43,7 @@ int cluster_rec_encode(const struct cluster_rec *rec, char *out, size_t n)
 	add_u64(o, "u", rec->uptime);
 	add_u64(o, "ie", rec->inv_epoch);
 	add_u64(o, "iv", rec->inv_ver);
+	add_u64(o, "j", rec->joined);
 	add_u64(o, "ic", rec->vm_count);
 	add_hlc(o, "h", rec->acc_hlc);
 	add_u64(o, "t", rec->time);
@@ -89,6 +90,7 @@ int cluster_rec_decode(const void *data, size_t len, struct cluster_rec *out)
 	out->uptime = get_u64(o, "u");
 	out->inv_epoch = get_u64(o, "ie");
 	out->inv_ver = get_u64(o, "iv");
+	out->joined = get_u64(o, "j");
 	out->vm_count = (uint32_t)get_u64(o, "ic");
 	out->acc_hlc = get_u64(o, "h");
 	out->time = get_u64(o, "t");
@@ -257,6 +259,16 @@ static int parse_node(const cJSON *n, struct cluster_state_node *out)
 	return 0;
 }
 
+static void parse_removed(const cJSON *n, struct cluster_state *out)
+{
+	char name[CLUSTER_NODE_MAX];
+	uint64_t at = get_u64(n, "at");
+
+	get_str(n, "node", name, sizeof(name));
+	if (name[0])
+		cluster_state_set_removed(out, name, at ? at : 1);
+}
+
 int cluster_state_parse(const char *text, struct cluster_state *out, char *err, size_t errlen)
 {
 	cJSON *o = cJSON_Parse(text), *n;
@@ -289,9 +301,8 @@ int cluster_state_parse(const char *text, struct cluster_state *out, char *err, 
 			goto out;
 		}
 	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(o, "removed"))
-		if (cJSON_IsString(n) && n->valuestring[0] &&
-		    strlen(n->valuestring) < CLUSTER_NODE_MAX)
-			cluster_state_set_removed(out, n->valuestring, 1);
+		parse_removed(n, out);
+	out->joined = get_u64(o, "joined");
 	r = 0;
 out:
 	cJSON_Delete(o);
@@ -324,9 +335,16 @@ cJSON *cluster_state_to_json(const struct cluster_state *st)
 	if (st->n_removed) {
 		cJSON *rm = cJSON_AddArrayToObject(o, "removed");
 
-		for (size_t i = 0; rm && i < st->n_removed; i++)
-			cJSON_AddItemToArray(rm, cJSON_CreateString(st->removed[i]));
+		for (size_t i = 0; rm && i < st->n_removed; i++) {
+			cJSON *e = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(e, "node", st->removed[i]);
+			add_u64(e, "at", st->removed_at[i]);
+			cJSON_AddItemToArray(rm, e);
+		}
 	}
+	if (st->joined)
+		add_u64(o, "joined", st->joined);
 	return o;
 }
 
@@ -379,29 +397,36 @@ int cluster_state_key_remove(struct cluster_state *st, const char *hex)
 	return 0;
 }
 
-int cluster_state_is_removed(const struct cluster_state *st, const char *name)
+uint64_t cluster_state_removed_at(const struct cluster_state *st, const char *name)
 {
 	for (size_t i = 0; i < st->n_removed; i++)
 		if (strcmp(st->removed[i], name) == 0)
-			return 1;
+			return st->removed_at[i] ? st->removed_at[i] : 1;
 	return 0;
 }
 
-void cluster_state_set_removed(struct cluster_state *st, const char *name, int removed)
+static void removed_drop(struct cluster_state *st, size_t i)
+{
+	memmove(st->removed[i], st->removed[i + 1], (st->n_removed - i - 1) * sizeof(st->removed[0]));
+	memmove(&st->removed_at[i], &st->removed_at[i + 1],
+		(st->n_removed - i - 1) * sizeof(st->removed_at[0]));
+	st->n_removed--;
+}
+
+void cluster_state_set_removed(struct cluster_state *st, const char *name, uint64_t at_ms)
 {
 	for (size_t i = 0; i < st->n_removed; i++)
 		if (strcmp(st->removed[i], name) == 0) {
-			if (!removed)
-				memmove(st->removed[i], st->removed[i + 1],
-					(st->n_removed-- - i - 1) * sizeof(st->removed[0]));
-			return;
+			removed_drop(st, i);
+			break;
 		}
-	if (!removed || strlen(name) >= CLUSTER_NODE_MAX)
+	if (!at_ms || strlen(name) >= CLUSTER_NODE_MAX)
 		return;
 	/* Full: the oldest removal is forgotten. */
 	if (st->n_removed == CLUSTER_REMOVED_MAX)
-		memmove(st->removed[0], st->removed[1], --st->n_removed * sizeof(st->removed[0]));
-	snprintf(st->removed[st->n_removed++], CLUSTER_NODE_MAX, "%s", name);
+		removed_drop(st, 0);
+	snprintf(st->removed[st->n_removed], CLUSTER_NODE_MAX, "%s", name);
+	st->removed_at[st->n_removed++] = at_ms;
 }
 
 const struct cluster_state_node *cluster_state_find(const struct cluster_state *st,

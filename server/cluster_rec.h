@@ -21,7 +21,7 @@
  *   {"c":cluster,"a":"host:port" (API),"f":fingerprint,"v":version,
  *    "l":load1,"m":mem,"M":maxmem,"n":cpus,"u":uptime,
  *    "ie":inventory epoch,"iv":inventory version,"ic":VM count,
- *    "h":access HLC,"t":record time (s)}
+ *    "h":access HLC,"j":joined (ms),"t":record time (s)}
  * The VM inventory itself travels as versioned deltas through the peer API
  * (GET /cluster/peer/inventory?epoch=&since=): the record only says which
  * version is current, so a changed inventory costs one fetch per peer.
@@ -38,6 +38,7 @@ struct cluster_rec {
 	uint64_t inv_epoch, inv_ver;
 	uint32_t vm_count;
 	uint64_t acc_hlc;
+	uint64_t joined;   /* when the node created or joined the cluster (ms) */
 	uint64_t time;
 };
 
@@ -72,7 +73,7 @@ int cluster_fp_normalize(const char *in, char out[CLUSTER_FP_LEN]);
 /* --- the persisted cluster state (DATA/cluster/cluster.json) ---
  *   {"name":"prod","key":"<64 hex>","nodes":{"n1":{"api":"10.0.0.1:8006",
  *    "gossip":"10.0.0.1:7946","fp":"AA:..."},...},"keys":["<64 hex>"],
- *    "removed":["n9"]}
+ *    "removed":[{"node":"n9","at":1700000000000}],"joined":1700000000000}
  * Members added later by gossip are written back, so a restarted node knows
  * whom to contact. */
 struct cluster_state_node {
@@ -97,11 +98,15 @@ struct cluster_state {
 	char keys[CLUSTER_KEYS_MAX][CLUSTER_KEY_HEX];
 	size_t n_nodes;
 	struct cluster_state_node nodes[CLUSTER_STATE_NODES_MAX];
-	/* Members removed here ("removed":[names]): gossip may still carry
-	 * them (a removed node that keeps running), so their records are
-	 * refused, across restarts, until they join anew. */
+	/* Members removed here ("removed":[{"node","at"}], at in ms): gossip may
+	 * still carry them (a removed node that keeps running), so their
+	 * records are refused, across restarts, unless they say the node
+	 * joined anew after its removal. */
 	size_t n_removed;
 	char removed[CLUSTER_REMOVED_MAX][CLUSTER_NODE_MAX];
+	uint64_t removed_at[CLUSTER_REMOVED_MAX];
+	/* When this node created or joined the cluster ("joined", ms). */
+	uint64_t joined;
 };
 
 /* Parses the state file text.  0 or -EBADMSG with ERR. */
@@ -115,10 +120,10 @@ int cluster_state_del_node(struct cluster_state *st, const char *name);
 /* The node named NAME or NULL. */
 const struct cluster_state_node *cluster_state_find(const struct cluster_state *st,
 						    const char *name);
-/* 1 when NAME is in the removed list. */
-int cluster_state_is_removed(const struct cluster_state *st, const char *name);
-/* Adds NAME to the removed list (REMOVED 1) or takes it out (0). */
-void cluster_state_set_removed(struct cluster_state *st, const char *name, int removed);
+/* When NAME was removed (ms, at least 1), 0 when it is not in the list. */
+uint64_t cluster_state_removed_at(const struct cluster_state *st, const char *name);
+/* Records NAME as removed at AT_MS (>= 1), or takes it out of the list (0). */
+void cluster_state_set_removed(struct cluster_state *st, const char *name, uint64_t at_ms);
 /* Key rotation on the state (the keyring follows separately).  HEX is 64
  * hex digits.  Install: adds a secondary key (no-op when present; -ENOSPC).
  * Use: makes an installed key primary, the old one secondary (-ENOENT).

@@ -45,6 +45,7 @@ static void fill_record(struct cluster *c, struct cluster_rec *r)
 	r->inv_ver = inv_version(c->local);
 	r->vm_count = (uint32_t)inv_count(c->local);
 	r->acc_hlc = c->acc_hlc;
+	r->joined = c->state->joined;
 }
 
 /* The record without its time and figures: publish at once when it changes. */
@@ -100,12 +101,14 @@ static void adopt_new_members(struct cluster *c)
 		struct cluster_member m = { 0 };
 
 		if (swim_member_at(s, i, &mi) < 0 || mi.is_self || !mi.state_len ||
-		    cluster_state_find(c->state, mi.name) || cluster_was_removed(c, mi.name))
+		    cluster_state_find(c->state, mi.name))
+			continue;
+		m.has_rec = cluster_rec_decode(mi.state, mi.state_len, &m.rec) == 0;
+		if (cluster_was_removed(c, mi.name, m.has_rec ? &m.rec : NULL))
 			continue;
 		snprintf(m.name, sizeof(m.name), "%s", mi.name);
 		swim_addr_format(&mi.addr, m.gossip, sizeof(m.gossip));
 		m.online = mi.status == SWIM_ALIVE;
-		m.has_rec = cluster_rec_decode(mi.state, mi.state_len, &m.rec) == 0;
 		changed |= adopt_member(c, &m);
 	}
 	swim_loop_unlock(c->loop);

@@ -8,7 +8,6 @@ an nft partition that heals without help, VMID conflicts reported after the
 merge, and packets sealed with a foreign key dropped and counted."""
 import json
 import os
-import random
 import shutil
 import struct
 import subprocess
@@ -16,55 +15,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-import corral_netns  # noqa: E402
 import corral_ws  # noqa: E402
 import corral_test as ct  # noqa: E402
+from corral_cluster import PASSWORD, Cluster  # noqa: E402
 from proxmoxer import ProxmoxAPI  # noqa: E402
 
 suite = ct.Suite("cluster")
-PASSWORD = "Adm1n-test-pw"
-NET = f"127.{random.randint(100, 250)}.{random.randint(1, 250)}"
-TABLE = f"corral_cluster_{os.getpid()}"
-LOOPBACK = os.environ.get("CORRAL_CLUSTER_LOOPBACK") == "1"
-
-
-class Node(ct.Corrald):
-    """A corrald on IP (in namespace NS when given, else a loopback address),
-    gossip on the same address."""
-
-    def __init__(self, name, ip, ns=None, **kw):
-        self.ip, self.ns = ip, ns
-        self.gossip = f"{ip}:{7946 if ns else ct.free_port()}"
-        super().__init__(node=name, admin_password=PASSWORD, port=8006 if ns else None, **kw)
-        self.base = f"https://{ip}:{self.port}"
-        self.url = self.base + "/api2/json"
-        self.args = ["--gossip-listen", self.gossip]
-
-    def command(self):
-        pre = ["ip", "netns", "exec", self.ns] if self.ns else []
-        return pre + [ct.binary("corrald"), "--data-dir", self.data_dir, "--listen",
-                      f"{self.ip}:{self.port}", "--node", self.node] + self.args
-
-    def _port_open(self):
-        import socket
-        try:
-            with socket.create_connection((self.ip, self.port), timeout=1):
-                return True
-        except OSError:
-            return False
-
-    def fingerprint(self):
-        return ct.tls_fingerprint(self.ip, self.port)
-
-    def api(self, method, path, **kw):
-        s = self.session()
-        r = s.request(method, self.url + path, **kw)
-        return r
-
-    def get(self, path, **kw):
-        r = self.api("GET", path, **kw)
-        assert r.status_code == 200, f"{self.node} GET {path}: {r.status_code} {r.reason} {r.text}"
-        return r.json()["data"]
 
 
 def corral(node, *args, stdin=None, env=None):
@@ -83,59 +39,6 @@ def corral(node, *args, stdin=None, env=None):
 def online_view(node):
     st = node.get("/cluster/status")
     return {e["name"]: e["online"] for e in st if e["type"] == "node"}
-
-
-def nft(*args, check=True):
-    return subprocess.run(["nft", *args], check=check, capture_output=True, text=True, timeout=15)
-
-
-class Cluster:
-    """Nodes a, b, c (and a spare address for a foreign node)."""
-
-    def __init__(self):
-        self.net = None if LOOPBACK else corral_netns.Net(4, prefix="crc")
-        self.nodes = [self.node(f"cl-{c}", i) for i, c in enumerate("abc")]
-
-    def node(self, name, i):
-        if self.net:
-            return Node(name, self.net.ips[i], self.net.ns[i])
-        return Node(name, f"{NET}.{i + 1}")
-
-    def start(self):
-        if self.net:
-            self.net.up()
-        for n in self.nodes:
-            n.start()
-        return self
-
-    def cut(self, i, peers):
-        """Node I stops receiving from PEERS (and they from it)."""
-        if self.net:
-            self.net.cut(i, peers)
-            for p in peers:
-                self.net.cut(p, [i])
-            return
-        nft("add", "table", "inet", TABLE)
-        nft("add", "chain", "inet", TABLE, "in", "{ type filter hook input priority -10 ; }")
-        for p in peers:
-            for src, dst in ((self.nodes[i].ip, self.nodes[p].ip),
-                             (self.nodes[p].ip, self.nodes[i].ip)):
-                nft("add", "rule", "inet", TABLE, "in", "ip", "saddr", src, "ip", "daddr", dst,
-                    "drop")
-
-    def heal(self):
-        if self.net:
-            for i in range(len(self.net.ns)):
-                self.net.heal(i)
-        else:
-            nft("delete", "table", "inet", TABLE, check=False)
-
-    def cleanup(self):
-        self.heal()
-        for n in self.nodes:
-            n.cleanup()
-        if self.net:
-            self.net.down()
 
 
 @suite.test
@@ -372,11 +275,14 @@ def test_key_rotation(c):
     new = os.urandom(32).hex()
     before = {n.node: gossip_stats(n) for n in c.nodes}
     want = {n.node: "ok" for n in c.nodes}
-    for method, kw in (("POST", {"data": {"key": new}}), ("PUT", {"data": {"key": new}}),
-                       ("DELETE", {"params": {"key": old}})):
+    for method, kw in (("POST", {"data": {"key": new}}), ("PUT", {"data": {"key": new}})):
         r = a.api(method, "/cluster/config/keys", **kw)
         ct.check_equal(r.status_code, 200, f"{method}: {r.reason} {r.text}")
         ct.check_equal(r.json()["data"], want, method)
+    # The last step with the command-line client.
+    rc, out, err = corral(a, "cluster", "key", "remove", old, "--output-format", "json")
+    ct.check_equal(rc, 0, f"corral cluster key remove: {out} {err}")
+    ct.check_equal(json.loads(out), want)
     r = a.api("DELETE", "/cluster/config/keys", params={"key": new})
     assert r.status_code >= 400 and "in use" in r.reason, r.reason
     r = a.api("PUT", "/cluster/config/keys", data={"key": "12ab"})
@@ -478,14 +384,16 @@ def state_file(node):
 
 @suite.test
 def test_remove_node(c):
-    """delnode C on A and B while C still runs, A restarted: C stays out; then C leaves"""
+    """delnode C on A and B while C still runs, A restarted: C stays out; C leaves and
+    joins again through A: B takes it back"""
     a, b, cc = c.nodes
     for n in (a, b):
         r = n.api("DELETE", "/cluster/config/nodes/cl-c")
         ct.check_equal(r.status_code, 200, r.text)
         ct.check_equal(sorted(online_view(n)), ["cl-a", "cl-b"])
     st = state_file(a)
-    assert "cl-c" not in st["nodes"] and st.get("removed") == ["cl-c"], st
+    assert "cl-c" not in st["nodes"], st
+    ct.check_equal([e["node"] for e in st.get("removed", [])], ["cl-c"])
     # C still gossips (and retries A every 5 s): a restarted A refuses it.
     a.kill()
     a.start()
@@ -501,6 +409,14 @@ def test_remove_node(c):
     ct.check_equal(rc, 0, f"corral cluster leave: {out} {err}")
     st = cc.get("/cluster/status")
     ct.check_equal([e["name"] for e in st], ["cl-c"])
+    # C joins again through A: B, which removed it earlier, takes it back by
+    # gossip (its record says it joined after the removal).
+    rc, out, err = corral(cc, "cluster", "join", f"{a.ip}:{a.port}", a.fingerprint(),
+                          "--username", "admin@pve", "--link0", cc.gossip, stdin=PASSWORD + "\n")
+    ct.check_equal(rc, 0, f"corral cluster join again: {out} {err}")
+    ct.wait_for("B sees the rejoined C online", lambda: online_view(b).get("cl-c") == 1,
+                timeout=40)
+    assert not state_file(b).get("removed"), state_file(b)
 
 
 if __name__ == "__main__":
@@ -508,7 +424,7 @@ if __name__ == "__main__":
         if not shutil.which(tool):
             print(f"{tool} is missing (apt-get install nftables iproute2)")
             sys.exit(1)
-    cl = Cluster()
+    cl = Cluster(["cl-a", "cl-b", "cl-c"], prefix="crc", spare=1)
     failed = 1
     try:
         cl.start()

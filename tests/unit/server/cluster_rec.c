@@ -13,7 +13,8 @@ static void test_record_round_trip(void)
 {
 	struct cluster_rec r = { .load = 1.25, .mem = 1ULL << 33, .maxmem = 1ULL << 34, .cpus = 8,
 				 .uptime = 99, .inv_epoch = 1764100000, .inv_ver = 42,
-				 .vm_count = 500, .acc_hlc = 0xFFFFFFFFFFFF1234ULL, .time = 7 },
+				 .vm_count = 500, .acc_hlc = 0xFFFFFFFFFFFF1234ULL,
+				 .joined = 1764100000123ULL, .time = 7 },
 			  back;
 	char text[1024];
 	int len;
@@ -33,6 +34,7 @@ static void test_record_round_trip(void)
 	CHECK_INT(back.cpus, 8);
 	CHECK(back.inv_epoch == r.inv_epoch && back.inv_ver == 42);
 	CHECK_INT(back.vm_count, 500);
+	CHECK(back.joined == r.joined);
 	/* 64-bit clocks survive (they travel as text, not as doubles). */
 	CHECK(back.acc_hlc == r.acc_hlc);
 }
@@ -153,10 +155,11 @@ static void test_state_round_trip(void)
 	strcpy(n.api, "10.0.0.9:8006");
 	CHECK_INT(cluster_state_put_node(st, &n), 0); /* update in place */
 	CHECK_INT((int)st->n_nodes, 2);
-	cluster_state_set_removed(st, "n7", 1);
+	cluster_state_set_removed(st, "n7", 1700000000000ull);
 	cluster_state_set_removed(st, "n8", 1);
-	cluster_state_set_removed(st, "n7", 1); /* once */
+	cluster_state_set_removed(st, "n7", 1700000000001ull); /* once, the later time */
 	cluster_state_set_removed(st, "n8", 0);
+	st->joined = 1690000000000ull;
 	j = cluster_state_to_json(st);
 	text = cJSON_Print(j);
 	CHECK_INT(cluster_state_parse(text, back, err, sizeof(err)), 0);
@@ -164,7 +167,9 @@ static void test_state_round_trip(void)
 	CHECK_INT((int)back->n_nodes, 2);
 	CHECK_STR(cluster_state_find(back, "n1")->api, "10.0.0.9:8006");
 	CHECK_INT((int)back->n_removed, 1);
-	CHECK(cluster_state_is_removed(back, "n7") && !cluster_state_is_removed(back, "n8"));
+	CHECK(cluster_state_removed_at(back, "n7") == 1700000000001ull);
+	CHECK(cluster_state_removed_at(back, "n8") == 0);
+	CHECK(back->joined == 1690000000000ull);
 	CHECK_INT(cluster_state_del_node(back, "n2"), 0);
 	CHECK_INT(cluster_state_del_node(back, "n2"), -ENOENT);
 	CHECK(cluster_state_find(back, "n2") == NULL);
@@ -182,12 +187,12 @@ static void test_removed_list_bounded(void)
 
 	for (int i = 0; i < CLUSTER_REMOVED_MAX + 5; i++) {
 		snprintf(name, sizeof(name), "n%d", i);
-		cluster_state_set_removed(st, name, 1);
+		cluster_state_set_removed(st, name, (uint64_t)i + 1);
 	}
 	/* The oldest removals are forgotten first. */
 	CHECK_INT((int)st->n_removed, CLUSTER_REMOVED_MAX);
-	CHECK(!cluster_state_is_removed(st, "n4") && cluster_state_is_removed(st, "n5"));
-	CHECK(cluster_state_is_removed(st, name));
+	CHECK(!cluster_state_removed_at(st, "n4") && cluster_state_removed_at(st, "n5") == 6);
+	CHECK(cluster_state_removed_at(st, name) == CLUSTER_REMOVED_MAX + 5);
 	free(st);
 }
 
