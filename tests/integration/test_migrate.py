@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Live migration between two real corrald nodes of a gossip cluster, each on
-its own loopback address: the test guest runs a counter on its serial console
+"""Live migration between two real corrald nodes of a gossip cluster, each in
+its own network namespace (corral_cluster; CORRAL_CLUSTER_LOOPBACK=1: on
+loopback addresses): the test guest runs a counter on its serial console
 and writes to its data disk; after POST .../migrate (online, with local
 disks) the counter goes on on the target, the disk holds the writes, the VM
 is listed on the target in /cluster/resources and the source keeps no copy.
@@ -8,88 +9,21 @@ Bad input as Proxmox answers it, the task stopped and the target corrald
 killed mid-mirror (source still runs, target clean), the way back with `corral vm migrate`, and an offline
 migration of the stopped VM (disks pulled over TLS NBD)."""
 import os
-import random
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import corral_cluster  # noqa: E402
 import corral_test as ct  # noqa: E402
 from corral_guest import Serial, ensure_guest, kill_vms, put_guest_disk  # noqa: E402
 
 suite = ct.Suite("migrate")
-PASSWORD = "Adm1n-test-pw"
-NET = f"127.{random.randint(100, 250)}.{random.randint(1, 250)}"
+PASSWORD = corral_cluster.PASSWORD
 VMID = 100
 TEMPLATE = 101
-TASK_TIMEOUT = 240
-
-
-class Node(ct.Corrald):
-    """A corrald on its own loopback address, gossip on the same address."""
-
-    def __init__(self, name, ip):
-        self.ip = ip
-        self.gossip = f"{ip}:{ct.free_port()}"
-        super().__init__(node=name, admin_password=PASSWORD)
-        self.base = f"https://{ip}:{self.port}"
-        self.url = self.base + "/api2/json"
-        self.args = ["--gossip-listen", self.gossip]
-
-    def command(self):
-        return [ct.binary("corrald"), "--data-dir", self.data_dir, "--listen",
-                f"{self.ip}:{self.port}", "--node", self.node] + self.args
-
-    def _port_open(self):
-        import socket
-        try:
-            with socket.create_connection((self.ip, self.port), timeout=1):
-                return True
-        except OSError:
-            return False
-
-    def fingerprint(self):
-        return ct.tls_fingerprint(self.ip, self.port)
-
-    def api(self, method, path, **kw):
-        return self.session().request(method, self.url + path, **kw)
-
-    def get(self, path, **kw):
-        r = self.api("GET", path, **kw)
-        assert r.status_code == 200, f"{self.node} GET {path}: {r.status_code} {r.reason}"
-        return r.json()["data"]
-
-    def post(self, path, **data):
-        r = self.api("POST", path, data=data)
-        assert r.status_code == 200, f"{self.node} POST {path}: {r.status_code} {r.reason}"
-        return r.json()["data"]
-
-    def task(self, upid, timeout=TASK_TIMEOUT):
-        """(exitstatus, log) of UPID once stopped."""
-        path = f"/nodes/{self.node}/tasks/{upid}"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            st = self.get(path + "/status")
-            if st["status"] == "stopped":
-                log = self.get(path + "/log", params={"limit": 5000})
-                return st["exitstatus"], "\n".join(line["t"] for line in log)
-            time.sleep(0.3)
-        raise AssertionError(f"task {upid} still running after {timeout}s")
-
-
-def wait_for(what, fn, timeout=60, step=0.5):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            v = fn()
-            if v:
-                return v
-            last = v
-        except Exception as e:  # noqa: B902 - keep polling, report the last
-            last = e
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+TASK_TIMEOUT = corral_cluster.TASK_TIMEOUT
+wait_for = ct.wait_for
 
 
 def counter(serial):
@@ -112,8 +46,8 @@ def counter(serial):
 
 class Ctx:
     def __init__(self):
-        self.a = Node("mg-a", f"{NET}.1")
-        self.b = Node("mg-b", f"{NET}.2")
+        self.cl = corral_cluster.Cluster(["mg-a", "mg-b"], prefix="crm")
+        self.a, self.b = self.cl.nodes
         self.last = -1
 
     def home_of(self, vmid):
@@ -152,8 +86,7 @@ def test_cluster(c):
                       "password": PASSWORD, "username": "admin@pve", "link0": c.b.gossip})
     ct.check_equal(r.status_code, 200, r.text)
     for n in (c.a, c.b):
-        wait_for(f"{n.node} sees both", lambda n=n: sum(
-            e["online"] for e in n.get("/cluster/status") if e["type"] == "node") == 2)
+        wait_for(f"{n.node} sees both", lambda n=n: n.online_count() == 2)
 
 
 @suite.test
@@ -161,7 +94,7 @@ def test_guest_runs(c):
     """the guest boots on node A and runs a counter writing to its data disk"""
     boot = put_guest_disk(c.a, VMID)
     upid = c.a.post("/nodes/mg-a/qemu", vmid=VMID, name="mig", memory=256, virtio0=boot,
-                    virtio1="local:1", serial0="socket", boot="order=virtio0")
+                    virtio1="local:0.0625", serial0="socket", boot="order=virtio0")
     ct.check_equal(c.a.task(upid)[0], "OK")
     ct.check_equal(c.a.task(c.a.post(f"/nodes/mg-a/qemu/{VMID}/status/start"))[0], "OK")
     s = Serial(c.a, VMID)
@@ -263,8 +196,7 @@ def test_target_killed_mid_mirror(c):
     wait_for("mg-b clean", lambda: c.home_of(VMID) == [c.a] and c.images(c.b) == [],
              timeout=30)
     assert not os.path.exists(os.path.join(c.b.data_dir, "run", f"{VMID}.migtls"))
-    wait_for("mg-b back online", lambda: sum(
-        e["online"] for e in c.a.get("/cluster/status") if e["type"] == "node") == 2)
+    wait_for("mg-b back online", lambda: c.a.online_count() == 2)
 
 
 @suite.test
@@ -343,13 +275,12 @@ def main():
     c = Ctx()
     failed = 1
     try:
-        c.a.start()
-        c.b.start()
+        c.cl.start()
         _, failed = suite.run(c, exit=False)
     finally:
         for n in (c.a, c.b):
             kill_vms(n, [VMID])
-            n.cleanup()
+        c.cl.cleanup()
     sys.exit(1 if failed else 0)
 
 
