@@ -1352,6 +1352,8 @@ static void cache_close(struct cache_io *c)
 
 enum { U_SKIP = 0, U_ZERO = 1, U_DATA = 2 }; /* ordered: the strongest wins a shared unit */
 
+struct zpool;
+
 struct conv {
 	struct img *src, *dst;
 	struct qcow2 *dq;       /* set with -c */
@@ -1367,7 +1369,7 @@ struct conv {
 	unsigned char *cls;     /* and its UNITS classes */
 	unsigned char *comp;    /* -c: the window's clusters compressed, same offsets */
 	long clen[UNITS];       /* -c: compressed size per cluster (see Z_NO_DATA) */
-	unsigned zthreads;      /* -c: threads compressing, this one included */
+	struct zpool *zp;       /* -c: the threads compressing */
 	enum img_compression ztype; /* -c: the target's compression type */
 };
 
@@ -1576,48 +1578,128 @@ static int conv_write_runs(struct conv *cv, uint64_t w, uint64_t from, uint64_t 
 	return rc;
 }
 
-/* -c: clusters are compressed on every CPU (the library's compressor is pure
- * and thread-safe), then linked in order on this thread. */
+/* -c: a small pool of threads, the writer among them, compresses the window's
+ * clusters, each thread taking the next cluster nobody took; the writer links
+ * them in order, each as soon as it is compressed.  While a window is out,
+ * buf and cls are only read; a thread writes only its own cluster's clen[]
+ * entry and its cluster's part of comp, and the lock orders both before the
+ * writer reads them. */
 #define Z_NO_DATA LONG_MIN /* the cluster holds no data: not compressed */
 #define Z_MAX_THREADS 8
+#define Z_MAX_CLUSTERS (COPY_CHUNK / UNIT)
 
-struct zwork {
+struct zpool {
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	pthread_t th[Z_MAX_THREADS];
+	unsigned nth;         /* helper threads running */
 	struct conv *cv;
-	uint64_t len;
-	unsigned id, n;
+	uint64_t len, nc;     /* the window out: its length and its clusters */
+	uint64_t next, busy;  /* next cluster to take; clusters being compressed */
+	int stop;
+	unsigned char ok[Z_MAX_CLUSTERS]; /* cluster compressed (or nothing to compress) */
 };
 
-static void *zwork_main(void *arg)
+/* With the lock held: takes the next cluster and compresses it unlocked. */
+static void zpool_take_one(struct zpool *p)
 {
-	const struct zwork *z = arg;
-	struct conv *cv = z->cv;
-	uint64_t nc = (z->len + cv->cluster - 1) / cv->cluster;
+	struct conv *cv = p->cv;
+	uint64_t c = p->next++, off = c * cv->cluster;
+	uint64_t n = p->len - off < cv->cluster ? p->len - off : cv->cluster;
 
-	for (uint64_t c = z->id; c < nc; c += z->n) {
-		uint64_t off = c * cv->cluster, n = z->len - off < cv->cluster ? z->len - off : cv->cluster;
-
-		if (cv->clen[c] != Z_NO_DATA)
-			cv->clen[c] = qcow2_compress_cluster(cv->ztype, cv->cluster, cv->buf + off, n, cv->comp + off);
+	if (cv->clen[c] != Z_NO_DATA) {
+		p->busy++;
+		pthread_mutex_unlock(&p->mu);
+		cv->clen[c] = qcow2_compress_cluster(cv->ztype, cv->cluster, cv->buf + off, n, cv->comp + off);
+		pthread_mutex_lock(&p->mu);
+		p->busy--;
 	}
+	p->ok[c] = 1;
+	pthread_cond_broadcast(&p->done);
+}
+
+static void *zpool_main(void *arg)
+{
+	struct zpool *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop) {
+		if (p->next < p->nc)
+			zpool_take_one(p);
+		else
+			pthread_cond_wait(&p->work, &p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
-static void conv_compress_window(struct conv *cv, uint64_t len)
+/* Hands the window in cv->buf (LEN bytes, NC clusters) to the pool. */
+static void zpool_publish(struct zpool *p, uint64_t len, uint64_t nc)
 {
-	struct zwork z[Z_MAX_THREADS];
-	pthread_t t[Z_MAX_THREADS];
-	int started[Z_MAX_THREADS] = { 0 };
+	pthread_mutex_lock(&p->mu);
+	p->len = len;
+	p->nc = nc;
+	p->next = 0;
+	memset(p->ok, 0, nc);
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+}
 
-	for (unsigned i = 0; i < cv->zthreads; i++)
-		z[i] = (struct zwork){ cv, len, i, cv->zthreads };
-	for (unsigned i = 1; i < cv->zthreads; i++)
-		started[i] = pthread_create(&t[i], NULL, zwork_main, &z[i]) == 0;
-	for (unsigned i = 0; i < cv->zthreads; i++)
-		if (!started[i])
-			zwork_main(&z[i]); /* this thread's share, and any a thread could not take */
-	for (unsigned i = 1; i < cv->zthreads; i++)
-		if (started[i])
-			pthread_join(t[i], NULL);
+/* Returns once cluster C is compressed, compressing others meanwhile. */
+static void zpool_wait(struct zpool *p, uint64_t c)
+{
+	pthread_mutex_lock(&p->mu);
+	while (!p->ok[c]) {
+		if (p->next < p->nc)
+			zpool_take_one(p);
+		else
+			pthread_cond_wait(&p->done, &p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Takes the window back: nothing more is taken, what is under way finishes. */
+static void zpool_retire(struct zpool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->next = p->nc;
+	while (p->busy)
+		pthread_cond_wait(&p->done, &p->mu);
+	p->nc = p->next = 0;
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* THREADS compressing in all, the caller included; NULL without memory. */
+static struct zpool *zpool_new(struct conv *cv, unsigned threads)
+{
+	struct zpool *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->cv = cv;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	/* a helper that cannot start leaves its share to the others */
+	while (p->nth + 1 < threads && pthread_create(&p->th[p->nth], NULL, zpool_main, p) == 0)
+		p->nth++;
+	return p;
+}
+
+static void zpool_free(struct zpool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned i = 0; i < p->nth; i++)
+		pthread_join(p->th[i], NULL);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
 }
 
 /* Before compressing cluster C of the window at W: a cluster without data is
@@ -1662,10 +1744,14 @@ static int conv_write_compressed(struct conv *cv, uint64_t w, uint64_t len)
 
 	for (uint64_t c = 0; c < nc && rc == 0; c++)
 		rc = conv_prepare_cluster(cv, w, c, len);
-	if (rc == 0)
-		conv_compress_window(cv, len);
-	for (uint64_t c = 0; c < nc && rc == 0; c++)
+	if (rc < 0)
+		return rc;
+	zpool_publish(cv->zp, len, nc);
+	for (uint64_t c = 0; c < nc && rc == 0; c++) {
+		zpool_wait(cv->zp, c);
 		rc = conv_link_cluster(cv, w, c, len);
+	}
+	zpool_retire(cv->zp);
 	return rc;
 }
 
@@ -1739,7 +1825,21 @@ struct conv_args {
 	char ostr[4096];
 	int compress, progress, existing, target_zero, quiet;
 	uint64_t sparse;
+	unsigned inflight; /* -m */
 };
+
+/* -m N: requests in flight, 1..16 as qemu-img allows. */
+static int conv_inflight(const char *v, unsigned *out)
+{
+	uint64_t n;
+
+	if (util_parse_u64(v, &n) < 0 || n < 1 || n > 16) {
+		perr(NULL, "Invalid number of coroutines. Allowed number of coroutines is between 1 and 16");
+		return -EINVAL;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
 
 static int conv_parse(int argc, char **argv, struct conv_args *a)
 {
@@ -1778,6 +1878,8 @@ static int conv_parse(int argc, char **argv, struct conv_args *a)
 			return -EINVAL;
 		else if (c == 'q')
 			a->quiet = 1;
+		else if (c == 'm' && conv_inflight(optarg, &a->inflight) < 0)
+			return -EINVAL;
 	}
 	return want_args(argc, 2, "one source and one target file name");
 }
@@ -1879,12 +1981,14 @@ static int conv_open_target(struct img **out, const char *dst, const char *fmt, 
 	return open_img(out, dst, &o);
 }
 
-/* Threads for -c: one per online CPU, at most Z_MAX_THREADS. */
-static unsigned zthreads(void)
+/* Threads for -c: one per online CPU, at most Z_MAX_THREADS and at most
+ * the requests -m lets be in flight. */
+static unsigned zthreads(unsigned inflight)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned t = n < 1 ? 1 : n > Z_MAX_THREADS ? Z_MAX_THREADS : (unsigned)n;
 
-	return n < 1 ? 1 : n > Z_MAX_THREADS ? Z_MAX_THREADS : (unsigned)n;
+	return t < inflight ? t : inflight;
 }
 
 static int conv_setup(struct conv *cv, struct conv_args *a, const char *dst)
@@ -1907,7 +2011,8 @@ static int conv_setup(struct conv *cv, struct conv_args *a, const char *dst)
 		return -EINVAL;
 	if (a->compress && posix_memalign((void **)&cv->comp, 4096, COPY_CHUNK))
 		return -ENOMEM;
-	cv->zthreads = zthreads();
+	if (a->compress && !(cv->zp = zpool_new(cv, zthreads(a->inflight))))
+		return -ENOMEM;
 	if (cv->dq)
 		cv->ztype = qcow2_compression(cv->dq);
 	if (img_virtual_size(cv->dst) < cv->size) {
@@ -1919,7 +2024,7 @@ static int conv_setup(struct conv *cv, struct conv_args *a, const char *dst)
 
 static int cmd_convert(int argc, char **argv)
 {
-	struct conv_args a = { .out_fmt = "raw", .sparse = 4096, .tcache = { .no_flush = 1 } };
+	struct conv_args a = { .out_fmt = "raw", .sparse = 4096, .inflight = 8, .tcache = { .no_flush = 1 } };
 	struct conv *cv;
 	int rc = -EINVAL;
 
@@ -1953,6 +2058,7 @@ close_src:
 free_conv:
 	cache_close(&a.scache);
 	cache_close(&a.tcache);
+	zpool_free(cv->zp);
 	free(cv->comp);
 	free(cv);
 	return rc < 0;

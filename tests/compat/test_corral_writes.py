@@ -236,6 +236,25 @@ def case_convert_compressed(cs, ctype="zlib"):
     qimg("convert", "-O", "qcow2", cp, S.path("cz%s.q.qcow2" % tag))
 
 
+def case_convert_compressed_threads(ctype):
+    """The clusters compressed on several threads land where one thread puts
+    them: -m 1 and the default give the same file, which QEMU reads back."""
+    src = raw_source("czm" + ctype, 811 + len(ctype), size=13 * MIB + 5 * KIB)
+    outs = []
+    for m in ("1", "8"):
+        out = S.path("czm%s-%s.qcow2" % (ctype, m))
+        corral("convert", "-c", "-m", m, "-f", "raw", "-O", "qcow2", "-o",
+               "cluster_size=4096,compression_type=%s" % ctype, src, out)
+        r = qemu_check_clean(out)
+        expect(r.get("compressed-clusters", 0) > 0, "no compressed clusters: %s" % r)
+        qemu_same(out, src)
+        with open(out, "rb") as f:
+            outs.append(f.read())
+    expect(outs[0] == outs[1], "-m 1 and -m 8 wrote different images")
+    p = corral("convert", "-c", "-m", "17", "-f", "raw", "-O", "qcow2", src, S.path("czm-bad.qcow2"), ok=(1,))
+    expect("Allowed number of coroutines is between 1 and 16" in p.stderr, "-m 17: %s" % p.stderr)
+
+
 def case_convert_backing():
     paths, refs = chain("cb")
     out = S.path("cb-new.qcow2")
@@ -368,6 +387,8 @@ for cs in (512, 4 * KIB, 64 * KIB, 2 * MIB):
     S.case("convert -c cluster_size=%d" % cs, case_convert_compressed, cs)
 for cs in (4 * KIB, 64 * KIB):
     S.case("convert -c compression_type=zstd cluster_size=%d" % cs, case_convert_compressed, cs, "zstd")
+for ctype in ("zlib", "zstd"):
+    S.case("convert -c -m 1 and -m 8 write the same image (%s)" % ctype, case_convert_compressed_threads, ctype)
 S.case("convert -B keeps only the top layer", case_convert_backing)
 S.case("convert -n into an existing image", case_convert_existing)
 S.case("convert -S sparse detection", case_convert_sparse)
