@@ -172,11 +172,25 @@ class Corrald:
         """kill -9."""
         return self.stop(signal.SIGKILL)
 
+    def kill_vms(self):
+        """SIGKILL every QEMU this corrald left running (they outlive corrald
+        by design), found by the pidfiles in its run directory."""
+        run = os.path.join(self.data_dir, "run")
+        for name in os.listdir(run) if os.path.isdir(run) else ():
+            if not name.endswith(".pid"):
+                continue
+            try:
+                with open(os.path.join(run, name)) as f:
+                    os.kill(int(f.read().strip()), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+
     def cleanup(self):
         self.stop()
         if self in _running:
             _running.remove(self)
         if self.own_dir:
+            self.kill_vms()
             shutil.rmtree(self.top, ignore_errors=True)
 
     def __enter__(self):
