@@ -12,11 +12,7 @@
 #include "server/store.h"
 #include "cluster/swim.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,36 +38,6 @@ int api_cluster_index(struct req *req, struct resp *resp)
 }
 
 /* --- status --- */
-
-static int wildcard(const char *addr)
-{
-	return !addr[0] || strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0 ||
-	       strcmp(addr, "[::]") == 0;
-}
-
-/* The address other nodes reach this one at: the listen address when it is
- * a specific one, else the first non-loopback IPv4 address that is up. */
-static void node_ip(const struct app *app, char *out, size_t n)
-{
-	struct ifaddrs *ifs, *i;
-
-	snprintf(out, n, "127.0.0.1");
-	if (!wildcard(app->cfg.listen_addr)) {
-		snprintf(out, n, "%s", app->cfg.listen_addr);
-		return;
-	}
-	if (getifaddrs(&ifs) != 0)
-		return;
-	for (i = ifs; i; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP) ||
-		    (i->ifa_flags & IFF_LOOPBACK))
-			continue;
-		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, out,
-			  (socklen_t)n);
-		break;
-	}
-	freeifaddrs(ifs);
-}
 
 static cJSON *status_node(const char *name, const char *ip, int nodeid, int local, int online)
 {
@@ -154,7 +120,7 @@ int api_cluster_status(struct req *req, struct resp *resp)
 	resp->data = cJSON_CreateArray();
 	if (app->cluster && cluster_is_member(app->cluster, name, sizeof(name)))
 		return status_members(app, name, resp->data);
-	node_ip(app, ip, sizeof(ip));
+	cluster_node_ip(app, ip, sizeof(ip));
 	cJSON_AddItemToArray(resp->data, status_node(app->cfg.node, ip, 0, 1, 1));
 	return 0;
 }

@@ -89,7 +89,8 @@ static int state_load(struct cluster *c, char *err, size_t errlen)
 
 static int wildcard(const char *addr)
 {
-	return !addr[0] || strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0;
+	return !addr[0] || strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0 ||
+	       strcmp(addr, "[::]") == 0;
 }
 
 /* The first non-loopback IPv4 address that is up ("127.0.0.1" without). */
@@ -117,15 +118,20 @@ static void join_hostport(const char *host, unsigned port, char *out, size_t n)
 		out[0] = '\0';
 }
 
+void cluster_node_ip(const struct app *app, char *out, size_t n)
+{
+	if (wildcard(app->cfg.listen_addr))
+		first_ip(out, n);
+	else
+		snprintf(out, n, "%s", app->cfg.listen_addr);
+}
+
 /* The API address other members reach this node at. */
 void cluster_local_api(const struct app *app, char *out, size_t n)
 {
 	char ip[64];
 
-	if (wildcard(app->cfg.listen_addr))
-		first_ip(ip, sizeof(ip));
-	else
-		snprintf(ip, sizeof(ip), "%s", app->cfg.listen_addr);
+	cluster_node_ip(app, ip, sizeof(ip));
 	join_hostport(ip, app->cfg.listen_port, out, n);
 }
 

@@ -107,4 +107,8 @@ cJSON *cluster_inventory_delta(struct cluster *c, uint64_t epoch, uint64_t since
 /* The local access configuration as one JSON object, stamped with its HLC. */
 cJSON *cluster_access_export(struct cluster *c);
 
+/* The address other nodes reach this one at: the API listen address when it
+ * is a specific one, else the first non-loopback IPv4 address that is up. */
+void cluster_node_ip(const struct app *app, char *out, size_t n);
+
 #endif
