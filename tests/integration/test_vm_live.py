@@ -95,7 +95,11 @@ def test_vm_rrddata(ctx):
 
 
 def guest_has(ctx, path):
-    return ctx.console.run(f"test -e {path} && echo yes || echo no").strip() == "yes"
+    # The kernel may log to the same console while the command runs (a new
+    # disk's "Attached SCSI disk"), so look for a token, not the whole answer;
+    # the token is computed so the echoed command line never contains it.
+    out = ctx.console.run(f"test -e {path} && echo HAS$((6*7))PATH")
+    return "HAS42PATH" in out
 
 
 @suite.test
