@@ -368,18 +368,25 @@ int rrd_cf_parse(const char *name)
 }
 
 /* Source J of ROW while it is still being filled: the archive's partial
- * row plus the PDP in progress when that falls in ROW. */
+ * row plus the PDP in progress when that falls in ROW.  A PDP or a row
+ * whose time is over (no update has closed it yet) is shown as closing
+ * would keep it, so a value once shown for a past minute does not turn
+ * unknown later (xff). */
 static double partial(const struct rrd *db, const struct rra_view *v, int64_t row, size_t j,
-		      enum rrd_cf cf)
+		      enum rrd_cf cf, int64_t now)
 {
 	double sum = 0, n = 0, max = NAN;
+	int64_t pdp_end = (db->h->pdp_index + 1) * RRD_STEP;
+	int pdp_over = now >= pdp_end;
+	int row_over = now >= (row + 1) * (int64_t)v->pdps * RRD_STEP;
 
 	if (*v->cur_row == row && v->known[j] > 0) {
 		sum = v->sum[j];
 		n = v->known[j];
 		max = v->max[j];
 	}
-	if (db->h->last_update && db->h->pdp_index / v->pdps == row && db->pdp_known[j] > 0) {
+	if (db->h->last_update && db->h->pdp_index / v->pdps == row && db->pdp_known[j] > 0 &&
+	    (!pdp_over || db->pdp_known[j] >= RRD_STEP * RRD_XFF)) {
 		double p = db->pdp_sum[j] / db->pdp_known[j];
 
 		sum += p;
@@ -387,13 +394,13 @@ static double partial(const struct rrd *db, const struct rra_view *v, int64_t ro
 		if (isnan(max) || p > max)
 			max = p;
 	}
-	if (n == 0)
+	if (n == 0 || (row_over && n < v->pdps * RRD_XFF))
 		return NAN;
 	return cf == RRD_MAX ? max : sum / n;
 }
 
 static double row_value(const struct rrd *db, const struct rra_view *v, int64_t row, size_t j,
-			enum rrd_cf cf)
+			enum rrd_cf cf, int64_t now)
 {
 	size_t nds = db->s->nds, slot;
 
@@ -401,7 +408,7 @@ static double row_value(const struct rrd *db, const struct rra_view *v, int64_t 
 		return NAN;
 	slot = (size_t)(row % RRD_ROWS);
 	if (row >= *v->cur_row)
-		return partial(db, v, row, j, cf);
+		return partial(db, v, row, j, cf, now);
 	if (v->slot_row[slot] != row)
 		return NAN;
 	return cf == RRD_MAX ? v->max_rows[slot * nds + j] : v->avg_rows[slot * nds + j];
@@ -419,7 +426,7 @@ void rrd_fetch(const struct rrd *db, enum rrd_timeframe tf, enum rrd_cf cf, int6
 
 		times[i] = row * res;
 		for (size_t j = 0; j < nds; j++)
-			values[i * nds + j] = row_value(db, v, row, j, cf);
+			values[i * nds + j] = row_value(db, v, row, j, cf, now);
 	}
 }
 

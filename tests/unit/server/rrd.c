@@ -191,6 +191,22 @@ static void test_partial_row(void)
 	rrd_fetch(db, RRD_YEAR, RRD_MAX, T0 + 30, times, vals);
 	CHECK(near(at(T0, CPU), 0.6));
 	CHECK_INT(rrd_resolution(RRD_YEAR), 604800);
+	/* the minute is over but no update has closed it: twenty seconds of
+	 * sixty is too little (xff), as closing will decide */
+	rrd_fetch(db, RRD_HOUR, RRD_AVERAGE, T0 + 61, times, vals);
+	CHECK(isnan(at(T0, CPU)));
+	rrd_free(db);
+
+	/* forty seconds is enough: shown after the minute ends, the value
+	 * stays the same once a late update (after a gap) closes it */
+	CHECK_INT(rrd_new(&rrd_schema_node, &db), 0);
+	for (int t = 5; t <= 45; t += 10)
+		sample(db, T0 + t, 0.4, NAN);
+	rrd_fetch(db, RRD_HOUR, RRD_AVERAGE, T0 + 70, times, vals);
+	CHECK(near(at(T0, CPU), 0.4));
+	sample(db, T0 + 600, 0.9, NAN);
+	rrd_fetch(db, RRD_HOUR, RRD_AVERAGE, T0 + 610, times, vals);
+	CHECK(near(at(T0, CPU), 0.4));
 	rrd_free(db);
 }
 
