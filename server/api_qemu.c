@@ -307,6 +307,22 @@ static int free_unreferenced(const struct pool_volume *v, void *ctx)
 	return free_volume(v->volid, ctx);
 }
 
+struct unref_scan {
+	struct task *t;
+	int vmid;
+};
+
+/* Every image of the VM left in POOL (Proxmox scans each enabled storage
+ * that holds images). */
+static int scan_unreferenced(struct pool *pool, void *ctx)
+{
+	const struct unref_scan *u = ctx;
+
+	if (pool_content_mask(pool) & (1u << POOL_CONTENT_IMAGES))
+		pool_list(pool, POOL_CONTENT_IMAGES, u->vmid, free_unreferenced, u->t);
+	return 0;
+}
+
 static int destroy_task(struct task *t, void *opaque)
 {
 	const struct destroy_arg *a = opaque;
@@ -325,7 +341,8 @@ static int destroy_task(struct task *t, void *opaque)
 		qemu_foreach_volume(vm.conf, free_volume, t);
 		qemu_foreach_volume(vm.pending, free_volume, t);
 		if (a->unreferenced)
-			pool_list(app->pool, POOL_CONTENT_IMAGES, a->vmid, free_unreferenced, t);
+			pool_set_foreach(app->pools, scan_unreferenced,
+					 &(struct unref_scan){t, a->vmid});
 	}
 	qvm_clear(&vm);
 	r = qvm_drop(app, a->vmid);

@@ -441,7 +441,8 @@ static void test_destroy(void)
 {
 	struct api_fixture f;
 	struct api_answer a;
-	char images[APP_PATH_MAX + 32], err[256], volid[POOL_VOLID_MAX];
+	char images[APP_PATH_MAX + 32], err[256], volid[POOL_VOLID_MAX], body[PATH_MAX + 64];
+	char s2[PATH_MAX];
 
 	open_node(&f, "destroy");
 	create_vm(&f, "vmid=107&scsi0=local:1&virtio1=local:1,format=raw");
@@ -451,12 +452,26 @@ static void test_destroy(void)
 	    0);
 	snprintf(images, sizeof(images), "%s/images/images/107", f.app.cfg.data_dir);
 	CHECK_INT(files_in(images), 3);
+	/* ... and one left on a second storage (every storage is scanned) */
+	snprintf(body, sizeof(body), "storage=s2&type=dir&path=%s/s2&content=images",
+		 test_tmpdir());
+	a = api_request(&f, "POST", "/storage", NULL, body, "admin@pve", NULL);
+	CHECK_INT(a.status, 200);
+	api_answer_free(&a);
+	CHECK(api_storage_pool(&f.app, "s2") != NULL);
+	if (api_storage_pool(&f.app, "s2"))
+		CHECK_INT(pool_alloc(api_storage_pool(&f.app, "s2"), 107, "raw", 1 << 20, volid,
+				     sizeof(volid), err, sizeof(err)),
+			  0);
+	snprintf(s2, sizeof(s2), "%s/s2/images/107", test_tmpdir());
+	CHECK_INT(files_in(s2), 1);
 	a = api_call(&f, "DELETE", NODE_QEMU "/107", "purge=1&destroy-unreferenced-disks=1",
 		     "admin@pve");
 	CHECK_INT(a.status, 200);
 	CHECK_STR(wait_task(&f, &a), "OK");
 	CHECK(!vm_stored(&f, "107"));
 	CHECK_INT(files_in(images), 0);
+	CHECK_INT(files_in(s2), 0);
 	a = api_call(&f, "DELETE", NODE_QEMU "/107", NULL, "admin@pve");
 	CHECK_INT(a.status, 500);
 	CHECK(strstr(a.reason, "does not exist") != NULL);
