@@ -2,7 +2,8 @@
  * in-memory transport (virtual clock, encrypted packets) and measures failure
  * detection, dissemination, bandwidth and false positives beside the
  * memberlist/Serf anchors of docs/gossip.md section 6.  Writes a markdown
- * fragment.  Usage: swim_sim [--quick] [--sizes 3,16,128,1024] [--out FILE] */
+ * fragment.  Usage: swim_sim [--quick] [--sizes 3,16,128,1024] [--det-trials N]
+ * [--no-fp] [--out FILE]; the last two options are for quicker iterations. */
 #include "cluster/keyring.h"
 #include "cluster/swim.h"
 #include "cluster/transport_in_memory.h"
@@ -469,6 +470,11 @@ struct plan {
 	uint64_t fp_ms;
 };
 
+/* --det-trials: detection trials per size instead of the plan's;
+ * --no-fp: skip the false-positive runs. */
+static int det_trials_opt;
+static bool no_fp;
+
 static struct plan plan_for(int n, bool quick)
 {
 	struct plan p = { 40, 20, 3600000 };
@@ -482,6 +488,8 @@ static struct plan plan_for(int n, bool quick)
 		p.dis_trials = p.dis_trials / 4 + 1;
 		p.fp_ms /= 10;
 	}
+	if (det_trials_opt > 0)
+		p.det_trials = det_trials_opt;
 	return p;
 }
 
@@ -537,14 +545,16 @@ static void run_size(int n, bool quick, struct result *r)
 	struct sim *sim;
 	double ignored;
 	uint64_t pp = n <= 32 ? 30000 : 30000 * (uint64_t)(ceil(log2(n) - 5) + 1);
-	pid_t on, off;
-	int fd_on, fd_off;
+	pid_t on = 0, off = 0;
+	int fd_on = -1, fd_off = -1;
 
 	memset(r, 0, sizeof(*r));
 	r->n = n;
 	r->fp_hours = (double)n * (double)p.fp_ms / 3600000.0;
-	on = fp_fork(n, true, p.fp_ms, &fd_on);
-	off = fp_fork(n, false, p.fp_ms, &fd_off);
+	if (!no_fp) {
+		on = fp_fork(n, true, p.fp_ms, &fd_on);
+		off = fp_fork(n, false, p.fp_ms, &fd_off);
+	}
 	sim = sim_new(n, true, (uint64_t)n * 7919);
 	advance(sim, now(sim) + 10000, false);
 	r->idle_bps = idle_bandwidth(sim, 2 * pp);
@@ -554,8 +564,10 @@ static void run_size(int n, bool quick, struct result *r)
 	r->peak_bps = sim->peak_bps;
 	r->peak_udp_bps = sim->peak_udp_bps;
 	sim_free(sim);
-	fp_collect(on, fd_on, r, 0);
-	fp_collect(off, fd_off, r, 1);
+	if (!no_fp) {
+		fp_collect(on, fd_on, r, 0);
+		fp_collect(off, fd_off, r, 1);
+	}
 }
 
 /* ---- report ---- */
@@ -634,6 +646,8 @@ static void report(FILE *f, const struct result *res, int nres, double secs)
 		   "gossip bound, 328 kbps).  The peak counts every crash, restart (a restarted node "
 		   "re-announces every member it learns), record change and push/pull (a full digest, "
 		   "about 27 KB at N=1024, over TCP).\n\n");
+	if (no_fp)
+		return;
 	fprintf(f, "False positives per node-hour, Lifeguard on / off (node-hours per run).  "
 		   "*Loss*: 5 %% datagram loss, death episodes of healthy nodes.  *Stalls*: 10 %% "
 		   "of the nodes stop (SIGSTOP-like) for 2–8 s, run 2–10 s, repeatedly; after a stop "
@@ -680,6 +694,10 @@ int main(int argc, char **argv)
 			quick = true;
 		else if (!strcmp(argv[i], "--sizes") && i + 1 < argc)
 			nsizes = parse_sizes(argv[++i], sizes);
+		else if (!strcmp(argv[i], "--no-fp"))
+			no_fp = true;
+		else if (!strcmp(argv[i], "--det-trials") && i + 1 < argc)
+			det_trials_opt = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--out") && i + 1 < argc)
 			out = argv[++i];
 	}

@@ -218,6 +218,19 @@ static uint64_t susp_timeout(const struct swim_suspicion *sp)
 	return t < (double)sp->min_ms ? sp->min_ms : (uint64_t)t;
 }
 
+/* Lifeguard's K = mult - 2 independent confirmations, capped by the members
+ * that could give one (all but this node and the suspect).  memberlist drops
+ * K to 0 when fewer than K could confirm, which at N=3 lets one member's
+ * lone suspicion kill a healthy peer after Min; capping keeps the Max start
+ * for a lone accuser and still reaches Min once the other member agrees. */
+static uint32_t susp_k(const struct swim *s)
+{
+	uint32_t k = s->cfg.suspicion_mult > 2 ? s->cfg.suspicion_mult - 2 : 0;
+	size_t others = s->nlive > 2 ? s->nlive - 2 : 0;
+
+	return others < k ? (uint32_t)others : k;
+}
+
 static int susp_start(struct swim *s, struct swim_member *m, const struct swim_name *from)
 {
 	struct swim_suspicion *sp = calloc(1, sizeof(*sp));
@@ -231,9 +244,7 @@ static int susp_start(struct swim *s, struct swim_member *m, const struct swim_n
 	sp->min_ms = (uint64_t)(s->cfg.suspicion_mult * (scale < 1 ? 1 : scale) *
 				s->cfg.probe_interval_ms);
 	sp->max_ms = sp->min_ms * s->cfg.suspicion_max_mult;
-	sp->k = s->cfg.suspicion_mult > 2 ? s->cfg.suspicion_mult - 2 : 0;
-	if (!s->cfg.lifeguard || s->nlive < (size_t)sp->k + 2)
-		sp->k = 0;
+	sp->k = s->cfg.lifeguard ? susp_k(s) : 0;
 	sp->accusers[0] = *from;
 	sp->naccusers = 1;
 	sp->deadline = sp->start + susp_timeout(sp);

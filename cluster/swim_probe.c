@@ -1,5 +1,5 @@
-/* SWIM failure detector with Lifeguard: round-robin probes over a shuffled
- * list, k indirect probes with nacks, the local health multiplier, helper
+/* SWIM failure detector with Lifeguard: round-robin probes over a random
+ * permutation, k indirect probes with nacks, the local health multiplier, helper
  * relays, and the separate gossip rounds. */
 #include "cluster/swim_int.h"
 #include "cluster/keyring.h"
@@ -129,26 +129,18 @@ void swim_probe_list_remove(struct swim *s, struct swim_member *m)
 	}
 }
 
-static void shuffle(struct swim *s)
-{
-	for (size_t i = s->probe_list.n; i > 1; i--) {
-		size_t j = swim_rand(s, i);
-		struct swim_member *t = s->probe_list.v[i - 1];
-
-		s->probe_list.v[i - 1] = s->probe_list.v[j];
-		s->probe_list.v[j] = t;
-	}
-}
-
+/* The list is one random permutation (members join it at random places) walked
+ * cyclically, so each member is probed exactly once every pass of live
+ * members: SWIM bounds the gap by 2n-1 periods when the list is reshuffled
+ * after each pass (as memberlist does); keeping the order bounds it by n-1,
+ * which is what shortens detection's tail at small N (docs/gossip.md §6). */
 static struct swim_member *next_target(struct swim *s)
 {
 	for (size_t tries = 0; tries < s->probe_list.n; tries++) {
 		struct swim_member *m;
 
-		if (s->probe_pos >= s->probe_list.n) {
-			shuffle(s);
+		if (s->probe_pos >= s->probe_list.n)
 			s->probe_pos = 0;
-		}
 		m = s->probe_list.v[s->probe_pos++];
 		if (m->status == SWIM_ALIVE || m->status == SWIM_SUSPECT)
 			return m;
@@ -184,7 +176,10 @@ static void probe_start(struct swim *s, uint64_t now)
 	p->seq = ++s->seq;
 	p->target = m->name;
 	p->start = now;
-	p->timeout_at = now + swim_scaled(s, s->cfg.probe_timeout_ms);
+	/* As memberlist: the local health multiplier stretches the probe period
+	 * (and so the wait for indirect acks and nacks) but not the direct ack
+	 * wait, which a longer wait would not help through. */
+	p->timeout_at = now + s->cfg.probe_timeout_ms;
 	p->deadline = s->next_probe;
 	/* Buddy system: a suspect learns of the suspicion from the probe itself. */
 	if (s->cfg.lifeguard && m->status == SWIM_SUSPECT) {

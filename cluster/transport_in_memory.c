@@ -56,6 +56,8 @@ struct swim_net {
 	size_t nslots;
 	struct cut *cuts;
 	size_t ncuts;
+	swim_net_tap_fn tap;
+	void *tap_arg;
 };
 
 static double uniform(struct swim_net *net)
@@ -203,6 +205,8 @@ static int op_send_udp(void *ctx, const struct swim_addr *to, const uint8_t *buf
 	int dst = find_node(net, to);
 	struct ev *e;
 
+	if (net->tap)
+		net->tap(net->tap_arg, src->index, dst, buf, len);
 	if (dst < 0 || src->udp_blocked || net->nodes[dst]->udp_blocked ||
 	    is_cut(net, src->index, dst) || uniform(net) < net->loss) {
 		net->dropped++;
@@ -411,6 +415,12 @@ void swim_net_slow(struct swim_net *net, int i, uint64_t until_ms, uint32_t dela
 void swim_net_set_stream_timeout(struct swim_net *net, uint32_t ms)
 {
 	net->stream_timeout = ms;
+}
+
+void swim_net_set_tap(struct swim_net *net, swim_net_tap_fn fn, void *arg)
+{
+	net->tap = fn;
+	net->tap_arg = arg;
 }
 
 uint64_t swim_net_now(const struct swim_net *net)

@@ -42,6 +42,10 @@ void swim_net_stall(struct swim_net *net, int i, uint64_t until_ms);
 void swim_net_slow(struct swim_net *net, int i, uint64_t until_ms, uint32_t delay_ms);
 /* A stream to an unreachable peer fails after this long (default 2000 ms). */
 void swim_net_set_stream_timeout(struct swim_net *net, uint32_t ms);
+/* Shows FN every datagram as it is sent (before loss, cuts and delay), as
+ * the sender's packet: from and to are node indexes (to -1 if unknown). */
+typedef void (*swim_net_tap_fn)(void *arg, int from, int to, const uint8_t *buf, size_t len);
+void swim_net_set_tap(struct swim_net *net, swim_net_tap_fn fn, void *arg);
 
 uint64_t swim_net_now(const struct swim_net *net);
 /* Processes events in time order until the clock reaches UNTIL_MS. */

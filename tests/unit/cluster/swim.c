@@ -594,6 +594,160 @@ static void test_slow_node_lifeguard(void)
 	cl_free(&c);
 }
 
+/* What node 0 sends, seen through the transport's tap: the targets of its
+ * probes in order, and when it sent its last probe and indirect probe. */
+struct tap_log {
+	int targets[64];
+	int n;
+	uint64_t last_ping_at, last_req_at;
+	int last_ping_to;
+	struct swim_net *net;
+};
+
+static void tap_node0(void *arg, int from, int to, const uint8_t *buf, size_t len)
+{
+	struct tap_log *t = arg;
+	struct swim_reader r;
+	struct swim_msg m;
+
+	if (from != 0 || swim_reader_init(&r, buf, len) < 0)
+		return;
+	while (swim_reader_next(&r, &m) == 1) {
+		if (m.type == SWIM_MSG_PING && t->n < 64)
+			t->targets[t->n++] = to;
+		if (m.type == SWIM_MSG_PING) {
+			t->last_ping_at = swim_net_now(t->net);
+			t->last_ping_to = to;
+		}
+		if (m.type == SWIM_MSG_PING_REQ)
+			t->last_req_at = swim_net_now(t->net);
+	}
+}
+
+/* Round robin over one permutation: every pass probes the members in the
+ * same order, so each is probed exactly once every n-1 periods. */
+static void test_probe_order_fixed_cycle(void)
+{
+	struct cl c;
+	struct tap_log t = { .net = NULL };
+	int seen[5] = { 0 };
+
+	cl_start(&c, 5, 19, NULL);
+	run_for(&c, 5000);
+	CHECK(all_alive(&c, 0, 5));
+	t.net = c.net;
+	swim_net_set_tap(c.net, tap_node0, &t);
+	run_for(&c, 24000);
+	CHECK(t.n >= 20);
+	for (int i = 0; i < 4; i++)
+		seen[t.targets[i]]++;
+	for (int j = 1; j < 5; j++)
+		CHECK_INT(seen[j], 1);
+	for (int i = 4; i < t.n; i++)
+		CHECK_INT(t.targets[i], t.targets[i - 4]);
+	cl_free(&c);
+}
+
+/* The local health multiplier stretches the probe period but, as in
+ * memberlist, not the wait for the direct ack before indirect probes. */
+static void test_awareness_keeps_direct_timeout(void)
+{
+	struct cl c;
+	struct tap_log t = { .net = NULL };
+	struct swim_stats st;
+	struct swim_msg m;
+
+	cl_start(&c, 3, 20, no_tcp);
+	run_for(&c, 5000);
+	t.net = c.net;
+	swim_net_set_tap(c.net, tap_node0, &t);
+	swim_net_cut_udp(c.net, 0, 1, true);
+	for (int k = 0; k < 4; k++) { /* each refutation adds one */
+		m = accuse(SWIM_MSG_SUSPECT, 0, 2, incarnation_seen(&c, 1, 0) + (uint32_t)k);
+		feed(&c, 0, &m);
+	}
+	swim_get_stats(c.s[0], &st);
+	CHECK_INT(st.awareness, 4);
+	for (int i = 0; i < 1000 && (t.last_ping_to != 1 || t.last_req_at < t.last_ping_at); i++)
+		run_for(&c, 10);
+	CHECK_INT(t.last_ping_to, 1);
+	CHECK(t.last_req_at - t.last_ping_at >= 500);
+	CHECK(t.last_req_at - t.last_ping_at < 600);
+	swim_get_stats(c.s[0], &st);
+	CHECK(st.awareness >= 3);
+	CHECK_INT(view(&c, 0, 1), SWIM_ALIVE); /* the indirect ack came in time */
+	cl_free(&c);
+}
+
+/* At N=3 the one other member can confirm a suspicion (K = min(2, N-2)):
+ * a lone accuser's timer starts at Max and only a second accuser brings it
+ * down to Min. */
+static void test_lone_suspicion_n3_waits(void)
+{
+	struct cl c;
+	struct swim_msg m;
+	uint32_t inc;
+
+	cl_start(&c, 3, 21, no_gossip);
+	run_for(&c, 5000);
+	CHECK(all_alive(&c, 0, 3));
+	swim_net_block_udp(c.net, 1, true); /* node1 cannot hear the rumour */
+	inc = incarnation_seen(&c, 0, 1);
+	m = accuse(SWIM_MSG_SUSPECT, 1, 2, inc);
+	feed(&c, 0, &m);
+	CHECK_INT(view(&c, 0, 1), SWIM_SUSPECT);
+	run_for(&c, 10000); /* Min is 4 s, Max 24 s */
+	CHECK_INT(view(&c, 0, 1), SWIM_SUSPECT);
+	feed(&c, 0, &m); /* the same accuser again counts once */
+	run_for(&c, 1500); /* past node0's next timer */
+	CHECK_INT(view(&c, 0, 1), SWIM_SUSPECT);
+	m = accuse(SWIM_MSG_SUSPECT, 1, 0, inc);
+	feed(&c, 0, &m);
+	run_for(&c, 1500);
+	CHECK_INT(view(&c, 0, 1), SWIM_DEAD);
+	cl_free(&c);
+}
+
+/* A crash at N=3: both survivors accuse, so the timer still ends at Min. */
+static void test_crash_n3_detected_at_min(void)
+{
+	struct cl c;
+	uint64_t t0;
+
+	cl_start(&c, 3, 22, NULL);
+	run_for(&c, 5000);
+	swim_net_bind(c.net, 2, NULL);
+	t0 = swim_net_now(c.net);
+	while (view(&c, 0, 2) != SWIM_DEAD && swim_net_now(c.net) < t0 + 60000)
+		run_for(&c, 100);
+	/* at most 2 periods to the first probe, 1 to fail it, then Min 4 s */
+	CHECK(swim_net_now(c.net) - t0 <= 7200);
+	run_for(&c, 2000);
+	CHECK_INT(view(&c, 1, 2), SWIM_DEAD);
+	cl_free(&c);
+}
+
+/* Lifeguard at N=3: a member that handles its input 2-8 s late is a third of
+ * the cluster, yet its lone suspicions must not kill its healthy peers. */
+static void test_slow_node_n3_kills_nobody(void)
+{
+	struct cl c;
+	int healthy_dead = 0;
+
+	cl_start(&c, 3, 23, NULL);
+	run_for(&c, 5000);
+	for (int k = 0; k < 10; k++) {
+		swim_net_slow(c.net, 0, swim_net_now(c.net) + 15000, (uint32_t)(2000 + 600 * k));
+		run_for(&c, 30000);
+	}
+	for (int i = 0; i < 3; i++)
+		for (int j = 1; j < 3; j++)
+			healthy_dead += c.dead_seen[i][j];
+	CHECK_INT(healthy_dead, 0);
+	CHECK(all_alive(&c, 0, 3));
+	cl_free(&c);
+}
+
 static const struct test_case tests[] = {
 	{ "join_and_converge", test_join_and_converge },
 	{ "refute_false_suspicion", test_refute_false_suspicion },
@@ -613,6 +767,11 @@ static const struct test_case tests[] = {
 	{ "leave", test_leave },
 	{ "short_stall_survives", test_short_stall_survives },
 	{ "slow_node_lifeguard", test_slow_node_lifeguard },
+	{ "probe_order_fixed_cycle", test_probe_order_fixed_cycle },
+	{ "awareness_keeps_direct_timeout", test_awareness_keeps_direct_timeout },
+	{ "lone_suspicion_n3_waits", test_lone_suspicion_n3_waits },
+	{ "crash_n3_detected_at_min", test_crash_n3_detected_at_min },
+	{ "slow_node_n3_kills_nobody", test_slow_node_n3_kills_nobody },
 };
 
 TEST_MAIN(tests)
