@@ -447,6 +447,11 @@ int acl_valid_roleid(const char *s)
 	return valid_name(s);
 }
 
+int acl_valid_poolid(const char *s)
+{
+	return valid_name(s);
+}
+
 int acl_valid_token_subid(const char *s)
 {
 	size_t len = strlen(s);

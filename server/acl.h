@@ -57,6 +57,8 @@ int acl_valid_userid(const char *s);
 int acl_valid_groupid(const char *s);
 int acl_valid_roleid(const char *s);
 int acl_valid_token_subid(const char *s);
+/* Proxmox pve-poolid ([A-Za-z0-9.-_]+); nested pools ("a/b") are refused. */
+int acl_valid_poolid(const char *s);
 /* Splits "user@realm!sub" at the last '!' into USER and SUB (each
  * ACL_ID_MAX bytes); -EINVAL when either part is invalid. */
 int acl_split_tokenid(const char *full, char *user, char *sub);
@@ -107,6 +109,14 @@ const char *acl_group_name(const struct acl_snap *s, size_t i);
 /* Distinct paths that carry ACL entries, in order. */
 size_t acl_path_count(const struct acl_snap *s);
 const char *acl_path_at(const struct acl_snap *s, size_t i);
+/* Resource pools (DB_POOLS, changed under acl_touch like users): the pool
+ * VMID belongs to, or NULL (a VM is in at most one pool); pools in id order.
+ * Strings point into S.  acl_permissions() adds the roles held on
+ * /pool/<id> to /vms/<vmid> and /storage/<id> of the pool's members, as
+ * Proxmox's compile_acl_path does. */
+const char *acl_vm_pool(const struct acl_snap *s, int vmid);
+size_t acl_pool_count(const struct acl_snap *s);
+const char *acl_pool_name(const struct acl_snap *s, size_t i);
 /* Privileges of role ID (built-in or custom); CR_ENOTFOUND when unknown. */
 int acl_role_privs(const struct acl_snap *s, const char *id, acl_privs *out);
 

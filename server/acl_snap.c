@@ -1,6 +1,6 @@
 /* The compiled access snapshot (see acl.h): users, groups, roles, ACL
- * entries and tokens read from the store in one transaction into sorted
- * arrays, so every request's checks are a few string compares. */
+ * entries, tokens and resource pools read from the store in one transaction
+ * into sorted arrays, so every request's checks are a few string compares. */
 #include "server/acl.h"
 
 #include "common/err.h"
@@ -50,6 +50,18 @@ struct snap_token {
 	int64_t expire;
 };
 
+struct snap_pool {
+	char *id;
+	char **storage;
+	size_t nstorage;
+};
+
+/* One pool member VM; the array is sorted by vmid after loading. */
+struct snap_pool_vm {
+	int vmid;
+	size_t pool; /* index into acl_snap.pools */
+};
+
 /* A growable array of fixed-size elements. */
 struct vec {
 	void *v;
@@ -58,7 +70,8 @@ struct vec {
 
 struct acl_snap {
 	int64_t gen;
-	struct vec users, groups, roles, acls, tokens, paths; /* sorted by id/key */
+	struct vec users, groups, roles, acls, tokens, paths, pools; /* sorted by id/key */
+	struct vec pool_vms;
 };
 
 #define AT(vec, type) ((type *)(vec).v)
@@ -187,6 +200,49 @@ static int load_token(const char *key, const cJSON *val, void *ctx)
 	return 0;
 }
 
+static int load_pool_vms(struct acl_snap *s, const cJSON *vms)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, vms) {
+		struct snap_pool_vm *m;
+
+		if (!cJSON_IsNumber(it))
+			continue;
+		if (!(m = vec_push(&s->pool_vms, sizeof(*m))))
+			return -ENOMEM;
+		m->vmid = it->valueint;
+		m->pool = s->pools.n - 1;
+	}
+	return 0;
+}
+
+/* poolid -> {"comment":..., "vms":[100,...], "storage":["local",...]} */
+static int load_pool(const char *key, const cJSON *val, void *ctx)
+{
+	struct acl_snap *s = ctx;
+	struct snap_pool *p = vec_push(&s->pools, sizeof(*p));
+	const cJSON *it, *st = cJSON_GetObjectItemCaseSensitive(val, "storage");
+
+	if (!p || !(p->id = strdup(key)))
+		return -ENOMEM;
+	p->storage = calloc((size_t)cJSON_GetArraySize(st) + 1, sizeof(char *));
+	if (!p->storage)
+		return -ENOMEM;
+	cJSON_ArrayForEach(it, st) {
+		if (cJSON_IsString(it) && !(p->storage[p->nstorage++] = strdup(it->valuestring)))
+			return -ENOMEM;
+	}
+	return load_pool_vms(s, cJSON_GetObjectItemCaseSensitive(val, "vms"));
+}
+
+static int cmp_pool_vm(const void *a, const void *b)
+{
+	const struct snap_pool_vm *x = a, *y = b;
+
+	return (x->vmid > y->vmid) - (x->vmid < y->vmid);
+}
+
 static int ug_type_parse(const char *s, size_t len, enum ug_type *out)
 {
 	for (int i = 0; i < UG_COUNT; i++) {
@@ -249,6 +305,10 @@ int acl_snap_load(struct store_txn *t, struct acl_snap **out)
 		r = store_foreach(t, DB_TOKENS, "", load_token, s);
 	if (r == 0)
 		r = store_foreach(t, DB_ACL, "", load_acl, s);
+	if (r == 0)
+		r = store_foreach(t, DB_POOLS, "", load_pool, s);
+	if (r == 0 && s->pool_vms.n)
+		qsort(s->pool_vms.v, s->pool_vms.n, sizeof(struct snap_pool_vm), cmp_pool_vm);
 	if (r < 0) {
 		acl_snap_free(s);
 		return r;
@@ -281,6 +341,16 @@ void acl_snap_free(struct acl_snap *s)
 		free(AT(s->tokens, struct snap_token)[i].id);
 	for (size_t i = 0; i < s->paths.n; i++)
 		free(AT(s->paths, char *)[i]);
+	for (size_t i = 0; i < s->pools.n; i++) {
+		struct snap_pool *p = &AT(s->pools, struct snap_pool)[i];
+
+		for (size_t j = 0; j < p->nstorage; j++)
+			free(p->storage[j]);
+		free(p->storage);
+		free(p->id);
+	}
+	free(s->pools.v);
+	free(s->pool_vms.v);
 	free(s->users.v);
 	free(s->groups.v);
 	free(s->roles.v);
@@ -388,6 +458,32 @@ const char *acl_path_at(const struct acl_snap *s, size_t i)
 	return i < s->paths.n ? AT(s->paths, char *)[i] : NULL;
 }
 
+static const struct snap_pool_vm *find_pool_vm(const struct acl_snap *s, int vmid)
+{
+	struct snap_pool_vm key = { vmid, 0 };
+
+	return s->pool_vms.n ? bsearch(&key, s->pool_vms.v, s->pool_vms.n, sizeof(key),
+				       cmp_pool_vm)
+			     : NULL;
+}
+
+const char *acl_vm_pool(const struct acl_snap *s, int vmid)
+{
+	const struct snap_pool_vm *m = find_pool_vm(s, vmid);
+
+	return m ? AT(s->pools, struct snap_pool)[m->pool].id : NULL;
+}
+
+size_t acl_pool_count(const struct acl_snap *s)
+{
+	return s->pools.n;
+}
+
+const char *acl_pool_name(const struct acl_snap *s, size_t i)
+{
+	return i < s->pools.n ? AT(s->pools, struct snap_pool)[i].id : NULL;
+}
+
 int acl_role_privs(const struct acl_snap *s, const char *id, acl_privs *out)
 {
 	const struct snap_role *r;
@@ -463,8 +559,8 @@ static void apply_level(const struct acl_snap *s, size_t lo, size_t hi, const ch
 	}
 }
 
-static acl_privs evaluate(const struct acl_snap *s, const char *subject, int is_token,
-			  const char *path, acl_privs *prop)
+static struct level evaluate_level(const struct acl_snap *s, const char *subject, int is_token,
+				   const char *path)
 {
 	const struct snap_acl *e = AT(s->acls, struct snap_acl);
 	struct level cur = { 0, 0, 0, 0 };
@@ -478,6 +574,66 @@ static acl_privs evaluate(const struct acl_snap *s, const char *subject, int is_
 			apply_level(s, i, j, subject, is_token, final, &cur);
 		i = j;
 	}
+	return cur;
+}
+
+/* Adds the roles held on /pool/<pool I> to CUR, not propagated; NoAccess
+ * there trumps the object's own roles (but not the object's NoAccess). */
+static int merge_pool(const struct acl_snap *s, const char *subject, int is_token, size_t i,
+		      struct level *cur)
+{
+	char path[ACL_PATH_MAX];
+	struct level pl;
+
+	snprintf(path, sizeof(path), "/pool/%s", AT(s->pools, struct snap_pool)[i].id);
+	pl = evaluate_level(s, subject, is_token, path);
+	if (pl.noaccess) {
+		*cur = (struct level){ 0, 0, 1, 1 };
+		return 1;
+	}
+	cur->have |= pl.have;
+	return 0;
+}
+
+static int pool_has_storage(const struct snap_pool *p, const char *storage)
+{
+	for (size_t i = 0; i < p->nstorage; i++)
+		if (strcmp(p->storage[i], storage) == 0)
+			return 1;
+	return 0;
+}
+
+/* /vms/<vmid> of a pool member VM, /storage/<id> of member storages. */
+static void add_pool_roles(const struct acl_snap *s, const char *subject, int is_token,
+			   const char *path, struct level *cur)
+{
+	const struct snap_pool_vm *m;
+	const char *storage;
+	int64_t vmid;
+
+	if (cur->noaccess || !s->pools.n)
+		return;
+	if (strncmp(path, "/vms/", 5) == 0) {
+		if (util_parse_i64(path + 5, &vmid) == 0 && vmid > 0 && vmid <= INT32_MAX &&
+		    (m = find_pool_vm(s, (int)vmid)))
+			merge_pool(s, subject, is_token, m->pool, cur);
+		return;
+	}
+	if (strncmp(path, "/storage/", 9) != 0 || strchr(path + 9, '/'))
+		return;
+	storage = path + 9;
+	for (size_t i = 0; i < s->pools.n; i++)
+		if (pool_has_storage(&AT(s->pools, struct snap_pool)[i], storage) &&
+		    merge_pool(s, subject, is_token, i, cur))
+			return;
+}
+
+static acl_privs evaluate(const struct acl_snap *s, const char *subject, int is_token,
+			  const char *path, acl_privs *prop)
+{
+	struct level cur = evaluate_level(s, subject, is_token, path);
+
+	add_pool_roles(s, subject, is_token, path, &cur);
 	if (cur.noaccess)
 		cur.have = cur.prop = 0;
 	*prop = cur.prop;

@@ -139,6 +139,9 @@ int api_cluster_tasks(struct req *req, struct resp *resp);
 /* Other members' rows for /nodes (FOR_RESOURCES 0) or /cluster/resources
  * (1), from their gossiped records, appended to ROWS.  0 or -ENOMEM. */
 int api_cluster_member_rows(const struct req *req, int for_resources, cJSON *rows);
+/* The /cluster/resources rows of one ?type= ("vm", "storage"...) the caller
+ * may see, appended to ROWS (VM rows may be raw JSON items). */
+int api_cluster_rows(const struct req *req, const char *type, cJSON *rows);
 
 /* --- api_cluster_config.c: /cluster/config and the peer-only /cluster/peer --- */
 
@@ -183,6 +186,11 @@ int api_qemu_config_get(struct req *req, struct resp *resp);
 int api_qemu_config_post(struct req *req, struct resp *resp);
 int api_qemu_config_put(struct req *req, struct resp *resp);
 int api_qemu_pending(struct req *req, struct resp *resp);
+/* Cloud-init (api_qemu_cloudinit.c). */
+extern const struct param_spec api_qemu_cloudinit_dump_params[];
+int api_qemu_cloudinit_get(struct req *req, struct resp *resp);
+int api_qemu_cloudinit_put(struct req *req, struct resp *resp);
+int api_qemu_cloudinit_dump(struct req *req, struct resp *resp);
 int api_qemu_status_index(struct req *req, struct resp *resp);
 int api_qemu_status_current(struct req *req, struct resp *resp);
 int api_qemu_start(struct req *req, struct resp *resp);
@@ -314,5 +322,28 @@ int api_storage_upload(struct req *req, struct resp *resp);
 
 extern const struct param_spec api_storage_download_params[];
 int api_storage_download(struct req *req, struct resp *resp);
+
+/* --- api_pools.c: /pools (resource pools) --- */
+
+extern const struct param_spec api_pools_list_params[];
+extern const struct param_spec api_pools_get_params[];
+extern const struct param_spec api_pools_create_params[];
+extern const struct param_spec api_pools_update_params[];
+extern const struct param_spec api_pools_delete_params[];
+int param_check_pve_poolid(const char *v, char *err, size_t errlen);
+int api_pools_list(struct req *req, struct resp *resp);
+int api_pools_get(struct req *req, struct resp *resp);
+int api_pools_create(struct req *req, struct resp *resp);
+int api_pools_update(struct req *req, struct resp *resp);
+int api_pools_delete(struct req *req, struct resp *resp);
+/* VM.Allocate for new VM VMID (create, clone): on /pool/POOL when POOL is
+ * given (it must exist), else on /vms/VMID.  0 or the answer in RESP. */
+int api_pools_vm_allocate(const struct req *req, struct resp *resp, int vmid, const char *pool);
+/* add_vm_to_pool: VMID joins POOL (leaving any other); a pool deleted
+ * meanwhile is ignored.  0 or a store code. */
+int api_pools_add_vm(struct app *app, const char *pool, int vmid);
+/* remove_vm_access (VM destroy): VMID leaves its pool and the ACL entries on
+ * /vms/VMID go.  0 or a store code. */
+int api_pools_remove_vm(struct app *app, int vmid);
 
 #endif

@@ -239,6 +239,14 @@ static const struct {
     {"storage", storage_rows},
 };
 
+int api_cluster_rows(const struct req *req, const char *type, cJSON *rows)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(resource_builders); i++)
+		if (strcmp(type, resource_builders[i].type) == 0)
+			return resource_builders[i].fn(req, rows);
+	return 0;
+}
+
 int api_cluster_resources(struct req *req, struct resp *resp)
 {
 	const char *type = req_str(req, "type");

@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "hv/vm.h"
 #include "hv/vm_snapshot.h"
+#include "server/acl.h"
 #include "server/api_qemu_snapshot.h"
 #include "server/app.h"
 #include "server/params.h"
@@ -48,6 +49,7 @@ const struct param_spec api_qemu_clone_params[] = {
     {.name = "snapname", .type = PT_STRING, .flags = PF_OPTIONAL, .max = QSNAP_NAME_MAX,
      .check = param_check_pve_configid},
     {.name = "target", .type = PT_STRING, .flags = PF_OPTIONAL, .check = param_check_pve_node},
+    {.name = "pool", .type = PT_STRING, .flags = PF_OPTIONAL, .check = param_check_pve_poolid},
     {.name = NULL},
 };
 
@@ -200,6 +202,7 @@ struct clone_arg {
 	int vmid, newid, full, running;
 	char format[8];		       /* "" keeps each source's format */
 	char snapname[QSNAP_NAME_MAX + 1]; /* "" for the current state */
+	char pool[ACL_ID_MAX];		       /* resource pool the clone joins; "" for none */
 	struct vmconf *conf;	       /* the new VM's config, drives still the source's */
 };
 
@@ -382,6 +385,8 @@ static int clone_task(struct task *t, void *opaque)
 	}
 	if (r == 0 && (r = qvm_finish_new(task_app(t), a->newid, a->conf)) < 0)
 		snprintf(err, sizeof(err), "cannot store the configuration: %s", err_str(r));
+	if (r == 0 && a->pool[0] && api_pools_add_vm(task_app(t), a->pool, a->newid) < 0)
+		task_warn(t, "can't add VM %d to pool '%s'", a->newid, a->pool);
 	if (r < 0 && made) {
 		free_new(t, made);
 		qvm_drop(task_app(t), a->newid);
@@ -442,6 +447,7 @@ static struct clone_arg *clone_arg_new(struct req *req, const struct qvm *src, i
 	a->running = qemu_running(req->app, a->vmid);
 	snprintf(a->format, sizeof(a->format), "%s", fmt ? fmt : "");
 	snprintf(a->snapname, sizeof(a->snapname), "%s", snap ? snap : "");
+	snprintf(a->pool, sizeof(a->pool), "%s", req_str(req, "pool") ? req_str(req, "pool") : "");
 	if (!(a->conf = clone_conf(src, req, a->newid))) {
 		free(a);
 		return NULL;
@@ -456,14 +462,9 @@ int api_qemu_clone(struct req *req, struct resp *resp)
 	const char *target = req_str(req, "target");
 	struct clone_arg *a = NULL;
 	struct qvm src;
-	char path[32];
 
-	if (r < 0)
+	if (r < 0 || (r = api_pools_vm_allocate(req, resp, newid, req_str(req, "pool"))) < 0)
 		return r;
-	snprintf(path, sizeof(path), "/vms/%d", newid);
-	if (!api_can(req, path, "VM.Allocate"))
-		return resp_error(resp, CR_EPERM_CHECK, "Permission check failed (%s, VM.Allocate)",
-				  path);
 	if (target && !api_node_is_local(req->app, target))
 		return resp_error(resp, CR_EINTERNAL,
 				  "clone to node '%s' is not possible: the target must be this node",

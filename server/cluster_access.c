@@ -31,9 +31,10 @@
 static const struct {
 	const char *name;
 	enum store_db db;
+	int optional; /* absent from members that predate it: kept as it is */
 } access_dbs[] = {
-	{ "users", DB_USERS }, { "groups", DB_GROUPS }, { "roles", DB_ROLES },
-	{ "acl", DB_ACL },     { "tokens", DB_TOKENS },
+	{ "users", DB_USERS, 0 }, { "groups", DB_GROUPS, 0 }, { "roles", DB_ROLES, 0 },
+	{ "acl", DB_ACL, 0 },     { "tokens", DB_TOKENS, 0 }, { "pools", DB_POOLS, 1 },
 };
 
 static uint64_t wall_ms(void)
@@ -178,6 +179,8 @@ static int import(struct cluster *c, const cJSON *data, int64_t *gen)
 	for (size_t i = 0; r == 0 && i < sizeof(access_dbs) / sizeof(access_dbs[0]); i++) {
 		const cJSON *src = cJSON_GetObjectItemCaseSensitive(data, access_dbs[i].name);
 
+		if (!src && access_dbs[i].optional)
+			continue;
 		r = cJSON_IsObject(src) ? replace_db(t, access_dbs[i].db, src) : -EBADMSG;
 	}
 	if (r == 0)

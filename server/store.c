@@ -20,6 +20,8 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_META] = "meta",     [DB_USERS] = "users", [DB_GROUPS] = "groups",
 	[DB_ROLES] = "roles",   [DB_ACL] = "acl",     [DB_TOKENS] = "tokens",
 	[DB_TASKS] = "tasks",   [DB_VMS] = "vms",     [DB_STORAGE] = "storage",
+	/* Added after the first release: open_dbs creates it in older stores. */
+	[DB_POOLS] = "pools",
 };
 
 struct store {

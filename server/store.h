@@ -18,6 +18,7 @@ enum store_db {
 	DB_TASKS,   /* UPID -> {status, exitstatus, endtime} */
 	DB_VMS,     /* vmid -> VM configuration */
 	DB_STORAGE, /* storage id -> definition */
+	DB_POOLS,   /* poolid -> {comment, vms[], storage[]} (resource pools, acl.h) */
 	DB_COUNT
 };
 
