@@ -78,4 +78,14 @@ int vc_check_new_size(const char *s);
 int vc_check_mac(const char *s);
 int vc_is_device_key(const char *key);
 
+/* The cloud-init keys (hv/cloudinit_keys.c). */
+extern const struct vc_format vc_ipconfig_format;
+extern const struct vc_format vc_cicustom_format;
+int vc_check_ci_line(const char *v, char *err, size_t errlen);
+int vc_check_sshkeys(const char *v, char *err, size_t errlen);
+int vc_check_nameserver(const char *v, char *err, size_t errlen);
+int vc_check_cipassword(const char *v, char *err, size_t errlen);
+int vc_canon_cipassword(const char *v, struct buf *out);
+int vc_check_citype(const char *v, char *err, size_t errlen);
+
 #endif

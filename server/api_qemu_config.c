@@ -66,6 +66,8 @@ static cJSON *typed_value(const char *key, const char *value)
 {
 	int64_t n;
 
+	if (strcmp(key, "cipassword") == 0) /* a hash, never shown (as Proxmox) */
+		return cJSON_CreateString("**********");
 	for (size_t i = 0; i < ARRAY_SIZE(number_keys); i++)
 		if (strcmp(key, number_keys[i]) == 0 && util_parse_i64(value, &n) == 0)
 			return cJSON_CreateNumber((double)n);

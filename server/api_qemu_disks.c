@@ -31,6 +31,8 @@ static int volume_path(struct app *app, int vmid, const struct vmconf_drive *d, 
 	    (r = pool_volid_parse(volid, &v, err, errlen)) < 0 ||
 	    (r = pool_set_vol_path(app->pools, volid, path, n, err, errlen)) < 0)
 		return r;
+	if (d->cdrom && qemu_cloudinit_volume(vmid, d->volname) && v.vmid == vmid)
+		return 0;
 	if (d->cdrom ? v.content != POOL_CONTENT_ISO : v.content != POOL_CONTENT_IMAGES) {
 		snprintf(err, errlen, "volume '%s' is not %s", volid,
 			 d->cdrom ? "an ISO image" : "a disk image");
@@ -56,7 +58,12 @@ static int check_drive(const struct req *req, int vmid, const char *key, const c
 		return r;
 	if (d.import_from[0])
 		return api_storage_check_import(req, d.storage, d.import_from, err, errlen);
-	if (d.kind == VMCONF_VOL_NEW) {
+	if (d.kind == VMCONF_VOL_VOLUME && strcmp(d.volname, "cloudinit") == 0 &&
+	    (strcmp(d.bus, "virtio") == 0 || strcmp(d.bus, "unused") == 0)) {
+		snprintf(err, errlen, "a cloud-init drive must be on ide, sata or scsi");
+		return -EINVAL;
+	}
+	if (d.kind == VMCONF_VOL_NEW || strcmp(d.volname, "cloudinit") == 0) {
 		if (pool_set_get(app->pools, d.storage))
 			return 0;
 		snprintf(err, errlen, "storage '%s' does not exist", d.storage);
@@ -214,6 +221,17 @@ static int alloc_one(struct app *app, int vmid, struct vmconf *conf, const char 
 	uint64_t bytes;
 	int r = vmconf_drive_parse(key, vmconf_get(conf, key), &d, err, errlen);
 
+	if (r == 0 && d.kind == VMCONF_VOL_VOLUME && strcmp(d.volname, "cloudinit") == 0) {
+		char *text;
+
+		if ((r = qemu_cloudinit_alloc(app, vmid, &d, err, errlen)) < 0)
+			return r;
+		if (!(text = vmconf_drive_format(&d)))
+			return -ENOMEM;
+		r = vmconf_set(conf, key, text);
+		free(text);
+		return r;
+	}
 	if (r == 0 && d.kind == VMCONF_VOL_VOLUME && !d.cdrom && d.size == 0 &&
 	    strncmp(key, "unused", 6) != 0)
 		return add_size(app, vmid, conf, key, &d, err, errlen);
@@ -269,8 +287,8 @@ int qemu_resolve_disks(struct app *app, const struct vmconf *conf, struct qemu_d
 		snprintf(out->key[k], sizeof(out->key[k]), "%s", key);
 		snprintf(out->format[k], sizeof(out->format[k]), "%s",
 			 strrchr(d.volname, '.') && !strcmp(strrchr(d.volname, '.'), ".raw") ? "raw"
-			 : d.cdrom							     ? "raw"
-				   : "qcow2");
+			 : d.cdrom && !qemu_cloudinit_volume(atoi(d.volname), d.volname) ? "raw"
+											  : "qcow2");
 		out->d[k] = (struct hv_disk_path){out->key[k], out->path[k], out->format[k]};
 		out->n++;
 	}
@@ -289,7 +307,8 @@ int qemu_foreach_volume(const struct vmconf *conf, int (*fn)(const char *volid, 
 		if (!qemu_is_drive_key(vmconf_key_at(conf, i)) ||
 		    vmconf_drive_parse(vmconf_key_at(conf, i), vmconf_value_at(conf, i), &d, err,
 				       sizeof(err)) < 0 ||
-		    d.kind != VMCONF_VOL_VOLUME || d.cdrom ||
+		    d.kind != VMCONF_VOL_VOLUME ||
+		    (d.cdrom && !qemu_cloudinit_volume(atoi(d.volname), d.volname)) ||
 		    vmconf_drive_volid(&d, volid, sizeof(volid)) < 0)
 			continue;
 		r = fn(volid, ctx);

@@ -4,6 +4,8 @@
  * the configuration; a NIC whose only change is link_down gets set_link, one
  * whose changes stay on the host (bridge, tag, trunks, rate) has its tap
  * moved and re-limited without the guest seeing a new device.
+ * Cloud-init values go into the configuration at once, as Proxmox's do: they
+ * reach the guest when its image is regenerated (api_qemu_cloudinit.c).
  * Every other change stays pending for the next start.  Only the i440fx
  * machine ("pc") takes PCI devices live: on q35 they wait as well. */
 #include <errno.h>
@@ -13,6 +15,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "hv/cloudinit.h"
 #include "hv/vm.h"
 #include "server/app.h"
 #include "server/qemu_int.h"
@@ -22,7 +25,8 @@
 #define HOTPLUG_DEFAULT "network,disk,usb"
 #define HP_MAX 32
 
-enum hp_action { HP_NONE, HP_PLUG, HP_UNPLUG, HP_REPLUG, HP_LINK, HP_RETUNE };
+/* HP_APPLY: nothing to do live, the change only moves into the config. */
+enum hp_action { HP_NONE, HP_PLUG, HP_UNPLUG, HP_REPLUG, HP_LINK, HP_RETUNE, HP_APPLY };
 
 struct hp_features {
 	int network, disk, pci; /* pci: the machine takes PCI hot-plug */
@@ -105,6 +109,8 @@ static enum hp_action set_action(const struct qvm *vm, const char *key,
 {
 	const char *cur = vmconf_get(vm->conf, key), *val = vmconf_get(vm->pending, key);
 
+	if (cloudinit_is_listed_key(key))
+		return HP_APPLY;
 	if (is_net(key) && f->network) {
 		if (cur && changes_only(key, cur, val, 0))
 			return HP_LINK;
@@ -123,6 +129,8 @@ static enum hp_action delete_action(const struct qvm *vm, const char *key,
 {
 	const char *cur = vmconf_get(vm->conf, key);
 
+	if (cur && cloudinit_is_listed_key(key))
+		return HP_APPLY;
 	if (!cur || !f->pci)
 		return HP_NONE;
 	if ((is_net(key) && f->network) || (f->disk && hot_disk(key, cur)))
@@ -202,7 +210,7 @@ static void move_key(struct qvm *vm, const char *key, enum hp_action a)
 {
 	char *val;
 
-	if (a == HP_UNPLUG) {
+	if (a == HP_UNPLUG || (a == HP_APPLY && !vmconf_get(vm->pending, key))) {
 		vmconf_delete(vm->pdel, key);
 		if (!is_net(key))
 			qemu_keep_unused(vm->conf, key, NULL);

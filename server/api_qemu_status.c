@@ -474,7 +474,7 @@ static int prepare_start(struct task *t, int vmid, struct qvm *vm, struct qemu_d
 			return task_fail(t, r, "cannot apply pending changes: %s", err_str(r));
 		}
 	}
-	if ((r = store_commit(txn)) == 0 &&
+	if ((r = store_commit(txn)) == 0 && (r = qemu_cloudinit_start(t, vmid, vm->conf)) == 0 &&
 	    (r = qemu_resolve_disks(app, vm->conf, disks, err, sizeof(err))) < 0)
 		task_fail(t, r, "%s", err);
 	if (r < 0)

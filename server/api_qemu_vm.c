@@ -36,6 +36,7 @@ void qvm_clear(struct qvm *vm)
 	vmconf_free(vm->pending);
 	vmconf_free(vm->pdel);
 	cJSON_Delete(vm->snaps);
+	vmconf_free(vm->cigen);
 	memset(vm, 0, sizeof(*vm));
 }
 
@@ -87,6 +88,9 @@ int qvm_from_json(const cJSON *doc, struct qvm *vm)
 	if (r == 0 && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "snapshots")) &&
 	    !(vm->snaps = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(doc, "snapshots"), 1)))
 		r = -ENOMEM;
+	if (r == 0 && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "cloudinit")))
+		r = (vm->cigen = vmconf_new()) ? map_from_json(vm->cigen,
+			cJSON_GetObjectItemCaseSensitive(doc, "cloudinit")) : -ENOMEM;
 	lock = cJSON_GetObjectItemCaseSensitive(doc, "lock");
 	if (cJSON_IsString(lock))
 		snprintf(vm->lock, sizeof(vm->lock), "%s", lock->valuestring);
@@ -144,6 +148,8 @@ int qvm_save(struct store_txn *t, int vmid, const struct qvm *vm)
 		cJSON_AddStringToObject(doc, "lock", vm->lock);
 	if (vm->snaps)
 		cJSON_AddItemToObject(doc, "snapshots", cJSON_Duplicate(vm->snaps, 1));
+	if (vm->cigen)
+		cJSON_AddItemToObject(doc, "cloudinit", map_to_json(vm->cigen));
 	snprintf(key, sizeof(key), "%d", vmid);
 	r = store_put(t, DB_VMS, key, doc);
 out:

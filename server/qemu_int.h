@@ -49,6 +49,9 @@ struct qvm {
 	/* The record's "snapshots" object ({"parent", "list"}: see
 	 * api_qemu_snapshot_tree.c), kept as stored; NULL when none. */
 	cJSON *snaps;
+	/* The cloud-init values its drive's image was last written from
+	 * (api_qemu_cloudinit.c); NULL before the first image. */
+	struct vmconf *cigen;
 };
 
 int qvm_init(struct qvm *vm);
@@ -199,5 +202,17 @@ void qemu_row_status(struct app *app, int vmid, struct hv_vm_status *st);
 struct buf;
 void qemu_resource_row_text(int vmid, const struct qemu_rowconf *rc, unsigned host_cpus,
 			    const char *node, const struct hv_vm_status *st, struct buf *b);
+
+/* Cloud-init drives (api_qemu_cloudinit.c). */
+struct task;
+/* 1 when VOLNAME is VMID's cloud-init volume ("100/vm-100-cloudinit.qcow2"). */
+int qemu_cloudinit_volume(int vmid, const char *volname);
+/* Allocates the cloud-init volume for the drive D ("STORAGE:cloudinit"),
+ * 4 MiB in D's format (qcow2 by default), and makes D that CD-ROM. */
+int qemu_cloudinit_alloc(struct app *app, int vmid, struct vmconf_drive *d, char *err,
+			 size_t errlen);
+/* At start: writes the image of CONF's cloud-init drive (if any) and
+ * records the values it was made from.  0, or the task's failure. */
+int qemu_cloudinit_start(struct task *t, int vmid, const struct vmconf *conf);
 
 #endif
