@@ -22,9 +22,10 @@
 #include "server/params.h"
 #include "server/resp.h"
 #include "server/tasks.h"
+#include "server/upload_writer.h"
 #include "storage/pool.h"
 
-#define UPLOAD_WBUF (1u << 20) /* bytes gathered before each write(2) */
+#define UPLOAD_RBUF (1u << 20) /* bytes read at a time to hash a file */
 #define UPLOAD_FIELD_MAX 4096  /* a form field's value */
 
 const struct param_spec api_storage_upload_params[] = {
@@ -51,8 +52,8 @@ struct upload {
 	size_t field_len;
 	char tmp[PATH_MAX], volid[POOL_VOLID_MAX];
 	enum pool_content content;
-	unsigned char *wbuf;
-	size_t wlen;
+	struct upload_writer *writer; /* while the file part is received */
+	char algo[16], digest[2 * EVP_MAX_MD_SIZE + 1]; /* hashed on the way in */
 	uint64_t bytes;
 	int rc; /* the first failure, then the rest of the body is dropped */
 	char param[32], msg[512];
@@ -77,6 +78,8 @@ static const char *param(const struct upload *u, const char *name)
 
 static void drop_file(struct upload *u)
 {
+	upload_writer_free(u->writer); /* before its file descriptor goes */
+	u->writer = NULL;
 	if (u->fd >= 0)
 		close(u->fd);
 	u->fd = -1;
@@ -119,6 +122,36 @@ void upload_normalize_name(const char *in, char *out, size_t n)
 	out[o] = '\0';
 }
 
+/* 1 when V is one of the '|'-separated words of LIST. */
+static int in_list(const char *list, const char *v)
+{
+	size_t n = strlen(v);
+
+	for (const char *p = list; p; p = strchr(p, '|'), p = p ? p + 1 : NULL)
+		if (strncmp(p, v, n) == 0 && (p[n] == '|' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+/* The writer thread takes the file part; the checksum is computed on the
+ * way in when its algorithm came before the file (as browsers and
+ * proxmoxer send it), else the task reads the file back. */
+static int start_writer(struct upload *u)
+{
+	const struct param_spec *s = params_find_spec(api_storage_upload_params,
+						      "checksum-algorithm");
+	const char *algo = param(u, "checksum-algorithm");
+	int r;
+
+	if (algo && in_list(s->enum_values, algo))
+		snprintf(u->algo, sizeof(u->algo), "%s", algo);
+	if ((r = upload_writer_new(u->fd, u->algo[0] ? u->algo : NULL, &u->writer)) < 0)
+		return fail(u, CR_EINTERNAL, NULL, "cannot start writing '%s': %s", u->volid,
+			    strerror(-r));
+	u->in_file = 1;
+	return 0;
+}
+
 /* The file part begins: its target volume is decided and a temporary file
  * opened beside it. */
 static int open_file(struct upload *u, const char *client_name)
@@ -154,19 +187,23 @@ static int open_file(struct upload *u, const char *client_name)
 		u->tmp[0] = '\0';
 		return fail(u, CR_EINTERNAL, NULL, "%s", err);
 	}
-	u->in_file = 1;
-	return 0;
+	return start_writer(u);
 }
 
-static int flush_buf(struct upload *u)
+static int write_failed(struct upload *u, int r)
 {
-	int r = u->wlen ? util_write_all(u->fd, u->wbuf, u->wlen) : 0;
+	return fail(u, CR_EINTERNAL, NULL, "failed to write '%s': %s", u->volid, strerror(-r));
+}
 
-	u->wlen = 0;
-	if (r < 0)
-		return fail(u, CR_EINTERNAL, NULL, "failed to write '%s': %s", u->volid,
-			    strerror(-r));
-	return 0;
+/* The file part is complete: the writer drains, the digest is kept. */
+static int end_file(struct upload *u)
+{
+	int r = upload_writer_finish(u->writer, u->digest, sizeof(u->digest));
+
+	upload_writer_free(u->writer);
+	u->writer = NULL;
+	u->in_file = 0;
+	return r < 0 ? write_failed(u, r) : 0;
 }
 
 static int on_part_begin(void *ctx, const struct mp_part *p)
@@ -189,6 +226,7 @@ static int on_part_begin(void *ctx, const struct mp_part *p)
 static int on_part_data(void *ctx, const char *d, size_t n)
 {
 	struct upload *u = ctx;
+	int r;
 
 	if (u->rc < 0)
 		return 0;
@@ -200,17 +238,8 @@ static int on_part_data(void *ctx, const char *d, size_t n)
 		return 0;
 	}
 	u->bytes += n;
-	if (u->wlen + n > UPLOAD_WBUF && (flush_buf(u), u->rc < 0))
-		return 0;
-	if (n >= UPLOAD_WBUF) {
-		int r = util_write_all(u->fd, d, n);
-
-		return r < 0 ? fail(u, CR_EINTERNAL, NULL, "failed to write '%s': %s", u->volid,
-				    strerror(-r))
-			     : 0;
-	}
-	memcpy(u->wbuf + u->wlen, d, n);
-	u->wlen += n;
+	if ((r = upload_writer_put(u->writer, d, n)) < 0)
+		return write_failed(u, r);
 	return 0;
 }
 
@@ -220,10 +249,8 @@ static int on_part_end(void *ctx)
 
 	if (u->rc < 0)
 		return 0;
-	if (u->in_file) {
-		u->in_file = 0;
-		return flush_buf(u);
-	}
+	if (u->in_file)
+		return end_file(u);
 	if (memchr(u->field, '\0', u->field_len))
 		return fail(u, CR_EINVAL_PARAM, u->field_name, "value contains a NUL byte");
 	u->field[u->field_len] = '\0';
@@ -243,7 +270,7 @@ int upload_begin(struct app *app, const struct router_request *rq, struct upload
 	char err[256];
 	int r = -ENOMEM;
 
-	if (!u || !(u->wbuf = malloc(UPLOAD_WBUF)))
+	if (!u)
 		goto fail;
 	u->app = app;
 	u->fd = -1;
@@ -286,7 +313,6 @@ void upload_free(struct upload *u)
 	drop_file(u);
 	mp_free(u->mp);
 	cJSON_Delete(u->params);
-	free(u->wbuf);
 	free(u);
 }
 
@@ -297,19 +323,19 @@ static int file_digest(const char *path, const char *algo, char *out, size_t n)
 {
 	const EVP_MD *md = EVP_get_digestbyname(algo);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char *buf = malloc(UPLOAD_WBUF), dig[EVP_MAX_MD_SIZE];
+	unsigned char *buf = malloc(UPLOAD_RBUF), dig[EVP_MAX_MD_SIZE];
 	unsigned len = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), r = -EIO;
 	ssize_t got = 0;
 
 	if (fd >= 0 && md && ctx && buf && EVP_DigestInit_ex(ctx, md, NULL) == 1) {
-		while ((got = read(fd, buf, UPLOAD_WBUF)) > 0)
+		while ((got = read(fd, buf, UPLOAD_RBUF)) > 0)
 			EVP_DigestUpdate(ctx, buf, (size_t)got);
 		if (got == 0 && EVP_DigestFinal_ex(ctx, dig, &len) == 1)
 			r = 0;
 	}
-	for (unsigned i = 0; r == 0 && i < len && 2 * i + 2 < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", dig[i]);
+	if (r == 0)
+		upload_digest_hex(dig, len, out, n);
 	if (fd >= 0)
 		close(fd);
 	free(buf);
@@ -324,7 +350,9 @@ static int verify_checksum(struct task *t, const struct upload_job *j)
 	if (!j->algo[0])
 		return 0;
 	task_log(t, "calculating checksum...");
-	if (file_digest(j->tmp, j->algo, got, sizeof(got)) < 0)
+	if (j->digest[0])
+		snprintf(got, sizeof(got), "%s", j->digest);
+	else if (file_digest(j->tmp, j->algo, got, sizeof(got)) < 0)
 		return task_fail(t, CR_EINTERNAL, "cannot compute the %s checksum", j->algo);
 	if (strcasecmp(got, j->checksum) != 0)
 		return task_fail(t, CR_EINTERNAL, "checksum mismatch: got '%s' != expect '%s'", got,
@@ -406,6 +434,8 @@ static int start_job(struct upload *u, struct resp *resp)
 		 param(u, "checksum") ? param(u, "checksum") : "");
 	snprintf(j->algo, sizeof(j->algo), "%s",
 		 param(u, "checksum-algorithm") ? param(u, "checksum-algorithm") : "");
+	if (strcmp(j->algo, u->algo) == 0) /* hashed while received */
+		snprintf(j->digest, sizeof(j->digest), "%s", u->digest);
 	close(u->fd);
 	u->fd = -1;
 	u->handed_over = 1; /* the task removes it on failure */

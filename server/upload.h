@@ -45,6 +45,7 @@ struct upload_job {
 	struct pool *pool;
 	char tmp[PATH_MAX], volid[POOL_VOLID_MAX];
 	char checksum[257], algo[16]; /* algo "": no checksum to verify */
+	char digest[129]; /* ALGO's hex digest computed while receiving, or "" */
 	enum pool_content content;
 	uint64_t bytes;
 };
