@@ -336,6 +336,10 @@ int api_pools_get(struct req *req, struct resp *resp);
 int api_pools_create(struct req *req, struct resp *resp);
 int api_pools_update(struct req *req, struct resp *resp);
 int api_pools_delete(struct req *req, struct resp *resp);
+/* /cluster/resources: the pool rows the caller may audit, and "pool" on
+ * the VM rows of ROWS from index FROM on whose VM is a pool member. */
+int api_pools_resource_rows(const struct req *req, cJSON *rows);
+int api_pools_tag_vm_rows(const struct req *req, cJSON *rows, int from);
 /* VM.Allocate for new VM VMID (create, clone): on /pool/POOL when POOL is
  * given (it must exist), else on /vms/VMID.  0 or the answer in RESP. */
 int api_pools_vm_allocate(const struct req *req, struct resp *resp, int vmid, const char *pool);

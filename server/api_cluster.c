@@ -192,19 +192,19 @@ static int may_audit_vm(void *arg, int vmid)
 }
 
 /* This node's VM rows, then the other members' (from their inventories),
- * those checked over one access snapshot. */
+ * those checked over one access snapshot; pool members name their pool. */
 static int vm_rows(const struct req *req, cJSON *rows)
 {
-	int r = api_qemu_resource_rows((struct req *)req, rows);
+	int first = cJSON_GetArraySize(rows), r = api_qemu_resource_rows((struct req *)req, rows);
 	struct auth_checker *auth;
 
-	if (r < 0 || !req->app->cluster)
-		return r;
-	if (!(auth = auth_checker_new(req->app->auth, req->who)))
-		return -ENOMEM;
-	cluster_remote_vm_rows(req->app->cluster, rows, may_audit_vm, auth);
-	auth_checker_free(auth);
-	return 0;
+	if (r == 0 && req->app->cluster) {
+		if (!(auth = auth_checker_new(req->app->auth, req->who)))
+			return -ENOMEM;
+		cluster_remote_vm_rows(req->app->cluster, rows, may_audit_vm, auth);
+		auth_checker_free(auth);
+	}
+	return r < 0 ? r : api_pools_tag_vm_rows(req, rows, first);
 }
 
 static int may_audit_storage(void *arg, const char *storage)
@@ -237,6 +237,8 @@ static const struct {
     {"node", node_rows},
     {"vm", vm_rows},
     {"storage", storage_rows},
+    /* "pool" is no ?type= value (as in Proxmox): pool rows come unfiltered only. */
+    {"pool", api_pools_resource_rows},
 };
 
 int api_cluster_rows(const struct req *req, const char *type, cJSON *rows)

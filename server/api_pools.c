@@ -599,6 +599,88 @@ int api_pools_delete(struct req *req, struct resp *resp)
 	return r < 0 ? r : access_change(req, resp, pool_delete, NULL);
 }
 
+/* --- /cluster/resources --- */
+
+/* {id:"/pool/x", type:"pool", pool:"x"} for every pool the caller may audit. */
+int api_pools_resource_rows(const struct req *req, cJSON *rows)
+{
+	struct acl_snap *s = auth_snap_get(req->app->auth);
+	char path[ACL_PATH_MAX];
+	int r = 0;
+
+	for (size_t i = 0; s && r == 0 && i < acl_pool_count(s); i++) {
+		cJSON *row;
+
+		snprintf(path, sizeof(path), "/pool/%s", acl_pool_name(s, i));
+		if (!api_can(req, path, "Pool.Audit"))
+			continue;
+		row = cJSON_CreateObject();
+		if (!row || !cJSON_AddStringToObject(row, "id", path) ||
+		    !cJSON_AddStringToObject(row, "type", "pool") ||
+		    !cJSON_AddStringToObject(row, "pool", acl_pool_name(s, i)) ||
+		    !cJSON_AddItemToArray(rows, row)) {
+			cJSON_Delete(row);
+			r = -ENOMEM;
+		}
+	}
+	auth_snap_put(req->app->auth, s);
+	return r;
+}
+
+/* "vmid":N of a row kept as JSON text (names and tags hold no quotes). */
+static int raw_vmid(const char *text)
+{
+	const char *p = strstr(text, "\"vmid\":");
+
+	return p ? atoi(p + 7) : 0;
+}
+
+/* The raw row IT with ,"pool":"POOL" before its closing brace (pool ids
+ * need no escaping). */
+static cJSON *tag_raw(const cJSON *it, const char *pool)
+{
+	size_t len = strlen(it->valuestring), n = len + strlen(pool) + 16;
+	char *text = len > 2 && it->valuestring[len - 1] == '}' ? malloc(n) : NULL;
+	cJSON *row;
+
+	if (!text)
+		return NULL;
+	snprintf(text, n, "%.*s,\"pool\":\"%s\"}", (int)(len - 1), it->valuestring, pool);
+	row = cJSON_CreateRaw(text);
+	free(text);
+	return row;
+}
+
+static int tag_row(cJSON *rows, cJSON *it, const struct acl_snap *s)
+{
+	int vmid = cJSON_IsRaw(it) ? raw_vmid(it->valuestring) : row_vmid(it);
+	const char *pool = vmid > 0 ? acl_vm_pool(s, vmid) : NULL;
+	cJSON *tagged;
+
+	if (!pool)
+		return 0;
+	if (!cJSON_IsRaw(it))
+		return cJSON_AddStringToObject(it, "pool", pool) ? 0 : -ENOMEM;
+	if (!(tagged = tag_raw(it, pool)))
+		return -ENOMEM;
+	return cJSON_ReplaceItemViaPointer(rows, it, tagged) ? 0 : -ENOMEM;
+}
+
+int api_pools_tag_vm_rows(const struct req *req, cJSON *rows, int from)
+{
+	struct acl_snap *s = auth_snap_get(req->app->auth);
+	cJSON *it = cJSON_GetArrayItem(rows, from), *next;
+	int r = 0;
+
+	/* Without pools (the common case) nothing is looked at. */
+	for (; s && acl_pool_count(s) && it && r == 0; it = next) {
+		next = it->next;
+		r = tag_row(rows, it, s);
+	}
+	auth_snap_put(req->app->auth, s);
+	return r;
+}
+
 /* --- VM create, clone and destroy --- */
 
 int api_pools_vm_allocate(const struct req *req, struct resp *resp, int vmid, const char *pool)

@@ -306,6 +306,26 @@ static void test_destroy_and_members(void)
 	CHECK_STR(api_str(m, "node"), FIX_NODE);
 	CHECK_INT(cJSON_GetObjectItemCaseSensitive(m, "vmid")->valueint, 104);
 	api_answer_free(&a);
+	/* /cluster/resources: the pool row, and the member VM naming its pool */
+	run_task(&f, "POST", NODE_QEMU, "vmid=105", "admin@pve");
+	a = call(&f, "GET", "/cluster/resources", NULL, "admin@pve");
+	cJSON_ArrayForEach(m, api_data(&a)) {
+		const char *id = api_str(m, "id");
+
+		if (strcmp(id, "qemu/104") == 0)
+			CHECK_STR(api_str(m, "pool"), "dev");
+		if (strcmp(id, "qemu/105") == 0)
+			CHECK(!api_has(m, "pool"));
+		if (strcmp(api_str(m, "type"), "pool") == 0) {
+			CHECK_STR(id, "/pool/dev");
+			CHECK_STR(api_str(m, "pool"), "dev");
+		}
+	}
+	CHECK_INT(count_rows(api_data(&a)), 1 + 1 + 2 + 1); /* node, storage, VMs, pool */
+	api_answer_free(&a);
+	a = call(&f, "GET", "/cluster/resources", "type=vm", "bob@pve");
+	CHECK_INT(count_rows(api_data(&a)), 0);
+	api_answer_free(&a);
 	expect(&f, 500, "pool 'dev' is not empty (contains VM 104)", "DELETE", "/pools",
 	       "poolid=dev", "admin@pve");
 	expect(&f, 200, NULL, "PUT", "/access/acl", "path=/vms/104&users=bob@pve&roles=PVEVMUser",
