@@ -73,5 +73,6 @@ int cmd_task(struct cli *c);
 int cmd_vm(struct cli *c);
 int cmd_storage(struct cli *c);
 int cmd_cluster(struct cli *c);
+int cmd_pool(struct cli *c);
 
 #endif

@@ -42,6 +42,7 @@ static const struct verb verbs[] = {
 	{ "vm", cmd_vm, vm_opts, 1, FMT_TEXT },
 	{ "storage", cmd_storage, storage_opts, 1, FMT_TEXT },
 	{ "cluster", cmd_cluster, vm_opts, 1, FMT_TEXT },
+	{ "pool", cmd_pool, plain_opts, 1, FMT_TEXT },
 };
 
 static const char usage_text[] =
@@ -76,6 +77,10 @@ static const char usage_text[] =
 	"          leave | delnode NODE   [--link0 ADDR] [--username U]\n"
 	"                       gossip cluster like pvecm; join reads the member's\n"
 	"                       password from CORRAL_JOIN_PASSWORD or standard input\n"
+	"  pool list | show POOL | create POOL | set POOL | delete POOL\n"
+	"     [--comment C] [--vms 100,101] [--storage S] [--delete 1] [--allow-move 1]\n"
+	"                       resource pools like pveum pool: set adds the listed VMs\n"
+	"                       and storages (removes them with --delete 1)\n"
 	"\n"
 	"options:\n"
 	"  --host H             node to talk to (default: CORRAL_HOST, the session's\n"

@@ -3,11 +3,14 @@ with the calls Ansible's proxmox_pool / proxmox_pool_member and Terraform
 make: pools.post, pools.get(poolid=)[0], pools.put(poolid=) and the legacy
 pools(poolid).put/get/delete, a VM created with pool=, a user holding
 PVEVMUser on /pool/<id> (the pool's VMs only), /cluster/resources pool rows
-and fields, destroy leaving the pool, and pools kept across a restart."""
+and fields, destroy leaving the pool, pools kept across a restart, and the
+`corral pool` verbs."""
+import shutil
+
 from proxmoxer import ProxmoxAPI
 from proxmoxer.core import ResourceException
 
-from corral_test import ADMIN, TIMEOUT, Corrald, Suite, check_equal, wait_task
+from corral_test import ADMIN, TIMEOUT, Cli, Corrald, Suite, check_equal, wait_task
 
 suite = Suite("pools")
 NODE = "poolnode"
@@ -121,6 +124,31 @@ def test_destroy_and_restart(d):
     task_ok(d, api, api.nodes(NODE).qemu(301).delete())
     api.pools.delete(poolid="ops")
     check_equal(api.pools.get(), [])
+
+
+@suite.test
+def test_cli(d):
+    """corral pool create|list|set|show|delete"""
+    cli = Cli(d)
+    try:
+        cli.ok("pool", "create", "clip", "--comment", "from the cli")
+        out = cli.ok("pool", "list")
+        check_equal(out.splitlines()[0].split(), ["poolid", "comment"])
+        assert any(line.split()[0] == "clip" and "from the cli" in line
+                   for line in out.splitlines()[1:]), out
+        cli.ok("pool", "set", "clip", "--storage", "local")
+        members = cli.json("pool", "show", "clip")
+        check_equal([(m["id"], m["type"]) for m in members], [(f"storage/{NODE}/local", "storage")])
+        rc, _, err = cli.run("pool", "delete", "clip")
+        check_equal(rc, 1, err)
+        assert "is not empty (contains storage 'local')" in err, err
+        cli.ok("pool", "set", "clip", "--storage", "local", "--delete", "1")
+        cli.ok("pool", "delete", "clip")
+        check_equal([p["poolid"] for p in cli.json("pool", "list")], [])
+        rc, _, err = cli.run("pool", "show", "../x")
+        check_equal(rc, 2, err)
+    finally:
+        shutil.rmtree(cli.home, ignore_errors=True)
 
 
 if __name__ == "__main__":
