@@ -624,28 +624,42 @@ static void tap_node0(void *arg, int from, int to, const uint8_t *buf, size_t le
 	}
 }
 
-/* Round robin over one permutation: every pass probes the members in the
- * same order, so each is probed exactly once every n-1 periods. */
-static void test_probe_order_fixed_cycle(void)
+/* Round robin: a reshuffled pass never starts with the member that closed
+ * the last one, so at N=3 each member is probed every other period, and at
+ * N=5 every member is probed within any 7 periods (SWIM's 2n-1 bound). */
+static void probe_order_run(int n, uint64_t seed, struct tap_log *t)
 {
 	struct cl c;
-	struct tap_log t = { .net = NULL };
-	int seen[5] = { 0 };
 
-	cl_start(&c, 5, 19, NULL);
+	cl_start(&c, n, seed, NULL);
 	run_for(&c, 5000);
-	CHECK(all_alive(&c, 0, 5));
-	t.net = c.net;
-	swim_net_set_tap(c.net, tap_node0, &t);
-	run_for(&c, 24000);
-	CHECK(t.n >= 20);
-	for (int i = 0; i < 4; i++)
-		seen[t.targets[i]]++;
-	for (int j = 1; j < 5; j++)
-		CHECK_INT(seen[j], 1);
-	for (int i = 4; i < t.n; i++)
-		CHECK_INT(t.targets[i], t.targets[i - 4]);
+	CHECK(all_alive(&c, 0, n));
+	t->net = c.net;
+	swim_net_set_tap(c.net, tap_node0, t);
+	run_for(&c, 40000);
 	cl_free(&c);
+}
+
+static void test_probe_order_round_robin(void)
+{
+	struct tap_log t = { .net = NULL };
+
+	probe_order_run(3, 19, &t);
+	CHECK(t.n >= 30);
+	for (int i = 1; i < t.n; i++)
+		CHECK(t.targets[i] != t.targets[i - 1]);
+	memset(&t, 0, sizeof(t));
+	probe_order_run(5, 24, &t);
+	CHECK(t.n >= 30);
+	for (int i = 1; i < t.n; i++)
+		CHECK(t.targets[i] != t.targets[i - 1]);
+	for (int i = 0; i + 7 <= t.n; i++) {
+		int seen[5] = { 0 };
+
+		for (int k = i; k < i + 7; k++)
+			seen[t.targets[k]] = 1;
+		CHECK_INT(seen[1] + seen[2] + seen[3] + seen[4], 4);
+	}
 }
 
 /* The local health multiplier stretches the probe period but, as in
@@ -767,7 +781,7 @@ static const struct test_case tests[] = {
 	{ "leave", test_leave },
 	{ "short_stall_survives", test_short_stall_survives },
 	{ "slow_node_lifeguard", test_slow_node_lifeguard },
-	{ "probe_order_fixed_cycle", test_probe_order_fixed_cycle },
+	{ "probe_order_round_robin", test_probe_order_round_robin },
 	{ "awareness_keeps_direct_timeout", test_awareness_keeps_direct_timeout },
 	{ "lone_suspicion_n3_waits", test_lone_suspicion_n3_waits },
 	{ "crash_n3_detected_at_min", test_crash_n3_detected_at_min },
