@@ -3,7 +3,9 @@
     on QMP, running) beside the same QEMU argv launched by hand until QMP
     query-status says running; alternating, median of N each;
 (b) 20 VMs started at once: per-VM start latency (POST to task OK);
-(c) GET /cluster/resources with 500 VMs defined, some running, keep-alive.
+(c) GET /cluster/resources and GET /nodes/{node}/qemu with 500 VMs defined,
+    50 running and idle, keep-alive, beside GET /version on the same
+    connection (the floor: TLS, HTTP, Python), with corrald's CPU per request.
 Prints a markdown fragment on stdout; progress on stderr."""
 import http.client
 import json
@@ -24,8 +26,16 @@ NODE = "bench"
 N_START = int(os.environ.get("BENCH_VM_STARTS", "11"))
 N_DEFINED = int(os.environ.get("BENCH_VM_DEFINED", "500"))
 N_BURST = int(os.environ.get("BENCH_VM_BURST", "20"))
-N_RUNNING = int(os.environ.get("BENCH_VM_RUNNING", "10"))
+N_RUNNING = int(os.environ.get("BENCH_VM_RUNNING", "50"))
 N_REQUESTS = int(os.environ.get("BENCH_VM_REQUESTS", "500"))
+N_BLOCKS = 5  # alternating blocks of N_REQUESTS / N_BLOCKS requests per route
+# Running guests count as idle once their QEMUs together use at most 3% of
+# one CPU per guest over IDLE_WINDOW_S (SeaBIOS with nothing to boot halts,
+# and a halted TCG guest still costs its QEMU about 1%; its POST costs
+# about a CPU second).
+IDLE_SHARE = 0.03 * N_RUNNING
+IDLE_WINDOW_S = 2.0
+IDLE_WAIT_S = 180
 GUEST_VMID = 99999
 FIRST = 1000
 
@@ -62,6 +72,17 @@ class Api:
         if r.status != 200:
             raise RuntimeError(f"{method} {path}: {r.status} {data[:300]!r}")
         return json.loads(data)["data"]
+
+    def get_bytes(self, path):
+        """GET PATH: the answer's body, not parsed (what a timed request
+        costs the client is sending, TLS and reading, no JSON decoding)."""
+        self.conn.request("GET", "/api2/json" + path,
+                          headers={"Cookie": "PVEAuthCookie=" + self.ticket})
+        r = self.conn.getresponse()
+        data = r.read()
+        if r.status != 200:
+            raise RuntimeError(f"GET {path}: {r.status} {data[:300]!r}")
+        return data
 
     def login(self):
         d = self.call("POST", "/access/ticket", {"username": "admin@pve", "password": PASSWORD})
@@ -233,31 +254,123 @@ def stop_vms(api, vmids):
         api.wait_task(u, poll=0.01)
 
 
-def resources(api):
-    lat = []
-    for _ in range(N_REQUESTS):
+def start_rest(api):
+    """Starts the VMs after the burst up to N_RUNNING, a few at a time."""
+    vmids = list(range(FIRST + N_BURST, FIRST + N_RUNNING))
+    for i in range(0, len(vmids), 5):
+        upids = [api.call("POST", f"/nodes/{NODE}/qemu/{v}/status/start") for v in vmids[i:i + 5]]
+        for u in upids:
+            api.wait_task(u, poll=0.01)
+
+
+def proc_cpu_s(pid):
+    """User+system CPU seconds of process PID (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def qemu_pids(data_dir):
+    run = os.path.join(data_dir, "run")
+    pids = []
+    for name in os.listdir(run):
+        if name.endswith(".pid"):
+            with open(os.path.join(run, name)) as f:
+                pids.append(int(f.read().split()[0]))
+    return pids
+
+
+def qemu_share(pids, window):
+    """The CPU share (of one CPU) the QEMUs PIDS used together over WINDOW s."""
+    c0, t0 = sum(proc_cpu_s(p) for p in pids), time.monotonic()
+    time.sleep(window)
+    return (sum(proc_cpu_s(p) for p in pids) - c0) / (time.monotonic() - t0)
+
+
+def wait_idle(data_dir):
+    """Waits until the running guests have finished booting: their QEMUs'
+    CPU settles below IDLE_SHARE.  Returns (seconds waited, last share)."""
+    pids, t0 = qemu_pids(data_dir), time.monotonic()
+    while True:
+        share = qemu_share(pids, IDLE_WINDOW_S)
+        waited = time.monotonic() - t0
+        if share <= IDLE_SHARE or waited > IDLE_WAIT_S:
+            return waited, share
+
+
+def workers_cpu_s(pid):
+    """CPU seconds of corrald's HTTP worker threads (their schedstat): what
+    requests cost the server, without the statistics or gossip threads."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().strip() != "MHD-worker":
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            continue
+    return total / 1e9
+
+
+LIST_ROUTES = ("/version", "/cluster/resources", f"/nodes/{NODE}/qemu")
+
+
+def timed_block(api, path, n, lat):
+    """N GETs of PATH, each timed from send to the body's last byte."""
+    body = b""
+    for _ in range(n):
         t0 = time.perf_counter()
-        rows = api.call("GET", "/cluster/resources")
+        body = api.get_bytes(path)
         lat.append((time.perf_counter() - t0) * 1000)
-    vms = [r for r in rows if r.get("type") == "qemu"]
-    return lat, len(vms), sum(1 for r in vms if r["status"] == "running")
+    return body
+
+
+def resources(api, corrald_pid, data_dir):
+    """LIST_ROUTES in alternating blocks on one connection: latency per
+    request, server CPU per request, and the QEMUs' CPU meanwhile."""
+    lat = {p: [] for p in LIST_ROUTES}
+    cpu = {p: 0.0 for p in LIST_ROUTES}
+    last = {}
+    api = api.clone()  # a fresh connection: the idle wait may outlast keep-alive
+    for path in LIST_ROUTES:  # TLS handshake and first fills, untimed
+        api.get_bytes(path)
+    pids = qemu_pids(data_dir)
+    q0, t0 = sum(proc_cpu_s(p) for p in pids), time.monotonic()
+    for _ in range(N_BLOCKS):
+        for path in LIST_ROUTES:
+            c0 = workers_cpu_s(corrald_pid)
+            last[path] = timed_block(api, path, N_REQUESTS // N_BLOCKS, lat[path])
+            cpu[path] += workers_cpu_s(corrald_pid) - c0
+    qshare = (sum(proc_cpu_s(p) for p in pids) - q0) / (time.monotonic() - t0)
+    cpu = {p: cpu[p] * 1000 / len(lat[p]) for p in LIST_ROUTES}
+    vms = [r for r in json.loads(last["/cluster/resources"])["data"] if r.get("type") == "qemu"]
+    listed = json.loads(last[f"/nodes/{NODE}/qemu"])["data"]
+    counts = (len(vms), sum(1 for r in vms if r["status"] == "running"),
+              sum(1 for r in listed if r["status"] == "running"))
+    parse = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        json.loads(last["/cluster/resources"])
+        parse.append((time.perf_counter() - t0) * 1000)
+    return lat, cpu, counts, qshare, statistics.median(parse)
 
 
 def rrddata(api, vmid):
     """GET rrddata (hour) of the node and of VMID: what the UI's graphs poll."""
     node, vm = [], []
     for _ in range(N_REQUESTS):
-        t0 = time.perf_counter()
-        api.call("GET", f"/nodes/{NODE}/rrddata?timeframe=hour&cf=AVERAGE")
-        node.append((time.perf_counter() - t0) * 1000)
-        t0 = time.perf_counter()
-        api.call("GET", f"/nodes/{NODE}/qemu/{vmid}/rrddata?timeframe=day&cf=MAX")
-        vm.append((time.perf_counter() - t0) * 1000)
+        timed_block(api, f"/nodes/{NODE}/rrddata?timeframe=hour&cf=AVERAGE", 1, node)
+        timed_block(api, f"/nodes/{NODE}/qemu/{vmid}/rrddata?timeframe=day&cf=MAX", 1, vm)
     return node, vm
 
 
 def main():
-    port, data_dir = int(sys.argv[1]), sys.argv[2]
+    port, data_dir, corrald_pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     api = Api(port).login()
     api_runs, hand_runs = start_overhead(api, data_dir)
     api_ms, api_min = statistics.median(api_runs), min(api_runs)
@@ -267,8 +380,13 @@ def main():
     log(f"defined in {define_s:.1f} s; starting {N_BURST} at once")
     burst, burst_wall, burst_running = burst_start(api)
     stop_vms(api, range(FIRST + N_RUNNING, FIRST + N_BURST))
-    log(f"GET /cluster/resources x{N_REQUESTS}")
-    res, nvm, nrun = resources(api)
+    log(f"starting {max(0, N_RUNNING - N_BURST)} more")
+    start_rest(api)
+    waited, idle_share = wait_idle(data_dir)
+    log(f"guests idle after {waited:.0f} s ({idle_share * 100:.1f}% of a CPU); "
+        f"list routes x{N_REQUESTS}")
+    load = open("/proc/loadavg").read().split()[:3]
+    lat, cpu, (nvm, nrun, nlist), qshare, parse_ms = resources(api, corrald_pid, data_dir)
     log(f"GET rrddata x{N_REQUESTS}")
     rrd_node, rrd_vm = rrddata(api, FIRST)
     stop_vms(api, range(FIRST, FIRST + N_RUNNING))
@@ -311,15 +429,32 @@ afterwards, all within {burst_wall:.0f} ms.
 |---|---:|---:|---:|
 | {N_BURST} concurrent starts | {pct(burst, 50):.0f} ms | {pct(burst, 99):.0f} ms | {max(burst):.0f} ms |
 
-**`GET /cluster/resources`** with {nvm} VMs defined (created through the API
-in {define_s:.1f} s), {nrun} of them running (the goal says 50; this
-{os.cpu_count()}-CPU TCG machine runs {N_RUNNING}; Proxmox's start has no paused
-option, so they are real guests, idle in SeaBIOS with nothing to boot), {N_REQUESTS} sequential
-requests on one keep-alive TLS connection (Python `http.client`).
+**List routes** with {nvm} VMs defined (created through the API in
+{define_s:.1f} s), {nrun} of them running ({nlist} running in `GET /nodes/{NODE}/qemu`):
+real guests without disks, idle in SeaBIOS with nothing to boot. Timing
+starts once they are idle (their QEMUs together under
+{IDLE_SHARE * 100:.0f}% of a CPU over {IDLE_WINDOW_S:.0f} s: reached after
+{waited:.0f} s at {idle_share * 100:.1f}%; {qshare * 100:.1f}% during the
+timed requests). {N_REQUESTS} sequential requests per route on one
+keep-alive TLS connection (Python `http.client`), the routes alternating in
+{N_BLOCKS} blocks; each request timed from sending to the last byte of the
+answer (no JSON decoding: Python's `json.loads` of the `/cluster/resources`
+answer alone takes {parse_ms:.2f} ms here, more than corrald spends on it). `GET /version` is the floor: what TLS, HTTP and the
+Python client cost for a trivial answer. Server CPU is the CPU time of
+corrald's HTTP worker threads (schedstat) per request.
+Load average before the timed requests: {" ".join(load)}.
 
-| measure | p50 | p99 | goal | |
-|---|---:|---:|---:|---|
-| `GET /cluster/resources` | {pct(res, 50):.2f} ms | {pct(res, 99):.2f} ms | p99 < 5 ms | {met(pct(res, 99) < 5)} |
+| route | p50 | p99 | above the floor (p50) | server CPU / request | goal | |
+|---|---:|---:|---:|---:|---:|---|
+| `GET /version` (floor) | {pct(lat["/version"], 50):.2f} ms | {pct(lat["/version"], 99):.2f} ms | | {cpu["/version"]:.3f} ms | | |
+| `GET /cluster/resources` | {pct(lat["/cluster/resources"], 50):.2f} ms | {pct(lat["/cluster/resources"], 99):.2f} ms | {pct(lat["/cluster/resources"], 50) - pct(lat["/version"], 50):.2f} ms | {cpu["/cluster/resources"]:.3f} ms | p99 < 5 ms | {met(pct(lat["/cluster/resources"], 99) < 5)} |
+| `GET /nodes/{NODE}/qemu` | {pct(lat[LIST_ROUTES[2]], 50):.2f} ms | {pct(lat[LIST_ROUTES[2]], 99):.2f} ms | {pct(lat[LIST_ROUTES[2]], 50) - pct(lat["/version"], 50):.2f} ms | {cpu[LIST_ROUTES[2]]:.3f} ms | | |
+
+Both lists read the store once, check permissions over one access
+snapshot and take each VM's row from a cache kept per VM against its stored
+configuration bytes and its running figures (re-rendered only when either
+changed); the node row takes the figures the statistics sampler read (every
+10 s) instead of reading /proc per request.
 
 **`GET rrddata`** (the graphs' history: 70 rows from the round-robin
 archives, sampled every 10 s), {N_REQUESTS} requests each on the same connection.

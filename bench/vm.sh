@@ -12,4 +12,4 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d /tmp/corral-bench-vm.XXXXXX)
 trap bench_cleanup EXIT
 start_corrald
-bench_report build/bench/vm.md timeout 1800 python3 bench/vm.py "$corrald_port" "$tmp/corrald"
+bench_report build/bench/vm.md timeout 1800 python3 bench/vm.py "$corrald_port" "$tmp/corrald" "$corrald_pid"

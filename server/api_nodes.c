@@ -10,6 +10,7 @@
 #include "server/auth.h"
 #include "server/nodeinfo.h"
 #include "server/params.h"
+#include "server/rrdstat.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -132,10 +133,27 @@ static int read_figures(struct app *app, struct node_figures *f)
 	return r;
 }
 
-static void add_stats(cJSON *o, const struct node_figures *f)
+/* The list row's figures: the statistics sampler's while they are at most
+ * two of its rounds old, else read now (no sampler, or it is stuck). */
+static int row_figures(struct app *app, struct nodeinfo_figures *out)
+{
+	struct node_figures f;
+	int r;
+
+	if (app->nodeinfo && nodeinfo_published(app->nodeinfo, util_now_ms(),
+						 2000 * RRDSTAT_INTERVAL_S, out) == 0)
+		return 0;
+	if ((r = read_figures(app, &f)) < 0)
+		return r;
+	*out = (struct nodeinfo_figures){.cpu = f.cpu, .wait = f.wait, .cpus = f.cpuinfo.cpus,
+					 .mem = f.mem, .disk = f.disk, .uptime = f.uptime};
+	return 0;
+}
+
+static void add_stats(cJSON *o, const struct nodeinfo_figures *f)
 {
 	cJSON_AddNumberToObject(o, "cpu", f->cpu);
-	cJSON_AddNumberToObject(o, "maxcpu", f->cpuinfo.cpus);
+	cJSON_AddNumberToObject(o, "maxcpu", f->cpus);
 	cJSON_AddNumberToObject(o, "mem", (double)f->mem.used);
 	cJSON_AddNumberToObject(o, "maxmem", (double)f->mem.total);
 	cJSON_AddNumberToObject(o, "disk", (double)f->disk.used);
@@ -146,7 +164,7 @@ static void add_stats(cJSON *o, const struct node_figures *f)
 int api_node_row(const struct req *req, int for_resources, cJSON **out)
 {
 	struct app *app = req->app;
-	struct node_figures f;
+	struct nodeinfo_figures f;
 	cJSON *o = cJSON_CreateObject();
 	char id[APP_NODE_MAX + 8];
 	int audit = api_can_audit_node(req, app->cfg.node), r = 0;
@@ -160,7 +178,7 @@ int api_node_row(const struct req *req, int for_resources, cJSON **out)
 	cJSON_AddStringToObject(o, "status", "online");
 	cJSON_AddStringToObject(o, "level", "");
 	/* Without Sys.Audit on the node Proxmox shows it but not its figures. */
-	if (audit && (r = read_figures(app, &f)) == 0)
+	if (audit && (r = row_figures(app, &f)) == 0)
 		add_stats(o, &f);
 	if (for_resources)
 		cJSON_AddNumberToObject(o, "cgroup-mode", CGROUP_MODE);

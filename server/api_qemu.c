@@ -47,48 +47,6 @@ const struct param_spec api_qemu_destroy_params[] = {
 
 /* ---- list ------------------------------------------------------------------ */
 
-struct list_ctx {
-	struct req *req;
-	cJSON *rows;
-	unsigned host_cpus;
-	const char *node; /* NULL: vmstatus rows, else /cluster/resources rows */
-};
-
-static int list_one(const char *key, const cJSON *val, void *opaque)
-{
-	struct list_ctx *c = opaque;
-	char path[32];
-	struct qvm vm;
-	int vmid = atoi(key);
-	cJSON *row;
-
-	snprintf(path, sizeof(path), "/vms/%d", vmid);
-	if (!api_can(c->req, path, "VM.Audit"))
-		return 0;
-	if (qvm_from_json(val, &vm) < 0)
-		return 0;
-	row = qemu_list_row(c->req->app, vmid, &vm, c->host_cpus, c->node);
-	qvm_clear(&vm);
-	if (!row)
-		return -ENOMEM;
-	cJSON_AddItemToArray(c->rows, row);
-	return 0;
-}
-
-/* Every VM row the caller may see, into ROWS (see qemu_list_row). */
-static int vm_rows(struct req *req, cJSON *rows, const char *node)
-{
-	struct list_ctx c = {req, rows, qemu_host_cpus(), node};
-	struct store_txn *t;
-	int r = store_begin(req->app->store, 1, &t);
-
-	if (r < 0)
-		return r;
-	r = store_foreach(t, DB_VMS, "", list_one, &c);
-	store_abort(t);
-	return r;
-}
-
 int api_qemu_list(struct req *req, struct resp *resp)
 {
 	int r = api_node_check(req, resp);
@@ -96,14 +54,14 @@ int api_qemu_list(struct req *req, struct resp *resp)
 	if (r < 0)
 		return r;
 	resp->data = cJSON_CreateArray();
-	if ((r = vm_rows(req, resp->data, NULL)) < 0)
+	if ((r = rescache_rows(req->app->rescache, req, RESCACHE_VMLIST, resp->data)) < 0)
 		return resp_error(resp, r, "cannot list VMs: %s", err_str(r));
 	return 0;
 }
 
 int api_qemu_resource_rows(struct req *req, cJSON *rows)
 {
-	return rescache_rows(req->app->rescache, req, rows);
+	return rescache_rows(req->app->rescache, req, RESCACHE_RESOURCES, rows);
 }
 
 /* ---- create ---------------------------------------------------------------- */

@@ -381,8 +381,8 @@ void qemu_row_status(struct app *app, int vmid, struct hv_vm_status *st)
 		hv_vm_status_cached(app->hv, vmid, st);
 }
 
-void qemu_resource_row_text(int vmid, const struct qemu_rowconf *rc, unsigned host_cpus,
-			    const char *node, const struct hv_vm_status *st, struct buf *b)
+void qemu_row_text(int vmid, const struct qemu_rowconf *rc, unsigned host_cpus, const char *node,
+		   const struct hv_vm_status *st, struct buf *b)
 {
 	struct qrow row;
 
@@ -390,7 +390,10 @@ void qemu_resource_row_text(int vmid, const struct qemu_rowconf *rc, unsigned ho
 	row_from_conf(&row, vmid, rc, host_cpus);
 	row.st = *st;
 	row_cpu(&row);
-	json_resource_row(b, &row, node);
+	if (node)
+		json_resource_row(b, &row, node);
+	else
+		json_list_row(b, &row);
 }
 
 int api_qemu_status_current(struct req *req, struct resp *resp)

@@ -439,6 +439,8 @@ struct nodeinfo {
 	struct nodeinfo_stat prev;
 	uint64_t prev_ms; /* 0 before the first sample */
 	double cpu, wait; /* fractions of the last completed interval */
+	struct nodeinfo_figures pub;
+	uint64_t pub_ms; /* 0: nothing published */
 };
 
 int nodeinfo_new(struct nodeinfo **out)
@@ -479,4 +481,27 @@ int nodeinfo_cpu(struct nodeinfo *ni, double *cpu, double *wait)
 	*wait = ni->wait;
 	pthread_mutex_unlock(&ni->mu);
 	return 0;
+}
+
+void nodeinfo_publish(struct nodeinfo *ni, const struct nodeinfo_figures *f, uint64_t now_ms)
+{
+	pthread_mutex_lock(&ni->mu);
+	ni->pub = *f;
+	ni->pub_ms = now_ms ? now_ms : 1;
+	pthread_mutex_unlock(&ni->mu);
+}
+
+int nodeinfo_published(struct nodeinfo *ni, uint64_t now_ms, uint64_t max_age_ms,
+		       struct nodeinfo_figures *out)
+{
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&ni->mu);
+	if (ni->pub_ms && now_ms >= ni->pub_ms && now_ms - ni->pub_ms <= max_age_ms) {
+		*out = ni->pub;
+		out->uptime += (now_ms - ni->pub_ms) / 1000;
+		r = 0;
+	}
+	pthread_mutex_unlock(&ni->mu);
+	return r;
 }

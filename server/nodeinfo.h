@@ -79,4 +79,21 @@ void nodeinfo_free(struct nodeinfo *ni);
 #define NODEINFO_MIN_INTERVAL_MS 1000
 int nodeinfo_cpu(struct nodeinfo *ni, double *cpu, double *wait);
 
+/* The figures of the node's list row (/nodes, /cluster/resources), as the
+ * statistics sampler last read them, so that listings polled by every open
+ * web UI read no /proc file (Proxmox's rows come from pvestatd the same way). */
+struct nodeinfo_figures {
+	double cpu, wait;
+	unsigned cpus;
+	struct nodeinfo_mem mem;
+	struct nodeinfo_disk disk;
+	uint64_t uptime; /* seconds */
+};
+/* Keeps F, read at monotonic time NOW_MS. */
+void nodeinfo_publish(struct nodeinfo *ni, const struct nodeinfo_figures *f, uint64_t now_ms);
+/* The kept figures with the uptime run on to NOW_MS: 0, or -ENOENT when
+ * none were kept or they are older than MAX_AGE_MS. */
+int nodeinfo_published(struct nodeinfo *ni, uint64_t now_ms, uint64_t max_age_ms,
+		       struct nodeinfo_figures *out);
+
 #endif

@@ -197,11 +197,12 @@ void qemu_rowconf(int vmid, const struct qvm *vm, struct qemu_rowconf *rc);
  * or without hv), so that the same figures give the same bytes. */
 struct hv_vm_status;
 void qemu_row_status(struct app *app, int vmid, struct hv_vm_status *st);
-/* Appends the /cluster/resources row of VMID on NODE (as qemu_list_row
- * renders it) from RC and ST to B. */
+/* Appends the list row of VMID from RC and ST to B, as qemu_list_row
+ * renders it: vmstatus when NODE is NULL, else the /cluster/resources row
+ * of a VM on NODE. */
 struct buf;
-void qemu_resource_row_text(int vmid, const struct qemu_rowconf *rc, unsigned host_cpus,
-			    const char *node, const struct hv_vm_status *st, struct buf *b);
+void qemu_row_text(int vmid, const struct qemu_rowconf *rc, unsigned host_cpus, const char *node,
+		   const struct hv_vm_status *st, struct buf *b);
 
 /* Cloud-init drives (api_qemu_cloudinit.c). */
 struct task;

@@ -1,5 +1,6 @@
-/* /cluster/resources VM rows from a cache of each VM's configuration-derived
- * figures (name, CPUs, memory, boot disk size, ...), keyed by VMID and valid
+/* VM list rows (/cluster/resources, GET /nodes/{node}/qemu) from a cache of
+ * each VM's configuration-derived figures (name, CPUs, memory, boot disk
+ * size, ...) and of its rendered rows, keyed by VMID and valid
  * while the VM's stored bytes are unchanged: every write of a configuration,
  * through whichever path, changes those bytes, so nothing can go stale.  One
  * listing reads the store once, checks permissions over one access snapshot
@@ -28,11 +29,14 @@ struct rc_entry {
 	size_t len;
 	struct qemu_rowconf rc; /* tags and lock point at the copies below */
 	char *tags, *lock;
-	/* The row rendered from RC with these running figures and host CPU
-	 * count (the node name is the app's, fixed); NULL when not rendered. */
-	char *text;
-	struct hv_vm_status st;
-	unsigned host_cpus;
+	/* Each kind's row rendered from RC with these running figures and
+	 * host CPU count (the node name is the app's, fixed); text NULL when
+	 * not rendered. */
+	struct rc_row {
+		char *text;
+		struct hv_vm_status st;
+		unsigned host_cpus;
+	} row[RESCACHE_KINDS];
 };
 
 struct rescache {
@@ -58,8 +62,11 @@ static void entry_clear(struct rc_entry *e)
 	free(e->raw);
 	free(e->tags);
 	free(e->lock);
-	free(e->text);
-	e->raw = e->tags = e->lock = e->text = NULL;
+	e->raw = e->tags = e->lock = NULL;
+	for (int k = 0; k < RESCACHE_KINDS; k++) {
+		free(e->row[k].text);
+		e->row[k].text = NULL;
+	}
 }
 
 void rescache_free(struct rescache *c)
@@ -153,6 +160,7 @@ struct walk {
 	cJSON *rows;
 	struct buf b;
 	unsigned host_cpus, id;
+	enum rescache_kind kind;
 };
 
 /* VMID's entry, current for DATA; NULL with *R set when there is no row. */
@@ -173,22 +181,25 @@ static struct rc_entry *entry_current(struct walk *w, int vmid, const char *data
 	return *r == 0 ? e : NULL;
 }
 
-/* E's row as a raw JSON item, rendered again only when its running
- * figures or the host's CPU count changed. */
+/* E's row of the walk's kind as a raw JSON item, rendered again only when
+ * its running figures or the host's CPU count changed. */
 static cJSON *entry_row(struct walk *w, struct rc_entry *e, const struct hv_vm_status *st)
 {
-	if (e->text && e->host_cpus == w->host_cpus && memcmp(&e->st, st, sizeof(*st)) == 0)
-		return cJSON_CreateRaw(e->text);
-	free(e->text);
-	e->text = NULL;
+	struct rc_row *row = &e->row[w->kind];
+	const char *node = w->kind == RESCACHE_RESOURCES ? w->req->app->cfg.node : NULL;
+
+	if (row->text && row->host_cpus == w->host_cpus && memcmp(&row->st, st, sizeof(*st)) == 0)
+		return cJSON_CreateRaw(row->text);
+	free(row->text);
+	row->text = NULL;
 	buf_reset(&w->b);
-	qemu_resource_row_text(e->vmid, &e->rc, w->host_cpus, w->req->app->cfg.node, st, &w->b);
+	qemu_row_text(e->vmid, &e->rc, w->host_cpus, node, st, &w->b);
 	/* complete: no append ran out of memory */
-	if (!w->b.len || w->b.data[w->b.len - 1] != '}' || !(e->text = strdup(w->b.data)))
+	if (!w->b.len || w->b.data[w->b.len - 1] != '}' || !(row->text = strdup(w->b.data)))
 		return NULL;
-	e->st = *st;
-	e->host_cpus = w->host_cpus;
-	return cJSON_CreateRaw(e->text);
+	row->st = *st;
+	row->host_cpus = w->host_cpus;
+	return cJSON_CreateRaw(row->text);
 }
 
 /* VMID's row as a raw JSON item; NULL with *R = 0 when there is none (no
@@ -268,10 +279,10 @@ static int walk_store(struct walk *w)
 	return r;
 }
 
-int rescache_rows(struct rescache *c, struct req *req, cJSON *rows)
+int rescache_rows(struct rescache *c, struct req *req, enum rescache_kind kind, cJSON *rows)
 {
 	struct walk w = { .c = c, .req = req, .rows = rows, .b = BUF_INIT,
-			  .host_cpus = qemu_host_cpus() };
+			  .host_cpus = qemu_host_cpus(), .kind = kind };
 	struct auth_checker *auth = auth_checker_new(req->app->auth, req->who);
 	struct rescache *own = NULL;
 	int r = auth ? 0 : -ENOMEM;

@@ -210,36 +210,42 @@ static void node_net(double *in, double *out)
 	free(text);
 }
 
-/* Proxmox's pve2-node sources, in rrd_schema_node's order. */
+/* Proxmox's pve2-node sources, in rrd_schema_node's order.  The node's
+ * list-row figures are kept on the way (nodeinfo_publish), so that
+ * /cluster/resources reads no /proc file per request. */
 static void node_values(struct rrdstat *rs, double *v)
 {
+	struct nodeinfo *ni = rs->app->nodeinfo;
+	struct nodeinfo_figures f = {.cpus = 0};
 	struct nodeinfo_cpuinfo ci;
-	struct nodeinfo_mem m;
-	struct nodeinfo_disk d;
 	char avg[3][16];
-	double cpu, wait;
+	int all = ni != NULL;
 
 	for (size_t j = 0; j < rrd_schema_node.nds; j++)
 		v[j] = NAN;
 	if (nodeinfo_read_loadavg(avg) == 0)
 		v[0] = strtod(avg[0], NULL);
 	if (nodeinfo_read_cpuinfo(&ci) == 0)
-		v[1] = ci.cpus;
-	if (rs->app->nodeinfo && nodeinfo_cpu(rs->app->nodeinfo, &cpu, &wait) == 0) {
-		v[2] = cpu;
-		v[3] = wait;
+		v[1] = f.cpus = ci.cpus;
+	if (ni && nodeinfo_cpu(ni, &f.cpu, &f.wait) == 0) {
+		v[2] = f.cpu;
+		v[3] = f.wait;
 	}
-	if (nodeinfo_read_meminfo(&m) == 0) {
-		v[4] = (double)m.total;
-		v[5] = (double)m.used;
-		v[6] = (double)m.swap_total;
-		v[7] = (double)m.swap_used;
+	if (nodeinfo_read_meminfo(&f.mem) == 0) {
+		v[4] = (double)f.mem.total;
+		v[5] = (double)f.mem.used;
+		v[6] = (double)f.mem.swap_total;
+		v[7] = (double)f.mem.swap_used;
 	}
-	if (nodeinfo_read_disk(rs->app->cfg.data_dir, &d) == 0) {
-		v[8] = (double)d.total;
-		v[9] = (double)d.used;
+	if (nodeinfo_read_disk(rs->app->cfg.data_dir, &f.disk) == 0) {
+		v[8] = (double)f.disk.total;
+		v[9] = (double)f.disk.used;
 	}
 	node_net(&v[10], &v[11]);
+	for (size_t j = 1; j < 10; j++)
+		all = all && !isnan(v[j]);
+	if (all && nodeinfo_read_uptime(&f.uptime) == 0)
+		nodeinfo_publish(ni, &f, util_now_ms());
 }
 
 /* ---- VM samples ---- */

@@ -147,12 +147,34 @@ static void test_live_readers(void)
 	nodeinfo_free(ni);
 }
 
+/* The sampler's figures are served while fresh, with the uptime run on,
+ * and refused once stale or before any were kept. */
+static void test_published(void)
+{
+	struct nodeinfo_figures f = {.cpu = 0.25, .cpus = 4, .uptime = 100}, got;
+	struct nodeinfo *ni;
+
+	CHECK_INT(nodeinfo_new(&ni), 0);
+	CHECK_INT(nodeinfo_published(ni, 5000, 20000, &got), -ENOENT);
+	f.mem.total = 1 << 30;
+	nodeinfo_publish(ni, &f, 5000);
+	CHECK_INT(nodeinfo_published(ni, 5000, 20000, &got), 0);
+	CHECK_INT((int)got.uptime, 100);
+	CHECK(got.cpu == 0.25 && got.cpus == 4 && got.mem.total == 1 << 30);
+	CHECK_INT(nodeinfo_published(ni, 17999, 20000, &got), 0);
+	CHECK_INT((int)got.uptime, 112);
+	CHECK_INT(nodeinfo_published(ni, 25001, 20000, &got), -ENOENT);
+	CHECK_INT(nodeinfo_published(ni, 4000, 20000, &got), -ENOENT); /* before the sample */
+	nodeinfo_free(ni);
+}
+
 static const struct test_case tests[] = {
     {"cpuinfo", test_cpuinfo},
     {"stat and cpu fraction", test_stat_and_fraction},
     {"meminfo", test_meminfo},
     {"loadavg uptime starttime", test_loadavg_uptime_starttime},
     {"live readers", test_live_readers},
+    {"published figures", test_published},
 };
 
 TEST_MAIN(tests)

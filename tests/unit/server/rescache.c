@@ -1,6 +1,7 @@
 /* Tests for server/rescache.c through the router: the cached VM rows of
- * /cluster/resources follow every configuration write, destroy and create at
- * once, filter per user, and equal the rows built without any cache. */
+ * /cluster/resources and GET /nodes/{node}/qemu follow every configuration
+ * write, destroy and create at once, filter per user, and equal the rows
+ * built without any cache. */
 #include "tests/unit/server/api_fixture.h"
 
 #include "server/api.h"
@@ -42,10 +43,11 @@ static void task_ok(struct api_fixture *f, const char *method, const char *path,
 	api_answer_free(&a);
 }
 
-/* The VM rows USER sees, as JSON text ("" on failure). */
-static char *vm_rows(struct api_fixture *f, const char *user)
+/* The rows of GET PATH?QUERY as USER, as JSON text ("" on failure). */
+static char *rows_text(struct api_fixture *f, const char *path, const char *query,
+		       const char *user)
 {
-	struct api_answer a = api_call(f, "GET", "/cluster/resources", "type=vm", user);
+	struct api_answer a = api_call(f, "GET", path, query, user);
 	char *text = NULL;
 
 	CHECK_INT(a.status, 200);
@@ -53,6 +55,12 @@ static char *vm_rows(struct api_fixture *f, const char *user)
 		text = cJSON_PrintUnformatted(api_data(&a));
 	api_answer_free(&a);
 	return text ? text : strdup("");
+}
+
+/* The VM rows of /cluster/resources USER sees. */
+static char *vm_rows(struct api_fixture *f, const char *user)
+{
+	return rows_text(f, "/cluster/resources", "type=vm", user);
 }
 
 /* The row of VMID in USER's view; NULL when absent.  Free with cJSON_Delete. */
@@ -167,8 +175,8 @@ static void test_per_user(void)
 	close_node(&f);
 }
 
-/* The rows of VMIDS as qemu_list_row renders them, as JSON text. */
-static char *list_rows(struct api_fixture *f, const int *vmids, size_t n)
+/* The rows of VMIDS as qemu_list_row renders them for NODE, as JSON text. */
+static char *list_rows(struct api_fixture *f, const int *vmids, size_t n, const char *node)
 {
 	cJSON *rows = cJSON_CreateArray();
 	char *text;
@@ -177,8 +185,8 @@ static char *list_rows(struct api_fixture *f, const int *vmids, size_t n)
 		struct qvm vm;
 
 		CHECK_INT(qvm_read(&f->app, vmids[i], &vm), 0);
-		cJSON_AddItemToArray(rows, qemu_list_row(&f->app, vmids[i], &vm, qemu_host_cpus(),
-							 FIX_NODE));
+		cJSON_AddItemToArray(rows,
+				     qemu_list_row(&f->app, vmids[i], &vm, qemu_host_cpus(), node));
 		qvm_clear(&vm);
 	}
 	text = cJSON_PrintUnformatted(rows);
@@ -210,7 +218,7 @@ static void test_same_as_uncached(void)
 	CHECK(strstr(cached, "\"maxcpu\":") != NULL);
 	CHECK_STR(again, cached);
 	CHECK_STR(plain, cached);
-	engine = list_rows(&f, vmids, 2);
+	engine = list_rows(&f, vmids, 2, FIX_NODE);
 	CHECK_STR(engine, cached);
 	free(engine);
 	free(cached);
@@ -219,11 +227,48 @@ static void test_same_as_uncached(void)
 	close_node(&f);
 }
 
+/* GET /nodes/{node}/qemu rows come from the same entries: current after
+ * every write, the same bytes as the uncached vmstatus rows, per user. */
+static void test_vm_list(void)
+{
+	struct api_fixture f;
+	static const int vmids[] = {601, 602};
+	char *first, *again, *engine, *renamed, *bob, *left;
+
+	open_node(&f, "vmlist");
+	task_ok(&f, "POST", NODE_QEMU, "vmid=601&name=one&memory=512&tags=a");
+	task_ok(&f, "POST", NODE_QEMU, "vmid=602&name=two&memory=256&cores=2&agent=1");
+	first = rows_text(&f, NODE_QEMU, NULL, "admin@pve");
+	again = rows_text(&f, NODE_QEMU, NULL, "admin@pve");
+	engine = list_rows(&f, vmids, 2, NULL);
+	CHECK_STR(again, first);
+	CHECK_STR(engine, first);
+	CHECK(strstr(first, "\"qmpstatus\":\"stopped\"") != NULL);
+	put_config(&f, 601, "name=renamed");
+	renamed = rows_text(&f, NODE_QEMU, NULL, "admin@pve");
+	CHECK(strstr(renamed, "\"name\":\"renamed\"") != NULL);
+	CHECK(strstr(renamed, "\"name\":\"one\"") == NULL);
+	check_row(&f, 601, "renamed", 512.0 * 1048576, 2); /* the other kind of the entry */
+	bob = rows_text(&f, NODE_QEMU, NULL, "bob@pve");
+	CHECK_STR(bob, "[]");
+	task_ok(&f, "DELETE", NODE_QEMU "/602", NULL);
+	left = rows_text(&f, NODE_QEMU, NULL, "admin@pve");
+	CHECK(strstr(left, "\"vmid\":601") != NULL && strstr(left, "\"vmid\":602") == NULL);
+	free(first);
+	free(again);
+	free(engine);
+	free(renamed);
+	free(bob);
+	free(left);
+	close_node(&f);
+}
+
 static const struct test_case tests[] = {
     {"config writes show at once", test_config_writes},
     {"destroy and create show at once", test_destroy_create},
     {"rows filtered per user", test_per_user},
     {"cached rows equal uncached ones", test_same_as_uncached},
+    {"VM list rows from the cache", test_vm_list},
 };
 
 TEST_MAIN(tests)
