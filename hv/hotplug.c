@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/util.h"
+#include "hv/blocknode.h"
 
 #define QMP_TIMEOUT_MS 10000
 #define UNPLUG_POLL_MS 100
@@ -277,20 +278,22 @@ static int device_remove(struct hv *h, int vmid, const char *key, int timeout_ms
 int hv_vm_unplug(struct hv *h, int vmid, const char *key, int timeout_ms, char *err,
 		 size_t errlen)
 {
-	char node[64], ignored[256];
-	int r = device_remove(h, vmid, key, timeout_ms, err, errlen);
+	struct hv_drive_nodes dn;
+	char ignored[256];
+	int r, disk = strncmp(key, "net", 3) != 0;
 
-	if (r < 0)
+	/* the nodes go after the device: ask which they are while it is there */
+	if (disk && (r = hv_blocknode_get(h, vmid, key, &dn, err, errlen)) < 0)
 		return r;
-	if (strncmp(key, "net", 3) == 0) {
+	if ((r = device_remove(h, vmid, key, timeout_ms, err, errlen)) < 0)
+		return r;
+	if (!disk) {
 		qmp_with(h, vmid, "netdev_del", "id", key, ignored, sizeof(ignored));
 		hv_tap_delete(vmid, atoi(key + 3));
 		return 0;
 	}
-	snprintf(node, sizeof(node), "drive-%s", key);
-	qmp_with(h, vmid, "blockdev-del", "node-name", node, ignored, sizeof(ignored));
-	snprintf(node, sizeof(node), "file-%s", key);
-	qmp_with(h, vmid, "blockdev-del", "node-name", node, ignored, sizeof(ignored));
+	qmp_with(h, vmid, "blockdev-del", "node-name", dn.format, ignored, sizeof(ignored));
+	qmp_with(h, vmid, "blockdev-del", "node-name", dn.file, ignored, sizeof(ignored));
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "hv/blocknode.h"
 #include "hv/vm.h"
 
 #define MIG_QMP_MS 10000       /* one command */
@@ -70,9 +71,17 @@ static cJSON *obj1(const char *key, const char *value)
 	return o;
 }
 
-static void node_name(char *out, size_t n, const char *key)
+/* Mirror job and NBD export of drive KEY. */
+static void job_name(char *out, size_t n, const char *key)
 {
 	snprintf(out, n, MIG_PREFIX "%s", key);
+}
+
+/* The source's NBD client node of drive KEY: not mig-KEY, the name a disk
+ * move may have given the drive's own node. */
+static void nbd_node(char *out, size_t n, const char *key)
+{
+	snprintf(out, n, MIG_PREFIX "nbd-%s", key);
 }
 
 /* "tcp:HOST:PORT", IPv6 literals bracketed. */
@@ -117,7 +126,7 @@ static int nbd_export(const struct hv_mig_qemu *q, const char *key, char *err, s
 	cJSON *a = obj1("type", "nbd");
 	int ok;
 
-	node_name(id, sizeof(id), key);
+	job_name(id, sizeof(id), key);
 	snprintf(node, sizeof(node), "drive-%s", key);
 	ok = a && cJSON_AddStringToObject(a, "id", id) &&
 	     cJSON_AddStringToObject(a, "node-name", node) && cJSON_AddStringToObject(a, "name", key) &&
@@ -279,12 +288,33 @@ struct src_run {
 	const struct hv_mig_source_opts *o;
 	struct hv_mig_progress p;
 	uint64_t deadline, next_report;
+	uint64_t moved, moved_at; /* bytes sent so far, and when that last grew */
 	char *err;
 	size_t errlen;
 };
 
+/* CR_ETIMEOUT once no byte of RAM or disk moved for the stall limit: a
+ * link that silently drops packets leaves QEMU's sockets waiting for
+ * minutes of TCP retransmissions. */
+static int stalled(struct src_run *s, uint64_t now)
+{
+	uint64_t moved = s->p.transferred + s->p.disk_done;
+	int limit = s->o->stall_ms > 0 ? s->o->stall_ms : HV_MIG_STALL_MS;
+
+	if (moved != s->moved || !s->moved_at || s->p.phase == HV_MIG_SWITCHOVER) {
+		s->moved = moved;
+		s->moved_at = now;
+		return 0;
+	}
+	if (now - s->moved_at < (uint64_t)limit)
+		return 0;
+	snprintf(s->err, s->errlen, "no data reached the target for %d s (%s): link lost",
+		 limit / 1000, s->p.phase == HV_MIG_MIRROR ? "disk mirror" : s->p.status);
+	return CR_ETIMEOUT;
+}
+
 /* Reports progress when due (or FORCE); -ECANCELED if asked to stop,
- * CR_ETIMEOUT past the deadline. */
+ * CR_ETIMEOUT past the deadline or when the transfer stalled. */
 static int report(struct src_run *s, int force)
 {
 	uint64_t now = util_now_ms();
@@ -293,6 +323,8 @@ static int report(struct src_run *s, int force)
 		snprintf(s->err, s->errlen, "migration timed out (%s)", s->p.status);
 		return CR_ETIMEOUT;
 	}
+	if (stalled(s, now))
+		return CR_ETIMEOUT;
 	if (!force && now < s->next_report)
 		return 0;
 	s->next_report = now + PROGRESS_EVERY_MS;
@@ -309,7 +341,7 @@ static int nbd_client_add(struct src_run *s, const char *key)
 	cJSON *a = obj1("driver", "nbd"), *srv = a ? cJSON_AddObjectToObject(a, "server") : NULL;
 	int ok;
 
-	node_name(node, sizeof(node), key);
+	nbd_node(node, sizeof(node), key);
 	snprintf(port, sizeof(port), "%d", s->o->nbd_port);
 	ok = srv && cJSON_AddStringToObject(a, "node-name", node) &&
 	     cJSON_AddStringToObject(srv, "type", "inet") &&
@@ -327,7 +359,7 @@ static int mirror_nodes(struct src_run *s, const char *key, const char *from, co
 	cJSON *a = cJSON_CreateObject();
 	int ok;
 
-	node_name(job, sizeof(job), key);
+	job_name(job, sizeof(job), key);
 	ok = a && cJSON_AddStringToObject(a, "job-id", job) &&
 	     cJSON_AddStringToObject(a, "device", from) && cJSON_AddStringToObject(a, "target", to) &&
 	     cJSON_AddStringToObject(a, "sync", "full") && cJSON_AddBoolToObject(a, "auto-dismiss", 0);
@@ -336,13 +368,27 @@ static int mirror_nodes(struct src_run *s, const char *key, const char *from, co
 	return run_built(s->q, "blockdev-mirror", a, ok, s->err, s->errlen);
 }
 
+/* The nodes drive KEY uses now (hv/blocknode.h). */
+static int drive_nodes(const struct hv_mig_qemu *q, const char *key, struct hv_drive_nodes *n,
+		       char *err, size_t errlen)
+{
+	cJSON *ret = NULL;
+	int r = run(q, "query-block", NULL, &ret, err, errlen);
+
+	if (r == 0)
+		hv_blocknode_parse(ret, key, n);
+	cJSON_Delete(ret);
+	return r;
+}
+
 static int mirror_start(struct src_run *s, const char *key)
 {
-	char node[64], drive[64];
+	struct hv_drive_nodes cur;
+	char node[64];
+	int r = drive_nodes(s->q, key, &cur, s->err, s->errlen);
 
-	node_name(node, sizeof(node), key);
-	snprintf(drive, sizeof(drive), "drive-%s", key);
-	return mirror_nodes(s, key, drive, node);
+	nbd_node(node, sizeof(node), key);
+	return r < 0 ? r : mirror_nodes(s, key, cur.format, node);
 }
 
 /* A job that concluded before we asked it to has failed. */
@@ -480,15 +526,17 @@ static int job_end(const struct hv_mig_qemu *q, const char *id, int force, uint6
 static int switchover(struct src_run *s)
 {
 	uint64_t deadline = util_now_ms() + 60000; /* the rest of a synced mirror */
-	char id[64];
+	char id[64], node[64];
 	int r = 0;
 
 	s->p.phase = HV_MIG_SWITCHOVER;
 	for (size_t i = 0; r == 0 && i < s->o->disks.n; i++) {
-		node_name(id, sizeof(id), s->o->disks.key[i]);
+		job_name(id, sizeof(id), s->o->disks.key[i]);
+		nbd_node(node, sizeof(node), s->o->disks.key[i]);
 		r = job_end(s->q, id, 0, deadline, s->err, s->errlen);
 		if (r == 0)
-			r = run_built(s->q, "blockdev-del", obj1("node-name", id), 1, s->err, s->errlen);
+			r = run_built(s->q, "blockdev-del", obj1("node-name", node), 1, s->err,
+				      s->errlen);
 	}
 	if (r == 0)
 		r = run_built(s->q, "migrate-continue", obj1("state", "pre-switchover"), 1, s->err,
@@ -534,21 +582,58 @@ static int migration_settled(const struct hv_mig_qemu *q)
 	       strcmp(p.status, "setup") != 0;
 }
 
+/* yank of one instance {"type": TYPE[, "node-name": NODE]}; QEMU refuses
+ * the whole list when one instance does not exist, hence one at a time. */
+static void yank_one(const struct hv_mig_qemu *q, const char *type, const char *node)
+{
+	cJSON *i = obj1("type", type);
+	cJSON *a = i && (!node || cJSON_AddStringToObject(i, "node-name", node))
+			   ? cJSON_CreateObject() : NULL;
+	cJSON *list = a ? cJSON_AddArrayToObject(a, "instances") : NULL;
+
+	if (!list) {
+		cJSON_Delete(i);
+		cJSON_Delete(a);
+		return;
+	}
+	cJSON_AddItemToArray(list, i);
+	run_quiet(q, "yank", a);
+}
+
+/* Shuts down the NBD clients' sockets, then the migration stream.  Over a
+ * dead link NBD requests wait out TCP's retransmissions (minutes), and the
+ * end of a migration (its cleanup) or of a mirror job drains every block
+ * node with the big QEMU lock held: the guest would freeze until the kernel
+ * gives up.  Yanked first, the NBD requests fail at once and the drains
+ * that follow find nothing to wait for. */
+static void yank_links(const struct hv_mig_qemu *q, const struct hv_mig_disks *d)
+{
+	char id[64];
+
+	for (size_t i = 0; i < d->n; i++) {
+		nbd_node(id, sizeof(id), d->key[i]);
+		yank_one(q, "block-node", id);
+	}
+	yank_one(q, "migration", NULL);
+}
+
 /* Back to where we started: no migration, no jobs, no NBD nodes, no TLS
  * object, the guest running if it ran before. */
 static void source_rollback(const struct hv_mig_qemu *q, const struct hv_mig_disks *d,
 			    int was_running)
 {
 	uint64_t deadline = util_now_ms() + 30000;
-	char id[64], ignored[256], state[32];
+	char id[64], node[64], ignored[256], state[32];
 
+	yank_links(q, d);
 	run_quiet(q, "migrate_cancel", NULL);
 	while (!migration_settled(q) && util_now_ms() < deadline)
 		usleep(RAM_POLL_US);
 	for (size_t i = 0; i < d->n; i++) {
-		node_name(id, sizeof(id), d->key[i]);
+		job_name(id, sizeof(id), d->key[i]);
+		nbd_node(node, sizeof(node), d->key[i]);
 		job_end(q, id, 1, deadline, ignored, sizeof(ignored));
-		run_quiet(q, "blockdev-del", obj1("node-name", id));
+		run_quiet(q, "blockdev-del", obj1("node-name", node));
 	}
 	run_quiet(q, "migrate-set-capabilities", caps_args(0));
 	run_quiet(q, "object-del", obj1("id", MIG_TLS_ID));
@@ -616,52 +701,28 @@ int hv_mig_free_port(const char *host)
 
 /* ---- local disk move ------------------------------------------------------------------ */
 
-/* 1 if QEMU has a block node named NAME, 0 if not, or a negative code. */
-static int node_exists(const struct hv_mig_qemu *q, const char *name, char *err, size_t errlen)
-{
-	cJSON *ret = NULL, *n;
-	int r = run(q, "query-named-block-nodes", NULL, &ret, err, errlen), found = 0;
-
-	cJSON_ArrayForEach(n, ret) {
-		const cJSON *nn = cJSON_GetObjectItemCaseSensitive(n, "node-name");
-
-		found |= cJSON_IsString(nn) && strcmp(nn->valuestring, name) == 0;
-	}
-	cJSON_Delete(ret);
-	return r < 0 ? r : found;
-}
-
-/* The names of a move: the drive's nodes now (drive-KEY/file-KEY, or
- * mig-KEY/mig-file-KEY after an earlier move) and the new image's. */
+/* The names of a move: the drive's nodes now and the new image's. */
 struct move_names {
-	char from[64], from_file[64], to[64], to_file[64];
+	struct hv_drive_nodes from, to;
 };
 
 static int move_names(const struct hv_mig_qemu *q, const char *key, struct move_names *m,
 		      char *err, size_t errlen)
 {
-	char name[64];
-	int r, orig;
+	int r = drive_nodes(q, key, &m->from, err, errlen);
 
-	snprintf(name, sizeof(name), "drive-%s", key);
-	r = node_exists(q, name, err, errlen);
-	if (r < 0)
-		return r;
-	orig = r;
-	snprintf(m->from, sizeof(m->from), orig ? "drive-%s" : MIG_PREFIX "%s", key);
-	snprintf(m->from_file, sizeof(m->from_file), orig ? "file-%s" : MIG_PREFIX "file-%s", key);
-	snprintf(m->to, sizeof(m->to), orig ? MIG_PREFIX "%s" : "drive-%s", key);
-	snprintf(m->to_file, sizeof(m->to_file), orig ? MIG_PREFIX "file-%s" : "file-%s", key);
-	return 0;
+	if (r == 0)
+		hv_blocknode_next(&m->from, key, &m->to);
+	return r;
 }
 
 static int image_add(const struct hv_mig_qemu *q, const struct move_names *m, const char *path,
 		     const char *format, char *err, size_t errlen)
 {
 	cJSON *a = obj1("driver", format), *f = a ? cJSON_AddObjectToObject(a, "file") : NULL;
-	int ok = f && cJSON_AddStringToObject(a, "node-name", m->to) &&
+	int ok = f && cJSON_AddStringToObject(a, "node-name", m->to.format) &&
 		 cJSON_AddStringToObject(f, "driver", "file") &&
-		 cJSON_AddStringToObject(f, "node-name", m->to_file) &&
+		 cJSON_AddStringToObject(f, "node-name", m->to.file) &&
 		 cJSON_AddStringToObject(f, "filename", path);
 
 	return run_built(q, "blockdev-add", a, ok, err, errlen);
@@ -710,14 +771,14 @@ int hv_mig_local_move(const struct hv_mig_qemu *q, const char *key, const char *
 	char job[64];
 	int r = move_names(q, key, &m, err, errlen);
 
-	node_name(job, sizeof(job), key);
+	job_name(job, sizeof(job), key);
 	s.p.phase = HV_MIG_MIRROR;
 	s.p.downtime_ms = s.p.total_ms = s.p.setup_ms = s.p.expected_downtime_ms = -1;
 	if (r == 0)
 		r = image_add(q, &m, path, format, err, errlen);
 	if (r < 0)
 		return r;
-	r = mirror_nodes(&s, key, m.from, m.to);
+	r = mirror_nodes(&s, key, m.from.format, m.to.format);
 	if (r == 0)
 		r = wait_mirrors_ready(&s);
 	if (r == 0)
@@ -726,12 +787,12 @@ int hv_mig_local_move(const struct hv_mig_qemu *q, const char *key, const char *
 		char ignored[256];
 
 		job_end(q, job, 1, util_now_ms() + 30000, ignored, sizeof(ignored));
-		run_quiet(q, "blockdev-del", obj1("node-name", m.to));
-		run_quiet(q, "blockdev-del", obj1("node-name", m.to_file));
+		run_quiet(q, "blockdev-del", obj1("node-name", m.to.format));
+		run_quiet(q, "blockdev-del", obj1("node-name", m.to.file));
 		return r;
 	}
-	run_quiet(q, "blockdev-del", obj1("node-name", m.from)); /* closes the old image */
-	run_quiet(q, "blockdev-del", obj1("node-name", m.from_file));
+	run_quiet(q, "blockdev-del", obj1("node-name", m.from.format)); /* closes the old image */
+	run_quiet(q, "blockdev-del", obj1("node-name", m.from.file));
 	s.p.phase = HV_MIG_DONE;
 	report(&s, 1);
 	return 0;

@@ -138,16 +138,22 @@ struct hv_mig_source_opts {
 	uint64_t bwlimit_kib;      /* KiB/s for mirror and RAM; 0: unlimited */
 	int downtime_ms;           /* 0: HV_MIG_DOWNTIME_MS */
 	int timeout_ms;            /* whole run; 0: no limit */
+	int stall_ms;              /* no byte moved this long: failed; 0: HV_MIG_STALL_MS */
 	hv_mig_progress_fn progress;
 	void *opaque;
 };
 
 #define HV_MIG_DOWNTIME_MS 300 /* Proxmox's and QEMU's default limit */
+/* A transfer that moves no byte for this long lost its link (even a
+ * 1 KiB/s bandwidth limit moves data every second). */
+#define HV_MIG_STALL_MS 20000
 
 /* Mirrors the disks, migrates, and leaves the source paused (postmigrate)
  * with the target owning the guest.  On failure the source runs again as
  * before and ERR says what failed; CR_ETIMEOUT, -ECANCELED (progress asked
- * to stop), CR_EQMP.  LAST (may be NULL) gets the final figures. */
+ * to stop), CR_EQMP.  LAST (may be NULL) gets the final figures.  On the
+ * way back the migration and NBD sockets are yanked (shut down) first, so
+ * a dead link cannot hold the source in a drain. */
 int hv_mig_source_run(const struct hv_mig_qemu *q, const struct hv_mig_source_opts *o,
 		      struct hv_mig_progress *last, char *err, size_t errlen);
 

@@ -10,6 +10,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "hv/blocknode.h"
 #include "hv/vm.h"
 
 #define QMP_TIMEOUT_MS 30000
@@ -17,30 +18,40 @@
 #define JOB_POLL_US 50000
 #define JOB_CANCEL_WAIT_MS 10000
 
-static void node_name(const char *key, char *out, size_t n)
+/* The format node drive KEY uses now (a live disk move renames it). */
+static int node_name(struct hv *h, int vmid, const char *key, char *out, size_t n, char *err,
+		     size_t errlen)
 {
-	snprintf(out, n, "drive-%s", key);
+	struct hv_drive_nodes dn;
+	int r = hv_blocknode_get(h, vmid, key, &dn, err, errlen);
+
+	if (r == 0)
+		snprintf(out, n, "%s", dn.format);
+	return r;
 }
 
-static cJSON *node_list(const char *const *keys, size_t n)
+/* The format nodes of the N drives KEYS as a JSON array in *OUT. */
+static int node_list(struct hv *h, int vmid, const char *const *keys, size_t n, cJSON **out,
+		     char *err, size_t errlen)
 {
 	cJSON *a = cJSON_CreateArray();
-	char node[48];
+	char node[HV_NODE_MAX];
+	int r = a ? 0 : -ENOMEM;
 
-	for (size_t i = 0; a && i < n; i++) {
-		node_name(keys[i], node, sizeof(node));
-		cJSON_AddItemToArray(a, cJSON_CreateString(node));
-	}
-	return a;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if ((r = node_name(h, vmid, keys[i], node, sizeof(node), err, errlen)) == 0)
+			cJSON_AddItemToArray(a, cJSON_CreateString(node));
+	if (r < 0)
+		cJSON_Delete(a);
+	*out = r == 0 ? a : NULL;
+	return r;
 }
 
-/* One {"type": TYPE, "data": {"device": node, "name": NAME}} action. */
-static cJSON *internal_action(const char *type, const char *key, const char *name)
+/* One {"type": TYPE, "data": {"device": NODE, "name": NAME}} action. */
+static cJSON *internal_action(const char *type, const char *node, const char *name)
 {
 	cJSON *act = cJSON_CreateObject(), *data = cJSON_CreateObject();
-	char node[48];
 
-	node_name(key, node, sizeof(node));
 	cJSON_AddStringToObject(data, "device", node);
 	cJSON_AddStringToObject(data, "name", name);
 	cJSON_AddStringToObject(act, "type", type);
@@ -52,13 +63,15 @@ int hv_vm_snap_create(struct hv *h, int vmid, const char *const *keys, size_t n,
 		      const char *name, char *err, size_t errlen)
 {
 	cJSON *args = cJSON_CreateObject(), *acts = cJSON_AddArrayToObject(args, "actions");
-	int r;
+	char node[HV_NODE_MAX];
+	int r = acts ? 0 : -ENOMEM;
 
-	for (size_t i = 0; acts && i < n; i++)
-		cJSON_AddItemToArray(acts,
-				     internal_action("blockdev-snapshot-internal-sync", keys[i], name));
-	r = acts ? hv_vm_qmp(h, vmid, "transaction", args, QMP_TIMEOUT_MS, NULL, err, errlen)
-		 : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if ((r = node_name(h, vmid, keys[i], node, sizeof(node), err, errlen)) == 0)
+			cJSON_AddItemToArray(acts, internal_action("blockdev-snapshot-internal-sync",
+								   node, name));
+	if (r == 0)
+		r = hv_vm_qmp(h, vmid, "transaction", args, QMP_TIMEOUT_MS, NULL, err, errlen);
 	cJSON_Delete(args);
 	return r;
 }
@@ -66,11 +79,15 @@ int hv_vm_snap_create(struct hv *h, int vmid, const char *const *keys, size_t n,
 int hv_vm_snap_delete(struct hv *h, int vmid, const char *const *keys, size_t n,
 		      const char *name, char *err, size_t errlen)
 {
+	char node[HV_NODE_MAX];
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		cJSON *act = internal_action("", keys[i], name);
+		cJSON *act;
 
+		if ((r = node_name(h, vmid, keys[i], node, sizeof(node), err, errlen)) < 0)
+			break;
+		act = internal_action("", node, name);
 		r = hv_vm_qmp(h, vmid, "blockdev-snapshot-delete-internal-sync",
 			      cJSON_GetObjectItem(act, "data"), QMP_TIMEOUT_MS, NULL, err, errlen);
 		cJSON_Delete(act);
@@ -118,17 +135,20 @@ static int run_job(struct hv *h, int vmid, const char *cmd, const char *const *k
 		   const char *state_key, const char *name, int timeout_ms, char *err,
 		   size_t errlen)
 {
-	cJSON *args = cJSON_CreateObject();
-	char node[48];
+	cJSON *args = cJSON_CreateObject(), *devices = NULL;
+	char node[HV_NODE_MAX];
 	int r;
 
 	job_call(h, vmid, "job-dismiss"); /* one left concluded by an earlier corrald */
-	node_name(state_key, node, sizeof(node));
+	r = node_name(h, vmid, state_key, node, sizeof(node), err, errlen);
+	if (r == 0)
+		r = node_list(h, vmid, keys, n, &devices, err, errlen);
 	cJSON_AddStringToObject(args, "job-id", JOB_ID);
 	cJSON_AddStringToObject(args, "tag", name);
 	cJSON_AddStringToObject(args, "vmstate", node);
-	cJSON_AddItemToObject(args, "devices", node_list(keys, n));
-	r = hv_vm_qmp(h, vmid, cmd, args, QMP_TIMEOUT_MS, NULL, err, errlen);
+	cJSON_AddItemToObject(args, "devices", devices);
+	if (r == 0)
+		r = hv_vm_qmp(h, vmid, cmd, args, QMP_TIMEOUT_MS, NULL, err, errlen);
 	cJSON_Delete(args);
 	return r < 0 ? r : wait_job(h, vmid, cmd, timeout_ms, err, errlen);
 }
@@ -193,13 +213,13 @@ int hv_vm_block_resize(struct hv *h, int vmid, const char *key, uint64_t size, c
 		       size_t errlen)
 {
 	cJSON *args = cJSON_CreateObject();
-	char node[48];
-	int r;
+	char node[HV_NODE_MAX];
+	int r = node_name(h, vmid, key, node, sizeof(node), err, errlen);
 
-	node_name(key, node, sizeof(node));
 	cJSON_AddStringToObject(args, "node-name", node);
 	cJSON_AddNumberToObject(args, "size", (double)size);
-	r = hv_vm_qmp(h, vmid, "block_resize", args, QMP_TIMEOUT_MS, NULL, err, errlen);
+	if (r == 0)
+		r = hv_vm_qmp(h, vmid, "block_resize", args, QMP_TIMEOUT_MS, NULL, err, errlen);
 	cJSON_Delete(args);
 	return r;
 }
@@ -225,12 +245,11 @@ int hv_vm_drive_backup(struct hv *h, int vmid, const char *key, const char *targ
 		       const char *format, int timeout_ms, char *err, size_t errlen)
 {
 	cJSON *args;
-	char node[48], tnode[48];
-	int r;
+	char node[HV_NODE_MAX], tnode[48];
+	int r = node_name(h, vmid, key, node, sizeof(node), err, errlen);
 
-	node_name(key, node, sizeof(node));
 	snprintf(tnode, sizeof(tnode), "clone-%s", key);
-	if ((r = add_target(h, vmid, tnode, target, format, err, errlen)) < 0)
+	if (r < 0 || (r = add_target(h, vmid, tnode, target, format, err, errlen)) < 0)
 		return r;
 	job_call(h, vmid, "job-dismiss");
 	args = cJSON_CreateObject();

@@ -1,7 +1,8 @@
 /* Snapshots and growth of a running VM's disks through QMP (hv/vm_snapshot.c):
  * internal qcow2 snapshots per drive, QEMU's snapshot-save/-load jobs with
- * the VM state, block_resize.  Drives are named by the argv builder's
- * format nodes, "drive-<key>" (hv/argv.c).  Library rules as hv/vm.h. */
+ * the VM state, block_resize.  Drives are named by their keys; the format
+ * node each uses now is asked from QEMU (hv/blocknode.h), since a live disk
+ * move renames it.  Library rules as hv/vm.h. */
 #ifndef CORRAL_HV_VM_SNAPSHOT_H
 #define CORRAL_HV_VM_SNAPSHOT_H
 

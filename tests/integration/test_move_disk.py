@@ -5,15 +5,17 @@ through POST /storage, with real QEMU (TCG) and the test guest: the boot
 disk of the stopped VM is copied by the storage engine and the VM boots from
 the new storage; the data disk of the running VM is mirrored by QEMU while the
 guest keeps running and writing (no reboot: its boot counter stays 1), and the
-new raw file holds every write; `corral vm move-disk` moves disks of the stopped
-VM.  Bad input gets Proxmox's answers."""
+new raw file holds every write; after a live move the drive sits on other
+block nodes, and a snapshot, an online resize and a hot-unplug still find it;
+`corral vm move-disk` moves disks of the stopped VM.  Bad input gets Proxmox's
+answers."""
 import os
 import shutil
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from corral_guest import VmCtx, images_dir, put_guest_disk, run_suite  # noqa: E402
-from corral_test import Cli, Suite, check_equal, expect_error  # noqa: E402
+from corral_test import Cli, Suite, check_equal, expect_error, wait_for  # noqa: E402
 
 suite = Suite("move_disk")
 VMID = 100
@@ -156,24 +158,82 @@ def test_running_again(ctx):
     check_equal(ctx.vm.status.current.get()["status"], "running")
 
 
+def qemu_open_files(ctx):
+    """Paths of the files the VM's QEMU holds open."""
+    with open(os.path.join(ctx.d.data_dir, "run", f"{VMID}.pid")) as f:
+        pid = int(f.read().split()[0])
+    fds = f"/proc/{pid}/fd"
+    out = []
+    for fd in os.listdir(fds):
+        try:
+            out.append(os.readlink(os.path.join(fds, fd)))
+        except OSError:
+            pass
+    return out
+
+
+@suite.test
+def test_moved_drive_resize(ctx):
+    """after a live move (the drive on new block nodes) an online resize reaches the guest"""
+    ctx.ok(ctx.move(disk="virtio1", storage="local", format="raw", delete=1).json()["data"])
+    ctx.ok(ctx.vm.resize.put(disk="virtio1", size="+64M"))
+    assert "size=1088M" in ctx.config()["virtio1"], ctx.config()
+    s = ctx.console
+    wait_for("vdb grown in the guest", lambda: int(
+        s.run("cat /sys/block/vdb/size").split()[-1]) * 512 == (1 << 30) + (64 << 20),
+        timeout=30)
+    check_equal(s.read_marker("vdb", 11), "AFTER--MOVE")
+    # back to qcow2 (the original node names) for the snapshot below
+    ctx.ok(ctx.move(disk="virtio1", storage="local", format="qcow2", delete=1).json()["data"])
+
+
+@suite.test
+def test_moved_drive_snapshot(ctx):
+    """a snapshot of the running VM with one drive moved live (new nodes) and one not"""
+    ctx.ok(ctx.move(disk="virtio0", storage="local", delete=1).json()["data"])
+    assert ctx.config()["virtio0"].startswith(f"local:{VMID}/"), ctx.config()
+    ctx.ok(ctx.vm.snapshot.post(snapname="moved"))
+    assert "moved" in [x["name"] for x in ctx.vm.snapshot.get()]
+    ctx.ok(ctx.vm.snapshot("moved").delete())
+    assert "moved" not in [x["name"] for x in ctx.vm.snapshot.get()]
+    check_equal(ctx.vm.status.current.get()["status"], "running")
+    check_equal(ctx.console.read_marker("vdb", 11), "AFTER--MOVE")
+
+
+@suite.test
+def test_moved_drive_unplug(ctx):
+    """a disk plugged, moved live and unplugged: QEMU lets go of its new image"""
+    ctx.vm.config.put(virtio2="local:0.0625")
+    ctx.ok(ctx.move(disk="virtio2", storage="store2", format="raw", delete=1).json()["data"])
+    raw = [f for f in ctx.store2_images() if f.endswith(".raw")]
+    check_equal(len(raw), 1)
+    path = os.path.join(ctx.store2, "images", str(VMID), raw[0])
+    assert path in qemu_open_files(ctx), qemu_open_files(ctx)
+    ctx.vm.config.put(delete="virtio2")
+    conf = ctx.config()
+    check_equal(conf["unused1"], f"store2:{VMID}/{raw[0]}")
+    wait_for("image closed", lambda: path not in qemu_open_files(ctx), timeout=30)
+
+
 @suite.test
 def test_cli_stopped(ctx):
-    """corral vm move-disk brings the stopped VM's boot disk back to local, deleting the copy"""
+    """corral vm move-disk moves the stopped VM's boot disk to store2 and an unused disk"""
     ctx.ok(ctx.vm.status.stop.post())
     cli = Cli(ctx.d)
     try:
-        rc, out, err = cli.run("vm", "move-disk", str(VMID), "virtio0", "local")
-        check_equal(rc, 0, out + err)  # qcow2 on store2 -> a new qcow2 on local
+        rc, out, err = cli.run("vm", "move-disk", str(VMID), "virtio0", "store2")
+        check_equal(rc, 0, out + err)  # qcow2 on local -> a new qcow2 on store2
         rc, out, err = cli.run("vm", "move-disk", str(VMID), "virtio1", "local")
         assert rc != 0 and "same storage with same format" in err, (rc, out, err)
         cli.ok("vm", "move-disk", str(VMID), "unused0", "store2", "--delete", "1")
     finally:
         shutil.rmtree(cli.home, ignore_errors=True)
     conf = ctx.config()
-    assert conf["virtio0"].startswith(f"local:{VMID}/vm-{VMID}-disk-"), conf
+    assert conf["virtio0"].startswith(f"store2:{VMID}/vm-{VMID}-disk-"), conf
     assert conf["unused0"].startswith(f"store2:{VMID}/"), conf
-    assert conf["unused1"].startswith(f"store2:{VMID}/"), conf
-    check_equal(len(ctx.store2_images()), 2)
+    assert conf.get("unused1", "").endswith(".raw"), conf  # the unplugged disk
+    assert conf.get("unused2", "").startswith(f"local:{VMID}/"), conf
+    check_equal(len(ctx.store2_images()), 3)
 
 
 if __name__ == "__main__":

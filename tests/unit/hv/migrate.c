@@ -21,6 +21,14 @@
 
 static char err[512];
 
+/* query-block answers: virtio0 as started, and after a disk move */
+#define ORIG_NODES                                                                    \
+	"[{\"qdev\":\"/machine/peripheral/virtio0/virtio-backend\","                   \
+	"\"inserted\":{\"node-name\":\"drive-virtio0\"}}]"
+#define MOVED_NODES                                                                   \
+	"[{\"qdev\":\"/machine/peripheral/virtio0/virtio-backend\","                   \
+	"\"inserted\":{\"node-name\":\"mig-virtio0\"}}]"
+
 /* ---- a scripted QEMU ---------------------------------------------------------------- */
 
 struct fake {
@@ -33,7 +41,8 @@ struct fake {
 	int continued;            /* migrate-continue seen */
 	int mig_cancelled;        /* migrate_cancel seen */
 	int completed;            /* job-complete calls */
-	const char *nodes;        /* query-named-block-nodes answer (JSON) */
+	int stuck;                /* the migration stays active, no byte moves */
+	const char *nodes;        /* query-block answer (JSON) */
 };
 
 static cJSON *jobs_json(const struct fake *f)
@@ -58,6 +67,7 @@ static cJSON *jobs_json(const struct fake *f)
 static cJSON *migrate_json(struct fake *f)
 {
 	const char *st = f->mig_cancelled ? "cancelled"
+			 : f->stuck	  ? "active"
 			 : f->continued	  ? "completed"
 			 : ++f->polls < 3 ? "active"
 					  : "pre-switchover";
@@ -104,7 +114,7 @@ static int fake_qmp(void *ctx, const char *cmd, const cJSON *args, int timeout_m
 		*ret = jobs_json(f);
 	else if (ret && strcmp(cmd, "query-migrate") == 0)
 		*ret = migrate_json(f);
-	else if (ret && strcmp(cmd, "query-named-block-nodes") == 0)
+	else if (ret && strcmp(cmd, "query-block") == 0)
 		*ret = cJSON_Parse(f->nodes ? f->nodes : "[]");
 	else if (ret)
 		*ret = cJSON_CreateObject();
@@ -246,16 +256,54 @@ static void test_source_rollback_after_failure(void)
 static void test_source_stopped_in_ram(void)
 {
 	struct fake f = { .log = BUF_INIT };
+	const char *p;
 	struct hv_mig_qemu q = { .fn = fake_qmp, .ctx = &f };
 
 	stop_in_ram = 1;
 	CHECK_INT(hv_mig_source_run(&q, &source_opts, NULL, err, sizeof(err)), -ECANCELED);
 	CHECK(strstr(logged(&f), "migrate_cancel") != NULL);
+	/* the sockets shut down first, so a dead link cannot hold the drain */
+	CHECK(in_order(&f, (const char *const[]){ "yank", "yank", "yank", "migrate_cancel" }, 4));
+	/* NBD before migration: the migration's cleanup drains the NBD nodes */
+	p = strstr(logged(&f), "yank {\"instances\":[{\"type\":\"block-node\","
+				"\"node-name\":\"mig-nbd-virtio1\"}]}");
+	CHECK(p != NULL);
+	CHECK(p && strstr(p, "yank {\"instances\":[{\"type\":\"migration\"}]}") != NULL);
 	/* both mirror jobs abandoned and their NBD nodes removed */
 	CHECK(strstr(logged(&f), "{\"device\":\"mig-virtio1\",\"force\":true}") != NULL);
-	CHECK(strstr(logged(&f), "blockdev-del {\"node-name\":\"mig-virtio1\"}") != NULL);
+	CHECK(strstr(logged(&f), "blockdev-del {\"node-name\":\"mig-nbd-virtio1\"}") != NULL);
 	CHECK(strstr(logged(&f), "cont -") == NULL); /* it never stopped running */
 	stop_in_ram = 0;
+	buf_free(&f.log);
+}
+
+/* No byte moves (a link that drops packets): failed after the stall limit,
+ * rolled back. */
+static void test_source_stalled(void)
+{
+	struct fake f = { .log = BUF_INIT, .stuck = 1 };
+	struct hv_mig_qemu q = { .fn = fake_qmp, .ctx = &f };
+	struct hv_mig_source_opts o = source_opts;
+
+	o.stall_ms = 300;
+	CHECK_INT(hv_mig_source_run(&q, &o, NULL, err, sizeof(err)), CR_ETIMEOUT);
+	CHECK(strstr(err, "link lost") != NULL);
+	CHECK(strstr(logged(&f), "migrate_cancel") != NULL);
+	buf_free(&f.log);
+}
+
+/* A VM whose virtio0 moved (node mig-virtio0) mirrors that node into an
+ * NBD node of another name. */
+static void test_source_moved_drive(void)
+{
+	struct fake f = { .log = BUF_INIT, .nodes = MOVED_NODES };
+	struct hv_mig_qemu q = { .fn = fake_qmp, .ctx = &f };
+
+	CHECK_INT(hv_mig_source_run(&q, &source_opts, NULL, err, sizeof(err)), 0);
+	CHECK(strstr(logged(&f), "\"node-name\":\"mig-nbd-virtio0\"") != NULL);
+	CHECK(strstr(logged(&f), "\"device\":\"mig-virtio0\",\"target\":\"mig-nbd-virtio0\""));
+	CHECK(strstr(logged(&f), "\"device\":\"drive-virtio1\",\"target\":\"mig-nbd-virtio1\""));
+	CHECK(strstr(logged(&f), "blockdev-del {\"node-name\":\"mig-virtio0\"}") == NULL);
 	buf_free(&f.log);
 }
 
@@ -273,13 +321,11 @@ static void test_source_mirror_failure(void)
 
 /* ---- local disk move ------------------------------------------------------------------- */
 
-#define ORIG_NODES "[{\"node-name\":\"file-virtio0\"},{\"node-name\":\"drive-virtio0\"}]"
-
 static void test_local_move(void)
 {
 	struct fake f = { .log = BUF_INIT, .nodes = ORIG_NODES };
 	struct hv_mig_qemu q = { .fn = fake_qmp, .ctx = &f };
-	static const char *const seq[] = { "query-named-block-nodes", "blockdev-add",
+	static const char *const seq[] = { "query-block", "blockdev-add",
 					   "blockdev-mirror", "query-block-jobs", "job-complete",
 					   "job-dismiss", "blockdev-del", "blockdev-del" };
 
@@ -303,7 +349,7 @@ static void test_local_move(void)
  * original names. */
 static void test_local_move_again(void)
 {
-	struct fake f = { .log = BUF_INIT, .nodes = "[{\"node-name\":\"mig-virtio0\"}]" };
+	struct fake f = { .log = BUF_INIT, .nodes = MOVED_NODES };
 	struct hv_mig_qemu q = { .fn = fake_qmp, .ctx = &f };
 
 	CHECK_INT(hv_mig_local_move(&q, "virtio0", "/p/x.qcow2", "qcow2", 0, NULL, NULL, err,
@@ -433,6 +479,8 @@ static const struct test_case tests[] = {
 	{ "source_success", test_source_success },
 	{ "source_rollback_after_failure", test_source_rollback_after_failure },
 	{ "source_stopped_in_ram", test_source_stopped_in_ram },
+	{ "source_stalled", test_source_stalled },
+	{ "source_moved_drive", test_source_moved_drive },
 	{ "source_mirror_failure", test_source_mirror_failure },
 	{ "local_move", test_local_move },
 	{ "local_move_again", test_local_move_again },
