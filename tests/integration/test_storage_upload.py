@@ -205,6 +205,30 @@ def test_checksum_mismatch(ctx):
     ctx.ok(ctx.upload("local", "iso", src, checksum=md5, **{"checksum-algorithm": "md5"}))
 
 
+@suite.test
+def test_checksum_after_file(ctx):
+    """checksum fields sent after the file part: the task hashes the stored file"""
+    src = os.path.join(ctx.tmp, "late.iso")
+    make_file(src, 3 << 20, seed=b"late")
+    sha512 = hashlib.sha512(open(src, "rb").read()).hexdigest()
+
+    def post(name, checksum):
+        with open(src, "rb") as f:
+            return ctx.s.post(f"{ctx.url}/local/upload", timeout=120, files=[
+                ("content", (None, "iso")), ("filename", (name, f)),
+                ("checksum-algorithm", (None, "sha512")), ("checksum", (None, checksum))])
+
+    r = post("late-bad.iso", "ab" * 64)
+    check_equal(r.status_code, 200, r.text)
+    status, _ = wait_task(ctx.s, ctx.d, r.json()["data"])
+    assert status.startswith("checksum mismatch: got '" + sha512), status
+    assert not os.path.exists(os.path.join(local_root(ctx), "iso", "late-bad.iso"))
+    log = ctx.ok(post("late.iso", sha512.upper()))
+    assert "checksum verified" in log, log
+    check_equal(file_sha256(os.path.join(local_root(ctx), "iso", "late.iso")), file_sha256(src))
+    check_equal(ctx.leftovers(local_root(ctx)), [])
+
+
 def raw_post(ctx, body, content_length, boundary="B0und4ry"):
     """Sends a multipart POST by hand over TLS; returns the status line
     (or '' when the server closed without answering)."""
