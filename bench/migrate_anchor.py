@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Live migration benchmark driver (run by bench/migrate.sh): alternates
-Corral's migrations (bench/migrate_bench serve, hv/migrate.h) with the same
-work done by hand on two bare QEMU processes through a tiny QMP client here:
-"tls" mirrors both disks to the target's NBD server and moves RAM, all over
-TLS, "tcp" moves only RAM over plain TCP with the disk files shared.
+Corral's migrations (bench/migrate_bench serve, hv/migrate.h; "corral-dh":
+with a dh-params.pem in the target's credentials) with the same work done
+by hand on two bare QEMU processes through a tiny QMP client here: "tls"
+mirrors both disks to the target's NBD server and moves RAM, all over TLS
+("tls-poll": polling query-migrate every 5 ms as Corral does), "tcp" moves
+only RAM over plain TCP with the disk files shared.
 Prints one line per migration: KIND key=ms ..."""
 import json
 import os
@@ -95,6 +97,17 @@ def migration_is(status):
             raise QmpError("migration " + data["status"])
         return name == "MIGRATION" and data.get("status") == status
     return match
+
+
+def poll_status(vm, status):
+    """Corral's way: query-migrate every 5 ms until STATUS; when seen."""
+    while True:
+        st = vm.qmp.cmd("query-migrate").get("status")
+        if st in ("failed", "cancelled"):
+            raise QmpError("migration " + st)
+        if st == status:
+            return now()
+        time.sleep(0.005)
 
 
 class Qemu:
@@ -210,12 +223,15 @@ class Anchor:
 
     def migrate(self, kind, settle):
         dst_side = 1 - self.side
-        disks = self.fresh_disks(dst_side) if kind == "tls" else self.disks
+        disks = self.disks if kind == "tcp" else self.fresh_disks(dst_side)
         self.vm.qmp.cmd("cont")
         time.sleep(settle)
         src = self.vm
         src.qmp.events.clear()
-        run = (self.tls_run if kind == "tls" else self.tcp_run)(src, dst_side, disks)
+        if kind == "tcp":
+            run = self.tcp_run(src, dst_side, disks)
+        else:
+            run = self.tls_run(src, dst_side, disks, kind == "tls-poll")
         self.vm.qmp.cmd("stop")
         self.side, self.disks = dst_side, disks
         return run
@@ -245,7 +261,7 @@ class Anchor:
         m["end"] = now()
         m["downtime"], m["total"] = info.get("downtime", -1), info.get("total-time", -1)
 
-    def tls_run(self, src, dst_side, disks):
+    def tls_run(self, src, dst_side, disks, poll):
         m = {"nbd": True}
         nbd_port, mig_port, self.n = self.free_port(), self.free_port(), self.n + 1
         tls, uri = f"tls{self.n}", f"tcp:{HOST}:{mig_port}"
@@ -283,7 +299,8 @@ class Anchor:
             "tls-creds": tls, "tls-hostname": TLS_HOSTNAME, "max-bandwidth": MAX_BANDWIDTH,
             "downtime-limit": DOWNTIME_MS})
         src.qmp.cmd("migrate", uri=uri)
-        m["preswitch"] = src.qmp.event(migration_is("pre-switchover"))
+        m["preswitch"] = poll_status(src, "pre-switchover") if poll else \
+            src.qmp.event(migration_is("pre-switchover"))
         for job in jobs:
             src.qmp.cmd("block-job-cancel", device=job)
         for job in jobs:
@@ -291,7 +308,8 @@ class Anchor:
                           and d["status"] == "concluded")
         src.qmp.cmd("migrate-continue", state="pre-switchover")
         m["continued"] = now()
-        m["completed"] = src.qmp.event(migration_is("completed"))
+        m["completed"] = poll_status(src, "completed") if poll else \
+            src.qmp.event(migration_is("completed"))
         self.finish(m, src, dst)
         return m
 
@@ -341,18 +359,19 @@ def main():
         anchor.boot()
         if corral.stdout.readline() != "ready\n":
             raise QmpError("Corral's guest did not boot")
-        kinds = ("corral", "tls", "tcp")
+        kinds = ("corral", "tls", "corral-dh", "tls-poll", "tcp")
         for i in range(n):
-            for kind in kinds[i % 3:] + kinds[:i % 3]:   # each goes first in turn
-                if kind == "corral":
-                    corral.stdin.write("corral\n")
+            for kind in kinds[i % 5:] + kinds[:i % 5]:   # each goes first in turn
+                if kind.startswith("corral"):
+                    corral.stdin.write(kind + "\n")
                     corral.stdin.flush()
                     line = corral.stdout.readline()
                     if not line:
                         raise QmpError("Corral's migration failed")
                     print(line, end="", flush=True)
                 else:
-                    print(anchor_line(kind, anchor.migrate(kind, settle)), flush=True)
+                    line = anchor_line(kind.replace("-", "_"), anchor.migrate(kind, settle))
+                    print(line, flush=True)
             print(f"dh without={anchor.tls_object_ms(False)} with={anchor.tls_object_ms(True)}",
                   flush=True)
     finally:

@@ -2,6 +2,7 @@
  * the test guest migrates back and forth between two QEMUs on this host
  * through hv/migrate.h as the qmigrate task runs it, and every step is
  * timed; also prints the QEMU command line hv builds, for the anchor. */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -269,13 +270,13 @@ static long d(uint64_t a, uint64_t b)
 	return a && b ? (long)(b - a) : -1;
 }
 
-static void print_run(const uint64_t *m, const struct hv_mig_progress *p)
+static void print_run(const char *kind, const uint64_t *m, const struct hv_mig_progress *p)
 {
 	pthread_mutex_lock(&T.lock);
-	printf("corral pause=%ld downtime=%lld total=%lld wall=%ld tls=%ld spawn=%ld prepare=%ld "
+	printf("%s pause=%ld downtime=%lld total=%lld wall=%ld tls=%ld spawn=%ld prepare=%ld "
 	       "mirror_setup=%ld mirror_sync=%ld ready_lag=%ld ram=%ld switch=%ld complete=%ld "
 	       "source_end=%ld finish=%ld stop=%ld tls_object=%llu job_polls=%d mig_polls=%d in_polls=%d "
-	       "switch_cmds=%d\n",
+	       "switch_cmds=%d\n", kind,
 	       d(T.stop_ev, T.resume_ev), (long long)p->downtime_ms, (long long)p->total_ms,
 	       d(m[M_T0], m[M_END]), d(m[M_T0], m[M_TLS]), d(m[M_TLS], m[M_SPAWN]),
 	       d(m[M_SPAWN], m[M_PREPARE]), d(m[M_PREPARE], T.mirror_started),
@@ -283,17 +284,20 @@ static void print_run(const uint64_t *m, const struct hv_mig_progress *p)
 	       T.nready >= NDISKS ? d(T.ready_ev, T.ready_seen) : -1,
 	       d(T.ready_seen, T.preswitch_seen), d(T.preswitch_seen, T.continue_done),
 	       d(T.continue_done, T.completed_seen), d(T.completed_seen, m[M_SOURCE]),
-	       d(m[M_SOURCE], m[M_FINISH]), d(m[M_FINISH], m[M_END]), (unsigned long long)T.tls_object, T.job_polls, T.mig_polls,
-	       T.in_polls, T.switch_cmds);
+	       d(m[M_SOURCE], m[M_FINISH]), d(m[M_FINISH], m[M_END]),
+	       (unsigned long long)T.tls_object, T.job_polls, T.mig_polls, T.in_polls, T.switch_cmds);
 	pthread_mutex_unlock(&T.lock);
 	fflush(stdout);
 }
 
 /* The per-migration credentials, as the qmigrate task makes them: a new CA,
- * the target's server half and the source's client half written out. */
-static int new_tls(const struct side *src, const struct side *dst)
+ * the target's server half and the source's client half written out.  DH
+ * (the proposed change): also RFC 7919's ffdhe2048 group as dh-params.pem,
+ * which spares QEMU generating DH parameters for its server object. */
+static int new_tls(const struct side *src, const struct side *dst, const char *dh)
 {
 	struct hv_mig_tls tls;
+	char path[400];
 	int r = hv_mig_tls_new(&tls, err, sizeof(err));
 
 	if (r == 0)
@@ -301,10 +305,23 @@ static int new_tls(const struct side *src, const struct side *dst)
 	if (r == 0)
 		r = hv_mig_tls_write(&tls, src->tls, 0, err, sizeof(err));
 	hv_mig_tls_free(&tls);
+	snprintf(path, sizeof(path), "%s/dh-params.pem", dst->tls);
+	if (r == 0 && dh && link(dh, path) < 0) {
+		snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+		r = -errno;
+	}
 	return r;
 }
 
-static void corral_once(struct side *src, struct side *dst)
+static void forget_dh(const struct side *s)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/dh-params.pem", s->tls);
+	unlink(path);
+}
+
+static void corral_once(struct side *src, struct side *dst, const char *dh)
 {
 	struct hv_mig_qemu sq = { .fn = traced_qmp, .ctx = src, .h = src->h, .vmid = VMID };
 	struct hv_mig_qemu dq = { .fn = traced_qmp, .ctx = dst, .h = dst->h, .vmid = VMID };
@@ -316,9 +333,10 @@ static void corral_once(struct side *src, struct side *dst)
 	uint64_t m[M_COUNT];
 
 	fresh_disks(dst);
+	forget_dh(dst);
 	trace_reset(src->idx);
 	m[M_T0] = util_now_ms();
-	if (new_tls(src, dst) < 0)
+	if (new_tls(src, dst, dh) < 0)
 		die("tls");
 	m[M_TLS] = util_now_ms();
 	so.nbd_port = to.nbd_port = hv_mig_free_port("127.0.0.1");
@@ -338,7 +356,7 @@ static void corral_once(struct side *src, struct side *dst)
 	if (hv_vm_stop(src->h, VMID, 10000, err, sizeof(err)) < 0)
 		die("stop source");
 	m[M_END] = util_now_ms();
-	print_run(m, &p);
+	print_run(dh ? "corral_dh" : "corral", m, &p);
 }
 
 /* "argv RUN_DIR MEMORY_MIB INCOMING": the command line hv gives the guest
@@ -383,23 +401,30 @@ static int write_tls(char **argv)
 }
 
 /* "serve GUEST WORKDIR MEMORY_MIB SETTLE_S": boots, says "ready", then
- * one migration per "corral" line read (the guest runs only for it). */
+ * one migration per "corral" or "corral-dh" line read (the guest runs only
+ * for it). */
 static int serve(char **argv)
 {
-	char line[64];
+	char line[64], dh[300], cmd[400];
 	int cur = 0, settle = atoi(argv[5]);
 
 	make_conf(argv[4]);
 	setup(argv[2], argv[3]);
+	snprintf(dh, sizeof(dh), "%s/dh-params.pem", argv[3]);
+	snprintf(cmd, sizeof(cmd), "openssl genpkey -genparam -algorithm DH -pkeyopt "
+		 "group:ffdhe2048 -out '%s'", dh);
+	if (sh(cmd) < 0)
+		die("dh-params.pem");
 	boot();
 	printf("ready\n");
 	fflush(stdout);
-	while (fgets(line, sizeof(line), stdin) && strcmp(line, "corral\n") == 0) {
+	while (fgets(line, sizeof(line), stdin) &&
+	       (strcmp(line, "corral\n") == 0 || strcmp(line, "corral-dh\n") == 0)) {
 		trace_reset(-1);
 		if (hv_vm_resume(S[cur].h, VMID, err, sizeof(err)) < 0)
 			die("resume");
 		sleep((unsigned)settle);
-		corral_once(&S[cur], &S[!cur]);
+		corral_once(&S[cur], &S[!cur], line[6] == '-' ? dh : NULL);
 		cur = !cur;
 		trace_reset(-1);
 		if (hv_vm_suspend(S[cur].h, VMID, err, sizeof(err)) < 0)

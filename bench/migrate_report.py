@@ -6,7 +6,9 @@ Usage: migrate_report.py RUNS N MEMORY_MIB LOAD_BEFORE LOAD_AFTER"""
 import sys
 
 PATHS = (("corral", "Corral, hv/migrate.h (per-migration CA; disks mirrored and RAM over TLS)"),
+         ("corral_dh", "Corral as above, dh-params.pem beside the target's certificates"),
          ("tls", "bare QEMU by hand, same work (disks mirrored and RAM over TLS)"),
+         ("tls_poll", "bare QEMU, same work, polling `query-migrate` every 5 ms as Corral does"),
          ("tcp", "bare QEMU by hand, RAM only over TCP, disk files shared"))
 STEPS = (
     ("tls", "per-migration CA and both halves written (the anchor made its once, before)"),
@@ -72,10 +74,11 @@ def net_ratio(runs):
 
 
 def steps(runs):
-    print("| step | Corral p50 | anchor, same work p50 | what |")
-    print("|---|---|---|---|")
+    print("| step | Corral p50 | Corral + dh-params.pem p50 | anchor, same work p50 | what |")
+    print("|---|---|---|---|---|")
     for key, what in STEPS:
-        print(f"| {key} | {ms(med(runs, 'corral', key))} | {ms(med(runs, 'tls', key))} | {what} |")
+        print(f"| {key} | {ms(med(runs, 'corral', key))} | {ms(med(runs, 'corral_dh', key))} "
+              f"| {ms(med(runs, 'tls', key))} | {what} |")
 
 
 def findings(runs):
@@ -98,6 +101,11 @@ def findings(runs):
           f"`migrate-continue`: {ms(med(runs, 'corral', 'switch'))} against "
           f"{ms(med(runs, 'tls', 'switch'))} for the anchor, which cancels both and waits "
           "for their events.")
+    print(f"- RAM copy: the anchor's RAM step (`migrate` to pre-switchover) takes "
+          f"{ms(med(runs, 'tls', 'ram'))} median waiting on events, "
+          f"{ms(med(runs, 'tls_poll', 'ram'))} polling `query-migrate` every 5 ms as Corral "
+          f"does ({ms(med(runs, 'corral', 'ram'))} for Corral); QEMU's migration time "
+          f"{ms(med(runs, 'tls', 'total'))} against {ms(med(runs, 'tls_poll', 'total'))}.")
     print(f"- Target finish: Corral polls the incoming side every 5 ms ({polls} polls "
           "median) before it stops NBD and resumes; the anchor stops NBD and sends `cont` "
           "as soon as the source reports completed.")
@@ -110,9 +118,9 @@ def main():
     print(f"Test guest with {mem} MiB RAM rewriting 64 MiB of its RAM-backed root in a loop, "
           "two local disks (64 MiB qcow2 boot disk over the guest image, 1 MiB raw data "
           f"disk); {n} migrations per path between two QEMUs on this host (TCG, loopback), "
-          "the paths taking turns (each goes first in turn), each path with its own guest "
-          "bouncing back and forth, the guest of the other paths paused meanwhile and "
-          "resumed 2 s before it moves. *Corral*: bench/migrate_bench.c runs hv/migrate.h "
+          "the paths taking turns (each goes first in turn); Corral's rows move one guest "
+          "back and forth, the bare rows another, the guest not moving paused and resumed "
+          "2 s before it moves. *Corral*: bench/migrate_bench.c runs hv/migrate.h "
           "as the qmigrate task does (a new CA per migration, target `-incoming defer -S`, "
           "disks mirrored over TLS NBD, pause-before-switchover, RAM over TLS, then the "
           "target resumed and the source stopped); not included: the task's HTTP calls "
@@ -131,6 +139,10 @@ def main():
           f"300 ms). Corral / RAM only over TCP: wall p50 "
           f"{ratio(runs, 'wall', 'corral', 'tcp'):.2f}x, the price of copying the disks and "
           "encrypting.")
+    print(f"With a `dh-params.pem` written beside the target's certificates (RFC 7919's "
+          f"ffdhe2048 group, the change proposed below), Corral / anchor: wall p50 "
+          f"{ratio(runs, 'wall', 'corral_dh', 'tls'):.2f}x, pause p50 "
+          f"{ratio(runs, 'pause', 'corral_dh', 'tls'):.2f}x.")
     c, a, r = net_ratio(runs)
     print(f"Without the target's TLS `object-add` (QEMU's DH parameter generation, see "
           f"below: seconds of noise both paths pay): wall p50 {ms(c)} against {ms(a)}, "
