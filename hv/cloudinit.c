@@ -468,7 +468,7 @@ static int net_v6(struct buf *b, const struct ipconf *ic)
 
 static int net_iface(struct buf *b, const struct vmconf *c, int id, char *err, size_t errlen)
 {
-	char key[16], ipkey[16];
+	char key[24], ipkey[24];
 	struct vmconf_net net;
 	struct ipconf ic;
 	int r;
