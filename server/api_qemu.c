@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "server/acl.h"
 #include "server/app.h"
 #include "server/cluster.h"
 #include "server/params.h"
@@ -29,7 +30,7 @@ const struct param_spec api_qemu_create_params[] = {
     QEMU_VMID_PARAM,
     QEMU_BOOL_OPT("start"),
     QEMU_BOOL_OPT("unique"),
-    {.name = "pool", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 64},
+    {.name = "pool", .type = PT_STRING, .flags = PF_OPTIONAL, .check = param_check_pve_poolid},
     {.name = NULL},
 };
 
@@ -92,6 +93,7 @@ struct create_arg {
 	int vmid;
 	int start;
 	struct vmconf *conf; /* as validated, new disks not yet allocated */
+	char pool[ACL_ID_MAX]; /* resource pool the VM joins; "" for none */
 };
 
 static void create_arg_free(void *p)
@@ -158,6 +160,8 @@ static int create_task(struct task *t, void *opaque)
 		return task_fail(t, r, "unable to create VM %d - %s", a->vmid, err);
 	}
 	vmconf_free(orig);
+	if (a->pool[0] && api_pools_add_vm(app, a->pool, a->vmid) < 0)
+		task_warn(t, "can't add VM %d to pool '%s'", a->vmid, a->pool);
 	return a->start ? qemu_task_start(t, a->vmid, QEMU_START_TIMEOUT_MS / 1000) : 0;
 }
 
@@ -199,14 +203,11 @@ int api_qemu_create(struct req *req, struct resp *resp)
 	int vmid = qemu_vmid(req), r;
 	struct create_arg *a = NULL;
 	struct vmconf *conf = NULL;
-	char path[32];
+	const char *pool = req_str(req, "pool");
 
-	if ((r = api_node_check(req, resp)) < 0)
+	if ((r = api_node_check(req, resp)) < 0 ||
+	    (r = api_pools_vm_allocate(req, resp, vmid, pool)) < 0)
 		return r;
-	snprintf(path, sizeof(path), "/vms/%d", vmid);
-	if (!api_can(req, path, "VM.Allocate"))
-		return resp_error(resp, CR_EPERM_CHECK, "Permission check failed (%s, VM.Allocate)",
-				  path);
 	if ((r = create_validate(req, resp, vmid, &conf)) < 0 ||
 	    (r = create_reserve(req, resp, vmid)) < 0) {
 		vmconf_free(conf);
@@ -217,7 +218,8 @@ int api_qemu_create(struct req *req, struct resp *resp)
 		qvm_drop(req->app, vmid);
 		return resp_error(resp, -ENOMEM, "out of memory");
 	}
-	*a = (struct create_arg){vmid, req_bool(req, "start", 0), conf};
+	*a = (struct create_arg){vmid, req_bool(req, "start", 0), conf, ""};
+	snprintf(a->pool, sizeof(a->pool), "%s", pool ? pool : "");
 	r = qemu_task(req, resp, "qmcreate", vmid, create_task, a, create_arg_free, 0);
 	if (r < 0)
 		qvm_drop(req->app, vmid);
@@ -304,7 +306,12 @@ static int destroy_task(struct task *t, void *opaque)
 	}
 	qvm_clear(&vm);
 	r = qvm_drop(app, a->vmid);
-	return r < 0 ? task_fail(t, r, "cannot remove the configuration: %s", err_str(r)) : 0;
+	if (r < 0)
+		return task_fail(t, r, "cannot remove the configuration: %s", err_str(r));
+	/* remove_vm_access: its ACL entries and pool membership go with it. */
+	if ((r = api_pools_remove_vm(app, a->vmid)) < 0)
+		task_warn(t, "access permissions cleanup for VM %d failed: %s", a->vmid, err_str(r));
+	return 0;
 }
 
 /* A template whose bases back linked clones stays (api_qemu_clone.c). */
