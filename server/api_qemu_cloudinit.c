@@ -350,18 +350,6 @@ int api_qemu_cloudinit_put(struct req *req, struct resp *resp)
 
 /* ---- GET .../cloudinit and .../cloudinit/dump ------------------------------------------- */
 
-static int load_vm(struct req *req, struct resp *resp, struct qvm *vm)
-{
-	int r = api_node_check(req, resp);
-
-	if (r < 0)
-		return r;
-	r = qvm_read(req->app, qemu_vmid(req), vm);
-	if (r == CR_ENOTFOUND)
-		return qemu_no_such_vm(req, resp, qemu_vmid(req));
-	return r < 0 ? resp_error(resp, r, "%s", err_str(r)) : 0;
-}
-
 static const char *shown(const char *key, const char *v)
 {
 	return strcmp(key, "cipassword") == 0 ? "**********" : v;
@@ -410,7 +398,7 @@ static cJSON *ci_rows(const struct qvm *vm)
 int api_qemu_cloudinit_get(struct req *req, struct resp *resp)
 {
 	struct qvm vm;
-	int r = load_vm(req, resp, &vm);
+	int r = qemu_read_or_fail(req, resp, &vm);
 
 	if (r < 0)
 		return r;
@@ -449,7 +437,7 @@ int api_qemu_cloudinit_dump(struct req *req, struct resp *resp)
 {
 	char err[512] = "", *text = NULL;
 	struct qvm vm;
-	int r = load_vm(req, resp, &vm);
+	int r = qemu_read_or_fail(req, resp, &vm);
 
 	if (r < 0)
 		return r;

@@ -74,7 +74,7 @@ static cJSON *typed_value(const char *key, const char *value)
 	return cJSON_CreateString(value);
 }
 
-static int load_or_fail(struct req *req, struct resp *resp, struct qvm *vm)
+int qemu_read_or_fail(struct req *req, struct resp *resp, struct qvm *vm)
 {
 	int r = api_node_check(req, resp);
 
@@ -90,7 +90,7 @@ int api_qemu_config_get(struct req *req, struct resp *resp)
 {
 	struct vmconf *c;
 	struct qvm vm;
-	int r = load_or_fail(req, resp, &vm);
+	int r = qemu_read_or_fail(req, resp, &vm);
 
 	if (r < 0)
 		return r;
@@ -135,7 +135,7 @@ static void pending_row(cJSON *rows, const struct qvm *vm, const char *key)
 int api_qemu_pending(struct req *req, struct resp *resp)
 {
 	struct qvm vm;
-	int r = load_or_fail(req, resp, &vm);
+	int r = qemu_read_or_fail(req, resp, &vm);
 
 	if (r < 0)
 		return r;
@@ -375,7 +375,7 @@ static int update_validate(struct req *req, struct resp *resp, const struct conf
 {
 	struct vmconf *cand;
 	struct qvm vm;
-	int r = load_or_fail(req, resp, &vm);
+	int r = qemu_read_or_fail(req, resp, &vm);
 
 	if (r < 0)
 		return r;

@@ -93,6 +93,9 @@ int qemu_check_lock(struct req *req, struct resp *resp, int vmid, const struct q
 /* The checks before any change: {node} is this node, the VM exists
  * (Proxmox's 500 otherwise), it is not locked (unless skiplock). */
 int qemu_check_vm(struct req *req, struct resp *resp, int vmid);
+/* For read-only handlers: {node} is this node, then the {vmid} record
+ * into VM (the caller clears it), or Proxmox's 500 for a missing VM. */
+int qemu_read_or_fail(struct req *req, struct resp *resp, struct qvm *vm);
 /* qemu_check_vm, then VMID's record into VM (the caller clears it). */
 int qemu_load_checked(struct req *req, struct resp *resp, int vmid, struct qvm *vm);
 /* Starts task TYPE on VMID holding the lock "vm:<vmid>" (so a second task

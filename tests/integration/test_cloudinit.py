@@ -6,7 +6,6 @@ isoinfo from the drive's qcow2), the CD attached to the running QEMU,
 pending values until PUT .../cloudinit regenerates, and Proxmox's 400s for
 bad input.  The cases run in order and share one VM, which has no boot disk."""
 import atexit
-import crypt
 import hashlib
 import os
 import shutil
@@ -123,7 +122,10 @@ def test_dump_user(ctx):
     pw = [ln for ln in lines if ln.startswith("password: ")]
     assert len(pw) == 1 and pw[0].startswith('password: "$5$'), text
     hashed = pw[0][len('password: "'):-1]
-    check_equal(crypt.crypt(PASSWORD, hashed), hashed, "password hash")
+    salt = hashed.split("$")[2]
+    again = subprocess.run(["openssl", "passwd", "-5", "-salt", salt, PASSWORD], check=True,
+                           capture_output=True, timeout=30).stdout.decode().strip()
+    check_equal(again, hashed, "password hash")
     i = lines.index("ssh_authorized_keys:")
     check_equal(lines[i + 1], f'  - "{KEY1}"')
     check_equal(lines[i + 2], '  - "' + KEY2.replace('"', '\\"') + '"')
@@ -181,6 +183,10 @@ def test_pending_until_regenerated(ctx):
                       "pending": "gw=192.0.2.254,ip=192.0.2.20/24,ip6=auto"})
     check_equal(ctx.iso_file("network-config"), expected_network("192.0.2.10", "192.0.2.1"))
     ctx.vm.cloudinit.put()
+    # the running QEMU holds the rewritten image again (its medium is back)
+    held = subprocess.run(["qemu-img", "resize", "-f", "qcow2", ctx.ci_path(), "4M"],
+                          capture_output=True, timeout=60)
+    assert held.returncode != 0 and b"lock" in held.stderr, held
     row = ctx.rows()["ipconfig0"]
     check_equal(row, {"key": "ipconfig0", "value": "gw=192.0.2.254,ip=192.0.2.20/24,ip6=auto"})
     check_equal(ctx.iso_file("network-config"), expected_network("192.0.2.20", "192.0.2.254"))
@@ -198,6 +204,29 @@ def test_deleted_value_pending(ctx):
     assert "searchdomain" not in ctx.rows()
     assert "search:" not in ctx.iso_file("network-config")
     ctx.ok(ctx.vm.status.stop.post())
+
+
+@suite.test
+def test_cicustom_snippet(ctx):
+    """cicustom user=local:snippets/... replaces the generated user-data in the image"""
+    ctx.api.storage("local").put(content="images,iso,import,snippets")
+    snippets = os.path.join(ctx.d.data_dir, "images", "snippets")
+    os.makedirs(snippets, exist_ok=True)
+    custom = "#cloud-config\nruncmd:\n  - [touch, /custom]\n"
+    with open(os.path.join(snippets, "ci-user.yaml"), "w") as f:
+        f.write(custom)
+    ctx.vm.config.put(cicustom="user=local:snippets/ci-user.yaml")
+    ctx.ok(ctx.vm.status.start.post())
+    check_equal(ctx.iso_file("user-data"), custom, "user-data")
+    net = ctx.iso_file("network-config")
+    want = hashlib.sha1((custom + net).encode()).hexdigest()
+    check_equal(ctx.iso_file("meta-data"), f"instance-id: {want}\n", "meta-data")
+    assert ctx.dump("user").startswith("#cloud-config\nhostname: ci-test\n")
+    ctx.ok(ctx.vm.status.stop.post())
+    ctx.vm.config.put(cicustom="user=local:snippets/missing.yaml")
+    status, log = ctx.wait(ctx.vm.status.start.post())
+    assert status != "OK" and "missing.yaml" in status, (status, log)
+    ctx.vm.config.put(delete="cicustom")
 
 
 def bad(ctx, param, text, **kw):
