@@ -20,6 +20,9 @@ int param_check_pve_tokenid_list(const char *v, char *err, size_t errlen);
 int param_check_token_subid(const char *v, char *err, size_t errlen);
 int param_check_pve_realm(const char *v, char *err, size_t errlen);
 int param_check_pve_priv_list(const char *v, char *err, size_t errlen);
+int param_check_pve_poolid(const char *v, char *err, size_t errlen);
+int param_check_pve_vmid_list(const char *v, char *err, size_t errlen);
+int param_check_pve_storage_id_list(const char *v, char *err, size_t errlen);
 
 extern const struct param_spec api_access_no_params[];
 extern const struct param_spec api_access_ticket_params[];
@@ -330,7 +333,6 @@ extern const struct param_spec api_pools_get_params[];
 extern const struct param_spec api_pools_create_params[];
 extern const struct param_spec api_pools_update_params[];
 extern const struct param_spec api_pools_delete_params[];
-int param_check_pve_poolid(const char *v, char *err, size_t errlen);
 int api_pools_list(struct req *req, struct resp *resp);
 int api_pools_get(struct req *req, struct resp *resp);
 int api_pools_create(struct req *req, struct resp *resp);

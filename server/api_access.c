@@ -127,6 +127,14 @@ int access_store_error(struct resp *resp, int r, const char *what)
 	return resp_error(resp, r, "%s failed: %s", what, err_str(r));
 }
 
+int access_set_comment(cJSON *doc, const char *comment)
+{
+	if (!comment)
+		return 0;
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, "comment");
+	return !comment[0] || cJSON_AddStringToObject(doc, "comment", comment) ? 0 : -ENOMEM;
+}
+
 int access_change(struct req *req, struct resp *resp, access_change_fn fn, void *ctx)
 {
 	struct store_txn *t;

@@ -117,19 +117,11 @@ int api_access_groups(struct req *req, struct resp *resp)
 	return 0;
 }
 
-static int set_comment(cJSON *doc, const char *comment)
-{
-	if (!comment)
-		return 0;
-	cJSON_DeleteItemFromObjectCaseSensitive(doc, "comment");
-	return !comment[0] || cJSON_AddStringToObject(doc, "comment", comment) ? 0 : -ENOMEM;
-}
-
 static int group_create(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
 	const char *id = req_str(req, "groupid");
 	cJSON *doc = cJSON_Parse("{\"members\":[]}");
-	int r = doc ? set_comment(doc, req_str(req, "comment")) : -ENOMEM;
+	int r = doc ? access_set_comment(doc, req_str(req, "comment")) : -ENOMEM;
 
 	(void)ctx;
 	if (r == 0)
@@ -189,7 +181,7 @@ static int group_update(struct req *req, struct resp *resp, struct store_txn *t,
 	(void)ctx;
 	if (r < 0)
 		return group_missing(resp, r, id);
-	r = set_comment(doc, req_str(req, "comment"));
+	r = access_set_comment(doc, req_str(req, "comment"));
 	if (r == 0)
 		r = store_put(t, DB_GROUPS, id, doc);
 	cJSON_Delete(doc);

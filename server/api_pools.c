@@ -23,9 +23,6 @@
 #define P_TYPE { "type", PT_ENUM, PF_OPTIONAL, 0, 0, "qemu|lxc|storage", NULL, 0 }
 #define P_COMMENT { "comment", PT_STRING, PF_OPTIONAL, 0, 4096, NULL, param_check_safe_string, 0 }
 
-static int check_vmid_list(const char *v, char *err, size_t errlen);
-static int check_storage_list(const char *v, char *err, size_t errlen);
-
 const struct param_spec api_pools_list_params[] = {
 	{ "poolid", PT_STRING, PF_OPTIONAL, 0, 0, NULL, param_check_pve_poolid, 0 },
 	P_TYPE,
@@ -47,8 +44,8 @@ const struct param_spec api_pools_create_params[] = {
 const struct param_spec api_pools_update_params[] = {
 	P_POOLID,
 	P_COMMENT,
-	{ "vms", PT_STRING, PF_OPTIONAL, 0, 0, NULL, check_vmid_list, 0 },
-	{ "storage", PT_STRING, PF_OPTIONAL, 0, 0, NULL, check_storage_list, 0 },
+	{ "vms", PT_STRING, PF_OPTIONAL, 0, 0, NULL, param_check_pve_vmid_list, 0 },
+	{ "storage", PT_STRING, PF_OPTIONAL, 0, 0, NULL, param_check_pve_storage_id_list, 0 },
 	{ "delete", PT_BOOLEAN, PF_OPTIONAL, 0, 0, NULL, NULL, 0 },
 	{ "allow-move", PT_BOOLEAN, PF_OPTIONAL, 0, 0, NULL, NULL, 0 },
 	{ "transfer", PT_BOOLEAN, PF_OPTIONAL, 0, 0, NULL, NULL, 0 }, /* before PVE 8.1 */
@@ -59,51 +56,6 @@ const struct param_spec api_pools_delete_params[] = {
 	P_POOLID,
 	P_END,
 };
-
-/* --- formats --- */
-
-int param_check_pve_poolid(const char *v, char *err, size_t errlen)
-{
-	if (acl_valid_poolid(v) == 0)
-		return 0;
-	snprintf(err, errlen, "pool name '%.100s' contains invalid characters", v);
-	return -EINVAL;
-}
-
-struct list_check {
-	param_check_fn check;
-	char *err;
-	size_t errlen;
-};
-
-static int check_item(const char *item, void *ctx)
-{
-	struct list_check *lc = ctx;
-
-	return lc->check(item, lc->err, lc->errlen) < 0 ? -EINVAL : 0;
-}
-
-static int check_list(const char *v, param_check_fn check, char *err, size_t errlen)
-{
-	struct list_check lc = { check, err, errlen };
-
-	err[0] = '\0';
-	if (acl_split_list(v, check_item, &lc) == 0)
-		return 0;
-	if (!err[0])
-		snprintf(err, errlen, "list item too long");
-	return -EINVAL;
-}
-
-static int check_vmid_list(const char *v, char *err, size_t errlen)
-{
-	return check_list(v, param_check_pve_vmid, err, errlen);
-}
-
-static int check_storage_list(const char *v, char *err, size_t errlen)
-{
-	return check_list(v, param_check_pve_storage_id, err, errlen);
-}
 
 /* --- permissions --- */
 
@@ -366,13 +318,13 @@ int api_pools_get(struct req *req, struct resp *resp)
 
 static int pool_create(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
-	const char *id = req_str(req, "poolid"), *comment = req_str(req, "comment");
+	const char *id = req_str(req, "poolid");
 	cJSON *doc = cJSON_Parse("{\"vms\":[],\"storage\":[]}");
 	int r = doc ? 0 : -ENOMEM;
 
 	(void)ctx;
-	if (r == 0 && comment && comment[0] && !cJSON_AddStringToObject(doc, "comment", comment))
-		r = -ENOMEM;
+	if (r == 0)
+		r = access_set_comment(doc, req_str(req, "comment"));
 	if (r == 0)
 		r = store_add(t, DB_POOLS, id, doc);
 	cJSON_Delete(doc);
@@ -464,14 +416,6 @@ static int update_storage(const char *item, void *ctx)
 	return 0;
 }
 
-static int set_comment(cJSON *doc, const char *comment)
-{
-	if (!comment)
-		return 0;
-	cJSON_DeleteItemFromObjectCaseSensitive(doc, "comment");
-	return !comment[0] || cJSON_AddStringToObject(doc, "comment", comment) ? 0 : -ENOMEM;
-}
-
 static int pool_update(struct req *req, struct resp *resp, struct store_txn *t, void *ctx)
 {
 	struct update u = { req, resp, t, NULL, req_str(req, "poolid"), req_bool(req, "delete", 0),
@@ -481,7 +425,7 @@ static int pool_update(struct req *req, struct resp *resp, struct store_txn *t, 
 	(void)ctx;
 	if (r < 0)
 		return missing(resp, r, "update pools failed", u.id);
-	r = set_comment(u.doc, req_str(req, "comment"));
+	r = access_set_comment(u.doc, req_str(req, "comment"));
 	if (r == 0 && req_str(req, "vms"))
 		r = acl_split_list(req_str(req, "vms"), update_vm, &u);
 	if (r == 0 && req_str(req, "storage"))

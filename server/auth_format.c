@@ -5,6 +5,7 @@
 #include "common/util.h"
 #include "server/acl.h"
 #include "server/api.h"
+#include "server/params.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -130,6 +131,27 @@ int param_check_pve_tokenid_list(const char *v, char *err, size_t errlen)
 {
 	err[0] = '\0';
 	return check_list(v, param_check_pve_tokenid, err, errlen);
+}
+
+int param_check_pve_poolid(const char *v, char *err, size_t errlen)
+{
+	if (acl_valid_poolid(v) == 0)
+		return 0;
+	snprintf(err, errlen, "pool name '%.100s' contains invalid characters", v);
+	return -EINVAL;
+}
+
+/* The member lists of PUT /pools (pve-vmid-list, pve-storage-id-list). */
+int param_check_pve_vmid_list(const char *v, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	return check_list(v, param_check_pve_vmid, err, errlen);
+}
+
+int param_check_pve_storage_id_list(const char *v, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	return check_list(v, param_check_pve_storage_id, err, errlen);
 }
 
 static int check_priv(const char *v, char *err, size_t errlen)

@@ -121,6 +121,8 @@ int access_realm_user(const struct req *req, struct resp *resp, const char *user
 typedef int (*access_change_fn)(struct req *req, struct resp *resp, struct store_txn *t,
 				void *ctx);
 int access_change(struct req *req, struct resp *resp, access_change_fn fn, void *ctx);
+/* Sets or (COMMENT "") drops DOC's "comment"; NULL leaves it.  0 or -ENOMEM. */
+int access_set_comment(cJSON *doc, const char *comment);
 /* resp_error for a store failure while doing WHAT. */
 int access_store_error(struct resp *resp, int r, const char *what);
 /* Deletes the ACL entries of TYPE/UGID, or (TYPE NULL) those naming ROLE. */
