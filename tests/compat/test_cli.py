@@ -2,12 +2,13 @@
 """corral-img speaks qemu-img: the same command lines give the same exit status
 and the same human output (stdout, and the report lines on stderr) for create,
 check, compare, measure, resize, snapshot, commit and bench."""
+import json
 import os
 import re
 import shutil
 import struct
 
-from compat_util import MIB, Suite, corral, expect, qemu_check_clean, qimg, qio
+from compat_util import MIB, Suite, corral, expect, info_json, qemu_check_clean, qimg, qio
 
 S = Suite("cli")
 
@@ -181,6 +182,24 @@ def case_bench_direct():
     qio(img, script)
 
 
+def case_bench_wrap():
+    """4 KiB writes 1 MiB + 4 KiB apart wrap round a 64 MiB image (offsets modulo
+    the image size, as qemu-img 7.2): both tools write the same blocks, so the
+    two images compare equal; the file grown ahead for -t none ends where the
+    image's last cluster does."""
+    imgs = [S.path("wrapq.qcow2"), S.path("wrapc.qcow2")]
+    for tool, img in zip((qimg, corral), imgs):
+        qimg("create", "-q", "-f", "qcow2", img, "64M")
+        tool("bench", "-q", "-w", "-t", "none", "-c", "250", "-s", "4k", "-S", "1052672", "--pattern=0x3c", img)
+    qemu_check_clean(imgs[1])
+    qimg("compare", "-f", "qcow2", "-F", "qcow2", *imgs)
+    end = info_json(qimg, imgs[1])
+    check = json.loads(qimg("check", "--output=json", imgs[1]).stdout)
+    size, end_off = os.path.getsize(imgs[1]), check["image-end-offset"]
+    expect(end_off - 64 * 1024 < size <= end_off, "file size %d, image end %d" % (size, end_off))
+    expect(end["virtual-size"] == 64 * MIB, "virtual size %r" % end["virtual-size"])
+
+
 def case_bench(args):
     img = S.path("bench.qcow2")
     both(["bench"] + args + [img], prepare=lambda: qimg("create", "-q", "-f", "qcow2", img, "64M"),
@@ -231,6 +250,7 @@ S.case("commit", case_commit)
 S.case("bench read", case_bench, ["-c", "1000"])
 S.case("bench write, flush interval", case_bench, ["-w", "-c", "500", "-S", "65536", "--flush-interval=100"])
 S.case("bench write -t none, 64 in flight", case_bench_direct)
+S.case("bench -t none wrapping round the image end", case_bench_wrap)
 S.case("info of a missing file", case_info_missing)
 S.case("convert quiet, convert -p", case_convert_quiet)
 S.finish()
