@@ -25,6 +25,7 @@
 				* waits for us, so this adds to downtime */
 #define PROGRESS_EVERY_MS 1000
 #define UNLIMITED_BPS (1ull << 40) /* QEMU's own default caps RAM at 128 MiB/s */
+#define STALL_CHUNK_KIB 8192ull    /* a mirror's largest step, for the stall limit */
 
 static int run(const struct hv_mig_qemu *q, const char *cmd, cJSON *args, cJSON **ret,
 	       char *err, size_t errlen)
@@ -301,6 +302,11 @@ static int stalled(struct src_run *s, uint64_t now)
 	uint64_t moved = s->p.transferred + s->p.disk_done;
 	int limit = s->o->stall_ms > 0 ? s->o->stall_ms : HV_MIG_STALL_MS;
 
+	/* a low bandwidth limit moves a mirror's chunk of several MiB rarely */
+	if (s->o->bwlimit_kib && STALL_CHUNK_KIB * 1000 / s->o->bwlimit_kib > (uint64_t)limit)
+		limit = (int)(STALL_CHUNK_KIB * 1000 / s->o->bwlimit_kib);
+	if (s->o->stall_ms < 0)
+		return 0;
 	if (moved != s->moved || !s->moved_at || s->p.phase == HV_MIG_SWITCHOVER) {
 		s->moved = moved;
 		s->moved_at = now;
@@ -765,7 +771,7 @@ int hv_mig_local_move(const struct hv_mig_qemu *q, const char *key, const char *
 {
 	struct hv_mig_source_opts o = { .disks = { .key = { key }, .n = 1 },
 					.bwlimit_kib = bwlimit_kib, .progress = progress,
-					.opaque = opaque };
+					.opaque = opaque, .stall_ms = -1 /* no link to lose */ };
 	struct src_run s = { .q = q, .o = &o, .err = err, .errlen = errlen };
 	struct move_names m;
 	char job[64];

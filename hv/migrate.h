@@ -138,14 +138,14 @@ struct hv_mig_source_opts {
 	uint64_t bwlimit_kib;      /* KiB/s for mirror and RAM; 0: unlimited */
 	int downtime_ms;           /* 0: HV_MIG_DOWNTIME_MS */
 	int timeout_ms;            /* whole run; 0: no limit */
-	int stall_ms;              /* no byte moved this long: failed; 0: HV_MIG_STALL_MS */
+	int stall_ms;              /* no byte moved this long: failed; 0: HV_MIG_STALL_MS
+				    * (longer under a low bwlimit), negative: never */
 	hv_mig_progress_fn progress;
 	void *opaque;
 };
 
 #define HV_MIG_DOWNTIME_MS 300 /* Proxmox's and QEMU's default limit */
-/* A transfer that moves no byte for this long lost its link (even a
- * 1 KiB/s bandwidth limit moves data every second). */
+/* A transfer that moves no byte for this long lost its link. */
 #define HV_MIG_STALL_MS 20000
 
 /* Mirrors the disks, migrates, and leaves the source paused (postmigrate)

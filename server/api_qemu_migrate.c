@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -35,6 +36,9 @@
 #define MIG_USER "root@pam"         /* the cluster's own calls */
 #define MIG_FINISH_TIMEOUT_MS 30000 /* the incoming side completes right after the source */
 #define PEM_MAX 8192
+#define WATCH_POLL_US 500000        /* the target's look at its incoming migration */
+#define MIG_OUTCOME_WAIT_MS 60000   /* asking the target after a lost finish answer */
+#define OWNED_BY "is owned by node" /* the target's answer to abort once it owns the VM */
 
 static int check_migration_type(const char *v, char *err, size_t errlen)
 {
@@ -233,7 +237,8 @@ static void tls_dir(struct app *app, int vmid, char *out, size_t n)
 }
 
 /* The target's credentials directory also lists the volumes it allocated
- * ("volumes"), so a corrald that died mid-migration can clean up. */
+ * ("volumes"), so a corrald that died mid-migration can clean up, and holds
+ * "claimed" once finish or abort decided the outcome (see incoming_claim). */
 static void migtls_remove(struct app *app, int vmid)
 {
 	char dir[600], path[700];
@@ -241,23 +246,39 @@ static void migtls_remove(struct app *app, int vmid)
 	tls_dir(app, vmid, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/volumes", dir);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/claimed", dir);
+	rmdir(path);
 	hv_mig_tls_remove(dir);
+}
+
+/* The one decision on incoming VMID: resume it here (finish) or drop it
+ * (the watch gave up on the source).  mkdir is atomic, so exactly one of
+ * them wins; 1 for the winner, 0 if the other came first or it is over. */
+static int incoming_claim(struct app *app, int vmid)
+{
+	char dir[600], path[700];
+
+	tls_dir(app, vmid, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/claimed", dir);
+	return mkdir(path, 0700) == 0;
+}
+
+static int incoming_pending(struct app *app, int vmid)
+{
+	char dir[600];
+
+	tls_dir(app, vmid, dir, sizeof(dir));
+	return access(dir, F_OK) == 0;
 }
 
 static void free_volumes(struct app *app, int vmid, const char *vols);
 
-/* An incoming migration this node never finished: its QEMU and volumes go. */
-static void recover_one(struct app *app, int vmid)
+/* An unfinished incoming migration: its QEMU, volumes and credentials go. */
+static void incoming_drop(struct app *app, int vmid)
 {
 	char dir[600], path[700], *vols = NULL, err[256];
 	size_t len;
-	struct qvm vm;
 
-	if (qvm_read(app, vmid, &vm) == 0) { /* finished: the VM is ours */
-		qvm_clear(&vm);
-		migtls_remove(app, vmid);
-		return;
-	}
 	tls_dir(app, vmid, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/volumes", dir);
 	if (app->hv)
@@ -266,6 +287,19 @@ static void recover_one(struct app *app, int vmid)
 		free_volumes(app, vmid, vols);
 	free(vols);
 	migtls_remove(app, vmid);
+}
+
+/* An incoming migration this node never finished: its QEMU and volumes go. */
+static void recover_one(struct app *app, int vmid)
+{
+	struct qvm vm;
+
+	if (qvm_read(app, vmid, &vm) == 0) { /* finished: the VM is ours */
+		qvm_clear(&vm);
+		migtls_remove(app, vmid);
+		return;
+	}
+	incoming_drop(app, vmid);
 	log_warn("VM %d: removed an unfinished incoming migration", vmid);
 }
 
@@ -304,6 +338,7 @@ const struct param_spec api_qemu_migrate_in_params[] = {
 	{ .name = "tls_key", .type = PT_STRING, .max = PEM_MAX },
 	QEMU_BOOL_OPT("offline"),
 	{ .name = "ports", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 4096 },
+	{ .name = "source", .type = PT_STRING, .flags = PF_OPTIONAL, .check = param_check_pve_node },
 	{ .name = NULL },
 };
 
@@ -498,6 +533,80 @@ static int incoming_checks(struct req *req, struct resp *resp, int vmid)
 	return 0;
 }
 
+/* The target's own watch over an online incoming migration, a task of
+ * this node: the source may vanish (node down, link cut) and never call
+ * finish or abort, which would leave a paused QEMU and its disks here for
+ * good.  Once gossip declares the source dead, or the task is stopped, the
+ * watch claims the outcome and drops the incoming VM. */
+struct watch_arg {
+	int vmid;
+	char source[64]; /* "" if the source did not say: no gossip watch */
+};
+
+/* NULL while the migration goes on, else why the watch ends; *GIVE_UP
+ * set when this node has to drop the VM. */
+static const char *watch_check(struct task *t, const struct watch_arg *w, int *give_up)
+{
+	struct app *app = task_app(t);
+	struct peer_info pi;
+
+	*give_up = 0;
+	if (!incoming_pending(app, w->vmid))
+		return "over";
+	*give_up = 1;
+	if (task_should_stop(t))
+		return "stopped";
+	if (w->source[0] && (peer_lookup(app, w->source, &pi) < 0 || !pi.online))
+		return "source node offline";
+	*give_up = 0;
+	return NULL;
+}
+
+static int watch_task(struct task *t, void *opaque)
+{
+	const struct watch_arg *w = opaque;
+	struct app *app = task_app(t);
+	const char *why;
+	struct qvm vm;
+	int give_up;
+
+	task_log(t, "incoming migration of VM %d from node '%s'", w->vmid,
+		 w->source[0] ? w->source : "?");
+	while (!(why = watch_check(t, w, &give_up)))
+		usleep(WATCH_POLL_US);
+	if (give_up && incoming_claim(app, w->vmid)) {
+		incoming_drop(app, w->vmid);
+		return task_fail(t, CR_EINTERNAL, "incoming migration aborted (%s): VM %d removed",
+				 why, w->vmid);
+	}
+	if (give_up) /* finish claimed it first */
+		while (incoming_pending(app, w->vmid))
+			usleep(WATCH_POLL_US);
+	if (qvm_read(app, w->vmid, &vm) < 0)
+		return task_fail(t, CR_EINTERNAL, "incoming migration of VM %d aborted by the source",
+				 w->vmid);
+	qvm_clear(&vm);
+	task_log(t, "VM %d runs on this node now", w->vmid);
+	return 0;
+}
+
+static int watch_start(struct req *req, int vmid, char *err, size_t errlen)
+{
+	struct watch_arg *w = calloc(1, sizeof(*w));
+	char upid[UPID_MAX], id[16];
+
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	w->vmid = vmid;
+	snprintf(w->source, sizeof(w->source), "%s",
+		 req_str(req, "source") ? req_str(req, "source") : "");
+	snprintf(id, sizeof(id), "%d", vmid);
+	return tasks_start(req->app->tasks, "qmigrate", id, req->who, NULL, watch_task, w, free,
+			   upid, err, errlen);
+}
+
 int api_qemu_migrate_in(struct req *req, struct resp *resp)
 {
 	int vmid = qemu_vmid(req), r = incoming_checks(req, resp, vmid);
@@ -525,6 +634,8 @@ int api_qemu_migrate_in(struct req *req, struct resp *resp)
 		r = util_write_file_atomic(path, vols.data ? vols.data : "", vols.len, 0600);
 		if (r == 0)
 			r = start_incoming(req, vmid, conf, resp->data, err, sizeof(err));
+		if (r == 0)
+			r = watch_start(req, vmid, err, sizeof(err));
 	}
 	if (r == 0 && !(text = vmconf_to_text(conf)))
 		r = -ENOMEM;
@@ -552,6 +663,9 @@ int api_qemu_migrate_in_finish(struct req *req, struct resp *resp)
 
 	if (r < 0)
 		return r;
+	if (!incoming_claim(req->app, vmid))
+		return resp_error(resp, CR_EINTERNAL,
+				  "migration target: the incoming VM %d was given up", vmid);
 	r = vmconf_from_text(req_str(req, "conf"), &conf, err, sizeof(err));
 	if (r == 0)
 		r = req->app->hv ? hv_mig_target_finish(&q, MIG_FINISH_TIMEOUT_MS, err, sizeof(err))
@@ -559,7 +673,11 @@ int api_qemu_migrate_in_finish(struct req *req, struct resp *resp)
 	/* the guest runs here now: this node owns the VM */
 	if (r == 0 && (r = record_put(req->app, vmid, conf)) < 0)
 		snprintf(err, sizeof(err), "cannot store the configuration: %s", err_str(r));
-	migtls_remove(req->app, vmid);
+	/* failed: the source resumes its guest, so this copy must not run */
+	if (r < 0)
+		incoming_drop(req->app, vmid);
+	else
+		migtls_remove(req->app, vmid);
 	vmconf_free(conf);
 	return r < 0 ? resp_error(resp, r, "migration target: %s", err) : 0;
 }
@@ -574,9 +692,13 @@ int api_qemu_migrate_in_abort(struct req *req, struct resp *resp)
 		return r;
 	if (qvm_read(req->app, vmid, &vm) == 0) { /* finished: the VM is ours, keep it */
 		qvm_clear(&vm);
-		return resp_error(resp, CR_EEXISTS, "VM %d is owned by node '%s'", vmid,
+		return resp_error(resp, CR_EEXISTS, "VM %d " OWNED_BY " '%s'", vmid,
 				  req->app->cfg.node);
 	}
+	/* finish (or the watch) decides right now: the source asks again */
+	if (incoming_pending(req->app, vmid) && !incoming_claim(req->app, vmid))
+		return resp_error(resp, CR_ELOCKED, "VM %d: the incoming migration is being decided",
+				  vmid);
 	if (req->app->hv)
 		hv_vm_stop(req->app->hv, vmid, 5000, ignored, sizeof(ignored));
 	free_volumes(req->app, vmid, req_str(req, "volumes"));
@@ -609,6 +731,9 @@ struct mig_run {
 	char ports[1024];     /* offline: {"key": port} of the local NBD servers */
 	char self_host[CLUSTER_HOSTPORT_MAX]; /* offline: this node's address */
 	pid_t nbd[HV_MIG_MAX_DISKS];
+	char why[160]; /* why on_progress stopped the migration */
+	int answered;  /* the last target_call got an HTTP answer */
+	int keep_lock; /* the outcome is unknown: the VM stays locked here */
 };
 
 static double mib(uint64_t b)
@@ -631,8 +756,11 @@ static int on_progress(void *opaque, const struct hv_mig_progress *p)
 {
 	struct mig_run *m = opaque;
 
-	if (p->phase != HV_MIG_DONE && target_gone(m))
+	if (p->phase != HV_MIG_DONE && target_gone(m)) {
+		snprintf(m->why, sizeof(m->why),
+			 "target node '%s' went offline (node down or link cut)", m->a->target);
 		return 1;
+	}
 	if (p->phase == HV_MIG_MIRROR)
 		task_log(m->t, "mirror: transferred %.1f MiB of %.1f MiB (%d of %zu disks in sync)",
 			 mib(p->disk_done), mib(p->disk_total), p->disks_ready, m->md.n);
@@ -654,9 +782,11 @@ static int target_call(struct mig_run *m, const char *method, const char *suffix
 	int r;
 
 	snprintf(path, sizeof(path), "%s%s", m->path, suffix);
+	m->answered = 0;
 	r = peer_request(m->app, m->a->target, method, path, params, MIG_USER, &rep, err, errlen);
 	if (r < 0)
 		return r;
+	m->answered = 1;
 	if (rep.status != 200) {
 		snprintf(err, errlen, "%s", rep.reason);
 		r = CR_EINTERNAL;
@@ -703,6 +833,7 @@ static int target_prepare(struct mig_run *m, const struct vmconf *conf, char *er
 	if (p && text && disks && cJSON_AddStringToObject(p, "conf", text) &&
 	    cJSON_AddStringToObject(p, "disks", disks) &&
 	    cJSON_AddStringToObject(p, "targetstorage", m->a->storage) &&
+	    cJSON_AddStringToObject(p, "source", m->app->cfg.node) &&
 	    cJSON_AddStringToObject(p, "host", off ? m->self_host : m->a->peer.host) &&
 	    cJSON_AddStringToObject(p, "tls_ca", m->tls.ca_cert) &&
 	    cJSON_AddStringToObject(p, "tls_cert", off ? m->tls.client_cert : m->tls.server_cert) &&
@@ -750,6 +881,8 @@ static int migrate_ram_and_disks(struct mig_run *m, char *err, size_t errlen)
 	if (r == 0)
 		r = hv_mig_source_run(&q, &o, &last, err, errlen);
 	hv_mig_tls_remove(m->tls_dir);
+	if (r < 0 && m->why[0])
+		snprintf(err, errlen, "%s", m->why);
 	if (r < 0)
 		return r;
 	task_log(m->t, "migration status: completed");
@@ -858,6 +991,59 @@ static int offline_run(struct mig_run *m, const struct vmconf *conf, char *err, 
 	return 0;
 }
 
+/* After the switch-over only the target knows whether it runs the guest:
+ * asks it (abort) until it answers.  0: it holds nothing (dropped), 1: it
+ * owns the VM, or a negative code when it did not answer in time. */
+static int target_outcome(struct mig_run *m)
+{
+	uint64_t deadline = util_now_ms() + MIG_OUTCOME_WAIT_MS;
+	cJSON *p = cJSON_CreateObject();
+	char err[512];
+	int r;
+
+	cJSON_AddStringToObject(p, "volumes", m->target_vols ? m->target_vols : "");
+	for (;;) {
+		r = target_call(m, "DELETE", "", p, NULL, err, sizeof(err));
+		if (r < 0 && m->answered && strstr(err, OWNED_BY))
+			r = 1;
+		if (r >= 0 || util_now_ms() >= deadline || task_should_stop(m->t))
+			break;
+		sleep(1);
+	}
+	cJSON_Delete(p);
+	return r;
+}
+
+/* The source is paused after a complete migration but finish failed (ERR):
+ * exactly one node must keep the VM, and the source resumes only when the
+ * target says it holds nothing.  Without an answer the VM stays paused and
+ * locked here for an operator, who finds out which node runs it. */
+static int finish_failed(struct mig_run *m, int r, char *err, size_t errlen)
+{
+	char ignored[256];
+	int o = target_outcome(m);
+
+	if (o == 1) {
+		task_warn(m->t, "finish on node '%s' failed (%s), yet the VM runs there", m->a->target,
+			  err);
+		source_drop(m);
+		return 0;
+	}
+	if (o == 0) {
+		hv_vm_resume(m->app->hv, m->a->vmid, ignored, sizeof(ignored));
+		snprintf(err + strlen(err), errlen - strlen(err),
+			 " (finishing on node '%s'); it keeps no copy, VM %d runs on here",
+			 m->a->target, m->a->vmid);
+		return r;
+	}
+	m->keep_lock = 1;
+	snprintf(err + strlen(err), errlen - strlen(err),
+		 "; node '%s' did not answer after the switch-over: VM %d stays paused and locked "
+		 "on this node until an operator checks which node runs it",
+		 m->a->target, m->a->vmid);
+	return r;
+}
+
 static int migrate_run(struct mig_run *m, char *err, size_t errlen)
 {
 	struct qvm vm;
@@ -881,11 +1067,14 @@ static int migrate_run(struct mig_run *m, char *err, size_t errlen)
 	}
 	task_log(m->t, "target QEMU waiting; %zu local disk(s) to mirror over TLS", m->md.n);
 	r = migrate_ram_and_disks(m, err, errlen);
-	p = cJSON_CreateObject();
-	cJSON_AddStringToObject(p, "conf", m->target_conf);
-	if (r == 0)
+	if (r == 0) {
+		p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "conf", m->target_conf);
 		r = target_call(m, "POST", "/finish", p, NULL, err, errlen);
-	cJSON_Delete(p);
+		cJSON_Delete(p);
+		if (r < 0)
+			return finish_failed(m, r, err, errlen);
+	}
 	if (r < 0) {
 		target_abort(m);
 		if (hv_vm_running(m->app->hv, m->a->vmid)) /* resumes a source left paused */
@@ -909,7 +1098,7 @@ static int migrate_task(struct task *t, void *opaque)
 	r = set_lock(m.app, a->vmid, "migrate");
 	if (r == 0) {
 		r = migrate_run(&m, err, sizeof(err));
-		if (r < 0)
+		if (r < 0 && !m.keep_lock)
 			set_lock(m.app, a->vmid, "");
 	}
 	hv_mig_tls_free(&m.tls);

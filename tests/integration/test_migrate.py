@@ -6,8 +6,11 @@ and writes to its data disk; after POST .../migrate (online, with local
 disks) the counter goes on on the target, the disk holds the writes, the VM
 is listed on the target in /cluster/resources and the source keeps no copy.
 Bad input as Proxmox answers it, the task stopped and the target corrald
-killed mid-mirror (source still runs, target clean), the way back with `corral vm migrate`, and an offline
-migration of the stopped VM (disks pulled over TLS NBD)."""
+killed mid-mirror and the link cut with nft mid-RAM-copy (source still runs,
+target clean), the target's API unreachable at the switch-over (one node keeps
+the VM), a live move_disk before the migration (its drive on other block
+nodes), the way back with `corral vm migrate`, and an offline migration of
+the stopped VM (disks pulled over TLS NBD)."""
 import os
 import subprocess
 import sys
@@ -197,6 +200,101 @@ def test_target_killed_mid_mirror(c):
              timeout=30)
     assert not os.path.exists(os.path.join(c.b.data_dir, "run", f"{VMID}.migtls"))
     wait_for("mg-b back online", lambda: c.a.online_count() == 2)
+
+
+def wait_log(node, upid, text, timeout=120, step=0.2):
+    """Waits until task UPID of NODE logged a line with TEXT."""
+    path = f"/nodes/{node.node}/tasks/{upid}/log"
+    wait_for(f"'{text}' in the task log", lambda: any(
+        text in line["t"] for line in node.get(path, params={"limit": 5000})),
+        timeout=timeout, step=step)
+
+
+def tasks_of(node, vmid):
+    return [t for t in node.get(f"/nodes/{node.node}/tasks", params={"limit": 500})
+            if t.get("id") == str(vmid)]
+
+
+@suite.test
+def test_link_cut_mid_ram(c):
+    """link cut with nft mid-RAM-copy: the task fails, the source runs on and keeps the
+    configuration; the target gives its incoming VM up on its own, nothing is left there"""
+    # 64 MiB of guest RAM that is not zero: at 16 MiB/s the RAM copy lasts seconds
+    s = c.serial(c.a)
+    try:
+        out = s.run("dd if=/dev/urandom of=/tmp/b bs=1M count=64 2>/dev/null; wc -c </tmp/b",
+                    timeout=120)
+        assert "67108864" in out, out  # the counter's lines may come in between
+    finally:
+        s.close()
+    upid = c.a.post(f"/nodes/mg-a/qemu/{VMID}/migrate", target="mg-b", online=1,
+                    bwlimit=16384, **{"with-local-disks": 1})
+    wait_log(c.a, upid, "migration active")
+    c.cl.cut(1, [0])
+    try:
+        status, log = c.a.task(upid, timeout=120)
+        assert "migration aborted" in status and (
+            "is offline" in log or "link lost" in log), status + "\n" + log
+        ct.check_equal(c.a.get(f"/nodes/mg-a/qemu/{VMID}/status/current")["status"], "running")
+        assert "lock" not in c.a.get(f"/nodes/mg-a/qemu/{VMID}/config")
+        c.counter_goes_on(c.a)
+        # the source could not reach mg-b: mg-b drops the incoming VM by itself
+        wait_for("mg-b clean", lambda: c.home_of(VMID) == [c.a] and c.images(c.b) == [],
+                 timeout=60)
+    finally:
+        c.cl.heal()
+    wait_for("mg-b back online", lambda: c.a.online_count() == 2, timeout=60)
+    ct.check_equal(c.b.api("GET", f"/nodes/mg-b/qemu/{VMID}/config").status_code, 500)
+    assert not os.path.exists(os.path.join(c.b.data_dir, "run", f"{VMID}.migtls"))
+    watch = [t for t in tasks_of(c.b, VMID) if "source node offline" in t.get("status", "")]
+    ct.check_equal(len(watch), 1, tasks_of(c.b, VMID))
+    c.counter_goes_on(c.a)
+
+
+@suite.test
+def test_finish_unanswered(c):
+    """mg-b's API unreachable from mg-a at the switch-over (RAM and disks still flow): the
+    source keeps asking, and once mg-b answers exactly one node keeps and runs the VM"""
+    upid = c.a.post(f"/nodes/mg-a/qemu/{VMID}/migrate", target="mg-b", online=1,
+                    bwlimit=32768, **{"with-local-disks": 1})
+    wait_log(c.a, upid, "target QEMU waiting")
+    c.cl.cut_port(1, 0, c.b.port)
+    try:
+        wait_log(c.a, upid, "migration status: completed")
+        time.sleep(8)  # finish cannot connect (5 s); the source keeps asking mg-b
+    finally:
+        c.cl.heal()
+    status, log = c.a.task(upid, timeout=150)
+    home = c.home_of(VMID)
+    ct.check_equal(len(home), 1, f"{home} {status}\n{log}")
+    owner = home[0]
+    other = c.b if owner is c.a else c.a
+    if owner is c.a:  # finish never arrived: mg-b dropped its copy, mg-a resumed
+        assert "migration aborted" in status, status + "\n" + log
+    else:  # finish arrived late: mg-b runs the VM, mg-a dropped its copy
+        assert status.startswith("WARNINGS"), status + "\n" + log
+    path = f"/nodes/{owner.node}/qemu/{VMID}"
+    ct.check_equal(owner.get(path + "/status/current")["status"], "running")
+    assert "lock" not in owner.get(path + "/config")
+    ct.check_equal(other.api("GET", f"/nodes/{other.node}/qemu/{VMID}/config").status_code, 500)
+    ct.check_equal(c.images(other), [])
+    c.counter_goes_on(owner)
+    if owner is c.b:  # the next tests start from mg-a
+        upid = c.b.post(f"/nodes/mg-b/qemu/{VMID}/migrate", target="mg-a", online=1,
+                        **{"with-local-disks": 1})
+        ct.check_equal(c.b.task(upid)[0], "OK")
+
+
+@suite.test
+def test_live_move_disk(c):
+    """a live move_disk first (the data disk to raw): its drive now sits on other block
+    nodes, which the migration below has to mirror"""
+    upid = c.a.post(f"/nodes/mg-a/qemu/{VMID}/move_disk", disk="virtio1", storage="local",
+                    format="raw", delete=1)
+    status, log = c.a.task(upid)
+    ct.check_equal(status, "OK", log)
+    assert ".raw" in c.a.get(f"/nodes/mg-a/qemu/{VMID}/config")["virtio1"]
+    c.counter_goes_on(c.a)
 
 
 @suite.test

@@ -114,6 +114,21 @@ class Cluster:
                 nft("add", "rule", "inet", self.table, "in", "ip", "saddr", src, "ip", "daddr",
                     dst, "drop")
 
+    def cut_port(self, i, peer, port):
+        """Node I drops what PEER sends to its TCP PORT; the rest still flows."""
+        src, dst = self.nodes[peer].ip, self.nodes[i].ip
+        if self.net:
+            self.net.nft(i, "add", "table", "inet", "corral_cut")
+            self.net.nft(i, "add", "chain", "inet", "corral_cut", "in",
+                         "{ type filter hook input priority -10 ; }")
+            self.net.nft(i, "add", "rule", "inet", "corral_cut", "in", "ip", "saddr", src,
+                         "tcp", "dport", str(port), "drop")
+            return
+        nft("add", "table", "inet", self.table)
+        nft("add", "chain", "inet", self.table, "in", "{ type filter hook input priority -10 ; }")
+        nft("add", "rule", "inet", self.table, "in", "ip", "saddr", src, "ip", "daddr", dst,
+            "tcp", "dport", str(port), "drop")
+
     def heal(self):
         if self.net:
             for i in range(len(self.net.ns)):
