@@ -273,6 +273,59 @@ static void test_pool_permissions(void)
 	close_node(&f);
 }
 
+/* Clone with pool=: the clone joins; a missing pool is refused first. */
+static void test_clone_into_pool(void)
+{
+	struct api_fixture f;
+
+	open_node(&f, "clone");
+	expect(&f, 200, NULL, "POST", "/pools", "poolid=dev", "admin@pve");
+	run_task(&f, "POST", NODE_QEMU, "vmid=110&memory=64", "admin@pve");
+	expect(&f, 403, "pool 'nope' does not exist", "POST", NODE_QEMU "/110/clone",
+	       "newid=111&pool=nope", "admin@pve");
+	expect(&f, 400, NULL, "POST", NODE_QEMU "/110/clone", "newid=111&pool=a%2Fb",
+	       "admin@pve");
+	run_task(&f, "POST", NODE_QEMU "/110/clone", "newid=111&pool=dev", "admin@pve");
+	CHECK_STR(stored_vms(&f, "dev"), "111");
+	close_node(&f);
+}
+
+/* A privilege-separated token gets the pool's roles through its own ACL on
+ * the pool, intersected with its owner's; NoAccess on the VM itself beats
+ * the pool. */
+static void test_token_and_noaccess(void)
+{
+	struct api_fixture f;
+	struct api_answer a;
+	char authz[256];
+
+	open_node(&f, "token");
+	expect(&f, 200, NULL, "POST", "/pools", "poolid=dev", "admin@pve");
+	run_task(&f, "POST", NODE_QEMU, "vmid=120&pool=dev", "admin@pve");
+	a = call(&f, "POST", "/access/users/bob@pve/token/ci", NULL, "bob@pve");
+	CHECK_INT(a.status, 200);
+	snprintf(authz, sizeof(authz), "PVEAPIToken=bob@pve!ci=%s",
+		 api_str(api_data(&a), "value") ? api_str(api_data(&a), "value") : "");
+	api_answer_free(&a);
+	expect(&f, 200, NULL, "PUT", "/access/acl", "path=/pool/dev&users=bob@pve&roles=PVEVMUser",
+	       "admin@pve");
+	a = api_request(&f, "GET", NODE_QEMU "/120/status/current", NULL, NULL, NULL, authz);
+	CHECK_INT(a.status, 403);
+	api_answer_free(&a);
+	expect(&f, 200, NULL, "PUT", "/access/acl",
+	       "path=/pool/dev&tokens=bob@pve!ci&roles=PVEVMUser", "admin@pve");
+	a = api_request(&f, "GET", NODE_QEMU "/120/status/current", NULL, NULL, NULL, authz);
+	CHECK_INT(a.status, 200);
+	api_answer_free(&a);
+	expect(&f, 200, NULL, "PUT", "/access/acl", "path=/vms/120&users=bob@pve&roles=NoAccess",
+	       "admin@pve");
+	expect(&f, 403, NULL, "GET", NODE_QEMU "/120/status/current", NULL, "bob@pve");
+	a = api_request(&f, "GET", NODE_QEMU "/120/status/current", NULL, NULL, NULL, authz);
+	CHECK_INT(a.status, 403);
+	api_answer_free(&a);
+	close_node(&f);
+}
+
 /* Storage members take the pool's roles on /storage/<id>. */
 static void test_storage_member(void)
 {
@@ -382,6 +435,8 @@ static const struct test_case tests[] = {
 	{ "update and delete", test_update_delete },
 	{ "pool permissions", test_pool_permissions },
 	{ "storage member", test_storage_member },
+	{ "clone into a pool", test_clone_into_pool },
+	{ "token and NoAccess", test_token_and_noaccess },
 	{ "destroy and members", test_destroy_and_members },
 	{ "store upgrade", test_store_upgrade },
 };
