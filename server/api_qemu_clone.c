@@ -383,6 +383,13 @@ static int clone_task(struct task *t, void *opaque)
 		if (r == 0 && (r = set_volume(a->conf, src->key[i], made->volid[made->n++])) < 0)
 			snprintf(err, sizeof(err), "%s: %s", src->key[i], err_str(r));
 	}
+	if (r == 0 && made->n < MAX_DRIVES &&
+	    (r = qemu_cloudinit_clone(task_app(t), a->vmid, a->newid, a->conf,
+				      made->volid[made->n], sizeof(made->volid[0]), err,
+				      sizeof(err))) > 0) {
+		task_log(t, "cloud-init drive: %s", made->volid[made->n++]);
+		r = 0;
+	}
 	if (r == 0 && (r = qvm_finish_new(task_app(t), a->newid, a->conf)) < 0)
 		snprintf(err, sizeof(err), "cannot store the configuration: %s", err_str(r));
 	if (r == 0 && a->pool[0] && api_pools_add_vm(task_app(t), a->pool, a->newid) < 0)

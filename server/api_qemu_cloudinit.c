@@ -72,6 +72,28 @@ int qemu_cloudinit_alloc(struct app *app, int vmid, struct vmconf_drive *d, char
 	return 0;
 }
 
+int qemu_cloudinit_clone(struct app *app, int vmid, int newid, struct vmconf *conf, char *volid,
+			 size_t n, char *err, size_t errlen)
+{
+	struct vmconf_drive d;
+	char key[16], *text;
+	int r;
+
+	if (cloudinit_drive(conf, vmid, key, sizeof(key)) < 0)
+		return 0;
+	if ((r = vmconf_drive_parse(key, vmconf_get(conf, key), &d, err, errlen)) < 0)
+		return r;
+	/* the new drive takes the old one's format (from its extension) */
+	snprintf(d.format, sizeof(d.format), "%s", strrchr(d.volname, '.') + 1);
+	if ((r = qemu_cloudinit_alloc(app, newid, &d, err, errlen)) < 0)
+		return r;
+	if ((r = vmconf_drive_volid(&d, volid, n)) < 0 || !(text = vmconf_drive_format(&d)))
+		return r < 0 ? r : -ENOMEM;
+	r = vmconf_set(conf, key, text);
+	free(text);
+	return r < 0 ? r : 1;
+}
+
 /* ---- the files ------------------------------------------------------------------- */
 
 static int read_snippet(struct app *app, const char *volid, char **out, char *err, size_t errlen)

@@ -215,6 +215,12 @@ int qemu_cloudinit_volume(int vmid, const char *volname);
  * 4 MiB in D's format (qcow2 by default), and makes D that CD-ROM. */
 int qemu_cloudinit_alloc(struct app *app, int vmid, struct vmconf_drive *d, char *err,
 			 size_t errlen);
+/* Clone: CONF (VMID's configuration, being made NEWID's) gets a cloud-init
+ * drive of its own, as Proxmox allocates one for the clone (its image is
+ * written at the clone's start).  1 with the new volume id in VOLID, 0
+ * when CONF has no such drive, or a negative code with ERR. */
+int qemu_cloudinit_clone(struct app *app, int vmid, int newid, struct vmconf *conf, char *volid,
+			 size_t n, char *err, size_t errlen);
 /* At start: writes the image of CONF's cloud-init drive (if any) and
  * records the values it was made from.  0, or the task's failure. */
 int qemu_cloudinit_start(struct task *t, int vmid, const struct vmconf *conf);

@@ -19,6 +19,7 @@ from corral_guest import VmCtx, run_suite
 from corral_test import Suite, check_equal, expect_error
 
 VMID = 100
+CLONE = 101
 PASSWORD = "s3cret: # 'pw'"
 MAC = "BC:24:11:0A:0B:0C"
 
@@ -38,10 +39,11 @@ class Ctx(VmCtx):
         return os.path.join(self.d.data_dir, "images", "images", str(VMID),
                             f"vm-{VMID}-cloudinit.qcow2")
 
-    def iso_file(self, name):
-        """NAME from the ISO in the drive (qcow2 read with qemu-img -U)."""
+    def iso_file(self, name, path=None):
+        """NAME from the ISO in the drive PATH (this VM's by default; qcow2 read
+        with qemu-img -U)."""
         raw = os.path.join(self.tmp, "ci.raw")
-        subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", self.ci_path(), raw],
+        subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", path or self.ci_path(), raw],
                        check=True, timeout=60)
         out = subprocess.run(["isoinfo", "-R", "-i", raw, "-x", "/" + name],
                              check=True, timeout=60, capture_output=True)
@@ -229,6 +231,24 @@ def test_cicustom_snippet(ctx):
     ctx.vm.config.put(delete="cicustom")
 
 
+@suite.test
+def test_clone_gets_own_drive(ctx):
+    """a clone gets a cloud-init drive of its own, written at its start with its own name"""
+    source = ctx.iso_file("user-data")
+    ctx.ok(ctx.vm.clone.post(newid=CLONE, name="ci-clone", full=1))
+    clone = ctx.node.qemu(CLONE)
+    check_equal(clone.config.get()["ide2"],
+                f"local:{CLONE}/vm-{CLONE}-cloudinit.qcow2,media=cdrom", "clone ide2")
+    ctx.ok(clone.status.start.post())
+    path = ctx.ci_path().replace(f"/{VMID}/vm-{VMID}-", f"/{CLONE}/vm-{CLONE}-")
+    user = ctx.iso_file("user-data", path)
+    assert "hostname: ci-clone\n" in user and 'user: "ci-user"' in user, user
+    check_equal(ctx.iso_file("user-data"), source, "the source's image")
+    ctx.ok(clone.status.stop.post())
+    ctx.ok(clone.delete(purge=1))
+    assert not os.path.exists(path)
+
+
 def bad(ctx, param, text, **kw):
     r = ctx.raw("POST", f"/nodes/{ctx.d.node}/qemu/{VMID}/config", data=kw)
     expect_error(r, 400, "Parameter verification failed.", param)
@@ -263,4 +283,4 @@ def test_destroy_frees_volume(ctx):
 
 
 if __name__ == "__main__":
-    run_suite(suite, Ctx, [VMID], guest=False)
+    run_suite(suite, Ctx, [VMID, CLONE], guest=False)
