@@ -117,6 +117,10 @@ const char *acl_path_at(const struct acl_snap *s, size_t i);
 const char *acl_vm_pool(const struct acl_snap *s, int vmid);
 size_t acl_pool_count(const struct acl_snap *s);
 const char *acl_pool_name(const struct acl_snap *s, size_t i);
+/* Calls FN with "/pool/<id>" of every pool, then "/vms/<vmid>" and
+ * "/storage/<id>" of every member (the paths pool roles reach); a non-zero
+ * return stops the walk and is returned. */
+int acl_pool_paths(const struct acl_snap *s, acl_item_fn fn, void *ctx);
 /* Privileges of role ID (built-in or custom); CR_ENOTFOUND when unknown. */
 int acl_role_privs(const struct acl_snap *s, const char *id, acl_privs *out);
 

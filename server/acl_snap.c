@@ -484,6 +484,34 @@ const char *acl_pool_name(const struct acl_snap *s, size_t i)
 	return i < s->pools.n ? AT(s->pools, struct snap_pool)[i].id : NULL;
 }
 
+static int pool_member_paths(const struct snap_pool *p, acl_item_fn fn, void *ctx)
+{
+	char path[ACL_PATH_MAX];
+	int r = 0;
+
+	snprintf(path, sizeof(path), "/pool/%s", p->id);
+	r = fn(path, ctx);
+	for (size_t j = 0; r == 0 && j < p->nstorage; j++) {
+		snprintf(path, sizeof(path), "/storage/%s", p->storage[j]);
+		r = fn(path, ctx);
+	}
+	return r;
+}
+
+int acl_pool_paths(const struct acl_snap *s, acl_item_fn fn, void *ctx)
+{
+	char path[32];
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < s->pools.n; i++)
+		r = pool_member_paths(&AT(s->pools, struct snap_pool)[i], fn, ctx);
+	for (size_t i = 0; r == 0 && i < s->pool_vms.n; i++) {
+		snprintf(path, sizeof(path), "/vms/%d", AT(s->pool_vms, struct snap_pool_vm)[i].vmid);
+		r = fn(path, ctx);
+	}
+	return r;
+}
+
 int acl_role_privs(const struct acl_snap *s, const char *id, acl_privs *out)
 {
 	const struct snap_role *r;

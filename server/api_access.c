@@ -622,18 +622,33 @@ static int add_path_perms(cJSON *res, struct acl_snap *s, const char *authid, co
 	return 0;
 }
 
-/* get_effective_permissions: the top-level paths and every ACL path. */
+struct perms_walk {
+	cJSON *res;
+	struct acl_snap *s;
+	const char *authid;
+};
+
+static int add_walked_path(const char *path, void *ctx)
+{
+	struct perms_walk *w = ctx;
+
+	return add_path_perms(w->res, w->s, w->authid, path, 0);
+}
+
+/* get_effective_permissions: the top-level paths, every ACL path and the
+ * pools with their members. */
 static int effective_perms(cJSON *res, struct acl_snap *s, const char *authid)
 {
 	static const char *const top[] = { "/",	"/access", "/access/groups", "/nodes",
 					   "/pool", "/sdn",    "/storage",	     "/vms" };
+	struct perms_walk w = { res, s, authid };
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(top); i++)
 		r = add_path_perms(res, s, authid, top[i], 0);
 	for (size_t i = 0; r == 0 && i < acl_path_count(s); i++)
 		r = add_path_perms(res, s, authid, acl_path_at(s, i), 0);
-	return r;
+	return r == 0 ? acl_pool_paths(s, add_walked_path, &w) : r;
 }
 
 /* Anyone may read their own permissions and their tokens'; others' need

@@ -236,6 +236,16 @@ static void test_pool_permissions(void)
 	       "admin@pve");
 	expect(&f, 200, NULL, "GET", NODE_QEMU "/100/status/current", NULL, "bob@pve");
 	expect(&f, 403, NULL, "GET", NODE_QEMU "/101/status/current", NULL, "bob@pve");
+	/* the effective permissions list the member VM, the roles not propagated */
+	a = call(&f, "GET", "/access/permissions", NULL, "bob@pve");
+	CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(api_data(&a), "/vms/100"), "VM.Audit")));
+	CHECK_INT(cJSON_GetObjectItemCaseSensitive(
+		      cJSON_GetObjectItemCaseSensitive(api_data(&a), "/vms/100"), "VM.Audit")
+		      ->valueint,
+		  0);
+	CHECK(!api_has(api_data(&a), "/vms/101"));
+	api_answer_free(&a);
 	/* PVEVMUser has no Pool.Audit: the pool itself stays hidden */
 	a = call(&f, "GET", "/pools", NULL, "bob@pve");
 	CHECK_INT(count_rows(api_data(&a)), 0);
