@@ -94,6 +94,26 @@ int qemu_cloudinit_clone(struct app *app, int vmid, int newid, struct vmconf *co
 	return r < 0 ? r : 1;
 }
 
+int qemu_cloudinit_retire(struct app *app, int vmid, const char *key, const char *old,
+			  const char *now)
+{
+	struct vmconf_drive d;
+	char volid[POOL_VOLID_MAX], err[256];
+	const char *colon = now ? strchr(now, ':') : NULL;
+
+	if (!old || !strchr(old, ':') ||
+	    vmconf_drive_parse(key, old, &d, err, sizeof(err)) < 0 || !d.cdrom ||
+	    !qemu_cloudinit_volume(vmid, d.volname))
+		return 0;
+	if (colon && strncmp(colon + 1, d.volname, strlen(d.volname)) == 0 &&
+	    strcspn(colon + 1, ",") == strlen(d.volname))
+		return 0; /* the same drive, other options */
+	if (vmconf_drive_volid(&d, volid, sizeof(volid)) < 0)
+		return 0;
+	pool_set_vol_free(app->pools, volid, err, sizeof(err));
+	return 1;
+}
+
 /* ---- the files ------------------------------------------------------------------- */
 
 static int read_snippet(struct app *app, const char *volid, char **out, char *err, size_t errlen)

@@ -235,11 +235,28 @@ static int revert_key(const char *key, void *ctx)
 	return 0;
 }
 
-/* A removed disk becomes unusedN; a removed unusedN is freed. */
+/* The update asks for a cloud-init drive ("STORAGE:cloudinit"), which takes
+ * over the VM's existing cloud-init volume: that one must not be freed. */
+static int adds_cloudinit(const struct config_update *u)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		const char *v = u->values[i], *c = strstr(v, ":cloudinit");
+
+		if (qemu_is_drive_key(u->keys[i]) && c && (c[10] == '\0' || c[10] == ','))
+			return 1;
+	}
+	return 0;
+}
+
+/* A removed disk becomes unusedN; a removed unusedN is freed; a removed
+ * cloud-init drive is freed (as Proxmox). */
 static int retire_volume(struct apply *a, const char *key)
 {
 	char volid[POOL_VOLID_MAX], err[256];
 
+	if (!adds_cloudinit(a->u) &&
+	    qemu_cloudinit_retire(a->app, a->u->vmid, key, vmconf_get(a->vm.conf, key), NULL))
+		return 0;
 	if (strncmp(key, "unused", 6) != 0)
 		return qemu_keep_unused(a->vm.conf, key, NULL);
 	if (!a->app->pool ||
@@ -270,7 +287,9 @@ static int set_key(struct apply *a, const char *key, const char *value)
 	if (a->running && !is_hot(key))
 		return vmconf_set(a->vm.pending, key, value);
 	vmconf_delete(a->vm.pending, key);
-	if (qemu_is_drive_key(key))
+	if (qemu_is_drive_key(key) &&
+	    (adds_cloudinit(a->u) ||
+	     !qemu_cloudinit_retire(a->app, a->u->vmid, key, vmconf_get(a->vm.conf, key), value)))
 		qemu_keep_unused(a->vm.conf, key, value);
 	return vmconf_set(a->vm.conf, key, value);
 }

@@ -215,6 +215,11 @@ int qemu_cloudinit_volume(int vmid, const char *volname);
  * 4 MiB in D's format (qcow2 by default), and makes D that CD-ROM. */
 int qemu_cloudinit_alloc(struct app *app, int vmid, struct vmconf_drive *d, char *err,
 			 size_t errlen);
+/* OLD, the value of drive KEY being replaced by NOW (NULL: deleted):
+ * when it is VMID's cloud-init drive and NOW does not keep that volume,
+ * the volume is freed (Proxmox does not keep it as unusedN).  1 then, else 0. */
+int qemu_cloudinit_retire(struct app *app, int vmid, const char *key, const char *old,
+			  const char *now);
 /* Clone: CONF (VMID's configuration, being made NEWID's) gets a cloud-init
  * drive of its own, as Proxmox allocates one for the clone (its image is
  * written at the clone's start).  1 with the new volume id in VOLID, 0

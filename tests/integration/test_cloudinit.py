@@ -249,6 +249,20 @@ def test_clone_gets_own_drive(ctx):
     assert not os.path.exists(path)
 
 
+@suite.test
+def test_drive_replaced_and_moved(ctx):
+    """replacing the cloud-init drive frees its volume; adding it again or moving it keeps one"""
+    ctx.vm.config.put(ide2="none,media=cdrom")
+    assert not os.path.exists(ctx.ci_path())
+    assert not any(k.startswith("unused") for k in ctx.vm.config.get()), "kept as unused"
+    ctx.vm.config.put(ide2="local:cloudinit")
+    assert os.path.exists(ctx.ci_path())
+    ctx.vm.config.put(sata1="local:cloudinit", delete="ide2")
+    conf = ctx.vm.config.get()
+    check_equal(conf["sata1"], f"local:{VMID}/vm-{VMID}-cloudinit.qcow2,media=cdrom", "sata1")
+    assert "ide2" not in conf and os.path.exists(ctx.ci_path()), conf
+
+
 def bad(ctx, param, text, **kw):
     r = ctx.raw("POST", f"/nodes/{ctx.d.node}/qemu/{VMID}/config", data=kw)
     expect_error(r, 400, "Parameter verification failed.", param)
