@@ -26,6 +26,9 @@
 /* Proxmox's proxy gives a member this long to answer. */
 #define PEER_TIMEOUT_S 60
 #define PEER_CONNECT_TIMEOUT_S 5
+/* A streamed body has no overall deadline; idle this long, it fails (as
+ * corrald's own HTTP idle timeout). */
+#define PEER_IDLE_S 30
 
 /* --- lookup --- */
 
@@ -156,9 +159,24 @@ static void finish_reply(CURL *k, struct buf *body, struct peer_reply *out)
 	out->data = cJSON_GetObjectItemCaseSensitive(out->json, "data");
 }
 
-int peer_https(const struct peer_target *t, const char *method, const char *url_path,
-	       const char *const *headers, const char *content_type, const char *body,
-	       size_t body_len, struct peer_reply *out, char *err, size_t errlen)
+/* The body pulled from SRC instead of a buffer. */
+static void stream_options(CURL *k, const struct peer_body_src *src)
+{
+	curl_easy_setopt(k, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(k, CURLOPT_POST, 1L);
+	curl_easy_setopt(k, CURLOPT_READFUNCTION, src->read);
+	curl_easy_setopt(k, CURLOPT_READDATA, src->arg);
+	curl_easy_setopt(k, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)src->len);
+	curl_easy_setopt(k, CURLOPT_TIMEOUT, 0L);
+	curl_easy_setopt(k, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(k, CURLOPT_LOW_SPEED_TIME, (long)PEER_IDLE_S);
+}
+
+/* peer_https, with the body from SRC when it is not NULL. */
+static int https_request(const struct peer_target *t, const char *method, const char *url_path,
+			 const char *const *headers, const char *content_type, const char *body,
+			 size_t body_len, const struct peer_body_src *src,
+			 struct peer_reply *out, char *err, size_t errlen)
 {
 	struct pin pin = { .want = t->fp };
 	struct buf url = BUF_INIT, resp = BUF_INIT;
@@ -172,6 +190,8 @@ int peer_https(const struct peer_target *t, const char *method, const char *url_
 				   t->host, t->port, url_path) < 0)
 		goto out;
 	set_options(k, method, url.data, &pin, body, body_len);
+	if (src)
+		stream_options(k, src);
 	curl_easy_setopt(k, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(k, CURLOPT_WRITEDATA, &resp);
@@ -190,6 +210,14 @@ out:
 	curl_slist_free_all(h);
 	curl_easy_cleanup(k);
 	return r;
+}
+
+int peer_https(const struct peer_target *t, const char *method, const char *url_path,
+	       const char *const *headers, const char *content_type, const char *body,
+	       size_t body_len, struct peer_reply *out, char *err, size_t errlen)
+{
+	return https_request(t, method, url_path, headers, content_type, body, body_len, NULL, out,
+			     err, errlen);
 }
 
 void *peer_tls_connect(const struct peer_target *t, char *err, size_t errlen)
@@ -394,8 +422,8 @@ static void copy_reply(struct peer_reply *rp, struct router_reply *out)
 }
 
 static int do_forward(struct app *app, const struct peer_target *t,
-		      const struct router_request *rq, struct router_reply *out, char *err,
-		      size_t errlen)
+		      const struct router_request *rq, const struct peer_body_src *src,
+		      struct router_reply *out, char *err, size_t errlen)
 {
 	struct buf url = BUF_INIT, hb = BUF_INIT;
 	const char *headers[4];
@@ -423,8 +451,8 @@ static int do_forward(struct app *app, const struct peer_target *t,
 		if (ws)
 			r = peer_ws_forward(app, t, full, rq, out, err, errlen);
 		else
-			r = peer_https(t, rq->method, full, headers, rq->content_type, rq->body,
-				       rq->body_len, &rp, err, errlen);
+			r = https_request(t, rq->method, full, headers, rq->content_type, rq->body,
+					  rq->body_len, src, &rp, err, errlen);
 	}
 	if (r == 0 && !ws) {
 		copy_reply(&rp, out);
@@ -436,22 +464,30 @@ static int do_forward(struct app *app, const struct peer_target *t,
 	return r;
 }
 
-int peer_forward(struct app *app, const struct router_request *rq, struct router_reply *out)
+void peer_forward_stream(struct app *app, const char *node, const struct router_request *rq,
+			 const struct peer_body_src *src, struct router_reply *out)
 {
-	char node[CLUSTER_NODE_MAX], err[512] = "";
+	char err[512] = "";
 	struct peer_info pi;
 	struct peer_target t;
-	int r;
+	int r = target_of(app, node, &pi, &t, err, sizeof(err));
 
-	if (!app->cluster || peer_path_node(rq->path, node, sizeof(node)) < 0 ||
-	    strcmp(node, app->cfg.node) == 0 || !cluster_is_member(app->cluster, NULL, 0))
-		return 0;
-	r = target_of(app, node, &pi, &t, err, sizeof(err));
 	if (r == 0)
-		r = do_forward(app, &t, rq, out, err, sizeof(err));
+		r = do_forward(app, &t, rq, src, out, err, sizeof(err));
 	if (r == CR_ENOTFOUND)
 		reply_text(out, 500, err);
 	else if (r < 0)
 		reply_text(out, 595, err);
+}
+
+int peer_forward(struct app *app, const struct router_request *rq, struct router_reply *out)
+{
+	char node[CLUSTER_NODE_MAX];
+
+	if (!app->cluster || peer_path_node(rq->path, node, sizeof(node)) < 0 ||
+	    strcmp(node, app->cfg.node) == 0 || !cluster_is_member(app->cluster, NULL, 0))
+		return 0;
+	peer_forward_stream(app, node, rq, NULL, out);
 	return 1;
 }
+

@@ -126,6 +126,22 @@ int peer_ws_forward(struct app *app, const struct peer_target *t, const char *ur
  * should go on. */
 int peer_forward(struct app *app, const struct router_request *rq, struct router_reply *out);
 
+/* A request body pulled as it arrives (libcurl's read-callback contract:
+ * up to SIZE * N bytes copied into BUF, 0 at the end, CURL_READFUNC_ABORT
+ * to give up). */
+struct peer_body_src {
+	size_t (*read)(char *buf, size_t size, size_t n, void *arg);
+	void *arg;
+	long long len; /* bytes to come, or -1 when unknown (sent chunked) */
+};
+/* peer_forward to member NODE, with the body from SRC when it is not NULL
+ * (a streamed upload: RQ's body fields are then ignored).  With SRC the
+ * transfer has no overall deadline but fails when idle for 30 s.  OUT is
+ * answered as by peer_forward.  Blocking: with SRC, run it in a thread of
+ * its own. */
+void peer_forward_stream(struct app *app, const char *node, const struct router_request *rq,
+			 const struct peer_body_src *src, struct router_reply *out);
+
 /* The node name in "/nodes/NAME/..." (or "/nodes/NAME"), copied to OUT;
  * 0, or -ENOENT when PATH is not under /nodes/.  Pure. */
 int peer_path_node(const char *path, char *out, size_t n);

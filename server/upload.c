@@ -20,8 +20,10 @@
 #include "server/app.h"
 #include "server/multipart.h"
 #include "server/params.h"
+#include "server/peer.h"
 #include "server/resp.h"
 #include "server/tasks.h"
+#include "server/upload_fwd.h"
 #include "server/upload_writer.h"
 #include "storage/pool.h"
 
@@ -46,6 +48,7 @@ struct upload {
 	struct identity who;
 	cJSON *params; /* path variables, then the form fields */
 	struct pool *pool;
+	struct upload_fwd *fwd; /* the upload is for another member: relayed */
 	struct mp *mp;
 	int in_file, file_seen, handed_over, fd;
 	char field_name[128], field[UPLOAD_FIELD_MAX + 1];
@@ -261,6 +264,35 @@ static int on_part_end(void *ctx)
 
 static const struct mp_callbacks upload_cbs = {on_part_begin, on_part_data, on_part_end};
 
+/* 0 when the node is this one, 1 when it is another cluster member (the
+ * upload is relayed to it, which checks it again), or the error in RESP. */
+static int node_kind(struct req *req, struct resp *resp)
+{
+	const char *node = req_str(req, "node");
+	struct peer_info pi;
+
+	if (node && !api_node_is_local(req->app, node) && req->app->cluster &&
+	    peer_lookup(req->app, node, &pi) == 0 && !pi.local)
+		return 1;
+	return api_node_check(req, resp);
+}
+
+static int start_relay(struct upload *u, const struct router_request *rq, struct upload **out,
+		       struct router_reply *reply)
+{
+	struct resp resp = {.total = -1};
+	int r = upload_fwd_new(u->app, param(u, "node"), rq, &u->fwd);
+
+	if (r == 0) {
+		*out = u;
+		return 0;
+	}
+	r = resp_error(&resp, CR_EINTERNAL, "cannot relay the upload: %s", strerror(-r));
+	resp_render(&resp, r, reply);
+	upload_free(u);
+	return r;
+}
+
 int upload_begin(struct app *app, const struct router_request *rq, struct upload **out,
 		 struct router_reply *reply)
 {
@@ -280,8 +312,9 @@ int upload_begin(struct app *app, const struct router_request *rq, struct upload
 	}
 	req.params = u->params;
 	req.who = &u->who;
-	if ((r = api_node_check(&req, &resp)) < 0 ||
-	    (r = api_storage_pool_for(&req, &resp, param(u, "storage"), &u->pool)) < 0)
+	if ((r = node_kind(&req, &resp)) == 1)
+		return start_relay(u, rq, out, reply);
+	if (r < 0 || (r = api_storage_pool_for(&req, &resp, param(u, "storage"), &u->pool)) < 0)
 		goto fail;
 	if ((r = mp_new(rq->content_type, &upload_cbs, u, &u->mp, err, sizeof(err))) < 0) {
 		r = resp_error(&resp, CR_EBADREQ, "%s", err);
@@ -300,6 +333,10 @@ void upload_feed(struct upload *u, const char *data, size_t len)
 	char err[256];
 	int r;
 
+	if (u->fwd) {
+		upload_fwd_feed(u->fwd, data, len);
+		return;
+	}
 	if (u->rc < 0)
 		return;
 	if ((r = mp_feed(u->mp, data, len, err, sizeof(err))) < 0)
@@ -310,6 +347,7 @@ void upload_free(struct upload *u)
 {
 	if (!u)
 		return;
+	upload_fwd_free(u->fwd);
 	drop_file(u);
 	mp_free(u->mp);
 	cJSON_Delete(u->params);
@@ -455,6 +493,10 @@ void upload_finish(struct upload *u, struct router_reply *reply)
 	char err[256];
 	int r = 0;
 
+	if (u->fwd) {
+		upload_fwd_finish(u->fwd, reply);
+		return;
+	}
 	if (u->rc == 0 && mp_finish(u->mp, err, sizeof(err)) < 0)
 		fail(u, CR_EBADREQ, NULL, "%s", err);
 	if (u->rc == 0 && !u->file_seen)

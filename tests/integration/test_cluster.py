@@ -6,6 +6,7 @@ node, a VM created and started on node C through node A's API with
 proxmoxer, forwarding, cluster-wide tickets and users, kill -9 and restart,
 an nft partition that heals without help, VMID conflicts reported after the
 merge, and packets sealed with a foreign key dropped and counted."""
+import hashlib
 import json
 import os
 import shutil
@@ -135,6 +136,39 @@ def test_forwarding(c):
     r = a.api("GET", "/nodes/cl-zz/status")
     ct.check_equal(r.status_code, 500)
     assert "hostname lookup 'cl-zz' failed" in r.reason, r.reason
+
+
+@suite.test
+def test_upload_relayed_to_c(c):
+    """an ISO uploaded to C's storage through A is streamed on to C; C's refusal comes back"""
+    a, cc = c.nodes[0], c.nodes[2]
+    src = os.path.join(os.path.dirname(a.data_dir), "relayed.iso")
+    with open(src, "wb") as f:
+        f.write(hashlib.sha512(b"relayed").digest() * (12 << 14))  # 12 MiB
+    digest = ct.file_sha256(src)
+    s = a.session()
+    url = f"{a.url}/nodes/cl-c/storage/local/upload"
+    with open(src, "rb") as f:
+        r = s.post(url, files={"filename": ("relayed.iso", f)}, timeout=120,
+                   data={"content": "iso", "checksum": digest, "checksum-algorithm": "sha256"})
+    ct.check_equal(r.status_code, 200, f"{r.reason} {r.text}")
+    upid = r.json()["data"]
+    assert upid.startswith("UPID:cl-c:"), upid
+    status, log = cc.task(upid)
+    ct.check_equal(status, "OK", log)
+    ct.check_equal(ct.file_sha256(os.path.join(cc.data_dir, "images", "iso", "relayed.iso")),
+                   digest)
+    assert not os.path.exists(os.path.join(a.data_dir, "images", "iso", "relayed.iso"))
+    with open(src, "rb") as f:  # C answers: the volume exists now
+        r = s.post(url, files={"filename": ("relayed.iso", f)}, data={"content": "iso"},
+                   timeout=120)
+    ct.check_equal(r.status_code, 500, r.text)
+    assert "already exists" in r.reason, r.reason
+    with open(src, "rb") as f:
+        r = s.post(url, files={"filename": ("x.txt", f)}, data={"content": "iso"}, timeout=120)
+    ct.check_equal(r.status_code, 400, r.text)
+    assert "filename" in r.json()["errors"], r.text
+    os.unlink(src)
 
 
 @suite.test
