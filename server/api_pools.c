@@ -179,24 +179,44 @@ static int row_vmid(const cJSON *row)
 	return cJSON_IsNumber(v) ? v->valueint : 0;
 }
 
-/* Keeps ROW (owned) in MEMBERS when it is one of the pool's objects. */
+static const char *row_str(const cJSON *row, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, key));
+}
+
+/* The member row of STORAGE already kept, or NULL. */
+static cJSON *storage_member(const cJSON *members, const char *storage)
+{
+	cJSON *it;
+
+	cJSON_ArrayForEach(it, members) {
+		if (row_str(it, "storage") && strcmp(row_str(it, "storage"), storage) == 0)
+			return it;
+	}
+	return NULL;
+}
+
+/* Keeps ROW (owned) in MEMBERS when it is one of the pool's objects; one
+ * row per storage, this node's when it has one, else the first met. */
 static void keep_member(cJSON *members, cJSON *row, const cJSON *doc, const char *node)
 {
-	const char *storage = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "storage"));
-	const char *rnode = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "node"));
-	const cJSON *sl = cJSON_GetObjectItemCaseSensitive(doc, "storage");
-	int keep;
+	const char *storage = row_str(row, "storage"), *rnode = row_str(row, "node");
+	cJSON *had = storage ? storage_member(members, storage) : NULL;
+	int local = rnode && strcmp(rnode, node) == 0;
 
-	if (storage) /* one row per storage: this node's, else the first */
-		keep = find_storage(sl, storage) >= 0 && find_storage(members, storage) < 0 &&
-		       (!rnode || strcmp(rnode, node) == 0);
-	else
-		keep = row_vmid(row) && find_vm(cJSON_GetObjectItemCaseSensitive(doc, "vms"),
-						row_vmid(row)) >= 0;
-	if (keep)
+	int member = storage ? find_storage(cJSON_GetObjectItemCaseSensitive(doc, "storage"),
+					    storage) >= 0
+			     : row_vmid(row) && find_vm(cJSON_GetObjectItemCaseSensitive(doc, "vms"),
+							row_vmid(row)) >= 0;
+
+	if (member && had) {
+		if (!local || !cJSON_ReplaceItemViaPointer(members, had, row))
+			cJSON_Delete(row);
+	} else if (member) {
 		cJSON_AddItemToArray(members, row);
-	else
+	} else {
 		cJSON_Delete(row);
+	}
 }
 
 static int add_members(const struct req *req, cJSON *members, const cJSON *doc,

@@ -54,6 +54,19 @@ def test_pool_on_both(c):
                 timeout=60, step=0.5)
     res = [r for r in a.get("/cluster/resources") if r.get("vmid") == 700]
     ct.check_equal([(r["node"], r.get("pool")) for r in res], [(b.node, "shared")])
+    # one member row per storage, the asking node's own
+    r = a.api("PUT", "/pools", data={"poolid": "shared", "storage": "local"})
+    ct.check_equal(r.status_code, 200, r.text)
+    for n in c.nodes:
+        ct.wait_for(f"{n.node} lists both nodes' local", lambda n=n: len(
+            [r for r in n.get("/cluster/resources", params={"type": "storage"})
+             if r["storage"] == "local"]) == 2, timeout=60, step=0.5)
+        ct.wait_for(f"the storage member on {n.node}", lambda n=n: [
+            (m["id"], m["node"]) for m in n.get("/pools", params={"poolid": "shared"})[0]["members"]
+            if m["type"] == "storage"] == [(f"storage/{n.node}/local", n.node)],
+            timeout=60, step=0.5)
+    r = a.api("PUT", "/pools", data={"poolid": "shared", "storage": "local", "delete": 1})
+    ct.check_equal(r.status_code, 200, r.text)
 
 
 @suite.test
