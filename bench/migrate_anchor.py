@@ -345,6 +345,8 @@ def anchor_line(kind, m):
               f"total={m['total']}", f"wall={span(m, 't0', 'end')}"]
     fields += [f"{name}={span(m, a, b)}" for name, a, b in steps]
     fields.append(f"tls_object={round(m.get('tls_object', 0))}")
+    fields.append(f"paused_detect={span(m, 'stop_ev', 'preswitch')}")
+    fields.append(f"resume={span(m, 'completed', 'resumed')}")
     return f"{kind} " + " ".join(fields)
 
 

@@ -276,7 +276,7 @@ static void print_run(const char *kind, const uint64_t *m, const struct hv_mig_p
 	printf("%s pause=%ld downtime=%lld total=%lld wall=%ld tls=%ld spawn=%ld prepare=%ld "
 	       "mirror_setup=%ld mirror_sync=%ld ready_lag=%ld ram=%ld switch=%ld complete=%ld "
 	       "source_end=%ld finish=%ld stop=%ld tls_object=%llu job_polls=%d mig_polls=%d in_polls=%d "
-	       "switch_cmds=%d\n", kind,
+	       "switch_cmds=%d paused_detect=%ld resume=%ld\n", kind,
 	       d(T.stop_ev, T.resume_ev), (long long)p->downtime_ms, (long long)p->total_ms,
 	       d(m[M_T0], m[M_END]), d(m[M_T0], m[M_TLS]), d(m[M_TLS], m[M_SPAWN]),
 	       d(m[M_SPAWN], m[M_PREPARE]), d(m[M_PREPARE], T.mirror_started),
@@ -285,7 +285,8 @@ static void print_run(const char *kind, const uint64_t *m, const struct hv_mig_p
 	       d(T.ready_seen, T.preswitch_seen), d(T.preswitch_seen, T.continue_done),
 	       d(T.continue_done, T.completed_seen), d(T.completed_seen, m[M_SOURCE]),
 	       d(m[M_SOURCE], m[M_FINISH]), d(m[M_FINISH], m[M_END]),
-	       (unsigned long long)T.tls_object, T.job_polls, T.mig_polls, T.in_polls, T.switch_cmds);
+	       (unsigned long long)T.tls_object, T.job_polls, T.mig_polls, T.in_polls, T.switch_cmds,
+	       d(T.stop_ev, T.preswitch_seen), d(T.completed_seen, T.resume_ev));
 	pthread_mutex_unlock(&T.lock);
 	fflush(stdout);
 }

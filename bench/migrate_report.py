@@ -57,8 +57,9 @@ def summary(runs):
     print("|---|---|---|---|---|---|---|")
     for kind, label in PATHS:
         p, w = col(runs, kind, "pause"), col(runs, kind, "wall")
-        print(f"| {label} | {ms(pct(p, 50))} | {ms(pct(p, 99))} | {ms(med(runs, kind, 'downtime'))} "
-              f"| {ms(med(runs, kind, 'total'))} | {ms(pct(w, 50))} | {ms(pct(w, 99))} |")
+        print(f"| {label} | {ms(pct(p, 50))} | {ms(pct(p, 99))} "
+              f"| {ms(med(runs, kind, 'downtime'))} | {ms(med(runs, kind, 'total'))} "
+              f"| {ms(pct(w, 50))} | {ms(pct(w, 99))} |")
 
 
 def ratio(runs, key, a, b):
@@ -101,6 +102,14 @@ def findings(runs):
           f"`migrate-continue`: {ms(med(runs, 'corral', 'switch'))} against "
           f"{ms(med(runs, 'tls', 'switch'))} for the anchor, which cancels both and waits "
           "for their events.")
+    print(f"- The pause, step by step (Corral / anchor medians): source stopped until the "
+          f"driver knows it waits at pre-switchover (last RAM pass, then Corral's 5 ms "
+          f"poll) {ms(med(runs, 'corral', 'paused_detect'))} / "
+          f"{ms(med(runs, 'tls', 'paused_detect'))}; switchover "
+          f"{ms(med(runs, 'corral', 'switch'))} / {ms(med(runs, 'tls', 'switch'))}; device "
+          f"state until completed is seen {ms(med(runs, 'corral', 'complete'))} / "
+          f"{ms(med(runs, 'tls', 'complete'))}; then until the target runs "
+          f"{ms(med(runs, 'corral', 'resume'))} / {ms(med(runs, 'tls', 'resume'))}.")
     print(f"- RAM copy: the anchor's RAM step (`migrate` to pre-switchover) takes "
           f"{ms(med(runs, 'tls', 'ram'))} median waiting on events, "
           f"{ms(med(runs, 'tls_poll', 'ram'))} polling `query-migrate` every 5 ms as Corral "
