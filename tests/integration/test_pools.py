@@ -82,6 +82,10 @@ def test_vm_in_pool(d):
     api.pools.put(poolid="ops", vms="300", **{"allow-move": 1})
     check_equal(api.pools.get(poolid="dev")[0]["members"], [])
     api.pools.put(poolid="dev", vms="300", **{"allow-move": 1})
+    # proxmox_pool_member passes one-element lists
+    api.pools("ops").put(vms=[301])
+    check_equal([m["vmid"] for m in api.pools("ops").get()["members"]], [301])
+    api.pools("ops").put(vms=[301], delete=1)
     res = api.cluster.resources.get()
     vms = {r["vmid"]: r for r in res if r["type"] == "qemu"}
     check_equal(vms[300].get("pool"), "dev")
