@@ -432,9 +432,10 @@ static void ipconf_parse(const char *v, struct ipconf *ic)
 
 static int net_v4(struct buf *b, const struct ipconf *ic)
 {
-	const char *slash = strchr(ic->ip, '/');
-	unsigned bits = slash ? (unsigned)atoi(slash + 1) : 32;
-	uint32_t m = bits ? 0xffffffffu << (32 - bits) : 0;
+	size_t alen = strcspn(ic->ip, "/");
+	/* checked values have a mask of 0..32; anything else counts as /32 */
+	unsigned bits = ic->ip[alen] ? (unsigned)strtoul(ic->ip + alen + 1, NULL, 10) : 32;
+	uint32_t m = bits == 0 ? 0 : bits >= 32 ? 0xffffffffu : 0xffffffffu << (32 - bits);
 	int r;
 
 	if (!ic->ip[0])
@@ -443,8 +444,7 @@ static int net_v4(struct buf *b, const struct ipconf *ic)
 		return buf_puts(b, "      - type: dhcp4\n");
 	r = buf_printf(b, "      - type: static\n        address: '%.*s'\n"
 			  "        netmask: '%u.%u.%u.%u'\n",
-		       (int)(slash - ic->ip), ic->ip, m >> 24, (m >> 16) & 255, (m >> 8) & 255,
-		       m & 255);
+		       (int)alen, ic->ip, m >> 24, (m >> 16) & 255, (m >> 8) & 255, m & 255);
 	if (r == 0 && ic->gw[0])
 		r = buf_printf(b, "        gateway: '%s'\n", ic->gw);
 	return r;
