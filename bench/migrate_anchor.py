@@ -161,7 +161,8 @@ class Anchor:
                         self.disks[0]], check=True)
         subprocess.run(["truncate", "-s", "1M", self.disks[1]], check=True)
         self.side = 0
-        self.vm = self.spawn(0, 0, self.disks)
+        self.spawned = []
+        self.vm = None
 
     def run(self, side):
         return f"{self.dir}/{side}/run"
@@ -169,10 +170,23 @@ class Anchor:
     def spawn(self, side, incoming, disks):
         argv = [a.replace("@DISK0@", disks[0]).replace("@DISK1@", disks[1])
                 for a in self.tmpl[side, incoming]]
-        return Qemu(argv, self.run(side), f"{self.dir}/{side}/qemu.log")
+        vm = Qemu(argv, self.run(side), f"{self.dir}/{side}/qemu.log")
+        self.spawned.append(vm)
+        return vm
+
+    def end(self):
+        """Quits the guest's QEMU; kills any other left by a failure."""
+        try:
+            if self.vm:
+                self.vm.quit()
+        finally:
+            for vm in self.spawned:
+                vm.kill()
 
     def boot(self):
-        """Starts the workload (as migrate_bench does) and pauses the guest."""
+        """Starts the guest and its workload (as migrate_bench does), then
+        pauses it."""
+        self.vm = self.spawn(0, 0, self.disks)
         s = socket.socket(socket.AF_UNIX)
         s.connect(f"{self.run(self.side)}/{VMID}.serial0")
         s.settimeout(1)
@@ -380,7 +394,7 @@ def main():
         corral.stdin.close()
         corral.wait(timeout=60)
         if anchor:
-            anchor.vm.quit()
+            anchor.end()
 
 
 if __name__ == "__main__":
