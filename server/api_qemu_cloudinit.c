@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/propstr.h"
@@ -114,6 +115,28 @@ int qemu_cloudinit_retire(struct app *app, int vmid, const char *key, const char
 	return 1;
 }
 
+int qemu_cloudinit_retire_pending(struct app *app, int vmid, const struct qvm *vm)
+{
+	/* a pending cloud-init drive (moved, or the same with new options)
+	 * keeps the volume */
+	if (cloudinit_drive(vm->pending, vmid, NULL, 0) == 0)
+		return 0;
+	for (size_t i = 0; i < vmconf_count(vm->pdel); i++) {
+		const char *k = vmconf_key_at(vm->pdel, i);
+
+		if (qemu_is_drive_key(k))
+			qemu_cloudinit_retire(app, vmid, k, vmconf_get(vm->conf, k), NULL);
+	}
+	for (size_t i = 0; i < vmconf_count(vm->pending); i++) {
+		const char *k = vmconf_key_at(vm->pending, i);
+
+		if (qemu_is_drive_key(k))
+			qemu_cloudinit_retire(app, vmid, k, vmconf_get(vm->conf, k),
+					      vmconf_value_at(vm->pending, i));
+	}
+	return 0;
+}
+
 /* ---- the files ------------------------------------------------------------------- */
 
 static int read_snippet(struct app *app, const char *volid, char **out, char *err, size_t errlen)
@@ -215,6 +238,28 @@ static int drive_path(struct app *app, const struct vmconf *c, const char *key, 
 	return r;
 }
 
+/* A drive whose volume is gone (a configuration moved to this node, a
+ * restored one) gets it again, as Proxmox's commit_cloudinit_disk does. */
+static int ensure_volume(struct app *app, int vmid, const struct vmconf *c, const char *key,
+			 const char *path, char *err, size_t errlen)
+{
+	struct vmconf_drive d;
+	char volid[POOL_VOLID_MAX];
+	struct pool *p;
+	int r;
+
+	if (access(path, F_OK) == 0)
+		return 0;
+	if ((r = vmconf_drive_parse(key, vmconf_get(c, key), &d, err, errlen)) < 0)
+		return r;
+	if (!(p = pool_set_get(app->pools, d.storage))) {
+		snprintf(err, errlen, "storage '%s' does not exist", d.storage);
+		return CR_ENOTFOUND;
+	}
+	return pool_alloc_named(p, vmid, strchr(d.volname, '/') + 1, CLOUDINIT_DISK_SIZE, volid,
+				sizeof(volid), err, errlen);
+}
+
 /* Writes C's image into its cloud-init drive KEY. */
 static int write_image(struct app *app, int vmid, const struct vmconf *c, const char *key,
 		       char *err, size_t errlen)
@@ -227,6 +272,7 @@ static int write_image(struct app *app, int vmid, const struct vmconf *c, const 
 	if (r < 0)
 		return r;
 	if ((r = drive_path(app, c, key, path, sizeof(path), err, errlen)) == 0 &&
+	    (r = ensure_volume(app, vmid, c, key, path, err, errlen)) == 0 &&
 	    (r = cloudinit_iso_build(&f, app->cfg.run_dir, &iso, &len, err, errlen)) == 0)
 		r = cloudinit_iso_commit(path, iso, len, err, errlen);
 	free(iso);

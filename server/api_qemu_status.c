@@ -471,6 +471,7 @@ static int prepare_start(struct task *t, int vmid, struct qvm *vm, struct qemu_d
 	if ((vmconf_count(vm->pending) || vmconf_count(vm->pdel)) &&
 	    !vmconf_get(vm->conf, "vmstate")) {
 		task_log(t, "applying pending changes");
+		qemu_cloudinit_retire_pending(app, vmid, vm);
 		if ((r = qvm_apply_pending(vm)) < 0 || (r = qvm_save(txn, vmid, vm)) < 0) {
 			store_abort(txn);
 			qvm_clear(vm);

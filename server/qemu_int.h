@@ -220,6 +220,9 @@ int qemu_cloudinit_alloc(struct app *app, int vmid, struct vmconf_drive *d, char
  * the volume is freed (Proxmox does not keep it as unusedN).  1 then, else 0. */
 int qemu_cloudinit_retire(struct app *app, int vmid, const char *key, const char *old,
 			  const char *now);
+/* The same for the drives VM's pending changes replace or delete, as they
+ * are applied at a start.  0. */
+int qemu_cloudinit_retire_pending(struct app *app, int vmid, const struct qvm *vm);
 /* Clone: CONF (VMID's configuration, being made NEWID's) gets a cloud-init
  * drive of its own, as Proxmox allocates one for the clone (its image is
  * written at the clone's start).  1 with the new volume id in VOLID, 0

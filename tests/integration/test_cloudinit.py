@@ -263,6 +263,25 @@ def test_drive_replaced_and_moved(ctx):
     assert "ide2" not in conf and os.path.exists(ctx.ci_path()), conf
 
 
+@suite.test
+def test_pending_delete_and_lost_volume(ctx):
+    """a drive deleted on a running VM is freed when the change applies; a lost volume is made again at start"""
+    ctx.ok(ctx.vm.status.start.post())
+    ctx.vm.config.put(delete="sata1")
+    pending = {r["key"]: r for r in ctx.vm.pending.get()}
+    check_equal(pending["sata1"].get("delete"), 1, "sata1 pending delete")
+    ctx.ok(ctx.vm.status.stop.post())
+    ctx.ok(ctx.vm.status.start.post())
+    assert "sata1" not in ctx.vm.config.get()
+    assert not os.path.exists(ctx.ci_path())
+    ctx.ok(ctx.vm.status.stop.post())
+    ctx.vm.config.put(ide2="local:cloudinit")
+    os.unlink(ctx.ci_path())  # as on a node the configuration moved to
+    ctx.ok(ctx.vm.status.start.post())
+    check_equal(ctx.iso_file("network-config"), ctx.dump("network"), "network-config")
+    ctx.ok(ctx.vm.status.stop.post())
+
+
 def bad(ctx, param, text, **kw):
     r = ctx.raw("POST", f"/nodes/{ctx.d.node}/qemu/{VMID}/config", data=kw)
     expect_error(r, 400, "Parameter verification failed.", param)
