@@ -32,8 +32,12 @@
 
 #define HTTP_IDLE_TIMEOUT 30      /* s without traffic on a connection */
 #define HTTP_REQUEST_TIMEOUT_MS 60000 /* a slow body upload is cut here */
-#define HTTP_MEMORY_LIMIT (16 * 1024) /* per connection: headers + read buffer; MHD
-                                        * clears it for every request, keep it small */
+/* Per connection: headers + read buffer.  MHD reads one TLS record per pass
+ * of its loop when the record fits the read buffer; with 16 KiB records that
+ * takes 64 KiB (a smaller pool splits every record over two or three passes
+ * and as many access-handler calls: upload bodies paid it).  The pool is
+ * mapped, so only the pages a connection used are resident. */
+#define HTTP_MEMORY_LIMIT (64 * 1024)
 #define HTTP_CONNECTION_LIMIT 4096
 #define HTTP_STOP_GRACE_MS 10000  /* in-flight requests get this long at shutdown */
 /* TLS 1.2 and 1.3 only (clients like the bpg provider insist on 1.3). */
