@@ -1666,7 +1666,7 @@ static int conv_write_runs(struct conv *cv, uint64_t w, uint64_t from, uint64_t 
  * entry and its cluster's part of comp, and the lock orders both before the
  * writer reads them. */
 #define Z_NO_DATA LONG_MIN /* the cluster holds no data: not compressed */
-#define Z_MAX_THREADS 8
+#define Z_MAX_THREADS 16 /* -m allows 16 */
 #define Z_MAX_CLUSTERS (COPY_CHUNK / UNIT)
 
 struct zpool {
@@ -1678,11 +1678,13 @@ struct zpool {
 	uint64_t len, nc;     /* the window out: its length and its clusters */
 	uint64_t next, busy;  /* next cluster to take; clusters being compressed */
 	int stop;
+	struct qcow2_zctx *wz; /* the writer's compressor (each helper has its own) */
 	unsigned char ok[Z_MAX_CLUSTERS]; /* cluster compressed (or nothing to compress) */
 };
 
-/* With the lock held: takes the next cluster and compresses it unlocked. */
-static void zpool_take_one(struct zpool *p)
+/* With the lock held: takes the next cluster and compresses it unlocked
+ * with ZC (NULL: a compressor made for this cluster). */
+static void zpool_take_one(struct zpool *p, struct qcow2_zctx *zc)
 {
 	struct conv *cv = p->cv;
 	uint64_t c = p->next++, off = c * cv->cluster;
@@ -1691,7 +1693,8 @@ static void zpool_take_one(struct zpool *p)
 	if (cv->clen[c] != Z_NO_DATA) {
 		p->busy++;
 		pthread_mutex_unlock(&p->mu);
-		cv->clen[c] = qcow2_compress_cluster(cv->ztype, cv->cluster, cv->buf + off, n, cv->comp + off);
+		cv->clen[c] = zc ? qcow2_zctx_compress(zc, cv->cluster, cv->buf + off, n, cv->comp + off)
+				 : qcow2_compress_cluster(cv->ztype, cv->cluster, cv->buf + off, n, cv->comp + off);
 		pthread_mutex_lock(&p->mu);
 		p->busy--;
 	}
@@ -1702,15 +1705,17 @@ static void zpool_take_one(struct zpool *p)
 static void *zpool_main(void *arg)
 {
 	struct zpool *p = arg;
+	struct qcow2_zctx *zc = qcow2_zctx_new(p->cv->ztype);
 
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {
 		if (p->next < p->nc)
-			zpool_take_one(p);
+			zpool_take_one(p, zc);
 		else
 			pthread_cond_wait(&p->work, &p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
+	qcow2_zctx_free(zc);
 	return NULL;
 }
 
@@ -1732,7 +1737,7 @@ static void zpool_wait(struct zpool *p, uint64_t c)
 	pthread_mutex_lock(&p->mu);
 	while (!p->ok[c]) {
 		if (p->next < p->nc)
-			zpool_take_one(p);
+			zpool_take_one(p, p->wz);
 		else
 			pthread_cond_wait(&p->done, &p->mu);
 	}
@@ -1758,6 +1763,7 @@ static struct zpool *zpool_new(struct conv *cv, unsigned threads)
 	if (!p)
 		return NULL;
 	p->cv = cv;
+	p->wz = qcow2_zctx_new(cv->ztype);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->done, NULL);
@@ -1780,6 +1786,7 @@ static void zpool_free(struct zpool *p)
 	pthread_cond_destroy(&p->work);
 	pthread_cond_destroy(&p->done);
 	pthread_mutex_destroy(&p->mu);
+	qcow2_zctx_free(p->wz);
 	free(p);
 }
 
@@ -2062,14 +2069,13 @@ static int conv_open_target(struct img **out, const char *dst, const char *fmt, 
 	return open_img(out, dst, &o);
 }
 
-/* Threads for -c: one per online CPU, at most Z_MAX_THREADS and at most
- * the requests -m lets be in flight. */
+/* Threads for -c: as many as -m lets requests be in flight (8 unless
+ * told), as qemu-img compresses each of its -m requests on a thread of its
+ * pool; on a busy machine fewer threads than qemu-img's would get a smaller
+ * share of the CPUs for the same work. */
 static unsigned zthreads(unsigned inflight)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned t = n < 1 ? 1 : n > Z_MAX_THREADS ? Z_MAX_THREADS : (unsigned)n;
-
-	return t < inflight ? t : inflight;
+	return inflight < Z_MAX_THREADS ? inflight : Z_MAX_THREADS;
 }
 
 static int conv_setup(struct conv *cv, struct conv_args *a, const char *dst)
@@ -2092,10 +2098,10 @@ static int conv_setup(struct conv *cv, struct conv_args *a, const char *dst)
 		return -EINVAL;
 	if (a->compress && posix_memalign((void **)&cv->comp, 4096, COPY_CHUNK))
 		return -ENOMEM;
-	if (a->compress && !(cv->zp = zpool_new(cv, zthreads(a->inflight))))
-		return -ENOMEM;
 	if (cv->dq)
 		cv->ztype = qcow2_compression(cv->dq);
+	if (a->compress && !(cv->zp = zpool_new(cv, zthreads(a->inflight))))
+		return -ENOMEM;
 	if (img_virtual_size(cv->dst) < cv->size) {
 		perr(dst, "Target image is smaller than the source");
 		return -EINVAL;

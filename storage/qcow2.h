@@ -145,6 +145,13 @@ int qcow2_write_compressed(struct qcow2 *q, uint64_t off, const void *buf, size_
  * OFF, under the same rules as qcow2_write_compressed(). */
 long qcow2_compress_cluster(enum img_compression type, uint32_t cluster_size, const void *src, size_t len,
 			   void *dst);
+/* The same with a compressor that keeps its state between clusters (one
+ * per thread; owned by the caller, freed with qcow2_zctx_free()).
+ * qcow2_zctx_new() returns NULL for an unknown TYPE or without memory. */
+struct qcow2_zctx;
+struct qcow2_zctx *qcow2_zctx_new(enum img_compression type);
+long qcow2_zctx_compress(struct qcow2_zctx *c, uint32_t cluster_size, const void *src, size_t len, void *dst);
+void qcow2_zctx_free(struct qcow2_zctx *c);
 /* The compression type compressed writes to Q use. */
 enum img_compression qcow2_compression(const struct qcow2 *q);
 int qcow2_write_precompressed(struct qcow2 *q, uint64_t off, const void *comp, size_t clen);

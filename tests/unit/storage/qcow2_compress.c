@@ -1,7 +1,8 @@
 /* Tests for storage/qcow2_compress.c: raw deflate round trips as QEMU
  * expects it (a stream that fills the cluster, trailing sector bytes
  * ignored), incompressible data is reported as not fitting, and damaged
- * zlib or zstd input fails cleanly. */
+ * zlib or zstd input fails cleanly; a compressor kept across clusters
+ * writes what a fresh one writes. */
 #include <errno.h>
 #include <pthread.h>
 
@@ -96,7 +97,52 @@ static void test_parallel_compress_then_link(void)
 	CHECK_INT(sh("qemu-img compare -F raw '%s' '%s'", p, raw), 0);
 }
 
+/* A compressor reused across clusters (incompressible, compressible, a
+ * short last cluster, in turn) gives what a fresh one gives each time,
+ * and its output decompresses to the zero-padded input. */
+static void zctx_matches_one_shot(enum img_compression type)
+{
+	static uint8_t data[3 * CS], once[CS], padded[CS];
+	static const size_t lens[] = { CS, CS, CS / 3 };
+	struct qcow2_zctx *c = qcow2_zctx_new(type);
+	uint64_t s = 2463534242ull;
+
+	CHECK(c != NULL);
+	for (size_t i = 0; i < CS; i++) {
+		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+		data[i] = (uint8_t)s;
+		data[CS + i] = data[2 * CS + i] = (uint8_t)(i % 300 < 120 ? 'k' + i % 5 : 0);
+	}
+	for (int round = 0; c && round < 2; round++)
+		for (int k = 0; k < 3; k++) {
+			long a = qcow2_zctx_compress(c, CS, data + (size_t)k * CS, lens[k], comp);
+			long b = qcow2_compress_cluster(type, CS, data + (size_t)k * CS, lens[k], once);
+
+			CHECK(a == b && a >= 0 && memcmp(comp, once, (size_t)a) == 0);
+			CHECK(k == 0 ? a == 0 : a > 0);
+			memset(padded, 0, CS);
+			memcpy(padded, data + (size_t)k * CS, lens[k]);
+			CHECK(a == 0 || (qcow2_decompress(type == IMG_COMPRESS_ZSTD, comp, (size_t)a, out, CS) == 0 &&
+					 memcmp(out, padded, CS) == 0));
+		}
+	CHECK_INT(qcow2_zctx_compress(c, CS, data, CS + 1, comp), -EINVAL);
+	qcow2_zctx_free(c);
+	CHECK(qcow2_zctx_new((enum img_compression)7) == NULL);
+}
+
+static void test_zctx_zlib(void)
+{
+	zctx_matches_one_shot(IMG_COMPRESS_ZLIB);
+}
+
+static void test_zctx_zstd(void)
+{
+	zctx_matches_one_shot(IMG_COMPRESS_ZSTD);
+}
+
 static const struct test_case tests[] = {
+	{ "zctx_zlib", test_zctx_zlib },
+	{ "zctx_zstd", test_zctx_zstd },
 	{ "deflate_round_trip", test_deflate_round_trip },
 	{ "incompressible_does_not_fit", test_incompressible_does_not_fit },
 	{ "damaged_input_fails", test_damaged_input_fails },
