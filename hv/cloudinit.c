@@ -3,6 +3,7 @@
  * every user-supplied string YAML-quoted; plus the key helpers they need. */
 #include "hv/cloudinit.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
@@ -236,6 +237,18 @@ static void copy_word(char *dst, size_t n, const char *s)
 	snprintf(dst, n, "%.*s", (int)(len < n ? len : n - 1), s);
 }
 
+/* An address goes into network-config single-quoted: only real ones. */
+static int copy_address(char *dst, size_t n, const char *s)
+{
+	unsigned char bin[16];
+
+	copy_word(dst, n, s);
+	if (inet_pton(AF_INET, dst, bin) == 1 || inet_pton(AF_INET6, dst, bin) == 1)
+		return 1;
+	dst[0] = '\0';
+	return 0;
+}
+
 void cloudinit_parse_resolv(const char *text, struct cloudinit_dns *dns)
 {
 	int ns = 0;
@@ -249,8 +262,8 @@ void cloudinit_parse_resolv(const char *text, struct cloudinit_dns *dns)
 				 (int)(n - 7 < sizeof(dns->search) ? n - 7 : sizeof(dns->search) - 1),
 				 s + 7 + strspn(s + 7, " \t"));
 		else if (strncmp(s, "nameserver", 10) == 0 && (s[10] == ' ' || s[10] == '\t') && ns < 3)
-			copy_word(dns->nameserver[ns++], sizeof(dns->nameserver[0]),
-				  s + 11 + strspn(s + 11, " \t"));
+			ns += copy_address(dns->nameserver[ns], sizeof(dns->nameserver[0]),
+					   s + 11 + strspn(s + 11, " \t"));
 		s += n + (s[n] == '\n');
 	}
 	dns->search[strcspn(dns->search, "\r\n#")] = '\0';

@@ -124,7 +124,7 @@ static void test_network_host_dns_and_errors(void)
 	char *n = NULL, err[256];
 
 	cloudinit_parse_resolv("# x\nsearch lan corp\nnameserver 192.0.2.1\nnameserver  ::1 # c\n"
-			       "nameserver 192.0.2.3\nnameserver 192.0.2.4\n", &dns);
+			       "nameserver 'x\nnameserver 192.0.2.3\nnameserver 192.0.2.4\n", &dns);
 	CHECK_STR(dns.search, "lan corp");
 	CHECK_STR(dns.nameserver[0], "192.0.2.1");
 	CHECK_STR(dns.nameserver[1], "::1");
