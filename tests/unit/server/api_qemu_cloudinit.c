@@ -183,7 +183,36 @@ static void test_privileges(void)
 	close_node(&f);
 }
 
+/* The forms clients send: file= and media=cdrom given (bpg), raw format;
+ * virtio cannot carry it. */
+static void test_drive_forms(void)
+{
+	struct api_fixture f;
+	struct api_answer a;
+	char status[512] = "";
+
+	open_node(&f, "forms");
+	a = api_call(&f, "POST", NODE_QEMU,
+		     "vmid=121&scsi1=file%3Dlocal%3Acloudinit%2Cmedia%3Dcdrom&"
+		     "sata0=local%3Acloudinit%2Cformat%3Draw", "admin@pve");
+	CHECK_INT(a.status, 200);
+	CHECK_INT(tasks_wait(f.app.tasks, cJSON_GetStringValue(api_data(&a)), 20000, status,
+			     sizeof(status)), 0);
+	CHECK_STR(status, "OK");
+	api_answer_free(&a);
+	a = api_call(&f, "GET", NODE_QEMU "/121/config", NULL, "admin@pve");
+	CHECK_STR(api_str(api_data(&a), "scsi1"), "local:121/vm-121-cloudinit.qcow2,media=cdrom");
+	CHECK_STR(api_str(api_data(&a), "sata0"), "local:121/vm-121-cloudinit.raw,media=cdrom");
+	api_answer_free(&a);
+	a = api_call(&f, "POST", NODE_QEMU, "vmid=122&virtio0=local%3Acloudinit", "admin@pve");
+	CHECK_INT(a.status, 400);
+	CHECK(api_param_error(&a, "virtio0") != NULL);
+	api_answer_free(&a);
+	close_node(&f);
+}
+
 static const struct test_case cases[] = {
+	{ "drive forms clients send", test_drive_forms },
 	{ "create allocates the drive; rows before any image", test_create_and_rows },
 	{ "rows against the values of the last image", test_pending_rows },
 	{ "dump types; PUT cloudinit writes the image", test_dump_and_put },
