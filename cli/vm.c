@@ -1,5 +1,6 @@
 /* corral vm list|create|config|start|stop|shutdown|status|destroy|migrate|
- * move-disk, and snapshot|listsnapshot|rollback|delsnapshot|template|clone|resize: friendly
+ * move-disk, snapshot|listsnapshot|rollback|delsnapshot|template|clone|resize and
+ * cloudinit-dump|cloudinit-pending|cloudinit-update: friendly
  * verbs over /nodes/{node}/qemu, like Proxmox's qm.  Task verbs wait for
  * their task and exit with its result. */
 #include "cli/cli.h"
@@ -50,6 +51,10 @@ static const struct vm_verb vm_verbs[] = {
     {"resize", VM_TASK, "PUT", "/resize", {"disk", "size"}},
     /* a disk to another storage of the node (qm disk move) */
     {"move-disk", VM_TASK, "POST", "/move_disk", {"disk", "storage"}},
+    /* cloud-init, as qm cloudinit dump|pending|update */
+    {"cloudinit-dump", VM_SHOW, "GET", "/cloudinit/dump", {"type"}},
+    {"cloudinit-pending", VM_SHOW, "GET", "/cloudinit", {NULL}},
+    {"cloudinit-update", VM_SHOW, "PUT", "/cloudinit", {NULL}},
 };
 
 static size_t nwords(const struct vm_verb *v)
@@ -178,7 +183,8 @@ int cmd_vm(struct cli *c)
 	if (!v)
 		return cli_fail(EXIT_USAGE, "usage: corral vm list|create|config|start|stop|"
 					    "shutdown|status|destroy|migrate|snapshot|listsnapshot|"
-					    "rollback|delsnapshot|template|clone|resize|move-disk [VMID] "
+					    "rollback|delsnapshot|template|clone|resize|move-disk|"
+					    "cloudinit-dump|cloudinit-pending|cloudinit-update [VMID] "
 					    "[WORDS] [--key value ...]");
 	if (v->kind != VM_MIGRATE && nwords(v) && c->args.npos != want)
 		return cli_fail(EXIT_USAGE, "usage: corral vm %s VMID %s%s%s [--key value ...]",

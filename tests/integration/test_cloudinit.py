@@ -16,7 +16,7 @@ from urllib.parse import quote
 from proxmoxer.core import ResourceException
 
 from corral_guest import VmCtx, run_suite
-from corral_test import Suite, check_equal, expect_error
+from corral_test import Cli, Suite, check_equal, expect_error
 
 VMID = 100
 CLONE = 101
@@ -154,6 +154,20 @@ def test_get_before_start(ctx):
     check_equal(rows["cipassword"], {"key": "cipassword", "value": "**********"})
     check_equal(rows["ipconfig0"]["value"], "gw=192.0.2.1,ip=192.0.2.10/24,ip6=auto")
     assert all("pending" not in r for r in rows.values()), rows
+
+
+@suite.test
+def test_cli(ctx):
+    """corral vm cloudinit-dump|cloudinit-pending|cloudinit-update (as qm cloudinit)"""
+    cli = Cli(ctx.d)
+    atexit.register(shutil.rmtree, cli.home, True)
+    check_equal(cli.json("vm", "cloudinit-dump", str(VMID), "network"), ctx.dump("network"))
+    rows = {r["key"]: r for r in cli.json("vm", "cloudinit-pending", str(VMID))}
+    check_equal(rows["ciuser"], {"key": "ciuser", "value": "ci-user"})
+    rc, _, err = cli.run("vm", "cloudinit-dump", str(VMID), "vendor")
+    assert rc == 1 and "type" in err, (rc, err)
+    cli.ok("vm", "cloudinit-update", str(VMID))
+    assert os.path.getsize(ctx.ci_path()) > 0
 
 
 @suite.test
