@@ -161,14 +161,29 @@ struct walk {
 	struct buf b;
 	unsigned host_cpus, id;
 	enum rescache_kind kind;
+	size_t next; /* where the next VMID's entry likely is (the store's order) */
 };
+
+/* VMID's entry index as entry_find gives it, trying the walk's hint first:
+ * VMIDs of one width come out of the store in the entries' order. */
+static size_t walk_find(struct walk *w, int vmid, int *found)
+{
+	size_t at = w->next;
+
+	if (at < w->c->n && w->c->v[at].vmid == vmid)
+		*found = 1;
+	else
+		at = entry_find(w->c, vmid, found);
+	w->next = at + 1;
+	return at;
+}
 
 /* VMID's entry, current for DATA; NULL with *R set when there is no row. */
 static struct rc_entry *entry_current(struct walk *w, int vmid, const char *data, size_t len,
 				      int *r)
 {
 	int found;
-	size_t at = entry_find(w->c, vmid, &found);
+	size_t at = walk_find(w, vmid, &found);
 	struct rc_entry *e = found ? &w->c->v[at] : entry_insert(w->c, at, vmid);
 
 	*r = e ? 0 : -ENOMEM;
@@ -227,7 +242,7 @@ static void mark_seen(struct walk *w, int vmid)
 	size_t at;
 
 	pthread_mutex_lock(&w->c->lock);
-	at = entry_find(w->c, vmid, &found);
+	at = walk_find(w, vmid, &found);
 	if (found)
 		w->c->v[at].seen = w->id;
 	pthread_mutex_unlock(&w->c->lock);

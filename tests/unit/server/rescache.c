@@ -263,12 +263,36 @@ static void test_vm_list(void)
 	close_node(&f);
 }
 
+/* The store lists "1000" before "999" while the cache keeps them in
+ * numeric order: every row is found, kept and updated all the same. */
+static void test_widths(void)
+{
+	struct api_fixture f;
+
+	open_node(&f, "widths");
+	task_ok(&f, "POST", NODE_QEMU, "vmid=999&name=short&memory=64");
+	task_ok(&f, "POST", NODE_QEMU, "vmid=1000&name=long&memory=128");
+	task_ok(&f, "POST", NODE_QEMU, "vmid=10000&name=longer&memory=256");
+	check_row(&f, 999, "short", 64.0 * 1048576, 3);
+	check_row(&f, 1000, "long", 128.0 * 1048576, 3);
+	put_config(&f, 999, "name=short2");
+	put_config(&f, 10000, "name=longer2");
+	check_row(&f, 999, "short2", 64.0 * 1048576, 3);
+	check_row(&f, 1000, "long", 128.0 * 1048576, 3);
+	check_row(&f, 10000, "longer2", 256.0 * 1048576, 3);
+	task_ok(&f, "DELETE", NODE_QEMU "/1000", NULL);
+	check_row(&f, 999, "short2", 64.0 * 1048576, 2);
+	check_row(&f, 10000, "longer2", 256.0 * 1048576, 2);
+	close_node(&f);
+}
+
 static const struct test_case tests[] = {
     {"config writes show at once", test_config_writes},
     {"destroy and create show at once", test_destroy_create},
     {"rows filtered per user", test_per_user},
     {"cached rows equal uncached ones", test_same_as_uncached},
     {"VM list rows from the cache", test_vm_list},
+    {"VMIDs of different widths", test_widths},
 };
 
 TEST_MAIN(tests)
