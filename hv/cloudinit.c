@@ -545,8 +545,10 @@ int cloudinit_network_config(const struct vmconf *c, const struct cloudinit_dns 
 	struct buf b = BUF_INIT;
 	int r = buf_puts(&b, "version: 1\nconfig:\n");
 
-	for (int id = 0; r == 0 && id < 32; id++)
-		r = net_iface(&b, c, id, err, errlen);
+	/* in key order (net0, net1, net10, ..., net2), as Proxmox sorts them */
+	for (size_t i = 0; r == 0 && i < vmconf_count(c); i++)
+		if (indexed(vmconf_key_at(c, i), "net", 31))
+			r = net_iface(&b, c, atoi(vmconf_key_at(c, i) + 3), err, errlen);
 	if (r == 0)
 		r = net_dns(&b, c, host);
 	*out = r == 0 ? buf_steal(&b) : NULL;

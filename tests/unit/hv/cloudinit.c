@@ -92,6 +92,7 @@ static void test_network_config(void)
 		"gw=10.0.0.1,ip=10.0.0.5/8,ip6=2001:db8::5/64,gw6=2001:db8::1",
 		"net2", "e1000=BC:24:11:00:00:02", "ipconfig2", "ip=dhcp,ip6=dhcp",
 		"net3", "virtio=BC:24:11:00:00:03", /* no ipconfig3: left out */
+		"net10", "virtio=BC:24:11:00:00:10", "ipconfig10", "ip=dhcp", /* before net2 */
 		"nameserver", "1.1.1.1,2606:4700::1111", "searchdomain", "a.example \"b\"", NULL,
 	};
 	struct vmconf *c = conf_of(kv);
@@ -105,6 +106,9 @@ static void test_network_config(void)
 		     "        netmask: '255.0.0.0'\n        gateway: '10.0.0.1'\n"
 		     "      - type: static6\n        address: '2001:db8::5/64'\n"
 		     "        gateway: '2001:db8::1'\n"
+		     "    - type: physical\n      name: eth10\n"
+		     "      mac_address: 'bc:24:11:00:00:10'\n      subnets:\n"
+		     "      - type: dhcp4\n"
 		     "    - type: physical\n      name: eth2\n"
 		     "      mac_address: 'bc:24:11:00:00:02'\n      subnets:\n"
 		     "      - type: dhcp4\n      - type: dhcp6\n"
