@@ -284,14 +284,16 @@ const char *cloudinit_format(const struct vmconf *c)
 
 int cloudinit_format_check(const struct vmconf *c, char *err, size_t errlen)
 {
-	const char *f = cloudinit_format(c);
+	const char *f = cloudinit_format(c), *ostype = vmconf_get(c, "ostype");
+	int windows = ostype && ostype[0] == 'w';
 
-	if (strcmp(f, "nocloud") == 0)
+	if (strcmp(f, "nocloud") == 0 || (strcmp(f, "configdrive2") == 0 && !windows))
 		return 0;
 	snprintf(err, errlen,
-		 "cloud-init format '%s'%s is not supported: Corral writes NoCloud images only "
-		 "(set citype=nocloud)",
-		 f, vmconf_get(c, "citype") ? "" : " (the default for Windows guests)");
+		 "cloud-init format '%s'%s is not supported: Corral writes NoCloud images, and "
+		 "configdrive2 ones for Linux guests (set citype=nocloud)",
+		 f, vmconf_get(c, "citype") ? (windows ? " for Windows guests" : "")
+					    : " (the default for Windows guests)");
 	return -ENOTSUP;
 }
 
@@ -443,12 +445,22 @@ static void ipconf_parse(const char *v, struct ipconf *ic)
 	}
 }
 
+/* CIDR's address length and its mask as a dotted quad into MASK. */
+static size_t split_ip4(const char *cidr, char mask[16])
+{
+	size_t alen = strcspn(cidr, "/");
+	/* checked values have a mask of 0..32; anything else counts as /32 */
+	unsigned bits = cidr[alen] ? (unsigned)strtoul(cidr + alen + 1, NULL, 10) : 32;
+	uint32_t m = bits == 0 ? 0 : bits >= 32 ? 0xffffffffu : 0xffffffffu << (32 - bits);
+
+	snprintf(mask, 16, "%u.%u.%u.%u", m >> 24, (m >> 16) & 255, (m >> 8) & 255, m & 255);
+	return alen;
+}
+
 static int net_v4(struct buf *b, const struct ipconf *ic)
 {
-	size_t alen = strcspn(ic->ip, "/");
-	/* checked values have a mask of 0..32; anything else counts as /32 */
-	unsigned bits = ic->ip[alen] ? (unsigned)strtoul(ic->ip + alen + 1, NULL, 10) : 32;
-	uint32_t m = bits == 0 ? 0 : bits >= 32 ? 0xffffffffu : 0xffffffffu << (32 - bits);
+	char mask[16];
+	size_t alen = split_ip4(ic->ip, mask);
 	int r;
 
 	if (!ic->ip[0])
@@ -456,8 +468,7 @@ static int net_v4(struct buf *b, const struct ipconf *ic)
 	if (strcmp(ic->ip, "dhcp") == 0)
 		return buf_puts(b, "      - type: dhcp4\n");
 	r = buf_printf(b, "      - type: static\n        address: '%.*s'\n"
-			  "        netmask: '%u.%u.%u.%u'\n",
-		       (int)alen, ic->ip, m >> 24, (m >> 16) & 255, (m >> 8) & 255, m & 255);
+			  "        netmask: '%s'\n", (int)alen, ic->ip, mask);
 	if (r == 0 && ic->gw[0])
 		r = buf_printf(b, "        gateway: '%s'\n", ic->gw);
 	return r;
@@ -504,18 +515,30 @@ static int net_iface(struct buf *b, const struct vmconf *c, int id, char *err, s
 }
 
 /* The nameserver entry: the VM's nameserver/searchdomain, else the host's. */
-static int net_dns(struct buf *b, const struct vmconf *c, const struct cloudinit_dns *host)
+/* The nameservers (into LIST) and search domains (returned) of C, else
+ * the host's when C sets neither (Proxmox's get_dns_conf). */
+static const char *dns_of(const struct vmconf *c, const struct cloudinit_dns *host,
+			  char list[512])
 {
 	const char *ns = vmconf_get(c, "nameserver"), *search = vmconf_get(c, "searchdomain");
-	int from_host = !ns && !search && host;
-	char list[512] = "";
+
+	list[0] = '\0';
+	if (!ns && !search && host) {
+		snprintf(list, 512, "%s %s %s", host->nameserver[0], host->nameserver[1],
+			 host->nameserver[2]);
+		return host->search;
+	}
+	if (ns)
+		snprintf(list, 512, "%s", ns);
+	return search ? search : "";
+}
+
+static int net_dns(struct buf *b, const struct vmconf *c, const struct cloudinit_dns *host)
+{
+	char list[512];
+	const char *search = dns_of(c, host, list);
 	int r = buf_puts(b, "    - type: nameserver\n");
 
-	if (from_host)
-		snprintf(list, sizeof(list), "%s %s %s", host->nameserver[0], host->nameserver[1],
-			 host->nameserver[2]);
-	else if (ns)
-		snprintf(list, sizeof(list), "%s", ns);
 	if (r == 0 && list[strspn(list, " \t,;")])
 		r = buf_puts(b, "      address:\n");
 	for (const char *s = list + strspn(list, " \t,;"); r == 0 && *s; s += strspn(s, " \t,;")) {
@@ -524,10 +547,9 @@ static int net_dns(struct buf *b, const struct vmconf *c, const struct cloudinit
 		r = buf_printf(b, "      - '%.*s'\n", (int)n, s);
 		s += n;
 	}
-	search = from_host ? host->search : search;
-	if (r == 0 && search && search[strspn(search, " \t")])
+	if (r == 0 && search[strspn(search, " \t")])
 		r = buf_puts(b, "      search:\n");
-	for (const char *s = search ? search + strspn(search, " \t") : ""; r == 0 && *s;
+	for (const char *s = search + strspn(search, " \t"); r == 0 && *s;
 	     s += strspn(s, " \t")) {
 		char *one = strndup(s, strcspn(s, " \t"));
 
@@ -556,24 +578,116 @@ int cloudinit_network_config(const struct vmconf *c, const struct cloudinit_dns 
 	return r == 0 && !*out ? -ENOMEM : r;
 }
 
-int cloudinit_meta_data(const char *user, const char *network, char **out)
+/* ---- configdrive2 (OpenStack config drive), Linux guests ---------------------- */
+
+/* Proxmox's ENI stanzas of ethID. */
+static int eni_iface(struct buf *b, int id, const struct ipconf *ic)
+{
+	char mask[16];
+	size_t alen = split_ip4(ic->ip, mask), a6 = strcspn(ic->ip6, "/");
+	int r = buf_printf(b, "auto eth%d\n", id);
+
+	if (r == 0 && strcmp(ic->ip, "dhcp") == 0)
+		r = buf_printf(b, "iface eth%d inet dhcp\n", id);
+	else if (r == 0 && ic->ip[0])
+		r = buf_printf(b, "iface eth%d inet static\n        address %.*s\n"
+				  "        netmask %s\n", id, (int)alen, ic->ip, mask);
+	if (r == 0 && ic->ip[0] && strcmp(ic->ip, "dhcp") && ic->gw[0])
+		r = buf_printf(b, "        gateway %s\n", ic->gw);
+	if (r == 0 && (!strcmp(ic->ip6, "auto") || !strcmp(ic->ip6, "dhcp")))
+		r = buf_printf(b, "iface eth%d inet6 %s\n", id, ic->ip6);
+	else if (r == 0 && ic->ip6[0])
+		r = buf_printf(b, "iface eth%d inet6 static\n        address %.*s\n"
+				  "        netmask %s\n", id, (int)a6, ic->ip6,
+			       ic->ip6[a6] ? ic->ip6 + a6 + 1 : "");
+	if (r == 0 && ic->ip6[0] && strcmp(ic->ip6, "auto") && strcmp(ic->ip6, "dhcp") &&
+	    ic->gw6[0])
+		r = buf_printf(b, "        gateway %s\n", ic->gw6);
+	return r;
+}
+
+/* "LABEL a b c\n" from the words of LIST, nothing when it has none. */
+static int eni_words(struct buf *b, const char *label, const char *list)
+{
+	const char *sep = "";
+	int r = 0;
+
+	if (!list[strspn(list, " \t,;")])
+		return 0;
+	r = buf_printf(b, "        %s ", label);
+	for (const char *s = list + strspn(list, " \t,;"); r == 0 && *s; s += strspn(s, " \t,;")) {
+		size_t n = strcspn(s, " \t,;");
+
+		r = buf_printf(b, "%s%.*s", sep, (int)n, s);
+		sep = " ";
+		s += n;
+	}
+	return r ? r : buf_puts(b, "\n");
+}
+
+int cloudinit_configdrive2_network(const struct vmconf *c, const struct cloudinit_dns *host,
+				   char **out)
+{
+	struct buf b = BUF_INIT;
+	char list[512];
+	const char *search = dns_of(c, host, list);
+	int r = buf_puts(&b, "auto lo\niface lo inet loopback\n\n");
+
+	if (r == 0)
+		r = eni_words(&b, "dns_nameservers", list);
+	if (r == 0)
+		r = eni_words(&b, "dns_search", search);
+	for (size_t i = 0; r == 0 && i < vmconf_count(c); i++) {
+		const char *k = vmconf_key_at(c, i);
+		char ipkey[24];
+		struct ipconf ic;
+
+		snprintf(ipkey, sizeof(ipkey), "ipconfig%s", k + 3);
+		if (!indexed(k, "net", 31) || !vmconf_get(c, ipkey))
+			continue;
+		ipconf_parse(vmconf_get(c, ipkey), &ic);
+		r = eni_iface(&b, atoi(k + 3), &ic);
+	}
+	*out = r == 0 ? buf_steal(&b) : NULL;
+	buf_free(&b);
+	return r == 0 && !*out ? -ENOMEM : r;
+}
+
+static int sha1_hex(const char *a, const char *b, char hex[41])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	char hex[2 * EVP_MAX_MD_SIZE + 1];
 	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) &&
-		 EVP_DigestUpdate(ctx, user, strlen(user)) &&
-		 EVP_DigestUpdate(ctx, network, strlen(network)) &&
-		 EVP_DigestFinal_ex(ctx, md, &mdlen);
+		 EVP_DigestUpdate(ctx, a, strlen(a)) && EVP_DigestUpdate(ctx, b, strlen(b)) &&
+		 EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 20;
 
 	EVP_MD_CTX_free(ctx);
-	*out = NULL;
-	if (!ok)
-		return -ENOMEM;
-	for (unsigned i = 0; i < mdlen; i++)
+	for (unsigned i = 0; ok && i < mdlen; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	if (asprintf(out, "instance-id: %s\n", hex) < 0) {
+	return ok ? 0 : -ENOMEM;
+}
+
+int cloudinit_configdrive2_meta(const char *user, const char *network, char **out)
+{
+	char hex[41];
+
+	*out = NULL;
+	if (sha1_hex(user, network, hex) < 0 ||
+	    asprintf(out, "{\n     \"uuid\": \"%s\",\n     \"network_config\": "
+			  "{ \"content_path\": \"/content/0000\" }\n}\n", hex) < 0) {
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int cloudinit_meta_data(const char *user, const char *network, char **out)
+{
+	char hex[41];
+
+	*out = NULL;
+	if (sha1_hex(user, network, hex) < 0 || asprintf(out, "instance-id: %s\n", hex) < 0) {
 		*out = NULL;
 		return -ENOMEM;
 	}

@@ -36,7 +36,9 @@ void cloudinit_parse_resolv(const char *text, struct cloudinit_dns *dns);
 /* The cloud-init format of C: its citype, else nocloud (configdrive2 for a
  * Windows ostype, as Proxmox picks it). */
 const char *cloudinit_format(const struct vmconf *c);
-/* 0 if Corral can write C's format (nocloud), else -ENOTSUP with why. */
+/* 0 if Corral can write C's format (nocloud; configdrive2 unless the
+ * ostype is Windows, whose cloudbase-init variant is absent), else -ENOTSUP
+ * with why. */
 int cloudinit_format_check(const struct vmconf *c, char *err, size_t errlen);
 
 /* The generated texts; each *OUT is malloc'ed (caller frees).  HOST may be
@@ -58,13 +60,23 @@ int cloudinit_is_source_key(const char *key);
 /* 1 for the keys GET .../cloudinit lists (the ci* options and ipconfigN). */
 int cloudinit_is_listed_key(const char *key);
 
-/* The four files of a NoCloud image. */
+/* configdrive2 (an OpenStack config drive, label config-2) as Proxmox
+ * writes it for Linux guests: network_data is Debian ENI text, meta_data
+ * JSON with the same sha1 as uuid.  Caller frees *OUT. */
+int cloudinit_configdrive2_network(const struct vmconf *c, const struct cloudinit_dns *host,
+				   char **out);
+int cloudinit_configdrive2_meta(const char *user, const char *network, char **out);
+
+/* The four files of an image: NoCloud (user-data, network-config,
+ * meta-data, vendor-data; label cidata) or configdrive2 (openstack/...;
+ * label config-2). */
 struct cloudinit_files {
 	char *user, *network, *meta, *vendor;
+	int configdrive2;
 };
 void cloudinit_files_clear(struct cloudinit_files *f);
 
-/* Builds the ISO 9660 image (volume id "cidata", Rock Ridge and Joliet) of
+/* Builds the ISO 9660 image (volume id cidata or config-2, Rock Ridge and Joliet) of
  * F with genisoimage in a private temporary directory under TMPDIR: the
  * strings only ever become file contents.  *ISO (malloc'ed) and *LEN get
  * the image.  0 or a negative code with ERR. */

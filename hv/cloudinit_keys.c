@@ -241,14 +241,14 @@ const struct vc_format vc_cicustom_format = {
 	cicustom_props, ARRAY_SIZE(cicustom_props), NULL, NULL,
 };
 
-/* Proxmox's enumeration; Corral writes NoCloud images only, so the other
- * formats are refused here rather than at the VM's next start. */
+/* Proxmox's enumeration; Corral writes NoCloud and configdrive2 images, so
+ * opennebula is refused here rather than at the VM's next start. */
 int vc_check_citype(const char *v, char *err, size_t errlen)
 {
-	if (strcmp(v, "nocloud") == 0)
+	if (strcmp(v, "nocloud") == 0 || strcmp(v, "configdrive2") == 0)
 		return 0;
-	if (strcmp(v, "configdrive2") == 0 || strcmp(v, "opennebula") == 0)
-		snprintf(err, errlen, "cloud-init format '%s' is not supported: Corral writes NoCloud images only (nocloud)", v);
+	if (strcmp(v, "opennebula") == 0)
+		snprintf(err, errlen, "cloud-init format 'opennebula' is not supported: Corral writes nocloud and configdrive2 images");
 	else
 		snprintf(err, errlen, "value '%.64s' does not have a value in the enumeration 'configdrive2, nocloud, opennebula'", v);
 	return -EINVAL;

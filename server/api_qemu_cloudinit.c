@@ -198,14 +198,17 @@ static int generated_files(const struct vmconf *c, int vmid, struct cloudinit_fi
 	int r = 0;
 
 	host_dns(&dns);
+	f->configdrive2 = strcmp(cloudinit_format(c), "configdrive2") == 0;
 	if (!f->user)
 		r = cloudinit_user_data(c, vmid, &f->user);
 	if (r == 0 && !f->network)
-		r = cloudinit_network_config(c, &dns, &f->network, err, errlen);
+		r = f->configdrive2 ? cloudinit_configdrive2_network(c, &dns, &f->network)
+				    : cloudinit_network_config(c, &dns, &f->network, err, errlen);
 	if (r == 0 && !f->vendor && !(f->vendor = strdup("")))
 		r = -ENOMEM;
 	if (r == 0 && !f->meta)
-		r = cloudinit_meta_data(f->user, f->network, &f->meta);
+		r = f->configdrive2 ? cloudinit_configdrive2_meta(f->user, f->network, &f->meta)
+				    : cloudinit_meta_data(f->user, f->network, &f->meta);
 	if (r == -ENOMEM)
 		snprintf(err, errlen, "out of memory");
 	return r;
@@ -495,29 +498,22 @@ int api_qemu_cloudinit_get(struct req *req, struct resp *resp)
 	return 0;
 }
 
+/* What Proxmox's dump_cloudinit_config gives for TYPE: the generated
+ * files of C's format (cicustom not applied). */
 static int dump_text(const struct vmconf *c, int vmid, const char *type, char **out, char *err,
 		     size_t errlen)
 {
-	struct cloudinit_dns dns;
-	char *user = NULL, *net = NULL;
-	int r;
+	struct cloudinit_files f = { 0 };
+	char **pick = strcmp(type, "user") == 0	     ? &f.user
+		      : strcmp(type, "network") == 0 ? &f.network
+						     : &f.meta;
+	int r = cloudinit_format_check(c, err, errlen);
 
-	host_dns(&dns);
-	if ((r = cloudinit_format_check(c, err, errlen)) < 0)
-		return r;
-	if ((r = cloudinit_user_data(c, vmid, &user)) == 0 && strcmp(type, "user") != 0)
-		r = cloudinit_network_config(c, &dns, &net, err, errlen);
-	if (r == 0 && strcmp(type, "meta") == 0) {
-		r = cloudinit_meta_data(user, net, out);
-	} else if (r == 0 && strcmp(type, "user") == 0) {
-		*out = user;
-		user = NULL;
-	} else if (r == 0) {
-		*out = net;
-		net = NULL;
+	if (r == 0 && (r = generated_files(c, vmid, &f, err, errlen)) == 0) {
+		*out = *pick;
+		*pick = NULL;
 	}
-	free(user);
-	free(net);
+	cloudinit_files_clear(&f);
 	return r;
 }
 

@@ -7,6 +7,7 @@ pending values until PUT .../cloudinit regenerates, and Proxmox's 400s for
 bad input.  The cases run in order and share one VM, which has no boot disk."""
 import atexit
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -264,6 +265,25 @@ def test_clone_gets_own_drive(ctx):
 
 
 @suite.test
+def test_configdrive2(ctx):
+    """citype=configdrive2: a config-2 image with the OpenStack layout and the dumped texts"""
+    ctx.vm.config.put(citype="configdrive2")
+    net = ctx.dump("network")
+    assert net.startswith("auto lo\niface lo inet loopback\n\n"), net
+    assert "iface eth0 inet static\n        address 192.0.2.20\n" in net, net
+    ctx.ok(ctx.vm.status.start.post())
+    assert "Volume id: config-2" in ctx.iso_info()
+    check_equal(ctx.iso_file("openstack/latest/user_data"), ctx.dump("user"), "user_data")
+    check_equal(ctx.iso_file("openstack/content/0000"), net, "network_data")
+    meta = ctx.iso_file("openstack/latest/meta_data.json")
+    check_equal(meta, ctx.dump("meta"), "meta_data.json")
+    want = hashlib.sha1((ctx.dump("user") + net).encode()).hexdigest()
+    assert json.loads(meta) == {"uuid": want, "network_config": {"content_path": "/content/0000"}}
+    ctx.ok(ctx.vm.status.stop.post())
+    ctx.vm.config.put(delete="citype")
+
+
+@suite.test
 def test_drive_replaced_and_moved(ctx):
     """replacing the cloud-init drive frees its volume; adding it again or moving it keeps one"""
     ctx.vm.config.put(ide2="none,media=cdrom")
@@ -313,7 +333,7 @@ def test_bad_input(ctx):
     bad(ctx, "sshkeys", "SSH public key validation error", sshkeys=quote("ssh-rsa notakey", safe=""))
     bad(ctx, "sshkeys", "urlencoded", sshkeys="ssh-rsa AAAA x")
     bad(ctx, "nameserver", "address list", nameserver="192.0.2.1 not-an-ip")
-    bad(ctx, "citype", "not supported", citype="configdrive2")
+    bad(ctx, "citype", "not supported", citype="opennebula")
     try:
         ctx.vm.cloudinit.dump.get(type="vendor")
     except ResourceException as e:

@@ -144,6 +144,39 @@ static void test_network_host_dns_and_errors(void)
 	vmconf_free(p);
 }
 
+static void test_configdrive2(void)
+{
+	static const char *const kv[] = {
+		"net0", "virtio=BC:24:11:AA:BB:CC", "ipconfig0",
+		"gw=10.0.0.1,ip=10.0.0.5/8,ip6=2001:db8::5/64,gw6=2001:db8::1",
+		"net1", "virtio=BC:24:11:AA:BB:CD", "ipconfig1", "ip=dhcp,ip6=auto",
+		"nameserver", "1.1.1.1 9.9.9.9", "searchdomain", "a.example b.example",
+		"citype", "configdrive2", NULL,
+	};
+	struct vmconf *c = conf_of(kv);
+	char *n = NULL, *m = NULL, err[256];
+
+	CHECK_INT(cloudinit_format_check(c, err, sizeof(err)), 0);
+	CHECK_INT(cloudinit_configdrive2_network(c, NULL, &n), 0);
+	CHECK_STR(n, "auto lo\niface lo inet loopback\n\n"
+		     "        dns_nameservers 1.1.1.1 9.9.9.9\n"
+		     "        dns_search a.example b.example\n"
+		     "auto eth0\niface eth0 inet static\n        address 10.0.0.5\n"
+		     "        netmask 255.0.0.0\n        gateway 10.0.0.1\n"
+		     "iface eth0 inet6 static\n        address 2001:db8::5\n"
+		     "        netmask 64\n        gateway 2001:db8::1\n"
+		     "auto eth1\niface eth1 inet dhcp\niface eth1 inet6 auto\n");
+	CHECK_INT(cloudinit_configdrive2_meta("a", "b", &m), 0);
+	CHECK_STR(m, "{\n     \"uuid\": \"da23614e02469a0d7c7bd1bdab5c9c474b1904dc\",\n"
+		     "     \"network_config\": { \"content_path\": \"/content/0000\" }\n}\n");
+	free(n);
+	free(m);
+	/* Windows guests take cloudbase-init's variant, which is absent */
+	CHECK_INT(vmconf_set(c, "ostype", "win10"), 0);
+	CHECK_INT(cloudinit_format_check(c, err, sizeof(err)), -ENOTSUP);
+	vmconf_free(c);
+}
+
 static void test_meta_data(void)
 {
 	char *m = NULL;
@@ -206,6 +239,7 @@ static const struct test_case cases[] = {
 	{ "user-data for root and defaults", test_user_data_root_default },
 	{ "network-config v1", test_network_config },
 	{ "network-config: host DNS, missing MAC", test_network_host_dns_and_errors },
+	{ "configdrive2 network_data and meta_data", test_configdrive2 },
 	{ "meta-data instance-id", test_meta_data },
 	{ "SSH public key lines", test_ssh_keys },
 	{ "URL decoding", test_urldecode },

@@ -69,7 +69,8 @@ static void test_strings(void)
 	CHECK(strstr(fails("nameserver", "192.0.2.1 dns.example"), "address list") != NULL);
 	CHECK(strstr(fails("nameserver", " , "), "address list") != NULL);
 	CHECK_STR(canon("citype", "nocloud"), "nocloud");
-	CHECK(strstr(fails("citype", "configdrive2"), "not supported") != NULL);
+	CHECK_STR(canon("citype", "configdrive2"), "configdrive2");
+	CHECK(strstr(fails("citype", "opennebula"), "not supported") != NULL);
 	CHECK(strstr(fails("citype", "cloud"), "enumeration") != NULL);
 	CHECK_STR(canon("ciupgrade", "false"), "0");
 }
@@ -118,7 +119,7 @@ static void test_password_hashed(void)
 static void test_iso_roundtrip(void)
 {
 	struct cloudinit_files f = { strdup("#cloud-config\n"), strdup("version: 1\n"),
-				     strdup("instance-id: x\n"), strdup("") };
+				     strdup("instance-id: x\n"), strdup(""), 0 };
 	struct img_create_opts o = { .format = IMG_FMT_RAW, .size = CLOUDINIT_DISK_SIZE };
 	char path[512], *iso = NULL, *back = NULL;
 	size_t len = 0, blen = 0;
@@ -141,6 +142,12 @@ static void test_iso_roundtrip(void)
 	memset(f.vendor, 'x', CLOUDINIT_MAX_DATA + 1);
 	CHECK_INT(cloudinit_iso_build(&f, test_tmpdir(), &iso, &len, err, sizeof(err)), -EFBIG);
 	CHECK_STR(err, "Cloud-Init sum of snippets too big (> 3 MiB)");
+	/* configdrive2: its own label (and directories) */
+	f.vendor[0] = '\0';
+	f.configdrive2 = 1;
+	CHECK_INT(cloudinit_iso_build(&f, test_tmpdir(), &iso, &len, err, sizeof(err)), 0);
+	CHECK(iso && memcmp(iso + 16 * 2048 + 40, "config-2 ", 9) == 0);
+	free(iso);
 	cloudinit_files_clear(&f);
 }
 
