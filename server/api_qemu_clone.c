@@ -185,12 +185,16 @@ int qemu_template_in_use(struct app *app, const struct vmconf *conf, char *err, 
 	struct drives *d = calloc(1, sizeof(*d));
 	int r = d ? 0 : -ENOMEM;
 
-	if (d && app->pool && vmconf_int(conf, "template", 0))
+	if (d && vmconf_int(conf, "template", 0))
 		d->n = qsnap_drives(conf, d->key, d->volid, MAX_DRIVES);
 	for (size_t i = 0; d && r == 0 && i < d->n; i++) {
 		struct in_use u = {err, errlen, d->volid[i]};
 
-		r = pool_vol_children(app->pool, d->volid[i], child_found, &u) == 1 ? 1 : 0;
+		struct pool *p;
+
+		r = pool_set_of(app->pools, d->volid[i], &p, NULL, 0) < 0 ? 0
+		    : pool_vol_children(p, d->volid[i], child_found, &u) == 1 ? 1
+									 : 0;
 	}
 	free(d);
 	return r;
@@ -203,6 +207,7 @@ struct clone_arg {
 	char format[8];		       /* "" keeps each source's format */
 	char snapname[QSNAP_NAME_MAX + 1]; /* "" for the current state */
 	char pool[ACL_ID_MAX];		       /* resource pool the clone joins; "" for none */
+	char storage[POOL_VOLID_MAX];	       /* target storage of a full clone; "" for each source's */
 	struct vmconf *conf;	       /* the new VM's config, drives still the source's */
 };
 
@@ -304,22 +309,22 @@ static struct vmconf *clone_conf(const struct qvm *src, struct req *req, int vmi
 /* QEMU copies the running drive KEY into a new volume (blockdev-backup,
  * sync=full: the disk as it was when the job started). */
 static int clone_running(struct app *app, int vmid, const char *key, const char *volid,
-			 const struct pool_copy_opts *o, char *nv, size_t n, char *err,
-			 size_t errlen)
+			 struct pool *dst, const struct pool_copy_opts *o, char *nv, size_t n,
+			 char *err, size_t errlen)
 {
 	char path[PATH_MAX], e2[128];
 	uint64_t size;
-	int r = pool_vol_path(app->pool, volid, path, sizeof(path), err, errlen);
+	int r = pool_set_vol_path(app->pools, volid, path, sizeof(path), err, errlen);
 
 	if (r < 0 || (r = pool_image_size(path, &size, err, errlen)) < 0 ||
-	    (r = pool_alloc(app->pool, o->vmid, o->format, (size + 511) & ~(uint64_t)511, nv, n,
-			    err, errlen)) < 0)
+	    (r = pool_alloc(dst, o->vmid, o->format, (size + 511) & ~(uint64_t)511, nv, n, err,
+			    errlen)) < 0)
 		return r;
-	if ((r = pool_vol_path(app->pool, nv, path, sizeof(path), err, errlen)) == 0)
+	if ((r = pool_vol_path(dst, nv, path, sizeof(path), err, errlen)) == 0)
 		r = hv_vm_drive_backup(app->hv, vmid, key, path, o->format, COPY_JOB_TIMEOUT_MS, err,
 				       errlen);
 	if (r < 0)
-		pool_vol_free(app->pool, nv, e2, sizeof(e2));
+		pool_vol_free(dst, nv, e2, sizeof(e2));
 	return r;
 }
 
@@ -330,10 +335,20 @@ static int clone_drive(struct task *t, const struct clone_arg *a, const char *ke
 	struct app *app = task_app(t);
 	struct pool_copy_opts o = {.vmid = a->newid, .format = a->format[0] ? a->format : NULL};
 	struct pool_volid v;
+	struct pool *src, *dst;
+	int r = pool_set_of(app->pools, volid, &src, err, errlen);
 
+	if (r < 0)
+		return r;
+	dst = a->storage[0] ? pool_set_get(app->pools, a->storage) : src;
+	if (!dst) {
+		snprintf(err, errlen, "storage '%s' does not exist", a->storage);
+		return CR_ENOTFOUND;
+	}
 	if (!a->full) {
 		uint64_t t0 = util_now_ns();
-		int r = pool_vol_link_clone(app->pool, volid, a->newid, nv, n, err, errlen);
+
+		r = pool_vol_link_clone(src, volid, a->newid, nv, n, err, errlen);
 
 		if (r == 0)
 			task_log(t, "%s: linked clone of %s: %s (%.1f ms)", key, volid, nv,
@@ -344,16 +359,16 @@ static int clone_drive(struct task *t, const struct clone_arg *a, const char *ke
 		o.format = strcmp(v.format, "raw") == 0 ? "raw" : "qcow2";
 	if (a->snapname[0]) {
 		task_log(t, "%s: full clone of %s at snapshot '%s'", key, volid, a->snapname);
-		return pool_vol_copy_snapshot(app->pool, volid, a->snapname, &o, nv, n, err,
+		return pool_vol_copy_snapshot(src, volid, a->snapname, dst, &o, nv, n, err,
 					      errlen);
 	}
 	if (a->running) {
 		task_log(t, "%s: full clone of %s from the running VM (QEMU backup job)", key,
 			 volid);
-		return clone_running(app, a->vmid, key, volid, &o, nv, n, err, errlen);
+		return clone_running(app, a->vmid, key, volid, dst, &o, nv, n, err, errlen);
 	}
 	task_log(t, "%s: full clone of %s", key, volid);
-	return pool_vol_copy(app->pool, volid, app->pool, &o, nv, n, err, errlen);
+	return pool_vol_copy(src, volid, dst, &o, nv, n, err, errlen);
 }
 
 static int free_new(struct task *t, const struct drives *made)
@@ -361,7 +376,7 @@ static int free_new(struct task *t, const struct drives *made)
 	char err[256];
 
 	for (size_t i = 0; i < made->n; i++)
-		if (pool_vol_free(task_app(t)->pool, made->volid[i], err, sizeof(err)) < 0)
+		if (pool_set_vol_free(task_app(t)->pools, made->volid[i], err, sizeof(err)) < 0)
 			task_warn(t, "cannot remove %s: %s", made->volid[i], err);
 	return 0;
 }
@@ -407,6 +422,7 @@ static int clone_check(struct req *req, struct resp *resp, const struct qvm *src
 {
 	const char *storage = req_str(req, "storage"), *snap = req_str(req, "snapname");
 	char key[1][16], vol[1][272], err[384], *canon = NULL;
+	struct pool *target = NULL;
 
 	if (!full && storage)
 		return resp_error(resp, CR_EINTERNAL,
@@ -418,8 +434,11 @@ static int clone_check(struct req *req, struct resp *resp, const struct qvm *src
 	    qsnap_drives(src->conf, key, vol, 1))
 		return resp_error(resp, CR_EINTERNAL,
 				  "Linked clone feature is not supported for drive '%s'", key[0]);
-	if (storage && (!req->app->pool || strcmp(storage, pool_id(req->app->pool)) != 0))
+	if (storage && (!(target = pool_set_get(req->app->pools, storage))))
 		return resp_error(resp, CR_EINTERNAL, "storage '%s' does not exist", storage);
+	if (target && !(pool_content_mask(target) & (1u << POOL_CONTENT_IMAGES)))
+		return resp_error(resp, CR_EINTERNAL,
+				  "storage '%s' does not support content-type 'images'", storage);
 	if (snap && !qsnap_get(src->snaps, snap))
 		return resp_error(resp, CR_EINTERNAL, "snapshot '%s' does not exist", snap);
 	if (req_str(req, "name") &&
@@ -455,6 +474,8 @@ static struct clone_arg *clone_arg_new(struct req *req, const struct qvm *src, i
 	snprintf(a->format, sizeof(a->format), "%s", fmt ? fmt : "");
 	snprintf(a->snapname, sizeof(a->snapname), "%s", snap ? snap : "");
 	snprintf(a->pool, sizeof(a->pool), "%s", req_str(req, "pool") ? req_str(req, "pool") : "");
+	snprintf(a->storage, sizeof(a->storage), "%s",
+		 req_str(req, "storage") ? req_str(req, "storage") : "");
 	if (!(a->conf = clone_conf(src, req, a->newid))) {
 		free(a);
 		return NULL;

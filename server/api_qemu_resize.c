@@ -80,8 +80,11 @@ static int resize_task(struct task *t, void *opaque)
 			 (unsigned long long)a->size);
 		r = hv_vm_block_resize(app->hv, a->vmid, a->key, a->size, err, sizeof(err));
 	} else {
+		struct pool *p;
+
 		task_log(t, "growing %s to %llu bytes", a->volid, (unsigned long long)a->size);
-		r = pool_vol_grow(app->pool, a->volid, a->size, NULL, err, sizeof(err));
+		if ((r = pool_set_of(app->pools, a->volid, &p, err, sizeof(err))) == 0)
+			r = pool_vol_grow(p, a->volid, a->size, NULL, err, sizeof(err));
 	}
 	if (r < 0)
 		return task_fail(t, r, "%s", err);
@@ -107,10 +110,10 @@ static int resize_target(struct req *req, struct resp *resp, const struct qvm *v
 		return resp_error(resp, CR_EINTERNAL, "disk '%s' does not exist", a->key);
 	if (d.cdrom)
 		return resp_error(resp, CR_EINTERNAL, "you can't resize a cdrom");
-	if (qemu_drive_volid(a->key, value, a->volid, sizeof(a->volid)) < 0 || !req->app->pool)
+	if (qemu_drive_volid(a->key, value, a->volid, sizeof(a->volid)) < 0)
 		return resp_error(resp, CR_EINTERNAL, "disk '%s' has no volume", a->key);
-	if ((r = pool_vol_path(req->app->pool, a->volid, path, sizeof(path), err, sizeof(err))) <
-		0 ||
+	if ((r = pool_set_vol_path(req->app->pools, a->volid, path, sizeof(path), err,
+				   sizeof(err))) < 0 ||
 	    (r = pool_image_size(path, &cur, err, sizeof(err))) < 0)
 		return resp_error(resp, r, "%s", err);
 	if (qsnap_parse_size(req_str(req, "size"), cur, &a->size, err, sizeof(err)) < 0)

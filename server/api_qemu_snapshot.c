@@ -297,23 +297,42 @@ int api_qemu_snapshot_config_put(struct req *req, struct resp *resp)
 
 /* ---- create ------------------------------------------------------------------ */
 
+/* pool_vol_snapshot / pool_vol_snapshot_has on the storage VOLID names. */
+static int vol_snapshot(struct app *app, const char *volid, enum pool_snap_op op,
+			const char *name, char *err, size_t errlen)
+{
+	struct pool *p;
+	int r = pool_set_of(app->pools, volid, &p, err, errlen);
+
+	return r < 0 ? r : pool_vol_snapshot(p, volid, op, name, err, errlen);
+}
+
+static int vol_snapshot_has(struct app *app, const char *volid, const char *name, char *err,
+			    size_t errlen)
+{
+	struct pool *p;
+	int r = pool_set_of(app->pools, volid, &p, err, errlen);
+
+	return r < 0 ? r : pool_vol_snapshot_has(p, volid, name, err, errlen);
+}
+
 /* Offline: every drive through the engine; the ones done are undone when
  * one fails. */
 static int snap_offline(struct task *t, const struct drives *d, const char *name)
 {
-	struct pool *p = task_app(t)->pool;
+	struct app *app = task_app(t);
 	char err[512] = "", e2[256];
 	size_t i;
 	int r = 0;
 
 	for (i = 0; r == 0 && i < d->n; i++) {
 		task_log(t, "snapshotting '%s' (%s)", d->key[i], d->volid[i]);
-		r = pool_vol_snapshot(p, d->volid[i], POOL_SNAP_CREATE, name, err, sizeof(err));
+		r = vol_snapshot(app, d->volid[i], POOL_SNAP_CREATE, name, err, sizeof(err));
 	}
 	if (r == 0)
 		return 0;
 	for (size_t j = 0; j + 1 < i; j++)
-		pool_vol_snapshot(p, d->volid[j], POOL_SNAP_DELETE, name, e2, sizeof(e2));
+		vol_snapshot(app, d->volid[j], POOL_SNAP_DELETE, name, e2, sizeof(e2));
 	return task_fail(t, r, "%s", err);
 }
 
@@ -468,8 +487,8 @@ static int rollback_disks(struct task *t, const struct drives *d, const char *na
 		int r;
 
 		task_log(t, "rolling back '%s' (%s)", d->key[i], d->volid[i]);
-		r = pool_vol_snapshot(task_app(t)->pool, d->volid[i], POOL_SNAP_ROLLBACK, name, err,
-				      sizeof(err));
+		r = vol_snapshot(task_app(t), d->volid[i], POOL_SNAP_ROLLBACK, name, err,
+				 sizeof(err));
 		if (r < 0)
 			return task_fail(t, r, "%s", err);
 	}
@@ -582,7 +601,7 @@ static int delete_one(struct task *t, const struct snap_arg *a, const struct dri
 
 	if (key)
 		return hv_vm_snap_delete(app->hv, a->vmid, &key, 1, a->name, err, errlen);
-	return pool_vol_snapshot(app->pool, volid, POOL_SNAP_DELETE, a->name, err, errlen);
+	return vol_snapshot(app, volid, POOL_SNAP_DELETE, a->name, err, errlen);
 }
 
 /* Without force, every volume the engine handles must hold the snapshot
@@ -597,7 +616,7 @@ static int delete_precheck(struct task *t, const struct snap_arg *a, const struc
 
 		if (cur && attached_as(cur, d->volid[i]))
 			continue;
-		r = pool_vol_snapshot_has(task_app(t)->pool, d->volid[i], a->name, err, sizeof(err));
+		r = vol_snapshot_has(task_app(t), d->volid[i], a->name, err, sizeof(err));
 		if (r == 0)
 			return task_fail(t, CR_ENOTFOUND, "%s: snapshot '%s' does not exist",
 					 d->volid[i], a->name);

@@ -193,6 +193,10 @@ struct pool *pool_set_get(struct pool_set *s, const char *id);
 int pool_set_foreach(struct pool_set *s, int (*fn)(struct pool *p, void *ctx), void *ctx);
 /* pool_vol_path / pool_vol_free on the pool VOLID names; CR_ENOTFOUND with
  * "storage 'x' does not exist" when the set has no such pool. */
+/* The pool VOLID's storage names into *OUT (borrowed as pool_set_get), or
+ * CR_ENOTFOUND with "storage 'x' does not exist". */
+int pool_set_of(struct pool_set *s, const char *volid, struct pool **out, char *err,
+		size_t errlen);
 int pool_set_vol_path(struct pool_set *s, const char *volid, char *out, size_t n, char *err,
 		      size_t errlen);
 int pool_set_vol_free(struct pool_set *s, const char *volid, char *err, size_t errlen);

@@ -138,9 +138,8 @@ int pool_set_foreach(struct pool_set *s, int (*fn)(struct pool *p, void *ctx), v
 	return r;
 }
 
-/* The pool named by VOLID's storage into *OUT, or an error with ERR. */
-static int pool_of(struct pool_set *s, const char *volid, struct pool **out, char *err,
-		   size_t errlen)
+int pool_set_of(struct pool_set *s, const char *volid, struct pool **out, char *err,
+		size_t errlen)
 {
 	struct pool_volid v;
 	int r = pool_volid_parse(volid, &v, err, errlen);
@@ -158,7 +157,7 @@ int pool_set_vol_path(struct pool_set *s, const char *volid, char *out, size_t n
 		      size_t errlen)
 {
 	struct pool *p;
-	int r = pool_of(s, volid, &p, err, errlen);
+	int r = pool_set_of(s, volid, &p, err, errlen);
 
 	return r < 0 ? r : pool_vol_path(p, volid, out, n, err, errlen);
 }
@@ -166,7 +165,7 @@ int pool_set_vol_path(struct pool_set *s, const char *volid, char *out, size_t n
 int pool_set_vol_free(struct pool_set *s, const char *volid, char *err, size_t errlen)
 {
 	struct pool *p;
-	int r = pool_of(s, volid, &p, err, errlen);
+	int r = pool_set_of(s, volid, &p, err, errlen);
 
 	return r < 0 ? r : pool_vol_free(p, volid, err, errlen);
 }

@@ -29,14 +29,14 @@ int pool_vol_can_snapshot(const char *volid);
 int pool_vol_grow(struct pool *p, const char *volid, uint64_t size, uint64_t *old, char *err,
 		  size_t errlen);
 
-/* Copies VOLID as it was at its internal snapshot SNAPNAME into a new disk
- * for O->vmid in O->format (NULL: qcow2), as qemu-img convert -l does: the
+/* Copies VOLID of P as it was at its internal snapshot SNAPNAME into a new
+ * disk of DST for O->vmid in O->format (NULL: qcow2), as qemu-img convert -l does: the
  * source is opened shared, so a running VM may keep writing it (a
  * snapshot's clusters never change).  NEW_VOLID gets the new volume id;
  * nothing is left behind on failure.  (storage/pool_snap_read.c) */
 int pool_vol_copy_snapshot(struct pool *p, const char *volid, const char *snapname,
-			   const struct pool_copy_opts *o, char *new_volid, size_t n, char *err,
-			   size_t errlen);
+			   struct pool *dst, const struct pool_copy_opts *o, char *new_volid,
+			   size_t n, char *err, size_t errlen);
 
 /* ---- template bases and linked clones (storage/pool_snap_clone.c) ---- */
 

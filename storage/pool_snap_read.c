@@ -95,8 +95,8 @@ static int copy_data(struct img *s, struct img *d, char *err, size_t errlen)
 }
 
 int pool_vol_copy_snapshot(struct pool *p, const char *volid, const char *snapname,
-			   const struct pool_copy_opts *o, char *new_volid, size_t n, char *err,
-			   size_t errlen)
+			   struct pool *dst, const struct pool_copy_opts *o, char *new_volid,
+			   size_t n, char *err, size_t errlen)
 {
 	struct img_open_opts dopt = {.flags = IMG_OPEN_RDWR};
 	struct img *s, *d = NULL;
@@ -110,9 +110,9 @@ int pool_vol_copy_snapshot(struct pool *p, const char *volid, const char *snapna
 		snprintf(err, errlen, "volume '%s' is not qcow2: no internal snapshots", volid);
 	if (r < 0)
 		return r;
-	r = pool_alloc(p, o->vmid, o->format, (img_virtual_size(s) + 511) & ~(uint64_t)511,
+	r = pool_alloc(dst, o->vmid, o->format, (img_virtual_size(s) + 511) & ~(uint64_t)511,
 		       new_volid, n, err, errlen);
-	if (r == 0 && (r = pool_vol_path(p, new_volid, path, sizeof(path), err, errlen)) == 0 &&
+	if (r == 0 && (r = pool_vol_path(dst, new_volid, path, sizeof(path), err, errlen)) == 0 &&
 	    (r = img_open(&d, path, &dopt, err, errlen)) == 0)
 		r = copy_data(s, d, err, errlen);
 	if (d && img_close(d) < 0 && r == 0) {
@@ -121,6 +121,6 @@ int pool_vol_copy_snapshot(struct pool *p, const char *volid, const char *snapna
 	}
 	img_close(s);
 	if (r < 0 && new_volid[0])
-		pool_vol_free(p, new_volid, e2, sizeof(e2));
+		pool_vol_free(dst, new_volid, e2, sizeof(e2));
 	return r;
 }

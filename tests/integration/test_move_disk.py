@@ -9,8 +9,10 @@ new raw file holds every write; after a live move the drive sits on other
 block nodes, and a snapshot, an online resize and a hot-unplug still find it;
 `corral vm move-disk` moves disks of the stopped VM.  Bad input gets Proxmox's
 answers."""
+import json
 import os
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -98,6 +100,33 @@ def test_stopped(ctx):
     check_equal(conf["unused0"], f"local:{VMID}/vm-{VMID}-disk-0.qcow2")
     check_equal(len(ctx.store2_images()), 1)
     assert f"vm-{VMID}-disk-0.qcow2" in ctx.local_images()
+
+
+@suite.test
+def test_second_storage_disk(ctx):
+    """a disk on store2 (VM stopped): snapshot, rollback, delete, resize and full clones to
+    store2 and to local go through the disk's own storage"""
+    ctx.ok(ctx.vm.snapshot.post(snapname="s2snap"))
+    ctx.ok(ctx.vm.snapshot("s2snap").rollback.post())
+    ctx.ok(ctx.vm.snapshot("s2snap").delete())
+    def vsize():
+        f = ctx.config()["virtio0"].split(",")[0].split("/")[-1]
+        out = subprocess.run(["qemu-img", "info", "-U", "--output=json",
+                              os.path.join(ctx.store2, "images", str(VMID), f)],
+                             check=True, capture_output=True, text=True).stdout
+        return json.loads(out)["virtual-size"]
+    before = vsize()
+    ctx.ok(ctx.vm.resize.put(disk="virtio0", size="+16M"))
+    check_equal(vsize(), before + (16 << 20))
+    assert ctx.config()["virtio0"].startswith("store2:"), ctx.config()
+    for newid, storage in ((110, "store2"), (111, "local")):
+        ctx.ok(ctx.vm.clone.post(newid=newid, full=1, storage=storage))
+        cconf = ctx.node.qemu(newid).config.get()
+        assert cconf["virtio0"].startswith(f"{storage}:{newid}/vm-{newid}-disk-"), cconf
+        ctx.ok(ctx.node.qemu(newid).delete(purge=1))
+    r = ctx.raw("POST", f"/nodes/{ctx.d.node}/qemu/{VMID}/clone",
+                data={"newid": 112, "full": 1, "storage": "nosuch"})
+    expect_error(r, 500, "storage 'nosuch' does not exist")
 
 
 @suite.test

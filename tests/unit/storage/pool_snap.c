@@ -203,7 +203,7 @@ static void test_copy_at_snapshot(void)
 	CHECK_INT(pool_vol_snapshot(p, v, POOL_SNAP_CREATE, "s1", err, sizeof(err)), 0);
 	put(p, v, 'b', 0);
 	CHECK_INT(pool_vol_grow(p, v, 32 * MIB, NULL, err, sizeof(err)), 0);
-	CHECK_INT(pool_vol_copy_snapshot(p, v, "s1", &o, nv, sizeof(nv), err, sizeof(err)), 0);
+	CHECK_INT(pool_vol_copy_snapshot(p, v, "s1", p, &o, nv, sizeof(nv), err, sizeof(err)), 0);
 	CHECK_STR(nv, "local:200/vm-200-disk-0.qcow2");
 	CHECK_INT(get(p, nv, 0), 'a');
 	CHECK_INT(get(p, nv, 8 * MIB), 'z');
@@ -211,7 +211,7 @@ static void test_copy_at_snapshot(void)
 	CHECK_INT(get(p, v, 0), 'b');
 	CHECK_INT(sh("qemu-img info '%s' | grep -q '16 MiB'", vpath(p, nv)), 0);
 	CHECK_INT(qemu_check(vpath(p, nv)), 0);
-	CHECK_INT(pool_vol_copy_snapshot(p, v, "nope", &o, nv, sizeof(nv), err, sizeof(err)),
+	CHECK_INT(pool_vol_copy_snapshot(p, v, "nope", p, &o, nv, sizeof(nv), err, sizeof(err)),
 		  CR_ENOTFOUND);
 	CHECK_STR(nv, "");
 	pool_free(p);
