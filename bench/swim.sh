@@ -2,7 +2,8 @@
 # Gossip membership benchmark: builds bench/swim_sim and runs the real SWIM +
 # Lifeguard code of cluster/ for N = 3, 16, 128, 1024 on the in-memory
 # transport (simulated clock).  Writes build/bench/swim.md.
-# SWIM_SIM_ARGS=--quick gives a shorter run with fewer trials.
+# SWIM_SIM_ARGS=--quick gives a shorter run with fewer trials; for iterating,
+# SWIM_SIM_ARGS='--sizes 3,16 --no-fp' measures only detection and dissemination.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
