@@ -1,7 +1,7 @@
-/* libFuzzer target for hv/cloudinit.c: byte 0 picks the parser.  0: YAML
- * quoting gives one double-quoted scalar of valid UTF-8 without raw control
- * bytes; 1: SSH key lines; 2: URL decoding never grows; 3: resolv.conf;
- * 4: the generators over any configuration text (vmconf_from_text). */
+/* libFuzzer target for hv/cloudinit.c and cloudinit_net.c; byte 0 picks.
+ * 0: YAML quoting gives one double-quoted scalar without raw control bytes;
+ * 1: SSH key lines; 2: URL decoding never grows; 3: resolv.conf; 4: the
+ * generators over any configuration text (vmconf_from_text). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
