@@ -20,7 +20,7 @@
 #define MIG_QMP_MS 10000       /* one command */
 #define MIG_TLS_ID "mig-tls"   /* the tls-creds-x509 object on either end */
 #define MIG_PREFIX "mig-"      /* NBD client nodes and mirror jobs */
-#define MIRROR_POLL_US 200000  /* disk copy: progress only */
+#define MIRROR_POLL_US 20000   /* disk copy: readiness seen within 20 ms */
 #define RAM_POLL_US 5000       /* RAM: the source pauses at pre-switchover and
 				* waits for us, so this adds to downtime */
 #define PROGRESS_EVERY_MS 1000

@@ -1,5 +1,8 @@
 /* Per-migration TLS credentials (see migrate.h): a P-256 CA valid for one
- * day that signs one server and one client certificate, made with OpenSSL. */
+ * day that signs one server and one client certificate, made with OpenSSL.
+ * The server side also gets RFC 7919's ffdhe2048 group as dh-params.pem:
+ * without it QEMU generates fresh DH parameters on every server object-add
+ * (about a second, at times several). */
 #include "hv/migrate.h"
 
 #include <errno.h>
@@ -10,6 +13,7 @@
 #include <unistd.h>
 
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -141,6 +145,30 @@ static char *key_pem(EVP_PKEY *k)
 	return bio_text(b);
 }
 
+/* The named group ffdhe2048 as PKCS#3 PEM (what GnuTLS reads). */
+static char *dh_params_pem(void)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "DH", NULL);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"ffdhe2048", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_PKEY *p = NULL;
+	BIO *b = NULL;
+	char *text = NULL;
+
+	if (ctx && EVP_PKEY_paramgen_init(ctx) > 0 && EVP_PKEY_CTX_set_params(ctx, params) > 0 &&
+	    EVP_PKEY_paramgen(ctx, &p) > 0 && (b = BIO_new(BIO_s_mem())) &&
+	    PEM_write_bio_Parameters(b, p)) {
+		text = bio_text(b);
+		b = NULL;
+	}
+	BIO_free(b);
+	EVP_PKEY_free(p);
+	EVP_PKEY_CTX_free(ctx);
+	return text;
+}
+
 /* Makes the certificate of ROLE (1 server, 2 client) into *CERT and *KEY. */
 static int make_leaf(int role, X509 *ca, EVP_PKEY *cakey, char **cert, char **key)
 {
@@ -190,8 +218,8 @@ void hv_mig_tls_free(struct hv_mig_tls *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static const char *const tls_files[] = { "ca-cert.pem", "server-cert.pem", "server-key.pem",
-					 "client-cert.pem", "client-key.pem" };
+static const char *const tls_files[] = { "ca-cert.pem",     "server-cert.pem", "server-key.pem",
+					 "client-cert.pem", "client-key.pem",  "dh-params.pem" };
 
 int hv_mig_tls_write(const struct hv_mig_tls *t, const char *dir, int server, char *err,
 		     size_t errlen)
@@ -205,6 +233,13 @@ int hv_mig_tls_write(const struct hv_mig_tls *t, const char *dir, int server, ch
 		snprintf(path, sizeof(path), "%s/%s", dir, tls_files[i == 0 ? 0 : server ? i : i + 2]);
 		r = text[i] ? util_write_file_atomic(path, text[i], strlen(text[i]), 0600)
 			    : -EINVAL;
+	}
+	if (r == 0 && server) {
+		char *dh = dh_params_pem();
+
+		snprintf(path, sizeof(path), "%s/dh-params.pem", dir);
+		r = dh ? util_write_file_atomic(path, dh, strlen(dh), 0600) : -ENOMEM;
+		free(dh);
 	}
 	if (r < 0)
 		snprintf(err, errlen, "cannot write migration credentials to %s: %s", dir,

@@ -469,6 +469,11 @@ static void test_tls_files(void)
 	free(text);
 	snprintf(path, sizeof(path), "%s/client-key.pem", dir);
 	CHECK(access(path, F_OK) != 0); /* the target never gets the client key */
+	/* the server's DH group is written, so QEMU does not generate one */
+	snprintf(path, sizeof(path), "%s/dh-params.pem", dir);
+	CHECK_INT(util_read_file(path, 1 << 16, &text, &len), 0);
+	CHECK(text && strncmp(text, "-----BEGIN DH PARAMETERS-----", 29) == 0);
+	free(text);
 	hv_mig_tls_remove(dir);
 	CHECK(access(dir, F_OK) != 0);
 	hv_mig_tls_free(&t);
