@@ -283,6 +283,30 @@ static int write_image(struct app *app, int vmid, const struct vmconf *c, const 
 	return r;
 }
 
+int qemu_cloudinit_volid(const struct vmconf *conf, int vmid, char *volid, size_t n)
+{
+	struct vmconf_drive d;
+	char key[16];
+
+	if (cloudinit_drive(conf, vmid, key, sizeof(key)) < 0 ||
+	    vmconf_drive_parse(key, vmconf_get(conf, key), &d, NULL, 0) < 0)
+		return 0;
+	return vmconf_drive_volid(&d, volid, n) < 0 ? 0 : 1;
+}
+
+int qemu_cloudinit_prepare(struct app *app, int vmid, const struct vmconf *conf, char *volid,
+			   size_t n, char *err, size_t errlen)
+{
+	char key[16];
+	int r;
+
+	if (!qemu_cloudinit_volid(conf, vmid, volid, n) ||
+	    cloudinit_drive(conf, vmid, key, sizeof(key)) < 0)
+		return 0;
+	r = write_image(app, vmid, conf, key, err, errlen);
+	return r < 0 ? r : 1;
+}
+
 /* The values C's image is made from, kept in the record (Proxmox keeps the
  * changed ones in its [special:cloudinit] section). */
 static struct vmconf *source_values(const struct vmconf *c)

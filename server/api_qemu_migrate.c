@@ -432,6 +432,19 @@ static int alloc_disks(struct req *req, int vmid, struct vmconf *conf, struct bu
 	return r;
 }
 
+/* The cloud-init CD is not copied: the target writes its own image from
+ * the same configuration (so the same instance-id) and owns the volume. */
+static int cloudinit_here(struct app *app, int vmid, const struct vmconf *conf, struct buf *vols,
+			  char *err, size_t errlen)
+{
+	char volid[POOL_VOLID_MAX];
+	int r = qemu_cloudinit_prepare(app, vmid, conf, volid, sizeof(volid), err, errlen);
+
+	if (r == 1)
+		buf_printf(vols, "%s%s", vols->len ? "," : "", volid);
+	return r < 0 ? r : 0;
+}
+
 static int write_server_tls(struct req *req, int vmid, char *err, size_t errlen)
 {
 	struct hv_mig_tls t = { .ca_cert = (char *)req_str(req, "tls_ca"),
@@ -619,6 +632,8 @@ int api_qemu_migrate_in(struct req *req, struct resp *resp)
 	r = vmconf_from_text(req_str(req, "conf"), &conf, err, sizeof(err));
 	if (r == 0)
 		r = alloc_disks(req, vmid, conf, &vols, err, sizeof(err));
+	if (r == 0)
+		r = cloudinit_here(req->app, vmid, conf, &vols, err, sizeof(err));
 	resp->data = cJSON_CreateObject();
 	if (r == 0 && req_bool(req, "offline", 0)) {
 		/* the copy is complete when this answers: the VM is ours */
@@ -732,6 +747,7 @@ struct mig_run {
 	char self_host[CLUSTER_HOSTPORT_MAX]; /* offline: this node's address */
 	pid_t nbd[HV_MIG_MAX_DISKS];
 	char why[160]; /* why on_progress stopped the migration */
+	char ci_volid[POOL_VOLID_MAX]; /* the cloud-init CD, remade on the target */
 	int answered;  /* the last target_call got an HTTP answer */
 	int keep_lock; /* the outcome is unknown: the VM stays locked here */
 };
@@ -901,6 +917,8 @@ static void source_drop(struct mig_run *m)
 	for (size_t i = 0; i < m->md.n; i++)
 		if (pool_set_vol_free(m->app->pools, m->md.d[i].volid, err, sizeof(err)) < 0)
 			task_warn(m->t, "cannot remove %s: %s", m->md.d[i].volid, err);
+	if (m->ci_volid[0] && pool_set_vol_free(m->app->pools, m->ci_volid, err, sizeof(err)) < 0)
+		task_warn(m->t, "cannot remove %s: %s", m->ci_volid, err);
 	if ((r = record_del(m->app, m->a->vmid)) < 0)
 		task_warn(m->t, "cannot remove the configuration: %s", err_str(r));
 }
@@ -919,6 +937,8 @@ static int load_source(struct mig_run *m, struct qvm *vm, char *err, size_t errl
 		return CR_EINTERNAL;
 	}
 	r = local_disks(m->app, vm->conf, &m->md, err, errlen);
+	if (!qemu_cloudinit_volid(vm->conf, m->a->vmid, m->ci_volid, sizeof(m->ci_volid)))
+		m->ci_volid[0] = '\0';
 	if (r == 0)
 		r = hv_mig_tls_new(&m->tls, err, errlen);
 	return r;

@@ -229,6 +229,14 @@ int qemu_cloudinit_retire_pending(struct app *app, int vmid, const struct qvm *v
  * when CONF has no such drive, or a negative code with ERR. */
 int qemu_cloudinit_clone(struct app *app, int vmid, int newid, struct vmconf *conf, char *volid,
 			 size_t n, char *err, size_t errlen);
+/* 1 with the volume id of CONF's cloud-init drive in VOLID, or 0 without
+ * one. */
+int qemu_cloudinit_volid(const struct vmconf *conf, int vmid, char *volid, size_t n);
+/* A migration target: writes the image of CONF's cloud-init drive (the
+ * source does not copy CD-ROMs), allocating its volume.  1 with the
+ * volume id in VOLID, 0 without such a drive, or a negative code. */
+int qemu_cloudinit_prepare(struct app *app, int vmid, const struct vmconf *conf, char *volid,
+			   size_t n, char *err, size_t errlen);
 /* At start: writes the image of CONF's cloud-init drive (if any) and
  * records the values it was made from.  0, or the task's failure. */
 int qemu_cloudinit_start(struct task *t, int vmid, const struct vmconf *conf);

@@ -9,8 +9,9 @@ Bad input as Proxmox answers it, the task stopped and the target corrald
 killed mid-mirror and the link cut with nft mid-RAM-copy (source still runs,
 target clean), the target's API unreachable at the switch-over (one node keeps
 the VM), a live move_disk before the migration (its drive on other block
-nodes), the way back with `corral vm migrate`, and an offline migration of
-the stopped VM (disks pulled over TLS NBD)."""
+nodes), a cloud-init CD (not copied: the target writes its own image), the
+way back with `corral vm migrate`, and an offline migration of the stopped VM
+(disks pulled over TLS NBD)."""
 import os
 import subprocess
 import sys
@@ -97,7 +98,8 @@ def test_guest_runs(c):
     """the guest boots on node A and runs a counter writing to its data disk"""
     boot = put_guest_disk(c.a, VMID)
     upid = c.a.post("/nodes/mg-a/qemu", vmid=VMID, name="mig", memory=256, virtio0=boot,
-                    virtio1="local:0.0625", serial0="socket", boot="order=virtio0")
+                    virtio1="local:0.0625", serial0="socket", boot="order=virtio0",
+                    ide2="local:cloudinit", ciuser="mig")
     ct.check_equal(c.a.task(upid)[0], "OK")
     ct.check_equal(c.a.task(c.a.post(f"/nodes/mg-a/qemu/{VMID}/status/start"))[0], "OK")
     s = Serial(c.a, VMID)
@@ -187,7 +189,7 @@ def test_target_killed_mid_mirror(c):
     wait_for("mirror progress", lambda: any(
         "mirror: transferred" in line["t"]
         for line in c.a.get(f"/nodes/mg-a/tasks/{upid}/log")), timeout=90)
-    ct.check_equal(len(c.images(c.b)), 2)
+    ct.check_equal(len(c.images(c.b)), 3)  # two disks and the cloud-init CD
     c.b.kill()
     status, log = c.a.task(upid, timeout=120)
     assert "migration aborted" in status and "is offline" in log, status + "\n" + log
@@ -309,6 +311,11 @@ def test_online_migration(c):
     assert "migration downtime" in log and "transferred" in log, log
     ct.check_equal(c.home_of(VMID), [c.b])
     ct.check_equal(c.images(c.a), [])
+    # the cloud-init CD is not copied: B wrote its own image of the same config
+    assert f"vm-{VMID}-cloudinit.qcow2" in c.images(c.b), c.images(c.b)
+    r = c.b.api("GET", f"/nodes/mg-b/qemu/{VMID}/cloudinit/dump", params={"type": "user"})
+    ct.check_equal(r.status_code, 200, r.text)
+    assert "mig" in r.json()["data"], r.text
     r = c.a.api("GET", f"/nodes/mg-a/qemu/{VMID}/config")
     ct.check_equal(r.status_code, 500)
     ct.check_equal(c.b.get(f"/nodes/mg-b/qemu/{VMID}/status/current")["status"], "running")
@@ -354,7 +361,7 @@ def test_offline_migration(c):
     ct.check_equal(status, "OK", log)
     assert "offline migration" in log and "over TLS NBD" in log, log
     ct.check_equal(c.images(c.a), [])
-    ct.check_equal(len(c.images(c.b)), 2)
+    ct.check_equal(len(c.images(c.b)), 3)  # two disks and the cloud-init CD
     ct.check_equal(c.a.api("GET", f"/nodes/mg-a/qemu/{VMID}/config").status_code, 500)
     ct.check_equal(c.b.task(c.b.post(f"/nodes/mg-b/qemu/{VMID}/status/start"))[0], "OK")
     s = Serial(c.b, VMID)
