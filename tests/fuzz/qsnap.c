@@ -4,6 +4,7 @@
  * script of tree operations (add, remove, roll back to a snapshot named by
  * a byte) whose parent links must stay inside the tree and acyclic. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
