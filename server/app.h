@@ -33,6 +33,7 @@ struct app_config {
 	char node[APP_NODE_MAX];      /* short hostname by default */
 	int log_level;                /* enum log_level */
 	unsigned http_threads;
+	unsigned http_idle_timeout;   /* s a silent connection is kept (0: HTTP_IDLE_TIMEOUT) */
 	unsigned task_workers;
 	unsigned console_max;         /* console websockets at once (0: WS_HUB_DEFAULT_MAX) */
 	char webui_dir[APP_PATH_MAX]; /* static files of the web UI */

@@ -120,6 +120,18 @@ static int set_http_threads(struct app_config *c, const char *v, char *err, size
 	return set_count(&c->http_threads, v, "thread count", err, n);
 }
 
+static int set_http_idle_timeout(struct app_config *c, const char *v, char *err, size_t n)
+{
+	uint64_t x;
+
+	if (util_parse_u64(v, &x) < 0 || x < 1 || x > 3600) {
+		snprintf(err, n, "invalid idle timeout '%.100s' (1..3600 s)", v);
+		return -EINVAL;
+	}
+	c->http_idle_timeout = (unsigned)x;
+	return 0;
+}
+
 static int set_task_workers(struct app_config *c, const char *v, char *err, size_t n)
 {
 	return set_count(&c->task_workers, v, "worker count", err, n);
@@ -140,6 +152,7 @@ static const struct config_option options[] = {
 	{ "log-level", set_log_level, "LEVEL", "error, warn, info or debug (info)" },
 	{ "webui-dir", set_webui_dir, "DIR", "web UI files (webui/ beside the build, else " CONFIG_DEFAULT_WEBUI_DIR ")" },
 	{ "http-threads", set_http_threads, "N", "HTTP worker threads (one per CPU)" },
+	{ "http-idle-timeout", set_http_idle_timeout, "S", "seconds a silent connection is kept (30)" },
 	{ "task-workers", set_task_workers, "N", "task worker threads (4)" },
 	{ "console-max", set_console_max, "N", "console websockets open at once (64)" },
 };

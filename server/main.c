@@ -155,6 +155,7 @@ static int start_http(struct app *app, const char *key, const char *cert)
 		.listen_addr = app->cfg.listen_addr,
 		.port = app->cfg.listen_port,
 		.threads = app->cfg.http_threads,
+		.idle_timeout = app->cfg.http_idle_timeout,
 		.key_pem = key,
 		.cert_pem = cert,
 		.webui_dir = app->cfg.webui_dir,

@@ -52,7 +52,7 @@ static void test_text(void)
 	config_defaults(&c);
 	CHECK_INT(config_parse_text(&c, "# node settings\n\ndata-dir: /srv/corral\n"
 				     "listen:[::]:9000\r\n  node :  n1 \nlog-level: debug\n"
-				     "http-threads: 3\n",
+				     "http-threads: 3\nhttp-idle-timeout: 5\n",
 				     err, sizeof(err)),
 		  0);
 	config_finish(&c);
@@ -63,11 +63,13 @@ static void test_text(void)
 	CHECK_STR(c.node, "n1");
 	CHECK_INT(c.log_level, LOG_DEBUG);
 	CHECK_INT(c.http_threads, 3);
+	CHECK_INT(c.http_idle_timeout, 5);
 	CHECK_INT(config_parse_text(&c, "data-dir: /a\nbogus: 1\n", err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "line 2: unknown setting 'bogus'");
 	CHECK_INT(config_parse_text(&c, "no colon here\n", err, sizeof(err)), -EINVAL);
 	CHECK_INT(config_parse_text(&c, "node: bad_name\n", err, sizeof(err)), -EINVAL);
 	CHECK_INT(config_parse_text(&c, "http-threads: 0\n", err, sizeof(err)), -EINVAL);
+	CHECK_INT(config_parse_text(&c, "http-idle-timeout: 0\n", err, sizeof(err)), -EINVAL);
 	CHECK_INT(config_parse_text(&c, "log-level: loud\n", err, sizeof(err)), -EINVAL);
 }
 
