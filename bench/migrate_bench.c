@@ -307,7 +307,7 @@ static int new_tls(const struct side *src, const struct side *dst, const char *d
 		r = hv_mig_tls_write(&tls, src->tls, 0, err, sizeof(err));
 	hv_mig_tls_free(&tls);
 	snprintf(path, sizeof(path), "%s/dh-params.pem", dst->tls);
-	if (r == 0 && dh && link(dh, path) < 0) {
+	if (r == 0 && dh && link(dh, path) < 0 && errno != EEXIST) {
 		snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
 		r = -errno;
 	}
