@@ -6,6 +6,7 @@
 #define CORRAL_TEST_API_FIXTURE_H
 
 #include "server/acl.h"
+#include "server/api.h"
 #include "server/app.h"
 #include "server/auth.h"
 #include "server/password.h"
@@ -61,6 +62,22 @@ static inline void api_fixture_close(struct api_fixture *f)
 	tasks_free(f->app.tasks);
 	auth_free(f->app.auth);
 	store_close(f->app.store);
+}
+
+/* The same with the storage definitions started ("local" in DATA/images). */
+static inline void api_fixture_open_storage(struct api_fixture *f, const char *name)
+{
+	char err[256] = "";
+
+	api_fixture_open(f, name);
+	CHECK_INT(api_storage_start(&f->app, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+}
+
+static inline void api_fixture_close_storage(struct api_fixture *f)
+{
+	api_fixture_close(f);
+	api_storage_stop(&f->app);
 }
 
 /* METHOD PATH through the router as the HTTP layer calls it: QUERY as the

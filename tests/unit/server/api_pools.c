@@ -14,20 +14,6 @@
 
 #define NODE_QEMU "/nodes/" FIX_NODE "/qemu"
 
-static void open_node(struct api_fixture *f, const char *name)
-{
-	char err[256];
-
-	api_fixture_open(f, name);
-	CHECK_INT(api_storage_start(&f->app, err, sizeof(err)), 0);
-}
-
-static void close_node(struct api_fixture *f)
-{
-	api_fixture_close(f);
-	api_storage_stop(&f->app);
-}
-
 /* METHOD PATH with PARAMS (query for GET/DELETE, form body otherwise). */
 static struct api_answer call(struct api_fixture *f, const char *method, const char *path,
 			      const char *params, const char *user)
@@ -107,7 +93,7 @@ static void test_create_list_get(void)
 	struct api_answer a;
 	const cJSON *row;
 
-	open_node(&f, "crud");
+	api_fixture_open_storage(&f, "crud");
 	expect(&f, 200, NULL, "POST", "/pools", "poolid=dev&comment=Development", "admin@pve");
 	expect(&f, 500, "create pool failed: pool 'dev' already exists", "POST", "/pools",
 	       "poolid=dev", "admin@pve");
@@ -155,7 +141,7 @@ static void test_create_list_get(void)
 	CHECK_INT(count_rows(cJSON_GetObjectItemCaseSensitive(api_data(&a), "members")), 1);
 	api_answer_free(&a);
 	expect(&f, 500, "pool 'nope' does not exist", "GET", "/pools/nope", NULL, "admin@pve");
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 static void test_update_delete(void)
@@ -163,7 +149,7 @@ static void test_update_delete(void)
 	struct api_fixture f;
 	struct api_answer a;
 
-	open_node(&f, "update");
+	api_fixture_open_storage(&f, "update");
 	expect(&f, 200, NULL, "POST", "/pools", "poolid=dev", "admin@pve");
 	expect(&f, 200, NULL, "POST", "/pools", "poolid=ops", "admin@pve");
 	expect(&f, 200, NULL, "PUT", "/pools/dev", "comment=legacy+path&vms=100,101",
@@ -208,7 +194,7 @@ static void test_update_delete(void)
 	a = call(&f, "GET", "/pools", NULL, "admin@pve");
 	CHECK_INT(count_rows(api_data(&a)), 0);
 	api_answer_free(&a);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 /* A VM in a pool lets a user with a role on /pool/<id> act on it. */
@@ -217,7 +203,7 @@ static void test_pool_permissions(void)
 	struct api_fixture f;
 	struct api_answer a;
 
-	open_node(&f, "perms");
+	api_fixture_open_storage(&f, "perms");
 	expect(&f, 200, NULL, "POST", "/pools", "poolid=dev", "admin@pve");
 	expect(&f, 200, NULL, "POST", "/pools", "poolid=ops", "admin@pve");
 	expect(&f, 403, "Permission check failed (/pool/x, Pool.Allocate)", "POST", "/pools",
@@ -280,7 +266,7 @@ static void test_pool_permissions(void)
 	expect(&f, 200, NULL, "PUT", "/access/acl", "path=/pool/ops&users=bob@pve&roles=NoAccess",
 	       "admin@pve");
 	expect(&f, 403, NULL, "GET", NODE_QEMU "/101/status/current", NULL, "bob@pve");
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 /* Clone with pool=: the clone joins; a missing pool is refused first. */
@@ -288,7 +274,7 @@ static void test_clone_into_pool(void)
 {
 	struct api_fixture f;
 
-	open_node(&f, "clone");
+	api_fixture_open_storage(&f, "clone");
 	expect(&f, 200, NULL, "POST", "/pools", "poolid=dev", "admin@pve");
 	run_task(&f, "POST", NODE_QEMU, "vmid=110&memory=64", "admin@pve");
 	expect(&f, 403, "pool 'nope' does not exist", "POST", NODE_QEMU "/110/clone",
@@ -297,7 +283,7 @@ static void test_clone_into_pool(void)
 	       "admin@pve");
 	run_task(&f, "POST", NODE_QEMU "/110/clone", "newid=111&pool=dev", "admin@pve");
 	CHECK_STR(stored_vms(&f, "dev"), "111");
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 /* A privilege-separated token gets the pool's roles through its own ACL on
@@ -309,7 +295,7 @@ static void test_token_and_noaccess(void)
 	struct api_answer a;
 	char authz[256];
 
-	open_node(&f, "token");
+	api_fixture_open_storage(&f, "token");
 	expect(&f, 200, NULL, "POST", "/pools", "poolid=dev", "admin@pve");
 	run_task(&f, "POST", NODE_QEMU, "vmid=120&pool=dev", "admin@pve");
 	a = call(&f, "POST", "/access/users/bob@pve/token/ci", NULL, "bob@pve");
@@ -333,7 +319,7 @@ static void test_token_and_noaccess(void)
 	a = api_request(&f, "GET", NODE_QEMU "/120/status/current", NULL, NULL, NULL, authz);
 	CHECK_INT(a.status, 403);
 	api_answer_free(&a);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 /* Storage members take the pool's roles on /storage/<id>. */
@@ -341,14 +327,14 @@ static void test_storage_member(void)
 {
 	struct api_fixture f;
 
-	open_node(&f, "storage");
+	api_fixture_open_storage(&f, "storage");
 	expect(&f, 200, NULL, "POST", "/pools", "poolid=dev", "admin@pve");
 	expect(&f, 200, NULL, "PUT", "/access/acl",
 	       "path=/pool/dev&users=bob@pve&roles=PVEDatastoreUser", "admin@pve");
 	expect(&f, 403, NULL, "GET", "/nodes/" FIX_NODE "/storage/local/status", NULL, "bob@pve");
 	expect(&f, 200, NULL, "PUT", "/pools", "poolid=dev&storage=local", "admin@pve");
 	expect(&f, 200, NULL, "GET", "/nodes/" FIX_NODE "/storage/local/status", NULL, "bob@pve");
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 /* Destroy: the VM leaves its pool and its ACL entries go (remove_vm_access). */
@@ -358,7 +344,7 @@ static void test_destroy_and_members(void)
 	struct api_answer a;
 	const cJSON *m;
 
-	open_node(&f, "destroy");
+	api_fixture_open_storage(&f, "destroy");
 	expect(&f, 200, NULL, "POST", "/pools", "poolid=dev", "admin@pve");
 	run_task(&f, "POST", NODE_QEMU, "vmid=104&pool=dev&name=web", "admin@pve");
 	a = call(&f, "GET", "/pools/dev", NULL, "admin@pve");
@@ -398,7 +384,7 @@ static void test_destroy_and_members(void)
 	CHECK_STR(stored_vms(&f, "dev"), "");
 	CHECK(!acl_on(&f, "/vms/104"));
 	expect(&f, 200, NULL, "DELETE", "/pools", "poolid=dev", "admin@pve");
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 /* A data dir written before DB_POOLS existed opens, keeps its data and

@@ -17,21 +17,6 @@
 
 #define NODE_QEMU "/nodes/" FIX_NODE "/qemu"
 
-static void open_node(struct api_fixture *f, const char *name)
-{
-	char err[256];
-
-	api_fixture_open(f, name);
-	/* the storage definitions: "local" in DATA/images */
-	CHECK_INT(api_storage_start(&f->app, err, sizeof(err)), 0);
-}
-
-static void close_node(struct api_fixture *f)
-{
-	api_fixture_close(f);
-	api_storage_stop(&f->app);
-}
-
 /* Waits for the task whose UPID A answered; returns its exit status. */
 static const char *wait_task(struct api_fixture *f, struct api_answer *a)
 {
@@ -84,7 +69,7 @@ static void test_create(void)
 	cJSON *d;
 	struct stat st;
 
-	open_node(&f, "create");
+	api_fixture_open_storage(&f, "create");
 	create_vm(&f, "vmid=100&name=web1&memory=1024&cores=2&sockets=1&scsi0=local:1"
 		      "&net0=virtio&serial0=socket&ostype=l26");
 	a = api_call(&f, "GET", NODE_QEMU "/100/config", NULL, "admin@pve");
@@ -121,7 +106,7 @@ static void test_create(void)
 	CHECK_INT(a.status, 403);
 	CHECK_STR(a.reason, "Permission check failed (/vms/300, VM.Allocate)");
 	api_answer_free(&a);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 /* Every hostile value: a 400 naming the key, no record, no file. */
@@ -162,7 +147,7 @@ static void test_bad_input(void)
 	struct api_fixture f;
 	char images[APP_PATH_MAX + 32];
 
-	open_node(&f, "bad");
+	api_fixture_open_storage(&f, "bad");
 	snprintf(images, sizeof(images), "%s/images/images", f.app.cfg.data_dir);
 	for (size_t i = 0; i < sizeof(bad_input) / sizeof(bad_input[0]); i++) {
 		struct api_answer a =
@@ -175,7 +160,7 @@ static void test_bad_input(void)
 		CHECK(!vm_stored(&f, "200"));
 		CHECK_INT(files_in(images), 0);
 	}
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 static void test_config_update(void)
@@ -184,7 +169,7 @@ static void test_config_update(void)
 	struct api_answer a;
 	char query[256], digest[48];
 
-	open_node(&f, "config");
+	api_fixture_open_storage(&f, "config");
 	create_vm(&f, "vmid=101&name=a1&memory=512&scsi0=local:1&scsi1=local:1");
 	a = api_call(&f, "GET", NODE_QEMU "/101/config", NULL, "admin@pve");
 	snprintf(digest, sizeof(digest), "%s", api_str(api_data(&a), "digest"));
@@ -247,7 +232,7 @@ static void test_config_update(void)
 	CHECK_INT(a.status, 500);
 	CHECK(strstr(a.reason, "does not exist") != NULL);
 	api_answer_free(&a);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 /* Pending changes as a running VM gets them (written as the handler would). */
@@ -260,7 +245,7 @@ static void test_pending(void)
 	cJSON *rows, *row;
 	int found = 0;
 
-	open_node(&f, "pending");
+	api_fixture_open_storage(&f, "pending");
 	create_vm(&f, "vmid=102&name=p1&memory=512&cores=1&description=x");
 	CHECK_INT(store_begin(f.app.store, 0, &t), 0);
 	CHECK_INT(qvm_load(t, 102, &vm), 0);
@@ -307,7 +292,7 @@ static void test_pending(void)
 	CHECK_STR(api_str(api_data(&a), "description"), "x");
 	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(api_data(&a), "sockets")), 2);
 	api_answer_free(&a);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 /* Disks detached or replaced while the VM ran are kept when the pending
@@ -318,7 +303,7 @@ static void test_pending_disks(void)
 	struct store_txn *t;
 	struct qvm vm;
 
-	open_node(&f, "pendingdisks");
+	api_fixture_open_storage(&f, "pendingdisks");
 	create_vm(&f, "vmid=109&scsi0=local:1&scsi1=local:1");
 	CHECK_INT(store_begin(f.app.store, 0, &t), 0);
 	CHECK_INT(qvm_load(t, 109, &vm), 0);
@@ -333,7 +318,7 @@ static void test_pending_disks(void)
 	CHECK_INT(vmconf_count(vm.pending), 0);
 	CHECK_INT(vmconf_count(vm.pdel), 0);
 	qvm_clear(&vm);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 static void test_status_stopped(void)
@@ -345,7 +330,7 @@ static void test_status_stopped(void)
 	struct api_answer a;
 	cJSON *d;
 
-	open_node(&f, "status");
+	api_fixture_open_storage(&f, "status");
 	create_vm(&f, "vmid=103&memory=256&cores=2&virtio0=local:2");
 	a = api_call(&f, "GET", NODE_QEMU "/103/status/current", NULL, "admin@pve");
 	CHECK_INT(a.status, 200);
@@ -374,7 +359,7 @@ static void test_status_stopped(void)
 	CHECK_INT(a.status, 200);
 	CHECK(cJSON_GetArraySize(api_data(&a)) >= 3);
 	api_answer_free(&a);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 static void test_power_checks(void)
@@ -384,7 +369,7 @@ static void test_power_checks(void)
 	struct api_answer a;
 	char path[128];
 
-	open_node(&f, "power");
+	api_fixture_open_storage(&f, "power");
 	create_vm(&f, "vmid=105&memory=256");
 	for (size_t i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), NODE_QEMU "/105/status/%s", need_running[i]);
@@ -407,7 +392,7 @@ static void test_power_checks(void)
 	CHECK_INT(a.status, 400);
 	CHECK(api_param_error(&a, "timeout") != NULL);
 	api_answer_free(&a);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 static void test_task_lock(void)
@@ -418,7 +403,7 @@ static void test_task_lock(void)
 	struct gate g = GATE_INIT;
 	char upid[UPID_MAX], err[256], status[64];
 
-	open_node(&f, "lock");
+	api_fixture_open_storage(&f, "lock");
 	create_vm(&f, "vmid=106&memory=256");
 	CHECK_INT(tasks_start(f.app.tasks, "qmshutdown", "106", &admin, "vm:106", gated_task, &g,
 			      NULL, upid, err, sizeof(err)),
@@ -434,7 +419,7 @@ static void test_task_lock(void)
 	api_answer_free(&a);
 	gate_open(&g);
 	CHECK_INT(tasks_wait(f.app.tasks, upid, 20000, status, sizeof(status)), 0);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 static void test_destroy(void)
@@ -444,7 +429,7 @@ static void test_destroy(void)
 	char images[APP_PATH_MAX + 32], err[256], volid[POOL_VOLID_MAX], body[PATH_MAX + 64];
 	char s2[PATH_MAX];
 
-	open_node(&f, "destroy");
+	api_fixture_open_storage(&f, "destroy");
 	create_vm(&f, "vmid=107&scsi0=local:1&virtio1=local:1,format=raw");
 	/* A disk of the VM that its configuration does not name. */
 	CHECK_INT(
@@ -476,7 +461,7 @@ static void test_destroy(void)
 	CHECK_INT(a.status, 500);
 	CHECK(strstr(a.reason, "does not exist") != NULL);
 	api_answer_free(&a);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 static void test_resources_and_storage(void)
@@ -486,7 +471,7 @@ static void test_resources_and_storage(void)
 	cJSON *row;
 	int qemu = 0, storage = 0;
 
-	open_node(&f, "resources");
+	api_fixture_open_storage(&f, "resources");
 	create_vm(&f, "vmid=108&name=r1&memory=512&tags=a%3Bb");
 	a = api_call(&f, "GET", "/cluster/resources", NULL, "admin@pve");
 	cJSON_ArrayForEach(row, api_data(&a))
@@ -528,7 +513,7 @@ static void test_resources_and_storage(void)
 	CHECK_INT(a.status, 500);
 	CHECK_STR(a.reason, "storage 'nosuch' does not exist");
 	api_answer_free(&a);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 static const struct test_case tests[] = {

@@ -17,20 +17,6 @@
 	"&ciuser=alice&ipconfig0=ip%3D192.0.2.5%2F24%2Cgw%3D192.0.2.1&nameserver=192.0.2.53" \
 	"&searchdomain=example.com&cipassword=pw"
 
-static void open_node(struct api_fixture *f, const char *name)
-{
-	char err[256];
-
-	api_fixture_open(f, name);
-	CHECK_INT(api_storage_start(&f->app, err, sizeof(err)), 0);
-}
-
-static void close_node(struct api_fixture *f)
-{
-	api_fixture_close(f);
-	api_storage_stop(&f->app);
-}
-
 static void create_vm(struct api_fixture *f)
 {
 	struct api_answer a = api_call(f, "POST", NODE_QEMU, CREATE_QUERY, "admin@pve");
@@ -64,7 +50,7 @@ static void test_create_and_rows(void)
 	char path[600];
 	cJSON *row;
 
-	open_node(&f, "rows");
+	api_fixture_open_storage(&f, "rows");
 	create_vm(&f);
 	a = api_call(&f, "GET", NODE_QEMU "/120/config", NULL, "admin@pve");
 	CHECK_STR(api_str(api_data(&a), "ide2"), "local:120/vm-120-cloudinit.qcow2,media=cdrom");
@@ -81,7 +67,7 @@ static void test_create_and_rows(void)
 	CHECK_STR(api_str(row, "value"), "**********");
 	cJSON_Delete(row);
 	CHECK(ci_row(&f, "name") == NULL); /* a source of the image, not listed */
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 /* An image made from other values: changed, deleted and added keys. */
@@ -92,7 +78,7 @@ static void test_pending_rows(void)
 	struct qvm vm;
 	cJSON *row;
 
-	open_node(&f, "pending");
+	api_fixture_open_storage(&f, "pending");
 	create_vm(&f);
 	CHECK_INT(store_begin(f.app.store, 0, &t), 0);
 	CHECK_INT(qvm_load(t, 120, &vm), 0);
@@ -118,7 +104,7 @@ static void test_pending_rows(void)
 	CHECK(!api_has(row, "value"));
 	CHECK_STR(api_str(row, "pending"), "192.0.2.53");
 	cJSON_Delete(row);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 static void test_dump_and_put(void)
@@ -128,7 +114,7 @@ static void test_dump_and_put(void)
 	char want[64];
 	cJSON *row;
 
-	open_node(&f, "dump");
+	api_fixture_open_storage(&f, "dump");
 	create_vm(&f);
 	a = api_call(&f, "GET", NODE_QEMU "/120/cloudinit/dump", "type=user", "admin@pve");
 	CHECK(strstr(cJSON_GetStringValue(api_data(&a)), "user: \"alice\"\n") != NULL);
@@ -157,7 +143,7 @@ static void test_dump_and_put(void)
 	CHECK_STR(api_str(row, "value"), "ip=dhcp");
 	CHECK(!api_has(row, "pending"));
 	cJSON_Delete(row);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 static void test_privileges(void)
@@ -165,7 +151,7 @@ static void test_privileges(void)
 	struct api_fixture f;
 	struct api_answer a;
 
-	open_node(&f, "privs");
+	api_fixture_open_storage(&f, "privs");
 	create_vm(&f);
 	a = api_call(&f, "GET", NODE_QEMU "/120/cloudinit", NULL, "bob@pve");
 	CHECK_INT(a.status, 403);
@@ -180,7 +166,7 @@ static void test_privileges(void)
 	CHECK_INT(a.status, 500);
 	CHECK(strstr(a.reason, "does not exist") != NULL);
 	api_answer_free(&a);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 /* The forms clients send: file= and media=cdrom given (bpg), raw format;
@@ -191,7 +177,7 @@ static void test_drive_forms(void)
 	struct api_answer a;
 	char status[512] = "";
 
-	open_node(&f, "forms");
+	api_fixture_open_storage(&f, "forms");
 	a = api_call(&f, "POST", NODE_QEMU,
 		     "vmid=121&scsi1=file%3Dlocal%3Acloudinit%2Cmedia%3Dcdrom&"
 		     "sata0=local%3Acloudinit%2Cformat%3Draw", "admin@pve");
@@ -208,7 +194,7 @@ static void test_drive_forms(void)
 	CHECK_INT(a.status, 400);
 	CHECK(api_param_error(&a, "virtio0") != NULL);
 	api_answer_free(&a);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 static const struct test_case cases[] = {

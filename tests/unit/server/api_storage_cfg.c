@@ -49,28 +49,13 @@ static void test_nodes_and_enabled(void)
 	cJSON_Delete(doc);
 }
 
-static void open_node(struct api_fixture *f, const char *name)
-{
-	char err[256];
-
-	api_fixture_open(f, name);
-	CHECK_INT(api_storage_start(&f->app, err, sizeof(err)), 0);
-	CHECK_STR(err, "");
-}
-
-static void close_node(struct api_fixture *f)
-{
-	api_fixture_close(f);
-	api_storage_stop(&f->app);
-}
-
 static void test_default_local(void)
 {
 	struct api_fixture f;
 	struct api_answer a;
 	char want[APP_PATH_MAX + 16];
 
-	open_node(&f, "local");
+	api_fixture_open_storage(&f, "local");
 	CHECK(f.app.pool != NULL);
 	CHECK(api_storage_pool(&f.app, "local") == f.app.pool);
 	a = api_call(&f, "GET", "/storage/local", NULL, "admin@pve");
@@ -79,7 +64,7 @@ static void test_default_local(void)
 	CHECK_STR(api_str(api_data(&a), "path"), want);
 	CHECK_STR(api_str(api_data(&a), "content"), "images,import,iso");
 	api_answer_free(&a);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 static void test_create_update_delete(void)
@@ -89,7 +74,7 @@ static void test_create_update_delete(void)
 	char body[1024];
 	struct stat st;
 
-	open_node(&f, "crud");
+	api_fixture_open_storage(&f, "crud");
 	snprintf(body, sizeof(body), "storage=s1&type=dir&path=%s/s1&content=iso,backup",
 		 test_tmpdir());
 	a = api_request(&f, "POST", "/storage", NULL, body, "admin@pve", NULL);
@@ -124,7 +109,7 @@ static void test_create_update_delete(void)
 	CHECK_INT(a.status, 500);
 	CHECK_STR(a.reason, "storage 's1' does not exist");
 	api_answer_free(&a);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 static void test_privileges(void)
@@ -132,7 +117,7 @@ static void test_privileges(void)
 	struct api_fixture f;
 	struct api_answer a;
 
-	open_node(&f, "privs");
+	api_fixture_open_storage(&f, "privs");
 	a = api_request(&f, "POST", "/storage", NULL, "storage=s2&type=dir&path=/tmp/s2", "bob@pve",
 			NULL);
 	CHECK_INT(a.status, 403);
@@ -144,7 +129,7 @@ static void test_privileges(void)
 	a = api_call(&f, "GET", "/nodes/" FIX_NODE "/storage", NULL, "bob@pve");
 	CHECK_INT(cJSON_GetArraySize(api_data(&a)), 0);
 	api_answer_free(&a);
-	close_node(&f);
+	api_fixture_close_storage(&f);
 }
 
 static const struct test_case tests[] = {

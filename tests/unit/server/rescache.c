@@ -14,18 +14,14 @@
 
 static void open_node(struct api_fixture *f, const char *name)
 {
-	char err[256];
-
-	api_fixture_open(f, name);
-	CHECK_INT(api_storage_start(&f->app, err, sizeof(err)), 0);
+	api_fixture_open_storage(f, name);
 	CHECK_INT(rescache_new(&f->app.rescache), 0);
 }
 
 static void close_node(struct api_fixture *f)
 {
 	rescache_free(f->app.rescache);
-	api_fixture_close(f);
-	api_storage_stop(&f->app);
+	api_fixture_close_storage(f);
 }
 
 /* METHOD PATH?QUERY as admin, whose answer is a task: waits for it to end OK. */
