@@ -399,10 +399,29 @@ static int verify_checksum(struct task *t, const struct upload_job *j)
 	return 0;
 }
 
+/* The data is on disk before the name is, and before the task says OK (a
+ * failed sync fails the task: the file is not kept).  Its pages, clean
+ * now, leave the page cache, like those the writer already dropped. */
+static int sync_file(struct task *t, const struct upload_job *j)
+{
+	int fd = open(j->tmp, O_RDONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0 || fdatasync(fd) < 0)
+		r = -errno;
+	else
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
+		return task_fail(t, CR_EINTERNAL, "cannot sync '%s' to disk: %s", j->volid,
+				 strerror(-r));
+	return 0;
+}
+
 int upload_job_finish(struct task *t, struct upload_job *j)
 {
 	char path[PATH_MAX], err[512];
-	int r, fd;
+	int r;
 
 	if (pool_vol_path(j->pool, j->volid, path, sizeof(path), err, sizeof(err)) == 0)
 		task_log(t, "target file: %s", path);
@@ -414,10 +433,8 @@ int upload_job_finish(struct task *t, struct upload_job *j)
 		r = task_fail(t, r, "refusing '%s': %s", j->volid, err);
 		goto fail;
 	}
-	if ((fd = open(j->tmp, O_RDONLY | O_CLOEXEC)) >= 0) {
-		fdatasync(fd); /* the data is on disk before the name is */
-		close(fd);
-	}
+	if ((r = sync_file(t, j)) < 0)
+		goto fail;
 	if ((r = pool_tmp_commit(j->pool, j->tmp, j->volid, err, sizeof(err))) < 0) {
 		r = task_fail(t, r, "%s", err);
 		goto fail;

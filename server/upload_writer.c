@@ -16,8 +16,10 @@
 
 #define UW_BUF_SIZE (1u << 20) /* one write(2): the per-call cost vanishes */
 #define UW_BUFS 4              /* 4 MiB in flight absorb a disk stall of some ms */
-#define UW_KICK (8u << 20)     /* writeback is started every 8 MiB, so the
-				* final sync only waits for the tail */
+/* Writeback is started every 8 MiB and the chunk before is waited for, so
+ * at most two chunks are dirty or in flight: the final sync only waits for
+ * the tail, and write(2) never stalls on a flood of dirty pages. */
+#define UW_KICK (8u << 20)
 
 struct uw_buf {
 	unsigned char *data;
@@ -37,7 +39,8 @@ struct upload_writer {
 	int stop, drop;  /* no more buffers will come; pending ones are dropped */
 	int err;         /* the first write error */
 	EVP_MD_CTX *md;  /* NULL: no digest */
-	uint64_t off, kicked; /* thread only: bytes written, writeback started */
+	/* thread only: bytes written, writeback started, writeback done */
+	uint64_t off, kicked, settled;
 };
 
 void upload_digest_hex(const unsigned char *d, unsigned len, char *out, size_t n)
@@ -53,9 +56,34 @@ void upload_digest_hex(const unsigned char *d, unsigned len, char *out, size_t n
 		out[o] = '\0';
 }
 
-/* Thread side: hashes and writes one buffer, then starts the writeback of
- * what accumulated.  sync_file_range only queues the I/O; when it fails the
- * final fdatasync does the work, so its result is not needed. */
+/* Thread side: starts the writeback of the chunk just written, then waits
+ * for the previous one and drops it from the page cache (an upload of
+ * gigabytes must not evict the node's cache).  Only this thread waits; the
+ * HTTP thread goes on receiving into the ring.  A failed start is left to
+ * the next wait or the final fdatasync; a failed wait is the upload's error,
+ * since it consumes the file's writeback error that a later fdatasync on
+ * another descriptor would no longer see. */
+static int uw_writeback(struct upload_writer *w)
+{
+	off_t prev = (off_t)w->settled, len = (off_t)(w->kicked - w->settled);
+
+	(void)sync_file_range(w->fd, (off_t)w->kicked, (off_t)(w->off - w->kicked),
+			      SYNC_FILE_RANGE_WRITE);
+	w->settled = w->kicked;
+	w->kicked = w->off;
+	if (len == 0)
+		return 0;
+	if (sync_file_range(w->fd, prev, len,
+			    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+				SYNC_FILE_RANGE_WAIT_AFTER) < 0 &&
+	    errno != ESPIPE && errno != EINVAL)
+		return -errno; /* ESPIPE, EINVAL: not a file (a pipe, a device) */
+	(void)posix_fadvise(w->fd, prev, len, POSIX_FADV_DONTNEED);
+	return 0;
+}
+
+/* Thread side: hashes and writes one buffer, then settles the writeback of
+ * what accumulated. */
 static int uw_write(struct upload_writer *w, const struct uw_buf *b)
 {
 	int r;
@@ -65,12 +93,7 @@ static int uw_write(struct upload_writer *w, const struct uw_buf *b)
 	if ((r = util_write_all(w->fd, b->data, b->len)) < 0)
 		return r;
 	w->off += b->len;
-	if (w->off - w->kicked >= UW_KICK) {
-		(void)sync_file_range(w->fd, (off_t)w->kicked, (off_t)(w->off - w->kicked),
-				      SYNC_FILE_RANGE_WRITE);
-		w->kicked = w->off;
-	}
-	return 0;
+	return w->off - w->kicked >= UW_KICK ? uw_writeback(w) : 0;
 }
 
 static void *uw_main(void *arg)

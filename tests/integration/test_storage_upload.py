@@ -1,11 +1,14 @@
 #!/usr/bin/python3
+# corral-test: guest
 """Uploads and imports on a real corrald over TLS: multipart uploads of an
 ISO and a qcow2 (requests, ticket + CSRF and API token), checksums, the
 test guest uploaded, imported into a VM and booted, and every bad input
 leaving nothing behind: a qcow2 naming /etc/shadow as backing file or an
 external data file, truncated and aborted bodies, checksum mismatches, a
 full file system (a small tmpfs), a missing storage directory.  A ~200 MB
-upload checks corrald's RSS stays flat."""
+upload checks corrald's RSS stays flat and the file is on disk, out of the
+page cache, when its task reports OK."""
+import ctypes
 import hashlib
 import os
 import shutil
@@ -22,6 +25,7 @@ from corral_test import (ADMIN, Corrald, Session, Suite, check_equal, expect_err
 
 suite = Suite("storage upload")
 NODE = "upnode"
+SYS_CACHESTAT = 451  # Linux 6.5, the same number on every architecture
 
 
 class Ctx:
@@ -303,14 +307,39 @@ def vm_rss_kb(pid, field):
     return 0
 
 
+def page_cache(path):
+    """(cached, dirty, under writeback) pages of the file at PATH: cachestat(2)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                             ctypes.c_uint]
+    whole = (ctypes.c_uint64 * 2)(0, 0)  # offset 0, length 0: up to the end
+    stat = (ctypes.c_uint64 * 5)()  # cache, dirty, writeback, evicted, recently evicted
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if libc.syscall(SYS_CACHESTAT, fd, whole, stat, 0) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"cachestat: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+    return stat[0], stat[1], stat[2]
+
+
 @suite.test
 def test_large_upload_rss(ctx):
-    """a 200 MiB upload streams: corrald's peak RSS grows by less than 16 MiB (100 under ASan)"""
+    """a 200 MiB upload: RSS +<16 MiB (100 under ASan); at OK on disk, out of the cache, intact
+
+    When the task says OK no page of the file is dirty or under writeback,
+    nearly all of it has left the page cache, and its bytes are the ones sent."""
     src = os.path.join(ctx.tmp, "large.iso")
     make_file(src, 200 << 20, seed=b"large")
     pid = ctx.d.proc.pid
     before = vm_rss_kb(pid, "VmHWM")
     ctx.ok(ctx.upload("local", "iso", src))
+    stored = os.path.join(local_root(ctx), "iso", "large.iso")
+    cached, dirty, writeback = page_cache(stored)
+    check_equal((dirty, writeback), (0, 0))
+    assert cached * os.sysconf("SC_PAGE_SIZE") < 16 << 20, f"{cached} pages still cached"
+    check_equal(file_sha256(stored), file_sha256(src))
     grown = vm_rss_kb(pid, "VmHWM") - before
     # An ASan build keeps freed blocks in its quarantine: there the bound
     # only shows the body was not held whole.

@@ -1,6 +1,7 @@
 /* Tests for server/upload_writer.c: bytes put in pieces of every size land
- * in the file in order, the digest matches a one-shot hash, a write error
- * (a full device) is reported, and a writer freed mid-way stops cleanly. */
+ * in the file in order, the digest matches a one-shot hash, chunks written
+ * back behind stay intact, a write error (a full device) is reported, and a
+ * writer freed mid-way stops cleanly. */
 #include "server/upload_writer.h"
 
 #include <errno.h>
@@ -147,12 +148,73 @@ static void test_free_midway(void)
 	free(data);
 }
 
+#define REPEATS 5 /* DATA_LEN * 5: several 8 MiB writeback chunks settled */
+
+/* Puts DATA REPEATS times into FD in 64 KiB pieces; the digest into HEX. */
+static void put_repeated(int fd, const unsigned char *data, char *hex, size_t n)
+{
+	struct upload_writer *w;
+
+	CHECK_INT(upload_writer_new(fd, "sha256", &w), 0);
+	for (unsigned k = 0; k < REPEATS; k++)
+		for (size_t off = 0; off < DATA_LEN; off += 65536)
+			CHECK_INT(upload_writer_put(w, data + off,
+						    off + 65536 > DATA_LEN ? DATA_LEN - off : 65536),
+				  0);
+	CHECK_INT(upload_writer_finish(w, hex, n), 0);
+	upload_writer_free(w);
+}
+
+/* Past the first chunks the writer waits for their writeback and drops
+ * them from the page cache: the bytes read back are still the ones put. */
+static void test_settled_chunks(void)
+{
+	unsigned char *data = make_data(), *back = malloc(DATA_LEN), dig[EVP_MAX_MD_SIZE];
+	char path[64], hex[2 * EVP_MAX_MD_SIZE + 1] = "", want[sizeof(hex)];
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned len = 0;
+	int fd = tmp_file(path, sizeof(path));
+
+	CHECK(fd >= 0 && data && back && md);
+	put_repeated(fd, data, hex, sizeof(hex));
+	CHECK(lseek(fd, 0, SEEK_END) == (off_t)DATA_LEN * REPEATS);
+	CHECK(EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1);
+	for (unsigned k = 0; k < REPEATS; k++) {
+		CHECK(pread(fd, back, DATA_LEN, (off_t)DATA_LEN * k) == (ssize_t)DATA_LEN);
+		CHECK(memcmp(back, data, DATA_LEN) == 0);
+		CHECK(EVP_DigestUpdate(md, data, DATA_LEN) == 1);
+	}
+	CHECK(EVP_DigestFinal_ex(md, dig, &len) == 1);
+	upload_digest_hex(dig, len, want, sizeof(want));
+	CHECK_STR(hex, want);
+	EVP_MD_CTX_free(md);
+	close(fd);
+	unlink(path);
+	free(back);
+	free(data);
+}
+
+/* Writeback does not apply to a device or a pipe (ESPIPE): not an error. */
+static void test_not_a_file(void)
+{
+	unsigned char *data = make_data();
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	CHECK(fd >= 0 && data);
+	put_repeated(fd, data, hex, sizeof(hex));
+	close(fd);
+	free(data);
+}
+
 static const struct test_case tests[] = {
     {"bytes in every piece size, in order, with digests", test_every_step},
     {"an empty file", test_empty},
     {"an unknown digest", test_unknown_algo},
     {"a write error is reported", test_write_error},
     {"freed mid-way", test_free_midway},
+    {"chunks written back and dropped behind stay intact", test_settled_chunks},
+    {"a device (no writeback to wait for)", test_not_a_file},
 };
 
 TEST_MAIN(tests)
