@@ -114,13 +114,16 @@ unit-bins: $(UNIT_BINS)
 unit: $(UNIT_BINS)
 	@tests/run $(O)/tests/unit
 
-# Everything make check runs; CI calls `make check` (see .ci/run).
+# Everything make check runs; CI calls `make check` (see .ci/run).  Suites run
+# TEST_JOBS at a time (those booting guests one at a time, see tests/run);
+# the package suite, the longest without a guest, starts first.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+TEST_JOBS ?= 2
 check: deps e2e-deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all unit-bins
 	@$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=address,undefined unit-bins
 	@CORRAL_BINDIR=$(CURDIR)/$(dir $(firstword $(BINS))) CORRAL_IMG=$(CURDIR)/$(dir $(firstword $(BINS)))corral-img \
-	  tests/run build/tests/unit build/san/tests/unit tests/compat tests/integration tests/e2e tests/package
+	  tests/run -j $(TEST_JOBS) tests/package tests/integration tests/e2e tests/compat build/tests/unit build/san/tests/unit
 
 # The browser tests' npm packages (playwright-core), installed when missing or stale.
 .PHONY: e2e-deps

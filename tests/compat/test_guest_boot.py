@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# corral-test: guest
 """A VM under real QEMU boots from a disk corral-img converted, writes to a data
 disk corral-img created, and the library then reads what the guest wrote.  The
 test guest (tests/guest/build-guest, cached in build/guest) counts its boots in

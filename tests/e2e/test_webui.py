@@ -1,3 +1,4 @@
+# corral-test: guest
 """The web UI in a real browser: starts a real corrald, then runs
 tests/e2e/run.mjs, which drives Debian's chromium through playwright-core
 (the test guest's disk goes in through the UI's upload) and prints ok /

@@ -1,3 +1,4 @@
+# corral-test: guest
 """Templates and clones through the REST API with real QEMU (TCG here) and the
 test guest: a VM becomes a template (read-only base disks, start refused);
 two linked clones (qcow2 over the bases, nothing copied) boot at the same

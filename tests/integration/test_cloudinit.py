@@ -1,3 +1,4 @@
+# corral-test: guest
 """Cloud-init through the REST API with the real Debian python3-proxmoxer and
 real QEMU, genisoimage and isoinfo: a VM created with ide2=local:cloudinit and
 the ci* keys as Ansible and Terraform send them (sshkeys URL-encoded), the

@@ -1,3 +1,4 @@
+# corral-test: guest
 """The console page (webui/console.html) in a real browser: a real corrald
 serving webui/ with its CSP, a running test guest, and Debian's chromium
 driven by tests/integration/console_page.mjs (playwright-core from

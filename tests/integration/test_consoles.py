@@ -1,3 +1,4 @@
+# corral-test: guest
 """Consoles through the REST API with real corrald, QEMU (TCG here) and the
 test guest: termproxy's websocket reads the guest's serial marker and runs
 a shell command; the VNC websocket completes the RFB handshake and gets a

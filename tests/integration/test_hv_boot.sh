@@ -1,4 +1,5 @@
 #!/bin/bash
+# corral-test: guest
 # hv/ on real QEMU: boots the test guest through the library with the
 # driver tests/integration/hv_boot.c (built by tests/lib/hv_driver.sh).
 # O selects the build directory (default: build).

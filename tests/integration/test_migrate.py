@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# corral-test: guest
 """Live migration between two real corrald nodes of a gossip cluster, each in
 its own network namespace (corral_cluster; CORRAL_CLUSTER_LOOPBACK=1: on
 loopback addresses): the test guest runs a counter on its serial console

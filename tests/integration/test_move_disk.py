@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# corral-test: guest
 """move_disk (POST /nodes/{node}/qemu/{vmid}/move_disk and its move-disk
 alias) between the pool "local" and a second directory storage created
 through POST /storage, with real QEMU (TCG) and the test guest: the boot

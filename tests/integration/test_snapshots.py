@@ -1,3 +1,4 @@
+# corral-test: guest
 """Snapshots and disk growth through the REST API with real QEMU (TCG here)
 and the test guest: the guest writes markers on its data disk through its
 serial shell; snapshots are taken while it runs (QMP, with and without the

@@ -1,3 +1,4 @@
+# corral-test: guest
 """A VM's life through the REST API with the real Debian python3-proxmoxer and
 real QEMU (TCG here): create from the test guest, start, the guest's marker on
 its serial console, status fields, ACPI shutdown, reboot, suspend/resume,

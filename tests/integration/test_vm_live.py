@@ -1,3 +1,4 @@
+# corral-test: guest
 """A running VM changed live and watched over time, through the REST API with
 real QEMU (TCG here) and the test guest's shell on its serial console:
 statistics history (rrddata) of the node and the VM, kept across a corrald

@@ -1,3 +1,4 @@
+# corral-test: guest
 """Bridged NIC options on real taps and bridges, inside a network namespace
 made for the suite (removed at the end): tag= as the untagged PVID and
 trunks= as tagged VLANs of the tap's port on a VLAN-aware bridge, refused

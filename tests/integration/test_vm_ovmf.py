@@ -1,3 +1,4 @@
+# corral-test: guest
 """UEFI boot through the REST API with real QEMU (TCG here): bios=ovmf with an
 efidisk0 allocated as Proxmox makes it (raw, the size of OVMF's variable
 store, a copy of Debian's OVMF_VARS_4M.fd), booting the test guest's kernel
