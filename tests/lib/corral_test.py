@@ -397,14 +397,15 @@ class Suite:
             if only and only not in fn.__name__:
                 continue
             signal.alarm(TEST_ALARM)
+            start = time.monotonic()
             try:
                 fn(*args)
-                print(f"ok - {name}", flush=True)
+                print(f"ok - {name} ({time.monotonic() - start:.1f}s)", flush=True)
                 passed += 1
             except BaseException as e:  # noqa: B902 - report everything, even SystemExit
                 if isinstance(e, KeyboardInterrupt):
                     raise
-                print(f"not ok - {name}", flush=True)
+                print(f"not ok - {name} ({time.monotonic() - start:.1f}s)", flush=True)
                 for line in traceback.format_exc().rstrip().splitlines():
                     print("    " + line, flush=True)
                 failed += 1
