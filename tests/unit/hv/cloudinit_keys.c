@@ -12,33 +12,8 @@
 #include "hv/cloudinit.h"
 #include "hv/vmconf.h"
 #include "storage/image.h"
+#include "tests/unit/hv/vmconf_check.h"
 #include "tests/unit/test.h"
-
-static char err[512];
-
-static const char *canon(const char *key, const char *value)
-{
-	static char out[512];
-	char *c = NULL;
-
-	if (vmconf_check(key, value, &c, err, sizeof(err)) < 0)
-		return "ERROR";
-	snprintf(out, sizeof(out), "%s", c);
-	free(c);
-	return out;
-}
-
-static const char *fails(const char *key, const char *value)
-{
-	char *c = NULL;
-
-	err[0] = '\0';
-	if (vmconf_check(key, value, &c, err, sizeof(err)) == 0) {
-		free(c);
-		return "VALID";
-	}
-	return err;
-}
 
 static void test_ipconfig(void)
 {

@@ -5,35 +5,8 @@
 #include <string.h>
 
 #include "hv/vmconf.h"
+#include "tests/unit/hv/vmconf_check.h"
 #include "tests/unit/test.h"
-
-static char err[512];
-
-/* Canonical form of a valid value (static buffer). */
-static const char *canon(const char *key, const char *value)
-{
-	static char out[512];
-	char *c = NULL;
-
-	if (vmconf_check(key, value, &c, err, sizeof(err)) < 0)
-		return "ERROR";
-	snprintf(out, sizeof(out), "%s", c);
-	free(c);
-	return out;
-}
-
-/* The error message for an invalid value. */
-static const char *fails(const char *key, const char *value)
-{
-	char *c = NULL;
-
-	err[0] = '\0';
-	if (vmconf_check(key, value, &c, err, sizeof(err)) == 0) {
-		free(c);
-		return "VALID";
-	}
-	return err;
-}
 
 static void test_scalars(void)
 {
