@@ -16,10 +16,13 @@
 
 #define UW_BUF_SIZE (1u << 20) /* one write(2): the per-call cost vanishes */
 #define UW_BUFS 4              /* 4 MiB in flight absorb a disk stall of some ms */
-/* Writeback is started every 8 MiB and the chunk before is waited for, so
- * at most two chunks are dirty or in flight: the final sync only waits for
- * the tail, and write(2) never stalls on a flood of dirty pages. */
-#define UW_KICK (8u << 20)
+/* Writeback is started every 32 MiB and waited for 128 MiB behind the
+ * writes, so at most 160 MiB are dirty or in flight: the final sync only
+ * waits for the tail, and write(2) never stalls on a flood of dirty pages.
+ * A shorter window (8 MiB waited 8 MiB behind) stalled the writer, and with
+ * it the receiving, on every slow write of the virtual disk. */
+#define UW_KICK (32u << 20)
+#define UW_BEHIND (128u << 20)
 
 struct uw_buf {
 	unsigned char *data;
@@ -57,28 +60,29 @@ void upload_digest_hex(const unsigned char *d, unsigned len, char *out, size_t n
 }
 
 /* Thread side: starts the writeback of the chunk just written, then waits
- * for the previous one and drops it from the page cache (an upload of
- * gigabytes must not evict the node's cache).  Only this thread waits; the
- * HTTP thread goes on receiving into the ring.  A failed start is left to
- * the next wait or the final fdatasync; a failed wait is the upload's error,
- * since it consumes the file's writeback error that a later fdatasync on
- * another descriptor would no longer see. */
+ * for what lies UW_BEHIND back and drops it from the page cache (an upload
+ * of gigabytes must not evict the node's cache).  Only this thread waits;
+ * the HTTP thread goes on receiving into the ring.  A failed start is left
+ * to a later wait or the final fdatasync; a failed wait is the upload's
+ * error, since it consumes the file's writeback error that a later
+ * fdatasync on another descriptor would no longer see. */
 static int uw_writeback(struct upload_writer *w)
 {
-	off_t prev = (off_t)w->settled, len = (off_t)(w->kicked - w->settled);
+	off_t from = (off_t)w->settled, len;
 
 	(void)sync_file_range(w->fd, (off_t)w->kicked, (off_t)(w->off - w->kicked),
 			      SYNC_FILE_RANGE_WRITE);
-	w->settled = w->kicked;
 	w->kicked = w->off;
-	if (len == 0)
+	if (w->off < UW_BEHIND || w->off - UW_BEHIND <= w->settled)
 		return 0;
-	if (sync_file_range(w->fd, prev, len,
+	w->settled = w->off - UW_BEHIND;
+	len = (off_t)w->settled - from;
+	if (sync_file_range(w->fd, from, len,
 			    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
 				SYNC_FILE_RANGE_WAIT_AFTER) < 0 &&
 	    errno != ESPIPE && errno != EINVAL)
 		return -errno; /* ESPIPE, EINVAL: not a file (a pipe, a device) */
-	(void)posix_fadvise(w->fd, prev, len, POSIX_FADV_DONTNEED);
+	(void)posix_fadvise(w->fd, from, len, POSIX_FADV_DONTNEED);
 	return 0;
 }
 

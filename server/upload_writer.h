@@ -2,7 +2,7 @@
  * bytes to the file while the HTTP thread goes on receiving and decrypting
  * the next ones.  Bytes are gathered in a small ring of buffers; the writer
  * also hashes them (the checksum is known when the body ends, without reading
- * the file again) and writes them back as it goes, one chunk behind, so
+ * the file again) and writes them back as it goes, a window behind, so
  * that the final sync has little left to do and the written pages leave the
  * page cache. */
 #ifndef CORRAL_SERVER_UPLOAD_WRITER_H

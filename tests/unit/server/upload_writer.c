@@ -148,7 +148,7 @@ static void test_free_midway(void)
 	free(data);
 }
 
-#define REPEATS 5 /* DATA_LEN * 5: several 8 MiB writeback chunks settled */
+#define REPEATS 24 /* DATA_LEN * 24: past the 160 MiB window, two settles */
 
 /* Puts DATA REPEATS times into FD in 64 KiB pieces; the digest into HEX. */
 static void put_repeated(int fd, const unsigned char *data, char *hex, size_t n)
