@@ -437,6 +437,42 @@ async function main() {
     await shot(page, "vm-options");
   });
 
+  await step("datacenter pools: create one, put the VM and local in it, empty and remove it", async () => {
+    await go(page, "#/dc/pools");
+    await page.locator(".tab-body table.grid").waitFor();
+    await page.click('.tab-body [data-action="add"]');
+    let dlg = page.locator("dialog[open]");
+    await dlg.getByLabel("Name", { exact: true }).fill("e2e-pool");
+    await dlg.getByLabel("Comment", { exact: true }).fill("made in the browser");
+    await dlg.locator("button[type=submit]").click();
+    const row = page.locator(".tab-body tr", { hasText: "e2e-pool" });
+    await row.locator("td", { hasText: "made in the browser" }).waitFor();
+    await row.click();
+    await page.click('.tab-body [data-action="edit"]');
+    dlg = page.locator("dialog[open]");
+    await dlg.getByLabel("VMs", { exact: true }).fill(VMID);
+    await dlg.getByLabel("Storage", { exact: true }).fill("local");
+    await dlg.locator("button[type=submit]").click();
+    await row.locator("td", { hasText: new RegExp(`^${VMID}$`) }).waitFor();
+    await row.locator("td", { hasText: /^local$/ }).waitFor();
+    await shot(page, "datacenter-pools");
+    await row.click();
+    await page.click('.tab-body [data-action="remove"]');
+    await page.locator("dialog[open] button[type=submit]").click();
+    await page.locator(".notice", { hasText: "is not empty" }).waitFor();
+    await row.click();
+    await page.click('.tab-body [data-action="edit"]');
+    dlg = page.locator("dialog[open]");
+    await dlg.getByLabel("VMs", { exact: true }).fill("");
+    await dlg.getByLabel("Storage", { exact: true }).fill("");
+    await dlg.locator("button[type=submit]").click();
+    await row.locator("td", { hasText: new RegExp(`^${VMID}$`) }).waitFor({ state: "detached" });
+    await row.click();
+    await page.click('.tab-body [data-action="remove"]');
+    await page.locator("dialog[open] button[type=submit]").click();
+    await row.waitFor({ state: "detached" });
+  });
+
   await step("snapshots: take one of the running VM, see it in the tree", async () => {
     await go(page, `${vmHash}/snapshots`);
     await page.locator(".tab-body td", { hasText: "NOW" }).waitFor();

@@ -1,5 +1,5 @@
 // Datacenter views: summary, cluster status, storage definitions and the
-// permission management (users, groups, API tokens, ACL, roles).
+// permission management (users, groups, API tokens, ACL, roles, pools).
 import * as api from "./api.js";
 import { h, clear, bytes, percent, kvTable, usage, grid, toolbar, button, form, dialog, confirm, notify } from "./dom.js";
 import { panel, loadInto } from "./panel.js";
@@ -257,6 +257,51 @@ function groups(el) {
   });
 }
 
+// Pools with their members (one GET per pool: the list carries no members).
+async function allPools() {
+  const pools = await api.get("/pools");
+  return Promise.all(pools.map((p) => api.get(`/pools/${encodeURIComponent(p.poolid)}`)
+    .then((d) => ({ ...p, members: d.members || [] })).catch(() => ({ ...p, members: [] }))));
+}
+
+const memberList = (p, type) => p.members.filter((m) => m.type === type)
+  .map((m) => String(type === "storage" ? m.storage : m.vmid));
+const splitList = (text) => String(text || "").split(/[\s,;]+/).filter(Boolean);
+
+// Sets a pool's members to the lists in V: one PUT adds, one with delete=1 removes.
+async function setMembers(p, v) {
+  const diff = (want, have) => want.filter((x) => !have.includes(x)).join(",");
+  const vms = splitList(v.vms), st = splitList(v.storage);
+  const oldVms = memberList(p, "qemu"), oldSt = memberList(p, "storage");
+  const path = `/pools/${encodeURIComponent(p.poolid)}`;
+  const add = nonEmpty({ vms: diff(vms, oldVms), storage: diff(st, oldSt) });
+  const del = nonEmpty({ vms: diff(oldVms, vms), storage: diff(oldSt, st) });
+  if (Object.keys(del).length) await api.put(path, { ...del, delete: 1 });
+  if (Object.keys(add).length) await api.put(path, { ...add, "allow-move": v.move ? 1 : 0 });
+}
+
+function pools(el) {
+  crud(el, {
+    label: "Pools", load: allPools, name: (r) => r.poolid,
+    cols: [{ key: "poolid", label: "Name" }, { key: "comment", label: "Comment" },
+      { label: "VMs", render: (r) => memberList(r, "qemu").join(", ") },
+      { label: "Storage", render: (r) => memberList(r, "storage").join(", ") }],
+    add: (reload) => formDialog("Create: Pool", [{ name: "poolid", label: "Name", required: true, pattern: "[A-Za-z0-9.\\-_]+" },
+      { name: "comment", label: "Comment" }], async (v) => { await api.post("/pools", nonEmpty(v)); state.refreshResources(); reload(); }),
+    edit: (p, reload) => formDialog(`Edit: Pool ${p.poolid}`, [
+      { name: "comment", label: "Comment", value: p.comment || "" },
+      { name: "vms", label: "VMs", value: memberList(p, "qemu").join(","), placeholder: "VM IDs, comma separated" },
+      { name: "storage", label: "Storage", value: memberList(p, "storage").join(","), placeholder: "storage IDs, comma separated" },
+      { name: "move", label: "Move VMs from other pools", type: "checkbox", value: 0 }], async (v) => {
+      if (v.comment !== (p.comment || "")) await api.put(`/pools/${encodeURIComponent(p.poolid)}`, { comment: v.comment });
+      await setMembers(p, v);
+      state.refreshResources();
+      reload();
+    }),
+    remove: async (p) => { await api.del(`/pools/${encodeURIComponent(p.poolid)}`); state.refreshResources(); },
+  });
+}
+
 async function allTokens() {
   const us = await api.get("/access/users");
   const lists = await Promise.all(us.map((u) => api.get(`/access/users/${encodeURIComponent(u.userid)}/token`)
@@ -326,6 +371,7 @@ export function render(main, args, tab) {
       { id: "tokens", label: "API Tokens", render: tokens },
       { id: "acl", label: "Permissions", render: acl },
       { id: "roles", label: "Roles", render: roles },
+      { id: "pools", label: "Pools", render: pools },
     ],
   }, tab);
 }

@@ -128,9 +128,10 @@ function snapshots(ctx) {
           if (!s || s.name === "current") return notify("Select a snapshot first");
           fn(s);
         };
-        const running = ctx.status && ctx.status.status === "running";
+        // The VM's state when the dialog opens (the panel's first poll may not have come back yet).
+        const running = async () => (ctx.status || await api.get(`${ctx.path}/status/current`).catch(() => ({}))).status === "running";
         el.append(toolbar(
-          button("Take Snapshot", () => takeSnapshot(ctx, running, reload), { action: "snapshot" }),
+          button("Take Snapshot", async () => takeSnapshot(ctx, await running(), reload), { action: "snapshot" }),
           button("Rollback", sel(async (s) => {
             const f = dialog("Confirm", h("p", { text: `Rollback to snapshot '${s.name}'? The current state is lost.` }), {
               okText: "Rollback",
