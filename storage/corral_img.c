@@ -1052,17 +1052,26 @@ static int cmd_check(int argc, char **argv)
 #define DIO_MAX_FILES 8
 
 /* bench -d: O_DIRECT data writes go on behind the caller, up to DEPTH at
- * a time, as qemu-img bench keeps DEPTH requests in flight.  Any other
- * request (reads, buffered writes, flushes, size changes) first waits for
- * all of them, so the library sees the file as if they were synchronous;
- * a failed one fails that next request. */
+ * a time, as qemu-img bench keeps DEPTH requests in flight.  Each request
+ * is copied into one of DEPTH slots whose buffer stays for the next one
+ * (a fresh buffer per request would cost a page fault per 4 KiB and an
+ * munmap per request, more CPU than the writes themselves), unless its
+ * data lies in the caller's STABLE buffer, unchanged until the end; a request
+ * waits for any in-flight one it overlaps, so writes to the same bytes
+ * land in the order they were made.  Any other request (reads, buffered
+ * writes, flushes, size changes) first waits for all of them, so the
+ * library sees the file as if they were synchronous; a failed one fails
+ * that next request. */
 #define WB_MAX_THREADS 64
 
-struct wb_req {
-	int fd;
-	void *buf;
-	size_t len;
+enum { WB_FREE, WB_FILLING, WB_QUEUED, WB_BUSY };
+
+struct wb_slot {
+	int fd, state;
+	void *buf;        /* CAP bytes, 4K-aligned; kept while the slot is free */
+	size_t cap, len;
 	uint64_t off;
+	const void *data; /* LEN bytes written: BUF, or the caller's stable buffer */
 };
 
 struct write_behind {
@@ -1070,7 +1079,10 @@ struct write_behind {
 	pthread_cond_t work, idle;
 	pthread_t th[WB_MAX_THREADS];
 	unsigned nth;
-	struct wb_req *q; /* ring of DEPTH requests */
+	const unsigned char *stable; /* STABLE_LEN bytes the caller never changes while writing */
+	size_t stable_len;
+	struct wb_slot *slot; /* DEPTH slots */
+	size_t *ring;         /* numbers of the queued slots, oldest first */
 	size_t depth, head, queued, busy;
 	int err, stop;
 };
@@ -1233,7 +1245,7 @@ static int direct_write(int dfd, const void *buf, size_t len, uint64_t off)
 static void *wb_main(void *arg)
 {
 	struct write_behind *w = arg;
-	struct wb_req req;
+	struct wb_slot *sl;
 	int r;
 
 	pthread_mutex_lock(&w->mu);
@@ -1242,16 +1254,17 @@ static void *wb_main(void *arg)
 			pthread_cond_wait(&w->work, &w->mu);
 		if (!w->queued)
 			break;
-		req = w->q[w->head];
+		sl = &w->slot[w->ring[w->head]];
 		w->head = (w->head + 1) % w->depth;
 		w->queued--;
 		w->busy++;
+		sl->state = WB_BUSY;
 		pthread_mutex_unlock(&w->mu);
-		r = direct_write(req.fd, req.buf, req.len, req.off);
-		free(req.buf);
+		r = direct_write(sl->fd, sl->data, sl->len, sl->off);
 		pthread_mutex_lock(&w->mu);
 		if (r < 0 && !w->err)
 			w->err = r;
+		sl->state = WB_FREE;
 		w->busy--;
 		pthread_cond_broadcast(&w->idle);
 	}
@@ -1275,19 +1288,70 @@ static int wb_drain(struct write_behind *w)
 	return r;
 }
 
-/* Queues a copy of the request (waits while DEPTH are in flight). */
+/* With the lock held: a free slot, or NULL while DEPTH are in flight or a
+ * write in flight overlaps [OFF, OFF+LEN) of DFD. */
+static struct wb_slot *wb_slot_for(struct write_behind *w, int dfd, size_t len, uint64_t off)
+{
+	struct wb_slot *free_slot = NULL;
+
+	for (size_t i = 0; i < w->depth; i++) {
+		struct wb_slot *sl = &w->slot[i];
+
+		if (sl->state == WB_FREE) {
+			if (!free_slot || (sl->cap >= len && free_slot->cap < len))
+				free_slot = sl;
+		} else if (sl->fd == dfd && sl->off < off + len && off < sl->off + sl->len) {
+			return NULL;
+		}
+	}
+	return free_slot;
+}
+
+/* Fills the slot (reserved: WB_FILLING, so unlocked) with a copy of BUF,
+ * or points it at BUF when that lies in the stable buffer. */
+static int wb_fill(const struct write_behind *w, struct wb_slot *sl, const void *buf)
+{
+	const unsigned char *p = buf;
+	void *nb;
+
+	if (w->stable && p >= w->stable && sl->len <= w->stable_len &&
+	    (size_t)(p - w->stable) <= w->stable_len - sl->len) {
+		sl->data = buf;
+		return 0;
+	}
+	if (sl->cap < sl->len) {
+		if (posix_memalign(&nb, DIO_ALIGN, sl->len))
+			return -ENOMEM;
+		free(sl->buf);
+		sl->buf = nb;
+		sl->cap = sl->len;
+	}
+	memcpy(sl->buf, buf, sl->len);
+	sl->data = sl->buf;
+	return 0;
+}
+
+/* Queues the request (waits while DEPTH are in flight or one of them
+ * overlaps it). */
 static int wb_submit(struct write_behind *w, int dfd, const void *buf, size_t len, uint64_t off)
 {
-	void *copy;
+	struct wb_slot *sl;
 
-	if (posix_memalign(&copy, DIO_ALIGN, len))
-		return -ENOMEM;
-	memcpy(copy, buf, len);
 	pthread_mutex_lock(&w->mu);
-	while (w->queued + w->busy >= w->depth)
+	while (!(sl = wb_slot_for(w, dfd, len, off)))
 		pthread_cond_wait(&w->idle, &w->mu);
-	w->q[(w->head + w->queued) % w->depth] = (struct wb_req){ dfd, copy, len, off };
-	w->queued++;
+	*sl = (struct wb_slot){ dfd, WB_FILLING, sl->buf, sl->cap, len, off, NULL };
+	pthread_mutex_unlock(&w->mu);
+	if (wb_fill(w, sl, buf) < 0) {
+		pthread_mutex_lock(&w->mu);
+		sl->state = WB_FREE;
+		pthread_cond_broadcast(&w->idle);
+		pthread_mutex_unlock(&w->mu);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&w->mu);
+	sl->state = WB_QUEUED;
+	w->ring[(w->head + w->queued++) % w->depth] = (size_t)(sl - w->slot);
 	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->mu);
 	return 0;
@@ -1307,24 +1371,31 @@ static void wb_stop(struct write_behind *w)
 	pthread_cond_destroy(&w->work);
 	pthread_cond_destroy(&w->idle);
 	pthread_mutex_destroy(&w->mu);
-	free(w->q);
+	for (size_t i = 0; w->slot && i < w->depth; i++)
+		free(w->slot[i].buf);
+	free(w->slot);
+	free(w->ring);
 	free(w);
 }
 
 /* DEPTH writes in flight on up to WB_MAX_THREADS threads; NULL when DEPTH
- * is 1 or no thread starts (then writes stay synchronous). */
-static struct write_behind *wb_start(size_t depth)
+ * is 1 or no thread starts (then writes stay synchronous).  Data inside
+ * STABLE (STABLE_LEN bytes, unchanged until wb_stop) is written uncopied. */
+static struct write_behind *wb_start(size_t depth, const void *stable, size_t stable_len)
 {
 	struct write_behind *w = depth > 1 ? calloc(1, sizeof(*w)) : NULL;
 
 	if (!w)
 		return NULL;
 	w->depth = depth;
-	w->q = calloc(depth, sizeof(*w->q));
+	w->stable = stable;
+	w->stable_len = stable_len;
+	w->slot = calloc(depth, sizeof(*w->slot));
+	w->ring = calloc(depth, sizeof(*w->ring));
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->idle, NULL);
-	while (w->q && w->nth < WB_MAX_THREADS && w->nth < depth &&
+	while (w->slot && w->ring && w->nth < WB_MAX_THREADS && w->nth < depth &&
 	       pthread_create(&w->th[w->nth], NULL, wb_main, w) == 0)
 		w->nth++;
 	if (!w->nth) {
@@ -1477,7 +1548,9 @@ struct window {
 };
 
 /* Classifies the source window into win->cls and reads its data into win->buf.
- * With BACKED (-B) only the top layer counts; the rest stays with the backing. */
+ * With BACKED (-B) only the top layer counts; the rest stays with the backing.
+ * Only data is read: the buffer under zero and skipped units is left as it
+ * was (the writer fills zeros where it needs them: conv_fill_zeros). */
 static int scan_window(struct img *src, int backed, struct window *win)
 {
 	unsigned bsf = backed ? 0 : IMG_BS_FOLLOW_BACKING;
@@ -1491,8 +1564,6 @@ static int scan_window(struct img *src, int backed, struct window *win)
 		if (rc < 0 || e.length == 0)
 			return rc < 0 ? rc : CR_EINTERNAL;
 		if ((e.flags & IMG_BS_ZERO) || (backed && !(e.flags & IMG_BS_ALLOCATED))) {
-			/* not read: zeros in the buffer (-c compresses whole clusters) */
-			memset(win->buf + (pos - win->w), 0, e.length);
 			if (e.flags & IMG_BS_ZERO)
 				mark(win->cls, pos - win->w, pos - win->w + e.length, U_ZERO);
 		} else {
@@ -1599,6 +1670,24 @@ static void reader_finish(struct reader *r, int started)
 	pthread_mutex_destroy(&r->mu);
 }
 
+/* Whether every data unit of [off, off+n) of the window (LEN bytes) holds
+ * only zeros; the other units are not read (their bytes are not filled). */
+static int conv_data_zero(const struct conv *cv, uint64_t off, uint64_t n, uint64_t len)
+{
+	uint64_t u = off / UNIT, end = (off + n + UNIT - 1) / UNIT;
+
+	while (u < end) {
+		uint64_t run = u;
+
+		while (run < end && cv->cls[run] == U_DATA)
+			run++;
+		if (run > u && !all_zero(cv->buf + u * UNIT, (run * UNIT > len ? len : run * UNIT) - u * UNIT))
+			return 0;
+		u = run > u ? run : u + 1;
+	}
+	return 1;
+}
+
 /* -S: data granules that hold only zeros are treated as zero ranges. */
 static void conv_sparsify(struct conv *cv, uint64_t len)
 {
@@ -1609,11 +1698,23 @@ static void conv_sparsify(struct conv *cv, uint64_t len)
 	for (uint64_t off = 0; off < len; off += g) {
 		uint64_t n = off + g > len ? len - off : g;
 
-		if (all_zero(cv->buf + off, n))
+		if (conv_data_zero(cv, off, n, len))
 			for (uint64_t u = off / UNIT; u < (off + n + UNIT - 1) / UNIT; u++)
 				if (cv->cls[u] == U_DATA)
 					cv->cls[u] = U_ZERO;
 	}
+}
+
+/* Zeros in the buffer under the zero units of [from, to) of the window
+ * (LEN bytes), which the reader left unfilled, before they are written as
+ * data. */
+static void conv_fill_zeros(struct conv *cv, uint64_t from, uint64_t to, uint64_t len)
+{
+	if (to > len)
+		to = len;
+	for (uint64_t u = from / UNIT; u < (to + UNIT - 1) / UNIT; u++)
+		if (cv->cls[u] == U_ZERO)
+			memset(cv->buf + u * UNIT, 0, (u * UNIT + UNIT > len ? len : u * UNIT + UNIT) - u * UNIT);
 }
 
 /* Without -B a cluster holding any data is written whole (its zero parts
@@ -1629,6 +1730,8 @@ static void conv_widen(struct conv *cv, uint64_t len)
 
 		for (uint64_t u = c; u < c + per && u < nu; u++)
 			data |= cv->cls[u] == U_DATA;
+		if (data)
+			conv_fill_zeros(cv, c * UNIT, (c + per) * UNIT, len);
 		for (uint64_t u = c; data && u < c + per && u < nu; u++)
 			cv->cls[u] = U_DATA;
 	}
@@ -1804,6 +1907,7 @@ static int conv_prepare_cluster(struct conv *cv, uint64_t w, uint64_t c, uint64_
 	cv->clen[c] = data ? 0 : Z_NO_DATA;
 	if (!data)
 		return conv_write_runs(cv, w, off, off + n);
+	conv_fill_zeros(cv, off, off + n, len); /* compressed whole */
 	for (uint64_t u = first; u < last && rc == 0; u++)
 		if (cv->cls[u] == U_SKIP)
 			rc = img_pread(cv->dst, cv->buf + u * UNIT, u * UNIT + UNIT > len ? len - u * UNIT : UNIT,
@@ -2020,9 +2124,14 @@ static int conv_load_snapshot(struct img *src, const char *param)
 	return rc;
 }
 
-/* Creates the target (unless -n) like the source: same virtual size. */
+/* Creates the target (unless -n) like the source: same virtual size.  It
+ * is flushed only if -t asks for flushes: by default ("unsafe", as
+ * qemu-img convert) no byte of the target is synced, the new header
+ * neither (each fdatasync of a fresh file commits the journal, tens of
+ * milliseconds on a busy disk). */
 static int conv_create(const char *dst, const struct conv_args *a, uint64_t size)
 {
+	struct cache_io plain = { .no_flush = a->tcache.no_flush };
 	struct img_opts o = { 0 };
 
 	if (parse_fmt(a->out_fmt, &o.c.format) < 0)
@@ -2039,6 +2148,8 @@ static int conv_create(const char *dst, const struct conv_args *a, uint64_t size
 		o.c.backing_file = o.backing;
 	if (o.backing_fmt[0])
 		o.c.backing_format = o.backing_fmt;
+	o.c.io = &cache_ops;
+	o.c.io_ctx = &plain;
 	return do_create(dst, &o, 1);
 }
 
@@ -2047,6 +2158,7 @@ static int conv_create(const char *dst, const struct conv_args *a, uint64_t size
 static int conv_open_target(struct img **out, const char *dst, const char *fmt, struct cache_io *cache)
 {
 	struct opener o = { .flags = IMG_OPEN_RDWR, .fmt = fmt };
+	struct cache_io plain = { .no_flush = cache->no_flush }; /* the probe flushes as -t says */
 	char tdir[PATH_MAX], bdir[PATH_MAX], full[PATH_MAX];
 	const char *dirs[3] = { tdir, NULL, NULL };
 	struct img_info in;
@@ -2054,6 +2166,7 @@ static int conv_open_target(struct img **out, const char *dst, const char *fmt, 
 	int rc;
 
 	o.flags |= IMG_OPEN_NO_BACKING;
+	cache_use(&plain, &o);
 	if (open_img(&probe, dst, &o) < 0)
 		return -EIO;
 	rc = img_get_info(probe, &in);
@@ -3028,14 +3141,14 @@ static int cmd_bench(int argc, char **argv)
 		return 1;
 	if (a.write)
 		a.o.flags |= IMG_OPEN_RDWR;
-	if (a.write && a.cache.direct)
-		a.cache.wb = wb_start((size_t)a.depth);
-	cache_use(&a.cache, &a.o);
 	if (posix_memalign(&buf, DIO_ALIGN, a.bufsize)) {
 		perr(NULL, "%s", strerror(ENOMEM));
 		return 1;
 	}
-	memset(buf, a.pattern, a.bufsize);
+	memset(buf, a.pattern, a.bufsize); /* unchanged from here on: writes behind use it uncopied */
+	if (a.write && a.cache.direct)
+		a.cache.wb = wb_start((size_t)a.depth, buf, a.bufsize);
+	cache_use(&a.cache, &a.o);
 	rc = open_img(&img, argv[optind], &a.o);
 	if (rc == 0 && img_virtual_size(img) < a.offset + a.bufsize) {
 		perr(argv[optind], "The image is too small for the requested offset and size");

@@ -200,6 +200,20 @@ def case_bench_wrap():
     expect(end["virtual-size"] == 64 * MIB, "virtual size %r" % end["virtual-size"])
 
 
+def case_bench_overlap():
+    """-t none requests that overlap ones still in flight (64 KiB writes 4 KiB
+    apart, 64 at a time) wait for them: the image holds what qemu-img's does
+    and qemu-img check finds it clean."""
+    imgs = [S.path("ovq.qcow2"), S.path("ovc.qcow2")]
+    for tool, img in zip((qimg, corral), imgs):
+        qimg("create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", img, "32M")
+        tool("bench", "-q", "-w", "-t", "none", "-d", "64", "-c", "1500", "-s", "64k", "-S", "4k",
+             "--pattern=0x5e", img)
+    qemu_check_clean(imgs[1])
+    qimg("compare", "-f", "qcow2", "-F", "qcow2", *imgs)
+    qio(imgs[1], ["read -P 0x5e 0 %d" % (1499 * 4096 + 65536)])
+
+
 def case_bench(args):
     img = S.path("bench.qcow2")
     both(["bench"] + args + [img], prepare=lambda: qimg("create", "-q", "-f", "qcow2", img, "64M"),
@@ -251,6 +265,7 @@ S.case("bench read", case_bench, ["-c", "1000"])
 S.case("bench write, flush interval", case_bench, ["-w", "-c", "500", "-S", "65536", "--flush-interval=100"])
 S.case("bench write -t none, 64 in flight", case_bench_direct)
 S.case("bench -t none wrapping round the image end", case_bench_wrap)
+S.case("bench -t none, requests overlapping ones in flight", case_bench_overlap)
 S.case("info of a missing file", case_info_missing)
 S.case("convert quiet, convert -p", case_convert_quiet)
 S.finish()

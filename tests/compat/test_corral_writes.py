@@ -7,8 +7,8 @@ import json
 import os
 import shutil
 
-from compat_util import (CLUSTER_SIZES, KIB, MIB, REFCOUNT_BITS, Suite, corral, expect,
-                         imgio, make_ref, qemu_check_clean, qemu_same, qimg, qio)
+from compat_util import (CLUSTER_SIZES, IMG, KIB, MIB, REFCOUNT_BITS, Suite, corral, expect,
+                         imgio, make_ref, qemu_check_clean, qemu_same, qimg, qio, run)
 
 S = Suite("writes")
 SIZE = 8 * MIB
@@ -286,6 +286,32 @@ def case_convert_sparse():
     qemu_same(dense, zero)
 
 
+def target_syncs(target, args):
+    """The fsync/fdatasync calls corral-img ARGS makes on TARGET (strace -y
+    names each descriptor's file)."""
+    log = S.path("syncs.strace")
+    run(["strace", "-f", "-qq", "-y", "-e", "trace=fsync,fdatasync", "-o", log, IMG] + list(args))
+    with open(log) as f:
+        return [ln.strip() for ln in f if os.path.basename(target) + ">" in ln]
+
+
+def case_convert_syncs(fmt):
+    """By default (-t unsafe, as qemu-img convert) the target is never
+    flushed, not even while it is created; -t writeback flushes it.  Both
+    give the same image."""
+    src = raw_source("cfsrc" + fmt, 620 + len(fmt))
+    out = S.path("cf." + fmt)
+    for cache, want in ((None, False), ("writeback", True)):
+        if os.path.exists(out):
+            os.unlink(out)
+        syncs = target_syncs(out, ["convert"] + (["-t", cache] if cache else []) +
+                             ["-f", "raw", "-O", fmt, src, out])
+        expect(bool(syncs) == want, "-t %s: flushes of the target: %s" % (cache or "unsafe", syncs[:5]))
+        if fmt == "qcow2":
+            qemu_check_clean(out)
+        qemu_same(out, src, fmt=fmt)
+
+
 def case_resize():
     img, ref = fresh("rs")
     imgio(img, ref, 700, 60, 200 * KIB)
@@ -392,6 +418,8 @@ for ctype in ("zlib", "zstd"):
 S.case("convert -B keeps only the top layer", case_convert_backing)
 S.case("convert -n into an existing image", case_convert_existing)
 S.case("convert -S sparse detection", case_convert_sparse)
+for fmt in ("raw", "qcow2"):
+    S.case("convert flushes the %s target only when -t asks" % fmt, case_convert_syncs, fmt)
 S.case("resize grow, shrink", case_resize)
 S.case("resize --shrink truncates the unused tail", case_shrink_tail)
 S.case("resize --preallocation=metadata", case_resize_prealloc)
