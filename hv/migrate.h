@@ -179,11 +179,16 @@ int hv_mig_nbd_serve(const char *path, const char *format, const char *host, int
 		     char *err, size_t errlen);
 /* Terminates and reaps the qemu-nbd child PID. */
 void hv_mig_nbd_stop(pid_t pid);
+/* Why a copy must stop now (a short phrase), or NULL to go on. */
+typedef const char *(*hv_mig_stop_fn)(void *opaque);
 /* Copies export NAME of HOST:PORT (client credentials in TLS_DIR) into the
- * existing image DST of FORMAT with qemu-img convert -n, within TIMEOUT_S.
- * 0 or a negative code with qemu-img's message in ERR. */
+ * existing image DST of FORMAT with qemu-img convert -n, at most RATE bytes
+ * a second (0: no limit), for as long as it takes unless STOP(OPAQUE)
+ * (asked every 20 ms; may be NULL) gives a reason to kill it.  0 or a
+ * negative code with qemu-img's message (or the reason) in ERR. */
 int hv_mig_nbd_pull(const char *host, int port, const char *name, const char *tls_dir,
-		    const char *dst, const char *format, int timeout_s, char *err, size_t errlen);
+		    const char *dst, const char *format, uint64_t rate, hv_mig_stop_fn stop,
+		    void *opaque, char *err, size_t errlen);
 
 /* A free TCP port on HOST for a listener QEMU opens next (bound and released
  * here; the caller passes it on at once).  Port or -errno. */

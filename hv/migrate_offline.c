@@ -21,12 +21,13 @@
 
 #define TLS_OBJ "tls-creds-x509,id=mig-tls,endpoint=%s,dir=%s"
 
-/* Runs ARGV (argv[0] from PATH), its stderr into a pipe; waits up to
- * TIMEOUT_S for it to exit.  0 on exit status 0, else CR_EINTERNAL with
- * its message in ERR. */
-static int run_tool(char *const *argv, int timeout_s, char *err, size_t errlen)
+/* Runs ARGV (argv[0] from PATH), its stderr into a pipe, until it exits
+ * or STOP(OPAQUE) (asked every 20 ms) says to kill it.  0 on exit status 0,
+ * else CR_EINTERNAL with its message (or why it was stopped) in ERR. */
+static int run_tool(char *const *argv, hv_mig_stop_fn stop, void *opaque, char *err,
+		    size_t errlen)
 {
-	uint64_t deadline = util_now_ms() + (uint64_t)timeout_s * 1000;
+	const char *why;
 	int fds[2], status = -1;
 	char msg[1024] = "";
 	ssize_t n;
@@ -51,10 +52,10 @@ static int run_tool(char *const *argv, int timeout_s, char *err, size_t errlen)
 	}
 	fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (util_now_ms() >= deadline) {
+		if (stop && (why = stop(opaque)) != NULL) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			snprintf(msg, sizeof(msg), "timed out");
+			snprintf(msg, sizeof(msg), "%s", why);
 			break;
 		}
 		usleep(20000);
@@ -155,16 +156,33 @@ void hv_mig_nbd_stop(pid_t pid)
 }
 
 int hv_mig_nbd_pull(const char *host, int port, const char *name, const char *tls_dir,
-		    const char *dst, const char *format, int timeout_s, char *err, size_t errlen)
+		    const char *dst, const char *format, uint64_t rate, hv_mig_stop_fn stop,
+		    void *opaque, char *err, size_t errlen)
 {
-	char obj[700], src[700];
-	char *argv[] = { "qemu-img", "convert", "-n", "--object", obj, "--image-opts", src,
-			 "-O", (char *)format, (char *)dst, NULL };
+	char obj[700], src[700], rates[24], *argv[16];
+	int n = 0;
+
+	argv[n++] = "qemu-img";
+	argv[n++] = "convert";
+	argv[n++] = "-n";
+	if (rate) { /* bytes per second */
+		snprintf(rates, sizeof(rates), "%llu", (unsigned long long)rate);
+		argv[n++] = "-r";
+		argv[n++] = rates;
+	}
+	argv[n++] = "--object";
+	argv[n++] = obj;
+	argv[n++] = "--image-opts";
+	argv[n++] = src;
+	argv[n++] = "-O";
+	argv[n++] = (char *)format;
+	argv[n++] = (char *)dst;
+	argv[n] = NULL;
 
 	snprintf(obj, sizeof(obj), TLS_OBJ, "client", tls_dir);
 	snprintf(src, sizeof(src),
 		 "driver=nbd,server.type=inet,server.host=%s,server.port=%d,export=%s,"
 		 "tls-creds=mig-tls,tls-hostname=" HV_MIG_TLS_HOSTNAME,
 		 host, port, name);
-	return run_tool(argv, timeout_s, err, errlen);
+	return run_tool(argv, stop, opaque, err, errlen);
 }

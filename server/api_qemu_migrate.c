@@ -4,9 +4,10 @@
  * node calls over the cluster's HTTPS channel as root@pam.
  *
  * Ownership: the target writes the configuration only once its QEMU runs
- * the guest; the source then stops its QEMU and deletes its disks and its
- * configuration.  On any failure before that the target's QEMU, disks and
- * credentials go, and the source keeps (and runs) the VM. */
+ * the guest (offline: once its own task has pulled the disks); the source
+ * then stops its QEMU and deletes its disks and its configuration.  On any
+ * failure before that the target's QEMU, disks and credentials go, and the
+ * source keeps (and runs) the VM.  See docs/migration.md. */
 #include "server/api.h"
 
 #include <arpa/inet.h>
@@ -38,6 +39,8 @@
 #define PEM_MAX 8192
 #define WATCH_POLL_US 500000        /* the target's look at its incoming migration */
 #define MIG_OUTCOME_WAIT_MS 60000   /* asking the target after a lost finish answer */
+#define PULL_POLL_US 500000         /* offline: the source's look at the target's copy */
+#define PULL_LOG_MS 10000           /* offline: a line in the source's log this often */
 #define OWNED_BY "is owned by node" /* the target's answer to abort once it owns the VM */
 
 static int check_migration_type(const char *v, char *err, size_t errlen)
@@ -339,6 +342,8 @@ const struct param_spec api_qemu_migrate_in_params[] = {
 	QEMU_BOOL_OPT("offline"),
 	{ .name = "ports", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 4096 },
 	{ .name = "source", .type = PT_STRING, .flags = PF_OPTIONAL, .check = param_check_pve_node },
+	{ .name = "bwlimit", .type = PT_INTEGER, .flags = PF_OPTIONAL, .min = 0,
+	  .max = (1LL << 40) }, /* offline: KiB/s of the copy */
 	{ .name = NULL },
 };
 
@@ -488,33 +493,6 @@ static int start_incoming(struct req *req, int vmid, const struct vmconf *conf, 
 	return r;
 }
 
-/* Offline: pulls every disk from the source's NBD servers (HOST, PORTS
- * {"key": port}) into the volumes CONF now names. */
-static int pull_disks(struct req *req, int vmid, const struct vmconf *conf, char *err,
-		      size_t errlen)
-{
-	struct hv_mig_tls t = { .ca_cert = (char *)req_str(req, "tls_ca"),
-				.client_cert = (char *)req_str(req, "tls_cert"),
-				.client_key = (char *)req_str(req, "tls_key") };
-	cJSON *ports = cJSON_Parse(req_str(req, "ports") ? req_str(req, "ports") : "");
-	struct qemu_disks qd;
-	char dir[600];
-	int r = qemu_resolve_disks(req->app, conf, &qd, err, errlen);
-
-	tls_dir(req->app, vmid, dir, sizeof(dir));
-	if (r == 0)
-		r = hv_mig_tls_write(&t, dir, 0, err, errlen);
-	for (size_t i = 0; r == 0 && i < qd.n; i++) {
-		const cJSON *port = cJSON_GetObjectItemCaseSensitive(ports, qd.key[i]);
-
-		if (cJSON_IsNumber(port))
-			r = hv_mig_nbd_pull(req_str(req, "host"), port->valueint, qd.key[i], dir,
-					    qd.path[i], qd.format[i], 50, err, errlen);
-	}
-	cJSON_Delete(ports);
-	return r;
-}
-
 static int is_ip(const char *s)
 {
 	unsigned char a[16];
@@ -620,6 +598,149 @@ static int watch_start(struct req *req, int vmid, char *err, size_t errlen)
 			   upid, err, errlen);
 }
 
+/* Offline, on the target: a task of this node (qmigrate) pulls every disk
+ * of the stopped VM from the source's TLS NBD servers and then owns the VM.
+ * The source waits for this task to end, so a copy may take as long as the
+ * disks need; it stops when the task is stopped, the source aborts (it
+ * claims the incoming VM) or gossip declares the source dead. */
+struct pull_arg {
+	int vmid;
+	char source[64];
+	char host[64];
+	char *ports; /* {"key": port} of the source's NBD servers */
+	char *conf;  /* the VM's configuration with this node's volumes */
+	uint64_t rate; /* bytes/s of the copy, 0: no limit */
+	struct task *t;
+};
+
+static void pull_arg_free(void *opaque)
+{
+	struct pull_arg *a = opaque;
+
+	free(a->ports);
+	free(a->conf);
+	free(a);
+}
+
+static int incoming_claimed(struct app *app, int vmid)
+{
+	char dir[600], path[700];
+
+	tls_dir(app, vmid, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/claimed", dir);
+	return access(path, F_OK) == 0 || !incoming_pending(app, vmid);
+}
+
+static const char *pull_stop(void *opaque)
+{
+	struct pull_arg *a = opaque;
+	struct app *app = task_app(a->t);
+	struct peer_info pi;
+
+	if (task_should_stop(a->t))
+		return "stopped";
+	if (incoming_claimed(app, a->vmid))
+		return "aborted by the source";
+	if (a->source[0] && (peer_lookup(app, a->source, &pi) < 0 || !pi.online))
+		return "source node offline";
+	return NULL;
+}
+
+static int pull_disks(struct pull_arg *a, const struct vmconf *conf, char *err, size_t errlen)
+{
+	struct app *app = task_app(a->t);
+	cJSON *ports = cJSON_Parse(a->ports);
+	struct qemu_disks qd;
+	char dir[600];
+	int r = qemu_resolve_disks(app, conf, &qd, err, errlen);
+
+	tls_dir(app, a->vmid, dir, sizeof(dir));
+	for (size_t i = 0; r == 0 && i < qd.n; i++) {
+		const cJSON *port = cJSON_GetObjectItemCaseSensitive(ports, qd.key[i]);
+
+		if (!cJSON_IsNumber(port))
+			continue;
+		task_log(a->t, "copying disk %s from node '%s'", qd.key[i], a->source);
+		r = hv_mig_nbd_pull(a->host, port->valueint, qd.key[i], dir, qd.path[i],
+				    qd.format[i], a->rate, pull_stop, a, err, errlen);
+	}
+	cJSON_Delete(ports);
+	return r;
+}
+
+static int pull_task(struct task *t, void *opaque)
+{
+	struct pull_arg *a = opaque;
+	struct app *app = task_app(t);
+	struct vmconf *conf = NULL;
+	char err[1024];
+	int r;
+
+	a->t = t;
+	task_log(t, "offline migration of VM %d from node '%s'", a->vmid, a->source);
+	r = vmconf_from_text(a->conf, &conf, err, sizeof(err));
+	if (r == 0)
+		r = pull_disks(a, conf, err, sizeof(err));
+	if (!incoming_claim(app, a->vmid)) { /* the source aborted: it cleans up */
+		vmconf_free(conf);
+		return task_fail(t, CR_EINTERNAL, "incoming migration of VM %d aborted by the source",
+				 a->vmid);
+	}
+	if (r == 0 && (r = record_put(app, a->vmid, conf)) < 0)
+		snprintf(err, sizeof(err), "cannot store the configuration: %s", err_str(r));
+	vmconf_free(conf);
+	if (r < 0) {
+		incoming_drop(app, a->vmid);
+		return task_fail(t, r, "incoming migration of VM %d failed (%s): its disks removed",
+				 a->vmid, err);
+	}
+	migtls_remove(app, a->vmid);
+	task_log(t, "VM %d is on this node now", a->vmid);
+	return 0;
+}
+
+/* Writes the client credentials and the volume list of the incoming VM,
+ * then starts its pull task; its UPID goes into DATA. */
+static int pull_start(struct req *req, int vmid, const struct vmconf *conf, const char *vols,
+		      cJSON *data, char *err, size_t errlen)
+{
+	struct hv_mig_tls t = { .ca_cert = (char *)req_str(req, "tls_ca"),
+				.client_cert = (char *)req_str(req, "tls_cert"),
+				.client_key = (char *)req_str(req, "tls_key") };
+	struct pull_arg *a = calloc(1, sizeof(*a));
+	char dir[600], path[700], upid[UPID_MAX], id[16];
+	int r = a ? 0 : -ENOMEM;
+
+	tls_dir(req->app, vmid, dir, sizeof(dir));
+	if (r == 0)
+		r = hv_mig_tls_write(&t, dir, 0, err, errlen);
+	snprintf(path, sizeof(path), "%s/volumes", dir);
+	if (r == 0 && (r = util_write_file_atomic(path, vols ? vols : "", vols ? strlen(vols) : 0,
+						  0600)) < 0)
+		snprintf(err, errlen, "cannot write %s: %s", path, err_str(r));
+	if (r == 0) {
+		a->vmid = vmid;
+		snprintf(a->source, sizeof(a->source), "%s",
+			 req_str(req, "source") ? req_str(req, "source") : "");
+		snprintf(a->host, sizeof(a->host), "%s", req_str(req, "host"));
+		a->rate = (uint64_t)req_int(req, "bwlimit", 0) * 1024;
+		a->ports = strdup(req_str(req, "ports") ? req_str(req, "ports") : "{}");
+		a->conf = vmconf_to_text(conf);
+		r = a->ports && a->conf ? 0 : -ENOMEM;
+	}
+	snprintf(id, sizeof(id), "%d", vmid);
+	if (r == 0) {
+		r = tasks_start(req->app->tasks, "qmigrate", id, req->who, NULL, pull_task, a,
+				pull_arg_free, upid, err, errlen);
+		a = NULL; /* the task owns it, or tasks_start freed it */
+	}
+	if (r == 0 && !cJSON_AddStringToObject(data, "upid", upid))
+		r = -ENOMEM;
+	if (a)
+		pull_arg_free(a);
+	return r;
+}
+
 int api_qemu_migrate_in(struct req *req, struct resp *resp)
 {
 	int vmid = qemu_vmid(req), r = incoming_checks(req, resp, vmid);
@@ -636,11 +757,7 @@ int api_qemu_migrate_in(struct req *req, struct resp *resp)
 		r = cloudinit_here(req->app, vmid, conf, &vols, err, sizeof(err));
 	resp->data = cJSON_CreateObject();
 	if (r == 0 && req_bool(req, "offline", 0)) {
-		/* the copy is complete when this answers: the VM is ours */
-		r = pull_disks(req, vmid, conf, err, sizeof(err));
-		if (r == 0 && (r = record_put(req->app, vmid, conf)) < 0)
-			snprintf(err, sizeof(err), "cannot store the configuration: %s", err_str(r));
-		migtls_remove(req->app, vmid);
+		r = pull_start(req, vmid, conf, vols.data, resp->data, err, sizeof(err));
 	} else if (r == 0 && (r = write_server_tls(req, vmid, err, sizeof(err))) == 0) {
 		char path[700];
 
@@ -748,6 +865,7 @@ struct mig_run {
 	pid_t nbd[HV_MIG_MAX_DISKS];
 	char why[160]; /* why on_progress stopped the migration */
 	char ci_volid[POOL_VOLID_MAX]; /* the cloud-init CD, remade on the target */
+	char pull_upid[UPID_MAX];      /* offline: the target's task copying the disks */
 	int answered;  /* the last target_call got an HTTP answer */
 	int keep_lock; /* the outcome is unknown: the VM stays locked here */
 };
@@ -836,6 +954,19 @@ static int take_string(cJSON *data, const char *key, char **out)
 	return *out ? 0 : -EPROTO;
 }
 
+/* Offline: the UPID of the target's pull task. */
+static int take_upid(const cJSON *data, char out[UPID_MAX])
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, "upid");
+	struct upid u;
+
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= UPID_MAX ||
+	    upid_parse(v->valuestring, &u) < 0)
+		return -EPROTO;
+	snprintf(out, UPID_MAX, "%s", v->valuestring);
+	return 0;
+}
+
 static int target_prepare(struct mig_run *m, const struct vmconf *conf, char *err, size_t errlen)
 {
 	cJSON *p = cJSON_CreateObject(), *data = NULL;
@@ -855,13 +986,15 @@ static int target_prepare(struct mig_run *m, const struct vmconf *conf, char *er
 	    cJSON_AddStringToObject(p, "tls_cert", off ? m->tls.client_cert : m->tls.server_cert) &&
 	    cJSON_AddStringToObject(p, "tls_key", off ? m->tls.client_key : m->tls.server_key) &&
 	    (!off || (cJSON_AddStringToObject(p, "offline", "1") &&
-		      cJSON_AddStringToObject(p, "ports", m->ports))))
+		      cJSON_AddStringToObject(p, "ports", m->ports) &&
+		      cJSON_AddNumberToObject(p, "bwlimit", (double)m->a->bwlimit_kib))))
 		r = target_call(m, "POST", "", p, &data, err, errlen);
 	if (r == 0) {
 		m->nbd_port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(data, "nbd_port"));
 		m->mig_port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(data, "mig_port"));
 		if (take_string(data, "conf", &m->target_conf) < 0 ||
-		    take_string(data, "volumes", &m->target_vols) < 0)
+		    take_string(data, "volumes", &m->target_vols) < 0 ||
+		    (off && take_upid(data, m->pull_upid) < 0))
 			r = -EPROTO;
 	}
 	cJSON_Delete(data);
@@ -995,22 +1128,6 @@ static int nbd_serve_all(struct mig_run *m, const struct vmconf *conf, char *err
 	return r;
 }
 
-static int offline_run(struct mig_run *m, const struct vmconf *conf, char *err, size_t errlen)
-{
-	int r = nbd_serve_all(m, conf, err, errlen);
-
-	for (size_t i = 0; r == 0 && i < m->md.n; i++)
-		task_log(m->t, "copying disk %s (%.1f MiB) to node '%s' over TLS NBD",
-			 m->md.d[i].volid, mib(m->md.d[i].size), m->a->target);
-	if (r == 0)
-		r = target_prepare(m, conf, err, errlen);
-	nbd_stop_all(m);
-	if (r < 0)
-		return r;
-	source_drop(m);
-	return 0;
-}
-
 /* After the switch-over only the target knows whether it runs the guest:
  * asks it (abort) until it answers.  0: it holds nothing (dropped), 1: it
  * owns the VM, or a negative code when it did not answer in time. */
@@ -1062,6 +1179,100 @@ static int finish_failed(struct mig_run *m, int r, char *err, size_t errlen)
 		 "on this node until an operator checks which node runs it",
 		 m->a->target, m->a->vmid);
 	return r;
+}
+
+/* Offline: the state of the target's pull task: 1 when it ended (its exit
+ * status in EXIT), 0 while it runs, negative when the target did not answer. */
+static int pull_state(struct mig_run *m, char *exit, size_t exitlen, char *err, size_t errlen)
+{
+	struct peer_reply rep;
+	char path[400];
+	const cJSON *st, *ex;
+	int r;
+
+	snprintf(path, sizeof(path), "/nodes/%s/tasks/%s/status", m->a->target, m->pull_upid);
+	r = peer_request(m->app, m->a->target, "GET", path, NULL, MIG_USER, &rep, err, errlen);
+	if (r < 0)
+		return r;
+	st = cJSON_GetObjectItemCaseSensitive(rep.data, "status");
+	ex = cJSON_GetObjectItemCaseSensitive(rep.data, "exitstatus");
+	if (rep.status != 200 || !cJSON_IsString(st)) {
+		snprintf(err, errlen, "%s", rep.status != 200 ? rep.reason : "no task status");
+		r = CR_EINTERNAL;
+	} else if (strcmp(st->valuestring, "stopped") == 0) {
+		snprintf(exit, exitlen, "%s", cJSON_IsString(ex) ? ex->valuestring : "unknown");
+		r = 1;
+	}
+	peer_reply_free(&rep);
+	return r;
+}
+
+/* Offline: the copy did not end as planned (ERR says why): the target
+ * decides, as after a lost finish answer.  0 when it has the VM after all. */
+static int pull_outcome(struct mig_run *m, char *err, size_t errlen)
+{
+	int o = target_outcome(m);
+
+	if (o == 1) {
+		task_warn(m->t, "%s, yet node '%s' has VM %d now", err, m->a->target, m->a->vmid);
+		return 0;
+	}
+	if (o == 0)
+		snprintf(err + strlen(err), errlen - strlen(err), "; node '%s' keeps no copy",
+			 m->a->target);
+	else {
+		m->keep_lock = 1;
+		snprintf(err + strlen(err), errlen - strlen(err),
+			 "; node '%s' did not say whether it has VM %d: it stays locked on this "
+			 "node until an operator checks", m->a->target, m->a->vmid);
+	}
+	return CR_EINTERNAL;
+}
+
+/* Offline: waits, however long the copy takes, for the target's pull task
+ * to end.  Stopped here, or the target gone, the target decides. */
+static int pull_wait(struct mig_run *m, char *err, size_t errlen)
+{
+	uint64_t start = util_now_ms(), next_log = start + PULL_LOG_MS;
+	char exit[512];
+	int r = 0;
+
+	while (!task_should_stop(m->t) && !target_gone(m)) {
+		r = pull_state(m, exit, sizeof(exit), err, errlen);
+		if (r == 1 && strcmp(exit, "OK") == 0)
+			return 0;
+		if (r == 1) {
+			snprintf(err, errlen, "node '%s': %s", m->a->target, exit);
+			return CR_EINTERNAL;
+		}
+		if (util_now_ms() >= next_log) {
+			task_log(m->t, "node '%s' copies the disks (%llu s)", m->a->target,
+				 (unsigned long long)((util_now_ms() - start) / 1000));
+			next_log += PULL_LOG_MS;
+		}
+		usleep(PULL_POLL_US);
+	}
+	snprintf(err, errlen, "%s", task_should_stop(m->t) ? "migration stopped"
+			   : "target node went offline (node down or link cut)");
+	return pull_outcome(m, err, errlen);
+}
+
+static int offline_run(struct mig_run *m, const struct vmconf *conf, char *err, size_t errlen)
+{
+	int r = nbd_serve_all(m, conf, err, errlen);
+
+	for (size_t i = 0; r == 0 && i < m->md.n; i++)
+		task_log(m->t, "copying disk %s (%.1f MiB) to node '%s' over TLS NBD",
+			 m->md.d[i].volid, mib(m->md.d[i].size), m->a->target);
+	if (r == 0)
+		r = target_prepare(m, conf, err, errlen);
+	if (r == 0)
+		r = pull_wait(m, err, errlen);
+	nbd_stop_all(m);
+	if (r < 0)
+		return r;
+	source_drop(m);
+	return 0;
 }
 
 static int migrate_run(struct mig_run *m, char *err, size_t errlen)

@@ -353,14 +353,47 @@ def test_migrate_back_with_cli(c):
     c.counter_goes_on(c.a)
 
 
+def pull_task(node):
+    """The newest qmigrate task of VMID on NODE: its list row."""
+    rows = node.get(f"/nodes/{node.node}/tasks", params={
+        "typefilter": "qmigrate", "vmid": VMID, "source": "all", "limit": 1})
+    return rows[0] if rows else None
+
+
+@suite.test
+def test_offline_stopped(c):
+    """an offline copy (bwlimit 256 KiB/s) stopped midway: the source keeps the VM, the target's
+    copy task ends and leaves nothing"""
+    ct.check_equal(c.a.task(c.a.post(f"/nodes/mg-a/qemu/{VMID}/status/stop"))[0], "OK")
+    before = pull_task(c.b)
+    upid = c.a.post(f"/nodes/mg-a/qemu/{VMID}/migrate", target="mg-b", bwlimit="256")
+    pull = wait_for("mg-b copies the disks", lambda: (
+        (t := pull_task(c.b)) and t != before and t.get("status") is None and t), timeout=60)
+    time.sleep(1)
+    ct.check_equal(c.a.api("DELETE", f"/nodes/mg-a/tasks/{upid}").status_code, 200)
+    status, log = c.a.task(upid)
+    assert "migration stopped" in status and "keeps no copy" in status, (status, log)
+    status, log = c.b.task(pull["upid"])
+    assert "aborted by the source" in status, (status, log)
+    assert "copying disk" in log, log
+    ct.check_equal(c.images(c.b), [])
+    ct.check_equal(len(c.images(c.a)), 3)
+    conf = c.a.get(f"/nodes/mg-a/qemu/{VMID}/config")
+    assert "lock" not in conf, conf
+    ct.check_equal(c.b.api("GET", f"/nodes/mg-b/qemu/{VMID}/config").status_code, 500)
+
+
 @suite.test
 def test_offline_migration(c):
-    """a stopped VM moves offline; it boots on the target with its disk data"""
-    ct.check_equal(c.a.task(c.a.post(f"/nodes/mg-a/qemu/{VMID}/status/stop"))[0], "OK")
+    """a stopped VM moves offline (the target's task copies the disks); it boots on the target
+    with its disk data"""
     upid = c.a.post(f"/nodes/mg-a/qemu/{VMID}/migrate", target="mg-b")
     status, log = c.a.task(upid)
     ct.check_equal(status, "OK", log)
     assert "offline migration" in log and "over TLS NBD" in log, log
+    status, log = c.b.task(pull_task(c.b)["upid"])
+    ct.check_equal(status, "OK", log)
+    assert "copying disk" in log and f"VM {VMID} is on this node now" in log, log
     ct.check_equal(c.images(c.a), [])
     ct.check_equal(len(c.images(c.b)), 3)  # two disks and the cloud-init CD
     ct.check_equal(c.a.api("GET", f"/nodes/mg-a/qemu/{VMID}/config").status_code, 500)
