@@ -41,6 +41,7 @@
 #define MIG_OUTCOME_WAIT_MS 60000   /* asking the target after a lost finish answer */
 #define PULL_POLL_US 500000         /* offline: the source's look at the target's copy */
 #define PULL_LOG_MS 10000           /* offline: a line in the source's log this often */
+#define PULL_SILENCE_MS 60000       /* offline: no task state from the target this long */
 #define OWNED_BY "is owned by node" /* the target's answer to abort once it owns the VM */
 
 static int check_migration_type(const char *v, char *err, size_t errlen)
@@ -1233,8 +1234,8 @@ static int pull_outcome(struct mig_run *m, char *err, size_t errlen)
  * to end.  Stopped here, or the target gone, the target decides. */
 static int pull_wait(struct mig_run *m, char *err, size_t errlen)
 {
-	uint64_t start = util_now_ms(), next_log = start + PULL_LOG_MS;
-	char exit[512];
+	uint64_t start = util_now_ms(), next_log = start + PULL_LOG_MS, heard = start;
+	char exit[512], why[600] = "";
 	int r = 0;
 
 	while (!task_should_stop(m->t) && !target_gone(m)) {
@@ -1245,6 +1246,13 @@ static int pull_wait(struct mig_run *m, char *err, size_t errlen)
 			snprintf(err, errlen, "node '%s': %s", m->a->target, exit);
 			return CR_EINTERNAL;
 		}
+		if (r == 0)
+			heard = util_now_ms();
+		else if (util_now_ms() - heard > PULL_SILENCE_MS) {
+			snprintf(why, sizeof(why), "no state of the copy from node '%s' for %d s (%s)",
+				 m->a->target, PULL_SILENCE_MS / 1000, err);
+			break;
+		}
 		if (util_now_ms() >= next_log) {
 			task_log(m->t, "node '%s' copies the disks (%llu s)", m->a->target,
 				 (unsigned long long)((util_now_ms() - start) / 1000));
@@ -1252,7 +1260,7 @@ static int pull_wait(struct mig_run *m, char *err, size_t errlen)
 		}
 		usleep(PULL_POLL_US);
 	}
-	snprintf(err, errlen, "%s", task_should_stop(m->t) ? "migration stopped"
+	snprintf(err, errlen, "%s", why[0] ? why : task_should_stop(m->t) ? "migration stopped"
 			   : "target node went offline (node down or link cut)");
 	return pull_outcome(m, err, errlen);
 }
