@@ -5,7 +5,8 @@ ISO and a qcow2 (requests, ticket + CSRF and API token), checksums, the
 test guest uploaded, imported into a VM and booted, and every bad input
 leaving nothing behind: a qcow2 naming /etc/shadow as backing file or an
 external data file, truncated and aborted bodies, checksum mismatches, a
-full file system (a small tmpfs), a missing storage directory.  A ~200 MB
+full file system (a small tmpfs), a disk full only at writeback (its sync
+fails), a missing storage directory.  A ~200 MB
 upload checks corrald's RSS stays flat and the file is on disk, out of the
 page cache, when its task reports OK."""
 import ctypes
@@ -285,6 +286,45 @@ def test_enospc(ctx):
         check_equal(os.listdir(os.path.join(mnt, "iso")), [])
     finally:
         subprocess.run(["umount", mnt], check=False)
+
+
+@suite.test
+def test_full_at_writeback(ctx):
+    """a thin disk full only at writeback: the task fails on its sync and nothing is kept"""
+    backing, mnt = os.path.join(ctx.tmp, "thin-backing"), os.path.join(ctx.tmp, "thin")
+    os.makedirs(backing)
+    os.makedirs(mnt)
+    loop = None
+    # ext4 of 128 MiB on a loop device whose image lives on a tmpfs of 12 MiB:
+    # writes fill the page cache, the disk's own writes fail with ENOSPC.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", backing], check=True)
+    try:
+        img = os.path.join(backing, "disk.img")
+        with open(img, "wb") as f:
+            f.truncate(128 << 20)
+        loop = subprocess.run(["losetup", "-f", "--show", img], check=True, capture_output=True,
+                              text=True).stdout.strip()
+        subprocess.run(["mkfs.ext4", "-q", "-O", "^has_journal", "-E", "lazy_itable_init=1",
+                        loop], check=True)
+        subprocess.run(["mount", loop, mnt], check=True)
+        r = ctx.s.post(f"{ctx.d.url}/storage", data={"storage": "thin", "type": "dir",
+                                                      "path": mnt, "content": "iso"})
+        check_equal(r.status_code, 200, r.text)
+        src = os.path.join(ctx.tmp, "thin.iso")
+        make_file(src, 40 << 20, seed=b"thin")
+        r = ctx.upload("thin", "iso", src)
+        check_equal(r.status_code, 200, r.text)
+        status, log = wait_task(ctx.s, ctx.d, r.json()["data"])
+        assert status.startswith("cannot sync 'thin:iso/thin.iso' to disk: "), (status, log)
+        assert "No space left on device" in status or "Input/output error" in status, status
+        check_equal(ctx.leftovers(mnt), [])
+        check_equal(os.listdir(os.path.join(mnt, "iso")), [])
+        os.unlink(src)
+    finally:
+        subprocess.run(["umount", mnt], check=False)
+        if loop:
+            subprocess.run(["losetup", "-d", loop], check=False)
+        subprocess.run(["umount", backing], check=False)
 
 
 @suite.test
