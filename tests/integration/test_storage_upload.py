@@ -9,6 +9,7 @@ full file system (a small tmpfs), a disk full only at writeback (its sync
 fails), a missing storage directory.  A ~200 MB
 upload checks corrald's RSS stays flat and the file is on disk, out of the
 page cache, when its task reports OK."""
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -288,30 +289,43 @@ def test_enospc(ctx):
         subprocess.run(["umount", mnt], check=False)
 
 
-@suite.test
-def test_full_at_writeback(ctx):
-    """a thin disk full only at writeback: the task fails on its sync and nothing is kept"""
-    backing, mnt = os.path.join(ctx.tmp, "thin-backing"), os.path.join(ctx.tmp, "thin")
+@contextlib.contextmanager
+def thin_storage(ctx, name, size):
+    """A dir storage NAME on an ext4 of SIZE bytes over a loop device whose
+    image lives on a tmpfs of 12 MiB: writes fill the page cache, the disk's
+    own writes fail with ENOSPC (a thin disk whose pool is full).  Yields
+    the mount point."""
+    backing, mnt = os.path.join(ctx.tmp, name + "-backing"), os.path.join(ctx.tmp, name)
     os.makedirs(backing)
     os.makedirs(mnt)
     loop = None
-    # ext4 of 128 MiB on a loop device whose image lives on a tmpfs of 12 MiB:
-    # writes fill the page cache, the disk's own writes fail with ENOSPC.
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", backing], check=True)
     try:
         img = os.path.join(backing, "disk.img")
         with open(img, "wb") as f:
-            f.truncate(128 << 20)
+            f.truncate(size)
         loop = subprocess.run(["losetup", "-f", "--show", img], check=True, capture_output=True,
                               text=True).stdout.strip()
         subprocess.run(["mkfs.ext4", "-q", "-O", "^has_journal", "-E", "lazy_itable_init=1",
                         loop], check=True)
         subprocess.run(["mount", loop, mnt], check=True)
-        r = ctx.s.post(f"{ctx.d.url}/storage", data={"storage": "thin", "type": "dir",
+        r = ctx.s.post(f"{ctx.d.url}/storage", data={"storage": name, "type": "dir",
                                                       "path": mnt, "content": "iso"})
         check_equal(r.status_code, 200, r.text)
+        yield mnt
+    finally:
+        subprocess.run(["umount", mnt], check=False)
+        if loop:
+            subprocess.run(["losetup", "-d", loop], check=False)
+        subprocess.run(["umount", backing], check=False)
+
+
+@suite.test
+def test_full_at_writeback(ctx):
+    """a thin disk full only at writeback: the task fails on its sync and nothing is kept"""
+    with thin_storage(ctx, "thin", 128 << 20) as mnt:
         src = os.path.join(ctx.tmp, "thin.iso")
-        make_file(src, 40 << 20, seed=b"thin")
+        make_file(src, 40 << 20, seed=b"thin")  # within the writer's window: the task syncs
         r = ctx.upload("thin", "iso", src)
         check_equal(r.status_code, 200, r.text)
         status, log = wait_task(ctx.s, ctx.d, r.json()["data"])
@@ -320,11 +334,18 @@ def test_full_at_writeback(ctx):
         check_equal(ctx.leftovers(mnt), [])
         check_equal(os.listdir(os.path.join(mnt, "iso")), [])
         os.unlink(src)
-    finally:
-        subprocess.run(["umount", mnt], check=False)
-        if loop:
-            subprocess.run(["losetup", "-d", loop], check=False)
-        subprocess.run(["umount", backing], check=False)
+
+
+@suite.test
+def test_full_at_writeback_midway(ctx):
+    """a thin disk full at writeback, met by the writer's wait mid-upload: a clear 500"""
+    with thin_storage(ctx, "thin2", 512 << 20) as mnt:
+        src = os.path.join(ctx.tmp, "thin2.iso")
+        make_file(src, 200 << 20, seed=b"thin2")  # past the writer's 160 MiB window
+        expect_error(ctx.upload("thin2", "iso", src), 500, "No space left on device")
+        check_equal(ctx.leftovers(mnt), [])
+        check_equal(os.listdir(os.path.join(mnt, "iso")), [])
+        os.unlink(src)
 
 
 @suite.test
