@@ -4,7 +4,8 @@
 # create a 1 TiB image with metadata preallocation, check a fragmented 8 GiB
 # image, 4 KiB random writes, 1 MiB sequential writes) and sequential writes
 # against dd to a raw file, page cache against page cache (the final flush
-# included) and O_DIRECT against O_DIRECT.  Times are hyperfine medians.
+# included) and O_DIRECT against O_DIRECT.  Times are medians of runs timed by
+# hyperfine, the two tools alternating.
 # Writes build/bench/qcow2.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,13 +19,20 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p build/bench
 rows=()
 
-# median TAG CMD PREPARE RUNS: "SECONDS EXIT" — hyperfine's median and the worst exit status
-median() {
-	hyperfine --style none --ignore-failure --runs "$4" --prepare "$3" --export-json "$work/$1.json" "$2" \
+# one_run TAG CMD PREPARE: appends one run's "SECONDS EXIT" to $work/TAG.times
+one_run() {
+	hyperfine --style none --ignore-failure --runs 1 --prepare "$3" --export-json "$work/$1.json" "$2" \
 		>/dev/null 2>&1
 	python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))["results"][0]
 codes = [c for c in r.get("exit_codes", [0]) if c] or [0]
-print("%.3f %d" % (r["median"], codes[0]))' "$work/$1.json"
+print("%.3f %d" % (r["times"][0] if r.get("times") else r["mean"], codes[0]))' "$work/$1.json" >>"$work/$1.times"
+}
+
+# median TAG: "SECONDS EXIT" — the median of TAG's runs and the first failing exit status
+median() {
+	python3 -c 'import statistics,sys; runs = [l.split() for l in open(sys.argv[1])]
+codes = [int(c) for _, c in runs if int(c)] or [0]
+print("%.3f %d" % (statistics.median(float(t) for t, _ in runs), codes[0]))' "$work/$1.times"
 }
 
 # shown "SECONDS EXIT": "1.234 s", "> LIMIT s (stopped)" or "failed (exit N)"
@@ -37,12 +45,18 @@ shown() {
 	esac
 }
 
-# row NAME OTHER-NAME CORRAL-CMD OTHER-CMD PREPARE [RUNS]; every command runs under timeout $LIMIT
+# row NAME OTHER-NAME CORRAL-CMD OTHER-CMD PREPARE [RUNS]; the two tools run in
+# turn (a slow spell of the shared machine then hits both), each command under
+# timeout $LIMIT
 row() {
-	local runs=${6:-$RUNS} a b
+	local runs=${6:-$RUNS} n=${#rows[@]} a b i
 	echo "  $1" >&2
-	a=$(median "c${#rows[@]}" "timeout $LIMIT $3 >/dev/null" "$5" "$runs")
-	b=$(median "o${#rows[@]}" "timeout $LIMIT $4 >/dev/null" "$5" "$runs")
+	for ((i = 0; i < runs; i++)); do
+		one_run "c$n" "timeout $LIMIT $3 >/dev/null" "$5"
+		one_run "o$n" "timeout $LIMIT $4 >/dev/null" "$5"
+	done
+	a=$(median "c$n")
+	b=$(median "o$n")
 	rows+=("| $1 | $(shown "$a") | $2 $(shown "$b") | $(python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('%.2f' % (a / b if b > 0 else 0))" ${a% *} ${b% *}) |")
 }
 
@@ -108,7 +122,7 @@ row "sequential 1 MiB writes, 1 GiB, O_DIRECT: qcow2 vs raw" "dd" \
 {
 	echo "## qcow2: corral-img beside qemu-img"
 	echo
-	echo "\`bench/qcow2.sh\`: the same files for both tools in one run; hyperfine median of $RUNS runs"
+	echo "\`bench/qcow2.sh\`: the same files for both tools in one run, the tools taking turns; median of $RUNS runs"
 	echo "(1 for \`convert -c\` and \`create\`, 5 for \`check\`), \`sync\` before each run, at most ${LIMIT} s per command."
 	echo "qemu-img $(qemu-img --version | head -1 | awk '{print $3}'); machine load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo "Source: 2 GiB raw in 64 MiB stripes: random, base64 text, written zeros, holes."
