@@ -122,6 +122,7 @@ TEST_JOBS ?= 2
 check: deps e2e-deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all unit-bins
 	@$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=address,undefined unit-bins
+	@$(MAKE) --no-print-directory guest
 	@CORRAL_BINDIR=$(CURDIR)/$(dir $(firstword $(BINS))) CORRAL_IMG=$(CURDIR)/$(dir $(firstword $(BINS)))corral-img \
 	  tests/run -j $(TEST_JOBS) tests/package tests/integration tests/e2e tests/compat build/tests/unit build/san/tests/unit
 

@@ -83,6 +83,12 @@ typedef void (*qmp_event_fn)(void *opaque, const struct qmp_msg *ev);
  * -ENOENT, -EPROTO... with ERR. */
 int qmp_client_connect(const char *path, int timeout_ms, qmp_event_fn on_event, void *opaque,
 		       struct qmp_client **out, char *err, size_t errlen);
+/* The same client to the QEMU guest agent behind the unix socket PATH of
+ * a VM's agent port: no greeting; a guest-sync-delimited exchange first,
+ * within TIMEOUT_MS, skips whatever an earlier client left unread.  A
+ * silent agent is -ETIMEDOUT with "QEMU guest agent is not running". */
+int qmp_client_connect_agent(const char *path, int timeout_ms, struct qmp_client **out,
+			     char *err, size_t errlen);
 void qmp_client_free(struct qmp_client *c);
 /* Runs CMD with ARGS (may be NULL; not consumed) and waits up to TIMEOUT_MS
  * for its reply; events read meanwhile go to the callback.  On success *RET
@@ -90,6 +96,10 @@ void qmp_client_free(struct qmp_client *c);
  * is CR_EQMP with "class: desc" in ERR; a closed socket -EPIPE. Thread-safe. */
 int qmp_client_execute(struct qmp_client *c, const char *cmd, const cJSON *args,
 		       int timeout_ms, cJSON **ret, char *err, size_t errlen);
+/* Sends CMD without waiting for a reply: the agent's guest-shutdown and
+ * guest-suspend-* answer nothing when they succeed. */
+int qmp_client_send(struct qmp_client *c, const char *cmd, const cJSON *args, int timeout_ms,
+		    char *err, size_t errlen);
 /* QEMU's version from the greeting, "7.2.22". */
 const char *qmp_client_version(const struct qmp_client *c);
 /* The socket, for poll(); readable means events (or EOF) are waiting. */

@@ -1,5 +1,6 @@
 /* QMP client over a unix socket: greeting, capabilities negotiation,
- * commands by numeric id with a timeout, events to a callback. */
+ * commands by numeric id with a timeout, events to a callback; and the same
+ * protocol to the QEMU guest agent (no greeting, a delimited sync first). */
 #include "hv/qmp.h"
 
 #include <errno.h>
@@ -176,6 +177,23 @@ int qmp_client_execute(struct qmp_client *c, const char *cmd, const cJSON *args,
 	return r;
 }
 
+int qmp_client_send(struct qmp_client *c, const char *cmd, const cJSON *args, int timeout_ms,
+		    char *err, size_t errlen)
+{
+	char *line;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	line = qmp_encode_command(cmd, args, ++c->next_id);
+	r = !line ? -ENOMEM : c->closed ? -EPIPE
+		  : write_all(c, line, util_now_ms() + (uint64_t)timeout_ms);
+	pthread_mutex_unlock(&c->lock);
+	free(line);
+	if (r < 0)
+		snprintf(err, errlen, "sending %s: %s", cmd, strerror(-r));
+	return r;
+}
+
 int qmp_client_pump(struct qmp_client *c)
 {
 	int r;
@@ -272,6 +290,85 @@ int qmp_client_connect(const char *path, int timeout_ms, qmp_event_fn on_event, 
 		return r;
 	}
 	r = handshake(c, util_now_ms() + (uint64_t)timeout_ms, err, errlen);
+	if (r < 0) {
+		qmp_client_free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Drops what the socket holds up to and including the 0xFF byte qemu-ga
+ * sends before its answer to guest-sync-delimited; the rest goes to the
+ * parser.  0, -ETIMEDOUT, -EPIPE. */
+static int skip_to_delimiter(struct qmp_client *c, uint64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		char chunk[4096], *ff;
+		ssize_t n;
+
+		if (poll(&pfd, 1, remaining_ms(deadline)) == 0)
+			return -ETIMEDOUT;
+		n = read(c->fd, chunk, sizeof(chunk));
+		if (n == 0)
+			return -EPIPE;
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
+			return -errno;
+		if (n > 0 && (ff = memchr(chunk, 0xff, (size_t)n)) != NULL)
+			return qmp_parser_feed(c->parser, ff + 1, (size_t)(chunk + n - ff - 1));
+	}
+}
+
+/* guest-sync-delimited with a random id: the answer that carries it is the
+ * first one meant for this session. */
+static int agent_sync(struct qmp_client *c, uint64_t deadline, char *err, size_t errlen)
+{
+	uint64_t id = (util_now_ms() * 2654435761u) & 0x7fffffff;
+	char line[128];
+	struct qmp_msg m;
+	int r;
+
+	snprintf(line, sizeof(line),
+		 "{\"execute\":\"guest-sync-delimited\",\"arguments\":{\"id\":%llu}}\n",
+		 (unsigned long long)id);
+	r = write_all(c, line, deadline);
+	if (r == 0)
+		r = skip_to_delimiter(c, deadline);
+	while (r == 0) {
+		r = read_message(c, deadline, &m, err, errlen);
+		if (r == -EPROTO)
+			r = 0;
+		else if (r == 0 && m.type == QMP_MSG_RETURN && cJSON_IsNumber(m.data) &&
+			 (uint64_t)m.data->valuedouble == id) {
+			qmp_msg_free(&m);
+			return 0;
+		} else if (r == 0)
+			qmp_msg_free(&m);
+	}
+	snprintf(err, errlen, "%s", r == -ETIMEDOUT ? "QEMU guest agent is not running"
+						    : "QEMU guest agent: connection lost");
+	return r;
+}
+
+int qmp_client_connect_agent(const char *path, int timeout_ms, struct qmp_client **out,
+			     char *err, size_t errlen)
+{
+	struct qmp_client *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	pthread_mutex_init(&c->lock, NULL);
+	c->parser = qmp_parser_new();
+	c->fd = c->parser ? open_socket(path, err, errlen) : -ENOMEM;
+	if (c->fd < 0) {
+		r = c->fd;
+		c->fd = -1;
+		qmp_client_free(c);
+		return r;
+	}
+	r = agent_sync(c, util_now_ms() + (uint64_t)timeout_ms, err, errlen);
 	if (r < 0) {
 		qmp_client_free(c);
 		return r;

@@ -90,6 +90,10 @@ int hv_vm_stop(struct hv *h, int vmid, int timeout_ms, char *err, size_t errlen)
  * Then FORCE_STOP stops it hard, otherwise CR_ETIMEOUT. */
 int hv_vm_shutdown(struct hv *h, int vmid, int timeout_ms, int force_stop, char *err,
 		   size_t errlen);
+/* The same wait (and forced stop) for a guest asked to power off another
+ * way: through its agent's guest-shutdown. */
+int hv_vm_await_shutdown(struct hv *h, int vmid, int timeout_ms, int force_stop, char *err,
+			 size_t errlen);
 /* Proxmox's reboot: shutdown (forced after TIMEOUT_MS) and start again with
  * CONF, which applies pending changes. */
 int hv_vm_reboot(struct hv *h, int vmid, const struct vmconf *conf,
@@ -102,6 +106,14 @@ int hv_vm_resume(struct hv *h, int vmid, char *err, size_t errlen);  /* cont */
  * as in qmp_client_execute(). */
 int hv_vm_qmp(struct hv *h, int vmid, const char *cmd, const cJSON *args, int timeout_ms,
 	      cJSON **ret, char *err, size_t errlen);
+
+/* Runs CMD (guest-ping, guest-network-get-interfaces...) with ARGS in the
+ * QEMU guest agent of running VM VMID through its virtio-serial socket,
+ * waiting TIMEOUT_MS for the answer (none for guest-shutdown and
+ * guest-suspend-*).  *RET as in qmp_client_execute(); an agent error is
+ * CR_EQMP, a silent agent -ETIMEDOUT ("QEMU guest agent is not running"). */
+int hv_vm_agent(struct hv *h, int vmid, const char *cmd, const cJSON *args, int timeout_ms,
+		cJSON **ret, char *err, size_t errlen);
 
 /* ---- suspend to disk (hv/vm_state.c) ------------------------------------------- */
 

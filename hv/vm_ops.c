@@ -15,6 +15,7 @@
 #define QMP_TIMEOUT_MS 5000
 #define KILL_WAIT_MS 10000 /* SIGKILL'd QEMU is gone long before this */
 #define QUIT_GRACE_MS 5000 /* forceStop: time for "quit" before SIGKILL */
+#define AGENT_SYNC_MS 3000 /* a running agent answers guest-sync-delimited at once */
 
 static struct hv_vm *running_vm(struct hv *h, int vmid, char *err, size_t errlen)
 {
@@ -87,15 +88,16 @@ int hv_vm_stop(struct hv *h, int vmid, int timeout_ms, char *err, size_t errlen)
 	return r;
 }
 
-int hv_vm_shutdown(struct hv *h, int vmid, int timeout_ms, int force_stop, char *err,
-		   size_t errlen)
+/* After the guest was asked to power off (ACPI, or ASK false: its agent). */
+static int shutdown_vm(struct hv *h, int vmid, int ask, int timeout_ms, int force_stop,
+		       char *err, size_t errlen)
 {
 	struct hv_vm *vm = running_vm(h, vmid, err, errlen);
 	int r;
 
 	if (!vm)
 		return CR_ENOTRUNNING;
-	r = vm_qmp(vm, "system_powerdown", NULL, err, errlen);
+	r = ask ? vm_qmp(vm, "system_powerdown", NULL, err, errlen) : 0;
 	if (r == 0 && !wait_gone(vm, timeout_ms)) {
 		if (force_stop)
 			r = stop_vm(vm, QUIT_GRACE_MS, err, errlen);
@@ -106,6 +108,18 @@ int hv_vm_shutdown(struct hv *h, int vmid, int timeout_ms, int force_stop, char 
 	}
 	hv_vm_put(vm);
 	return r;
+}
+
+int hv_vm_shutdown(struct hv *h, int vmid, int timeout_ms, int force_stop, char *err,
+		   size_t errlen)
+{
+	return shutdown_vm(h, vmid, 1, timeout_ms, force_stop, err, errlen);
+}
+
+int hv_vm_await_shutdown(struct hv *h, int vmid, int timeout_ms, int force_stop, char *err,
+			 size_t errlen)
+{
+	return shutdown_vm(h, vmid, 0, timeout_ms, force_stop, err, errlen);
 }
 
 int hv_vm_reboot(struct hv *h, int vmid, const struct vmconf *conf,
@@ -156,6 +170,45 @@ int hv_vm_qmp(struct hv *h, int vmid, const char *cmd, const cJSON *args, int ti
 		return CR_ENOTRUNNING;
 	r = qmp_client_execute(vm->qmp, cmd, args, timeout_ms, ret, err, errlen);
 	hv_vm_put(vm);
+	return r;
+}
+
+/* ---- guest agent ----------------------------------------------------------------- */
+
+/* Agent commands that answer nothing when they succeed. */
+static const char *const agent_no_reply[] = {
+	"guest-shutdown", "guest-suspend-disk", "guest-suspend-ram", "guest-suspend-hybrid",
+};
+
+static int agent_replies(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(agent_no_reply) / sizeof(agent_no_reply[0]); i++)
+		if (strcmp(cmd, agent_no_reply[i]) == 0)
+			return 0;
+	return 1;
+}
+
+int hv_vm_agent(struct hv *h, int vmid, const char *cmd, const cJSON *args, int timeout_ms,
+		cJSON **ret, char *err, size_t errlen)
+{
+	struct hv_vm *vm = running_vm(h, vmid, err, errlen);
+	struct qmp_client *c = NULL;
+	char path[600];
+	int r;
+
+	if (ret)
+		*ret = NULL;
+	if (!vm)
+		return CR_ENOTRUNNING;
+	hv_vm_put(vm);
+	r = hv_run_path(path, sizeof(path), h->run_dir, vmid, "qga");
+	if (r == 0)
+		r = qmp_client_connect_agent(path, AGENT_SYNC_MS, &c, err, errlen);
+	if (r == 0 && agent_replies(cmd))
+		r = qmp_client_execute(c, cmd, args, timeout_ms, ret, err, errlen);
+	else if (r == 0)
+		r = qmp_client_send(c, cmd, args, timeout_ms, err, errlen);
+	qmp_client_free(c);
 	return r;
 }
 

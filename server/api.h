@@ -195,6 +195,22 @@ int api_qemu_cloudinit_get(struct req *req, struct resp *resp);
 int api_qemu_cloudinit_put(struct req *req, struct resp *resp);
 int api_qemu_cloudinit_dump(struct req *req, struct resp *resp);
 int api_qemu_status_index(struct req *req, struct resp *resp);
+
+/* api_qemu_agent.c: the QEMU guest agent */
+extern const struct param_spec api_qemu_agent_params[];
+extern const struct param_spec api_qemu_agent_exec_params[];
+extern const struct param_spec api_qemu_agent_exec_status_params[];
+extern const struct param_spec api_qemu_agent_file_read_params[];
+extern const struct param_spec api_qemu_agent_file_write_params[];
+extern const struct param_spec api_qemu_agent_password_params[];
+int api_qemu_agent_index(struct req *req, struct resp *resp);
+int api_qemu_agent(struct req *req, struct resp *resp);
+int api_qemu_agent_named(struct req *req, struct resp *resp);
+int api_qemu_agent_exec(struct req *req, struct resp *resp);
+int api_qemu_agent_exec_status(struct req *req, struct resp *resp);
+int api_qemu_agent_file_read(struct req *req, struct resp *resp);
+int api_qemu_agent_file_write(struct req *req, struct resp *resp);
+int api_qemu_agent_set_password(struct req *req, struct resp *resp);
 int api_qemu_status_current(struct req *req, struct resp *resp);
 int api_qemu_start(struct req *req, struct resp *resp);
 int api_qemu_stop(struct req *req, struct resp *resp);

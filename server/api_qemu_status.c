@@ -34,6 +34,7 @@
 /* Proxmox's defaults: stop waits 5 s for QMP quit, shutdown 10 minutes. */
 #define STOP_TIMEOUT_S 5
 #define SHUTDOWN_TIMEOUT_S 600
+#define AGENT_SEND_MS 10000 /* guest-shutdown: sent, never answered */
 
 const struct param_spec api_qemu_start_params[] = {
     QEMU_NODE_PARAM,	       QEMU_VMID_PARAM,	    TIMEOUT_OPT,
@@ -115,7 +116,6 @@ struct qrow {
 void qemu_rowconf(int vmid, const struct qvm *vm, struct qemu_rowconf *rc)
 {
 	const char *name = vmconf_get(vm->conf, "name");
-	const char *agent = vmconf_get(vm->conf, "agent");
 	int64_t cpus = vmconf_int(vm->conf, "sockets", 1) * vmconf_int(vm->conf, "cores", 1);
 
 	if (name)
@@ -126,7 +126,7 @@ void qemu_rowconf(int vmid, const struct qvm *vm, struct qemu_rowconf *rc)
 	rc->maxmem = (uint64_t)vmconf_memory_mib(vm->conf) << 20;
 	rc->maxdisk = boot_disk_size(vm->conf);
 	rc->is_template = vmconf_int(vm->conf, "template", 0) ? 1 : 0;
-	rc->agent = agent && (agent[0] == '1' || strncmp(agent, "enabled=1", 9) == 0);
+	rc->agent = qemu_agent_enabled(vm->conf);
 	rc->serial = vmconf_get(vm->conf, "serial0") != NULL;
 	rc->tags = vmconf_get(vm->conf, "tags");
 	rc->lock = vm->lock[0] ? vm->lock : NULL;
@@ -575,6 +575,27 @@ static int stop_task(struct task *t, void *opaque)
 			 err);
 }
 
+/* As Proxmox: a VM with the agent enabled is shut down through the agent
+ * (guest-shutdown); 1 if the agent took the command, 0 to use ACPI (no
+ * agent configured, or none answering). */
+static int agent_shutdown(struct task *t, int vmid)
+{
+	struct qvm vm;
+	char err[256];
+	int on;
+
+	if (qvm_read(task_app(t), vmid, &vm) < 0)
+		return 0;
+	on = qemu_agent_enabled(vm.conf);
+	qvm_clear(&vm);
+	if (on && hv_vm_agent(task_app(t)->hv, vmid, "guest-shutdown", NULL, AGENT_SEND_MS, NULL, err,
+			      sizeof(err)) < 0) {
+		task_log(t, "guest agent: %s", err);
+		on = 0;
+	}
+	return on;
+}
+
 static int shutdown_task(struct task *t, void *opaque)
 {
 	const struct power_arg *a = opaque;
@@ -586,8 +607,15 @@ static int shutdown_task(struct task *t, void *opaque)
 		task_log(t, "VM %d is not running", a->vmid);
 		return 0;
 	}
-	task_log(t, "sending ACPI power-down, waiting up to %d s", timeout);
-	r = hv_vm_shutdown(task_app(t)->hv, a->vmid, timeout * 1000, a->force, err, sizeof(err));
+	if (agent_shutdown(t, a->vmid)) {
+		task_log(t, "the guest agent shuts the guest down, waiting up to %d s", timeout);
+		r = hv_vm_await_shutdown(task_app(t)->hv, a->vmid, timeout * 1000, a->force, err,
+					 sizeof(err));
+	} else {
+		task_log(t, "sending ACPI power-down, waiting up to %d s", timeout);
+		r = hv_vm_shutdown(task_app(t)->hv, a->vmid, timeout * 1000, a->force, err,
+				   sizeof(err));
+	}
 	if (r == CR_ETIMEOUT)
 		return task_fail(t, r, "VM quit/powerdown failed - got timeout");
 	return hv_result(t, r, err);

@@ -109,6 +109,8 @@ int qemu_task(struct req *req, struct resp *resp, const char *type, int vmid, ta
 int qemu_is_drive_key(const char *key);
 /* 1 if the VM runs under this corrald. */
 int qemu_running(struct app *app, int vmid);
+/* 1 when CONF enables the QEMU guest agent ("1", "enabled=1,type=virtio"...). */
+int qemu_agent_enabled(const struct vmconf *conf);
 
 /* Where the volumes of CONF live on this node, for hv_vm_start. */
 struct qemu_disks {

@@ -11,7 +11,7 @@ import os
 import time
 
 from corral_guest import VmCtx, images_dir, put_guest_disk, run_suite
-from corral_test import Suite, check_equal, wait_for
+from corral_test import Suite, check_equal, expect_error, wait_for
 
 suite = Suite("vm live")
 VMID = 120
@@ -70,7 +70,7 @@ def test_create_start(ctx):
     volid = put_guest_disk(ctx.d, VMID)
     ctx.ok(ctx.node.qemu.create(vmid=VMID, name="live", memory=256, cores=1, virtio0=volid,
                                 serial0="socket", net0="virtio", boot="order=virtio0",
-                                scsihw="virtio-scsi-pci"))
+                                scsihw="virtio-scsi-pci", agent="1"))
     ctx.ok(ctx.vm.status.start.post())
     ctx.console.wait_boot()
     out = ctx.console.run("cat /sys/class/net/eth0/carrier")
@@ -177,6 +177,48 @@ def test_not_hotpluggable(ctx):
     assert not [p for p in ctx.vm.pending.get() if "pending" in p], ctx.vm.pending.get()
 
 
+def agent_answers(ctx):
+    try:
+        return ctx.vm.agent.ping.post() == {"result": {}}
+    except Exception:  # noqa: BLE001 - "QEMU guest agent is not running" until it starts
+        return False
+
+
+@suite.test
+def test_agent(ctx):
+    """guest agent (qemu-ga in the guest) through proxmoxer: ping, osinfo, interfaces, exec,
+    files, password; a command under the wrong method is a 501, a VM without agent a 500"""
+    agent = ctx.vm.agent
+    wait_for("the guest agent", lambda: agent_answers(ctx), timeout=60)
+    check_equal(agent("get-osinfo").get()["result"]["id"], "corral-guest")
+    check_equal(agent("get-host-name").get()["result"]["host-name"], "corral-guest")
+    check_equal(agent.post(command="get-host-name")["result"]["host-name"], "corral-guest")
+    mac = ctx.vm.config.get()["net0"].split(",")[0].split("=")[1]
+    eth0 = [i for i in agent("network-get-interfaces").get()["result"] if i["name"] == "eth0"]
+    check_equal(eth0[0]["hardware-address"].upper(), mac.upper())
+    assert "ping" in [c["name"] for c in agent.get()], agent.get()
+    pid = agent.exec.post(command=["sh", "-c", "read x; echo out $x; echo err >&2; exit 3"],
+                          **{"input-data": "in\n"})["pid"]
+    st = wait_for("the command ends", lambda: (lambda s: s if s["exited"] else None)(
+        agent("exec-status").get(pid=pid)), timeout=30)
+    check_equal((st["exitcode"], st["out-data"], st["err-data"]), (3, "out in\n", "err\n"))
+    agent("file-write").post(file="/tmp/agent.txt", content="written by the agent\n")
+    check_equal(agent("file-read").get(file="/tmp/agent.txt")["content"], "written by the agent\n")
+    check_equal(ctx.console.run("cat /tmp/agent.txt").strip(), "written by the agent")
+    agent("set-user-password").post(username="root", password="corral-pw-1")
+    shadow = agent("file-read").get(file="/etc/shadow")["content"]
+    assert shadow.startswith("root:$") and not shadow.startswith("root:*"), shadow
+    base = f"/nodes/{ctx.d.node}/qemu/{VMID}/agent"
+    expect_error(ctx.raw("POST", f"{base}/get-osinfo"), 501, "not implemented")
+    expect_error(ctx.raw("GET", f"{base}/no-such"), 400, "Parameter verification failed", "command")
+    expect_error(ctx.raw("GET", f"{base}/file-read", params={"file": "/no/such"}), 500,
+                 "Agent error")
+    ctx.ok(ctx.node.qemu.create(vmid=VMID + 1, memory=64))
+    expect_error(ctx.raw("GET", f"/nodes/{ctx.d.node}/qemu/{VMID + 1}/agent/info"), 500,
+                 "No QEMU guest agent configured")
+    ctx.ok(ctx.node.qemu(VMID + 1).delete())
+
+
 @suite.test
 def test_suspend_todisk(ctx):
     """suspend todisk=1 saves the state to a volume and stops QEMU (lock suspended); start
@@ -229,6 +271,16 @@ def test_rrd_restart(ctx):
     for t, v in vm_before.items():
         check_equal(vm_after.get(t), v, f"VM maxmem at {t}")
     check_equal(ctx.vm.status.current.get()["status"], "running")
+
+
+@suite.test
+def test_agent_shutdown(ctx):
+    """shutdown of a VM with agent=1 goes through the guest agent (guest-shutdown), as in Proxmox"""
+    wait_for("the guest agent", lambda: agent_answers(ctx), timeout=60)
+    status, log = ctx.wait(ctx.vm.status.shutdown.post(timeout=120))
+    check_equal(status, "OK", log)
+    assert "the guest agent shuts the guest down" in log, log
+    check_equal(ctx.vm.status.current.get()["status"], "stopped")
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ TASK_TIMEOUT = 150
 
 
 def ensure_guest():
-    if not os.path.exists(GUEST):
-        subprocess.run(["make", "-s", "guest"], cwd=ROOT, check=True, timeout=900)
+    """Builds the test guest when it is missing or tests/guest/build-guest changed."""
+    subprocess.run(["make", "-s", "guest"], cwd=ROOT, check=True, timeout=900)
 
 
 def images_dir(d, vmid):

@@ -1,5 +1,5 @@
 /* Tests hv/qmp.c framing and hv/qmp_client.c against a scripted QMP server
- * thread on a unix socket. */
+ * thread on a unix socket, and the guest agent flavour of the client. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -211,12 +211,71 @@ static void test_connect_errors(void)
 	CHECK(c == NULL);
 }
 
+/* A guest agent: a reply an earlier client left unread, then the 0xFF and
+ * the sync answer; one command answered, one (guest-shutdown) not. */
+static void *fake_agent(void *arg)
+{
+	struct fake *f = arg;
+	int fd = accept(f->listen_fd, NULL, NULL);
+	char cmd[1024], reply[256];
+	int id = read_cmd(fd, cmd, sizeof(cmd));
+
+	CHECK(strstr(cmd, "\"guest-sync-delimited\"") != NULL);
+	snprintf(reply, sizeof(reply), "{\"return\": 77}\n\xff{\"return\": %d}\n", id);
+	send_str(fd, reply);
+	id = read_cmd(fd, cmd, sizeof(cmd));
+	CHECK(strstr(cmd, "\"guest-get-host-name\"") != NULL);
+	snprintf(reply, sizeof(reply), "{\"return\": {\"host-name\": \"g1\"}, \"id\": %d}\n", id);
+	send_str(fd, reply);
+	read_cmd(fd, cmd, sizeof(cmd));
+	CHECK(strstr(cmd, "\"guest-shutdown\"") != NULL);
+	close(fd);
+	/* a second client finds an agent that never answers */
+	fd = accept(f->listen_fd, NULL, NULL);
+	read_cmd(fd, cmd, sizeof(cmd));
+	read_cmd(fd, cmd, sizeof(cmd)); /* until the client goes */
+	close(fd);
+	return NULL;
+}
+
+static void test_agent(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct qmp_client *c = NULL;
+	struct fake f;
+	cJSON *ret = NULL;
+	pthread_t t;
+
+	snprintf(f.path, sizeof(f.path), "%s/qga.sock", test_tmpdir());
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f.path);
+	f.listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK_INT(bind(f.listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	CHECK_INT(listen(f.listen_fd, 1), 0);
+	pthread_create(&t, NULL, fake_agent, &f);
+	CHECK_INT(qmp_client_connect_agent(f.path, 2000, &c, err, sizeof(err)), 0);
+	if (c) {
+		CHECK_INT(qmp_client_execute(c, "guest-get-host-name", NULL, 2000, &ret, err,
+					     sizeof(err)), 0);
+		CHECK_STR(cJSON_GetObjectItem(ret, "host-name")->valuestring, "g1");
+		cJSON_Delete(ret);
+		CHECK_INT(qmp_client_send(c, "guest-shutdown", NULL, 2000, err, sizeof(err)), 0);
+		qmp_client_free(c);
+	}
+	c = NULL;
+	CHECK_INT(qmp_client_connect_agent(f.path, 200, &c, err, sizeof(err)), -ETIMEDOUT);
+	CHECK_STR(err, "QEMU guest agent is not running");
+	CHECK(c == NULL);
+	pthread_join(t, NULL);
+	close(f.listen_fd);
+}
+
 static const struct test_case tests[] = {
 	{ "split_feed", test_split_feed },
 	{ "bad_input", test_bad_input },
 	{ "events_and_encode", test_events_and_encode },
 	{ "client", test_client },
 	{ "connect_errors", test_connect_errors },
+	{ "agent", test_agent },
 };
 
 TEST_MAIN(tests)
