@@ -6,12 +6,13 @@ test guest uploaded, imported into a VM and booted, and every bad input
 leaving nothing behind: a qcow2 naming /etc/shadow as backing file or an
 external data file, truncated and aborted bodies, checksum mismatches, a
 full file system (a small tmpfs), a disk full only at writeback (its sync
-fails), a missing storage directory.  A ~200 MB
-upload checks corrald's RSS stays flat and the file is on disk, out of the
-page cache, when its task reports OK."""
+fails), a missing storage directory.  A 2 GiB upload (curl, streamed)
+checks corrald's RSS stays flat and the file is on disk, out of the page
+cache, when its task reports OK."""
 import contextlib
 import ctypes
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -60,12 +61,16 @@ class Ctx:
 
 
 def make_file(path, size, seed=b"corral"):
+    """Writes SIZE varied bytes to PATH; their SHA-256 (hex)."""
     block = hashlib.sha512(seed).digest() * 16384  # 1 MiB of varied bytes
+    h = hashlib.sha256()
     with open(path, "wb") as f:
         left = size
         while left > 0:
             f.write(block[:min(left, len(block))])
+            h.update(block[:min(left, len(block))])
             left -= len(block)
+    return h.hexdigest()
 
 
 def local_root(ctx):
@@ -387,28 +392,38 @@ def page_cache(path):
 
 @suite.test
 def test_large_upload_rss(ctx):
-    """a 200 MiB upload: RSS +<16 MiB (100 under ASan); at OK on disk, out of the cache, intact
+    """a 2 GiB upload (curl -F): RSS +<16 MiB (100 under ASan); at OK on disk, out of the
+    cache, intact
 
     When the task says OK no page of the file is dirty or under writeback,
     nearly all of it has left the page cache, and its bytes are the ones sent."""
     src = os.path.join(ctx.tmp, "large.iso")
-    make_file(src, 200 << 20, seed=b"large")
+    want = make_file(src, 2 << 30, seed=b"large")
     pid = ctx.d.proc.pid
     before = vm_rss_kb(pid, "VmHWM")
-    ctx.ok(ctx.upload("local", "iso", src))
+    ticket = urllib.parse.quote(ctx.s.cookies.get("PVEAuthCookie"))
+    out = subprocess.run(
+        ["curl", "-sS", "-k", "--fail-with-body", "-H", f"Cookie: PVEAuthCookie={ticket}",
+         "-H", f"CSRFPreventionToken: {ctx.s.headers['CSRFPreventionToken']}",
+         "-F", "content=iso", "-F", f"filename=@{src}", f"{ctx.url}/local/upload"],
+        capture_output=True, text=True, timeout=300)
+    check_equal(out.returncode, 0, out.stdout + out.stderr)
+    status, log = wait_task(ctx.s, ctx.d, json.loads(out.stdout)["data"])
+    check_equal(status, "OK", log)
     stored = os.path.join(local_root(ctx), "iso", "large.iso")
     cached, dirty, writeback = page_cache(stored)
     check_equal((dirty, writeback), (0, 0))
     assert cached * os.sysconf("SC_PAGE_SIZE") < 16 << 20, f"{cached} pages still cached"
-    check_equal(file_sha256(stored), file_sha256(src))
+    os.unlink(src)
+    check_equal(file_sha256(stored), want)
     grown = vm_rss_kb(pid, "VmHWM") - before
     # An ASan build keeps freed blocks in its quarantine: there the bound
     # only shows the body was not held whole.
     with open(f"/proc/{pid}/maps") as f:
         limit = 100 if "libasan" in f.read() else 16
     assert grown < limit * 1024, f"peak RSS grew by {grown} KiB"
-    check_equal(os.path.getsize(os.path.join(local_root(ctx), "iso", "large.iso")), 200 << 20)
-    os.unlink(src)
+    check_equal(os.path.getsize(stored), 2 << 30)
+    os.unlink(stored)
 
 
 @suite.test
