@@ -143,6 +143,7 @@ async function wizard(page) {
   await label("ISO image").selectOption("local:iso/e2e-test.iso");
   await next.click();
   check(await label("Serial port (socket)").isChecked(), "serial port on by default");
+  await label("QEMU Agent").check();
   check((await label("SCSI Controller").inputValue()) === "virtio-scsi-single", "Proxmox's SCSI default");
   await next.click();
   check((await label("Disk size (GiB)").inputValue()) === "32", "32 GiB default disk");
@@ -424,6 +425,13 @@ async function main() {
     await page.locator('.panel-head [data-action="resume"]').click();
     await page.locator('.panel-head [data-action="suspend"]:not([disabled])').waitFor({ timeout: 30000 });
     check(await page.locator('.panel-head [data-action="resume"]').isDisabled(), "Resume disabled while running");
+  });
+
+  await step("summary: the guest agent's addresses of the running VM", async () => {
+    await go(page, `${vmHash}/summary`);
+    // the guest's eth0 has at least its IPv6 link-local address
+    await page.locator(".vm-status tr", { hasText: "IPs" }).locator("td", { hasText: /fe80::/ }).waitFor({ timeout: 60000 });
+    await shot(page, "vm-summary-ips");
   });
 
   await step("options: renaming the VM shows in the tree", async () => {

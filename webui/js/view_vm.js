@@ -38,7 +38,7 @@ function power(ctx, op, label) {
     .catch(() => {}).finally(() => { state.refreshResources(); ctx.poll(); });
 }
 
-function statusRows(st) {
+function statusRows(st, ips) {
   return [
     ["Status", st.qmpstatus && st.qmpstatus !== st.status ? `${st.status} (${st.qmpstatus})` : st.status],
     ["HA State", "none"],
@@ -47,14 +47,34 @@ function statusRows(st) {
     ["Memory usage", usage(st.mem, st.maxmem)],
     ["Bootdisk size", bytes(st.maxdisk)],
     ["Uptime", duration(st.uptime)],
+    ...(ips ? [["IPs", ips]] : []),
   ];
+}
+
+// The guest's addresses from its agent (as Proxmox's summary shows them),
+// asked at most every 10 s while the VM runs with the agent enabled.
+function refreshIps(ctx, st) {
+  if (st.status !== "running" || !st.agent) {
+    ctx.ips = null;
+    return;
+  }
+  if (ctx.ipsAt && Date.now() - ctx.ipsAt < 10000) return;
+  ctx.ipsAt = Date.now();
+  api.get(`${ctx.path}/agent/network-get-interfaces`).then((r) => {
+    const ips = (r.result || []).filter((i) => i.name !== "lo")
+      .flatMap((i) => (i["ip-addresses"] || []).map((a) => a["ip-address"]));
+    ctx.ips = ips.length ? ips.join(", ") : "none";
+  }).catch(() => { ctx.ips = "Guest Agent not running"; });
 }
 
 function summary(ctx) {
   return (el) => {
     const info = h("div", { class: "card wide vm-status" });
     el.append(info);
-    const show = (st) => clear(info).append(h("h2", { text: `${st.name} (${ctx.vmid})` }), kvTable(statusRows({ ...st, node: ctx.node })));
+    const show = (st) => {
+      refreshIps(ctx, st);
+      clear(info).append(h("h2", { text: `${st.name} (${ctx.vmid})` }), kvTable(statusRows({ ...st, node: ctx.node }, ctx.ips)));
+    };
     if (ctx.status) show(ctx.status);
     ctx.listeners.add(show);
     const live = liveSource(() => api.get(`${ctx.path}/status/current`), ["netin", "netout", "diskread", "diskwrite"]);
