@@ -270,7 +270,8 @@ static int handshake(struct qmp_client *c, uint64_t deadline, char *err, size_t 
 	return execute_locked(c, "qmp_capabilities", NULL, deadline, NULL, err, errlen);
 }
 
-int qmp_client_connect(const char *path, int timeout_ms, qmp_event_fn on_event, void *opaque,
+/* A client connected to PATH, before any exchange.  0 or a negative code. */
+static int client_open(const char *path, qmp_event_fn on_event, void *opaque,
 		       struct qmp_client **out, char *err, size_t errlen)
 {
 	struct qmp_client *c = calloc(1, sizeof(*c));
@@ -289,13 +290,21 @@ int qmp_client_connect(const char *path, int timeout_ms, qmp_event_fn on_event, 
 		qmp_client_free(c);
 		return r;
 	}
-	r = handshake(c, util_now_ms() + (uint64_t)timeout_ms, err, errlen);
-	if (r < 0) {
-		qmp_client_free(c);
-		return r;
-	}
 	*out = c;
 	return 0;
+}
+
+int qmp_client_connect(const char *path, int timeout_ms, qmp_event_fn on_event, void *opaque,
+		       struct qmp_client **out, char *err, size_t errlen)
+{
+	struct qmp_client *c = NULL;
+	int r = client_open(path, on_event, opaque, &c, err, errlen);
+
+	if (r == 0 && (r = handshake(c, util_now_ms() + (uint64_t)timeout_ms, err, errlen)) < 0)
+		qmp_client_free(c);
+	if (r == 0)
+		*out = c;
+	return r;
 }
 
 /* Drops what the socket holds up to and including the 0xFF byte qemu-ga
@@ -354,27 +363,14 @@ static int agent_sync(struct qmp_client *c, uint64_t deadline, char *err, size_t
 int qmp_client_connect_agent(const char *path, int timeout_ms, struct qmp_client **out,
 			     char *err, size_t errlen)
 {
-	struct qmp_client *c = calloc(1, sizeof(*c));
-	int r;
+	struct qmp_client *c = NULL;
+	int r = client_open(path, NULL, NULL, &c, err, errlen);
 
-	if (!c)
-		return -ENOMEM;
-	pthread_mutex_init(&c->lock, NULL);
-	c->parser = qmp_parser_new();
-	c->fd = c->parser ? open_socket(path, err, errlen) : -ENOMEM;
-	if (c->fd < 0) {
-		r = c->fd;
-		c->fd = -1;
+	if (r == 0 && (r = agent_sync(c, util_now_ms() + (uint64_t)timeout_ms, err, errlen)) < 0)
 		qmp_client_free(c);
-		return r;
-	}
-	r = agent_sync(c, util_now_ms() + (uint64_t)timeout_ms, err, errlen);
-	if (r < 0) {
-		qmp_client_free(c);
-		return r;
-	}
-	*out = c;
-	return 0;
+	if (r == 0)
+		*out = c;
+	return r;
 }
 
 void qmp_client_free(struct qmp_client *c)
