@@ -22,6 +22,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "common/util.h"
 #include "hv/migrate.h"
 #include "hv/vm.h"
@@ -52,6 +53,28 @@ static int check_migration_type(const char *v, char *err, size_t errlen)
 	return -EINVAL;
 }
 
+static int check_cidr(const char *v, char *err, size_t errlen)
+{
+	struct netaddr_cidr c;
+
+	if (netaddr_cidr_parse(v, &c) == 0)
+		return 0;
+	snprintf(err, errlen, "value does not look like a valid CIDR network");
+	return -EINVAL;
+}
+
+/* This node's one address in the migration network CIDR, or a negative
+ * code with Proxmox's "could not get migration ip: ..." in ERR. */
+static int migration_ip(const char *cidr, char out[NETADDR_TEXT_MAX], char *err, size_t errlen)
+{
+	char why[256];
+	int r = netaddr_local_in(cidr, out, why, sizeof(why));
+
+	if (r < 0)
+		snprintf(err, errlen, "could not get migration ip: %s", why);
+	return r;
+}
+
 const struct param_spec api_qemu_migrate_get_params[] = {
 	QEMU_NODE_PARAM,
 	QEMU_VMID_PARAM,
@@ -72,6 +95,8 @@ const struct param_spec api_qemu_migrate_params[] = {
 	  .max = 4294967295LL },
 	{ .name = "migration_type", .type = PT_STRING, .flags = PF_OPTIONAL,
 	  .check = check_migration_type },
+	{ .name = "migration_network", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 64,
+	  .check = check_cidr },
 	{ .name = NULL },
 };
 
@@ -345,6 +370,8 @@ const struct param_spec api_qemu_migrate_in_params[] = {
 	{ .name = "source", .type = PT_STRING, .flags = PF_OPTIONAL, .check = param_check_pve_node },
 	{ .name = "bwlimit", .type = PT_INTEGER, .flags = PF_OPTIONAL, .min = 0,
 	  .max = (1LL << 40) }, /* offline: KiB/s of the copy */
+	{ .name = "migration_network", .type = PT_STRING, .flags = PF_OPTIONAL, .max = 64,
+	  .check = check_cidr },
 	{ .name = NULL },
 };
 
@@ -470,8 +497,17 @@ static int start_incoming(struct req *req, int vmid, const struct vmconf *conf, 
 	struct hv_mig_qemu q = { .h = req->app->hv, .vmid = vmid };
 	struct hv_mig_target_opts o = { .listen_host = req_str(req, "host") };
 	struct qemu_disks qd;
-	char dir[600];
-	int r = qemu_resolve_disks(req->app, conf, &qd, err, errlen);
+	char dir[600], ip[NETADDR_TEXT_MAX];
+	int r = 0;
+
+	if (req_str(req, "migration_network") &&
+	    (r = migration_ip(req_str(req, "migration_network"), ip, err, errlen)) == 0)
+		o.listen_host = ip;
+	if (r == 0)
+		r = qemu_resolve_disks(req->app, conf, &qd, err, errlen);
+	if (r < 0)
+		return r;
+	cJSON_AddStringToObject(data, "host", o.listen_host);
 
 	tls_dir(req->app, vmid, dir, sizeof(dir));
 	o.tls_dir = dir;
@@ -846,6 +882,7 @@ struct mig_arg {
 	int online;
 	char target[64];
 	char storage[64];
+	char network[64]; /* migration_network, "" for the cluster addresses */
 	uint64_t bwlimit_kib;
 	struct peer_info peer;
 };
@@ -863,6 +900,7 @@ struct mig_run {
 	char *target_vols;
 	char ports[1024];     /* offline: {"key": port} of the local NBD servers */
 	char self_host[CLUSTER_HOSTPORT_MAX]; /* offline: this node's address */
+	char target_host[CLUSTER_HOSTPORT_MAX]; /* online: where the target listens */
 	pid_t nbd[HV_MIG_MAX_DISKS];
 	char why[160]; /* why on_progress stopped the migration */
 	char ci_volid[POOL_VOLID_MAX]; /* the cloud-init CD, remade on the target */
@@ -955,6 +993,19 @@ static int take_string(cJSON *data, const char *key, char **out)
 	return *out ? 0 : -EPROTO;
 }
 
+/* Online: the address the target listens on (in the migration network),
+ * else its cluster address DFLT. */
+static void take_host(const cJSON *data, const char *dflt, char out[CLUSTER_HOSTPORT_MAX])
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, "host");
+	unsigned char a[16];
+
+	if (cJSON_IsString(v) && (inet_pton(AF_INET, v->valuestring, a) == 1 ||
+				  inet_pton(AF_INET6, v->valuestring, a) == 1))
+		dflt = v->valuestring;
+	snprintf(out, CLUSTER_HOSTPORT_MAX, "%s", dflt);
+}
+
 /* Offline: the UPID of the target's pull task. */
 static int take_upid(const cJSON *data, char out[UPID_MAX])
 {
@@ -988,11 +1039,14 @@ static int target_prepare(struct mig_run *m, const struct vmconf *conf, char *er
 	    cJSON_AddStringToObject(p, "tls_key", off ? m->tls.client_key : m->tls.server_key) &&
 	    (!off || (cJSON_AddStringToObject(p, "offline", "1") &&
 		      cJSON_AddStringToObject(p, "ports", m->ports) &&
-		      cJSON_AddNumberToObject(p, "bwlimit", (double)m->a->bwlimit_kib))))
+		      cJSON_AddNumberToObject(p, "bwlimit", (double)m->a->bwlimit_kib))) &&
+	    (!m->a->network[0] ||
+	     cJSON_AddStringToObject(p, "migration_network", m->a->network)))
 		r = target_call(m, "POST", "", p, &data, err, errlen);
 	if (r == 0) {
 		m->nbd_port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(data, "nbd_port"));
 		m->mig_port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(data, "mig_port"));
+		take_host(data, m->a->peer.host, m->target_host);
 		if (take_string(data, "conf", &m->target_conf) < 0 ||
 		    take_string(data, "volumes", &m->target_vols) < 0 ||
 		    (off && take_upid(data, m->pull_upid) < 0))
@@ -1019,7 +1073,7 @@ static void target_abort(struct mig_run *m)
 static int migrate_ram_and_disks(struct mig_run *m, char *err, size_t errlen)
 {
 	struct hv_mig_qemu q = { .h = m->app->hv, .vmid = m->a->vmid };
-	struct hv_mig_source_opts o = { .tls_dir = m->tls_dir, .host = m->a->peer.host,
+	struct hv_mig_source_opts o = { .tls_dir = m->tls_dir, .host = m->target_host,
 					.nbd_port = m->nbd_port, .mig_port = m->mig_port,
 					.bwlimit_kib = m->a->bwlimit_kib, .progress = on_progress,
 					.opaque = m };
@@ -1106,19 +1160,22 @@ static int nbd_serve_all(struct mig_run *m, const struct vmconf *conf, char *err
 		return r;
 	}
 	snprintf(m->self_host, sizeof(m->self_host), "%s", self.host);
+	if (m->a->network[0] && (r = migration_ip(m->a->network, m->self_host, err, errlen)) < 0)
+		return r;
+	task_log(m->t, "serving the disks on %s", m->self_host);
 	r = qemu_resolve_disks(m->app, conf, &qd, err, errlen);
 	if (r == 0)
 		r = hv_mig_tls_write(&m->tls, m->tls_dir, 1, err, errlen);
 	buf_puts(&ports, "{");
 	for (size_t i = 0, k = 0; r == 0 && i < qd.n && k < m->md.n; i++) {
-		int port = hv_mig_free_port(self.host);
+		int port = hv_mig_free_port(m->self_host);
 
 		if (strcmp(qd.key[i], m->md.d[k].key) != 0)
 			continue;
 		snprintf(pidfile, sizeof(pidfile), "%s/%d.nbd-%s.log", m->app->cfg.run_dir,
 			 m->a->vmid, qd.key[i]);
 		r = port < 0 ? port
-			     : hv_mig_nbd_serve(qd.path[i], qd.format[i], self.host, port, qd.key[i],
+			     : hv_mig_nbd_serve(qd.path[i], qd.format[i], m->self_host, port, qd.key[i],
 						m->tls_dir, pidfile, &m->nbd[k], err, errlen);
 		buf_printf(&ports, "%s\"%s\":%d", k ? "," : "", qd.key[i], port);
 		k++;
@@ -1304,7 +1361,8 @@ static int migrate_run(struct mig_run *m, char *err, size_t errlen)
 		target_abort(m);
 		return r;
 	}
-	task_log(m->t, "target QEMU waiting; %zu local disk(s) to mirror over TLS", m->md.n);
+	task_log(m->t, "target QEMU waiting on %s; %zu local disk(s) to mirror over TLS",
+		 m->target_host, m->md.n);
 	r = migrate_ram_and_disks(m, err, errlen);
 	if (r == 0) {
 		p = cJSON_CreateObject();
@@ -1412,5 +1470,7 @@ int api_qemu_migrate(struct req *req, struct resp *resp)
 	snprintf(a->target, sizeof(a->target), "%s", req_str(req, "target"));
 	snprintf(a->storage, sizeof(a->storage), "%s", st ? st : "local");
 	a->bwlimit_kib = (uint64_t)req_int(req, "bwlimit", 0);
+	snprintf(a->network, sizeof(a->network), "%s",
+		 req_str(req, "migration_network") ? req_str(req, "migration_network") : "");
 	return qemu_task(req, resp, "qmigrate", vmid, migrate_task, a, free, 0);
 }

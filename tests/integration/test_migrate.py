@@ -145,6 +145,17 @@ def test_bad_input(c):
     assert "migration_type" in r.json()["errors"], r.text
     r = c.a.api("POST", path, data={"target": "bad node!", "online": 1})
     ct.check_equal(r.status_code, 400)
+    r = c.a.api("POST", path, data={"target": "mg-b", "migration_network": "10.0.0.0/33"})
+    ct.check_equal(r.json()["errors"]["migration_network"],
+                   "invalid format - value does not look like a valid CIDR network")
+    # a migration network the target has no address in: refused there, the VM stays
+    upid = c.a.post(path, target="mg-b", online=1, migration_network="198.51.100.0/24",
+                    **{"with-local-disks": 1})
+    status, log = c.a.task(upid)
+    assert ("could not get migration ip: no IP address configured on local node for network "
+            "'198.51.100.0/24'") in status, (status, log)
+    ct.check_equal(c.home_of(VMID), [c.a])
+    ct.check_equal(c.images(c.b), [])
     # a template does not migrate
     ct.check_equal(c.a.task(c.a.post("/nodes/mg-a/qemu", vmid=TEMPLATE, memory=64,
                                      virtio0="local:1"))[0], "OK")
@@ -305,11 +316,14 @@ def test_live_move_disk(c):
 def test_online_migration(c):
     """online with local disks: counter goes on, disk holds the writes, A keeps nothing"""
     before = c.last
+    network = ".".join(c.b.ip.split(".")[:3]) + ".0/24"  # the cluster's subnet
     upid = c.a.post(f"/nodes/mg-a/qemu/{VMID}/migrate", target="mg-b", online=1,
-                    **{"with-local-disks": 1})
+                    migration_network=network, **{"with-local-disks": 1})
     status, log = c.a.task(upid)
     ct.check_equal(status, "OK", log)
     assert "migration downtime" in log and "transferred" in log, log
+    if not corral_cluster.LOOPBACK:  # there every node has 127.0.0.1 in it
+        assert f"target QEMU waiting on {c.b.ip};" in log, log
     ct.check_equal(c.home_of(VMID), [c.b])
     ct.check_equal(c.images(c.a), [])
     # the cloud-init CD is not copied: B wrote its own image of the same config
