@@ -17,6 +17,7 @@
 
 #define QMP_TIMEOUT_MS 10000
 #define UNPLUG_POLL_MS 100
+#define NODE_DEL_MS 5000 /* a node the unplugged device still holds for a moment */
 #define PLUG_UNDO_MAX 8
 
 /* ---- keyval -> JSON (pure) ---- */
@@ -275,6 +276,19 @@ static int device_remove(struct hv *h, int vmid, const char *key, int timeout_ms
 	return 0;
 }
 
+/* blockdev-del NODE.  The device that used it may still hold it for a
+ * moment after it left the bus (QEMU frees it later, after an RCU grace
+ * period), so "in use" is tried again for up to NODE_DEL_MS. */
+static void node_delete(struct hv *h, int vmid, const char *node)
+{
+	uint64_t deadline = util_now_ms() + NODE_DEL_MS;
+	char err[256];
+
+	while (qmp_with(h, vmid, "blockdev-del", "node-name", node, err, sizeof(err)) < 0 &&
+	       !strstr(err, "Failed to find") && util_now_ms() < deadline)
+		sleep_ms(UNPLUG_POLL_MS);
+}
+
 int hv_vm_unplug(struct hv *h, int vmid, const char *key, int timeout_ms, char *err,
 		 size_t errlen)
 {
@@ -292,8 +306,8 @@ int hv_vm_unplug(struct hv *h, int vmid, const char *key, int timeout_ms, char *
 		hv_tap_delete(vmid, atoi(key + 3));
 		return 0;
 	}
-	qmp_with(h, vmid, "blockdev-del", "node-name", dn.format, ignored, sizeof(ignored));
-	qmp_with(h, vmid, "blockdev-del", "node-name", dn.file, ignored, sizeof(ignored));
+	node_delete(h, vmid, dn.format);
+	node_delete(h, vmid, dn.file);
 	return 0;
 }
 
