@@ -369,9 +369,16 @@ def case_qemu_lock():
     holder = subprocess.Popen(["qemu-io", "-f", "qcow2", img], stdin=subprocess.PIPE,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        # until qemu-io holds its locks, seen in /proc/locks: probing with
+        # qemu-img would take a lock itself and could make qemu-io's open fail
+        inode = ":%d " % os.stat(img).st_ino
         deadline = time.monotonic() + 20
-        while qimg("info", img, ok=None).returncode == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)  # until qemu-io holds its lock
+        while time.monotonic() < deadline and holder.poll() is None:
+            with open("/proc/locks") as f:
+                if any("OFDLCK" in line and inode in line for line in f):
+                    break
+            time.sleep(0.05)
+        expect(holder.poll() is None, "qemu-io could not open the image")
         p = corral("info", img, ok=(1,))
         expect("lock" in p.stderr.lower() and p.stderr.startswith("corral-img: " + img),
                "no lock error: %s" % p.stderr)
