@@ -227,6 +227,19 @@ int api_qemu_agent_named(struct req *req, struct resp *resp)
 	return run_command(req, resp, c);
 }
 
+/* TEXT as padded base64 in a new string, or NULL on -ENOMEM. */
+static char *b64_dup(const char *text)
+{
+	size_t n = strlen(text), cap = 4 * (n / 3 + 1) + 1;
+	char *b64 = malloc(cap);
+
+	if (b64 && auth_b64_encode((const unsigned char *)text, n, 1, b64, cap) < 0) {
+		free(b64);
+		b64 = NULL;
+	}
+	return b64;
+}
+
 /* command: the program and its arguments, one parameter value each. */
 static cJSON *exec_args(struct req *req)
 {
@@ -247,10 +260,9 @@ static cJSON *exec_args(struct req *req)
 		first = 0;
 	}
 	if (input && input[0]) {
-		size_t n = strlen(input), cap = 4 * (n / 3 + 1) + 1;
-		char *b64 = malloc(cap);
+		char *b64 = b64_dup(input);
 
-		if (b64 && auth_b64_encode((const unsigned char *)input, n, 1, b64, cap) >= 0)
+		if (b64)
 			cJSON_AddStringToObject(args, "input-data", b64);
 		free(b64);
 	}
@@ -408,18 +420,15 @@ int api_qemu_agent_file_read(struct req *req, struct resp *resp)
 int api_qemu_agent_file_write(struct req *req, struct resp *resp)
 {
 	const char *content = req_str(req, "content");
-	size_t n = strlen(content), cap = 4 * (n / 3 + 1) + 1;
 	cJSON *args = NULL;
 	char *b64 = NULL;
 	int64_t handle;
 	int r;
 
 	if (!req_bool(req, "encode", 1)) { /* already base64 */
-		if (strspn(content, B64_CHARS) != n)
+		if (strspn(content, B64_CHARS) != strlen(content))
 			return resp_param_error(resp, "content", "not valid base64 data");
-	} else if (!(b64 = malloc(cap)) ||
-		   auth_b64_encode((const unsigned char *)content, n, 1, b64, cap) < 0) {
-		free(b64);
+	} else if (!(b64 = b64_dup(content))) {
 		return resp_error(resp, -ENOMEM, "out of memory");
 	}
 	r = file_open(req, resp, "w", &handle);
@@ -438,12 +447,11 @@ int api_qemu_agent_file_write(struct req *req, struct resp *resp)
 int api_qemu_agent_set_password(struct req *req, struct resp *resp)
 {
 	const char *pw = req_str(req, "password");
-	size_t n = strlen(pw), cap = 4 * (n / 3 + 1) + 1;
-	char *b64 = malloc(cap);
+	char *b64 = b64_dup(pw);
 	cJSON *args = cJSON_CreateObject(), *ret = NULL;
 	int r = -ENOMEM;
 
-	if (b64 && args && auth_b64_encode((const unsigned char *)pw, n, 1, b64, cap) >= 0 &&
+	if (b64 && args &&
 	    cJSON_AddStringToObject(args, "username", req_str(req, "username")) &&
 	    cJSON_AddStringToObject(args, "password", b64) &&
 	    cJSON_AddBoolToObject(args, "crypted", req_bool(req, "crypted", 0)))
